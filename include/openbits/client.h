@@ -1,0 +1,112 @@
+// The OpenBITS C++ client: IBackgroundCopyManager and IBackgroundCopyJob over D-Bus.
+//
+//   auto client = openbits::Client::Connect(openbits::BusChoice::Auto());
+//   auto job = (*client)->CreateJob("nightly", openbits::JobType::kDownload);
+//   job->AddFile("https://example.org/a.iso", "/srv/a.iso");
+//   job->Resume();
+//
+// Every call returns a Result whose Error carries the daemon's HRESULT, so callers can react
+// to BG_E_NOT_FOUND, BG_E_INVALID_STATE and the rest exactly as on Windows.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "openbits/guid.h"
+#include "openbits/result.h"
+#include "openbits/types.h"
+
+namespace openbits {
+
+// Which bus to find bitsd on.
+struct BusChoice {
+  enum class Kind { kAuto, kSystem, kSession, kAddress };
+  Kind kind = Kind::kAuto;
+  std::string address;  // kAddress only
+
+  // kAuto: the system bus if bitsd is there, else the session bus.
+  static BusChoice Auto() { return {}; }
+  // "system", "session" or a D-Bus address ("unix:path=/run/...").
+  static BusChoice Parse(const std::string& text);
+};
+
+struct FileInfo {
+  std::string remote_url;
+  std::string local_name;
+  std::uint64_t bytes_total = kSizeUnknown;
+  std::uint64_t bytes_transferred = 0;
+  bool completed = false;
+};
+
+// IBackgroundCopyError.
+struct JobErrorInfo {
+  ErrorContext context = ErrorContext::kNone;
+  HRESULT code = hr::S_OK;
+  std::optional<std::uint32_t> file_index;
+  std::string protocol;     // "http", "https"; empty when no file is involved
+  std::string description;  // human text, with the details of this failure
+};
+
+struct JobOwner {
+  std::uint32_t uid = 0;
+  std::string name;
+};
+
+class Connection;
+
+class Job {
+ public:
+  const Guid& id() const { return id_; }
+
+  Status AddFile(const std::string& remote_url, const std::string& local_name);
+  Status AddFileSet(const std::vector<std::pair<std::string, std::string>>& files);
+  Result<std::vector<FileInfo>> EnumFiles();
+  Status Resume();
+  Status Suspend();
+  Result<HRESULT> Cancel();    // S_OK or BG_S_UNABLE_TO_DELETE_FILES
+  Result<HRESULT> Complete();  // S_OK or BG_S_PARTIAL_COMPLETE
+  Result<JobProgress> GetProgress();
+  Result<JobState> GetState();
+  Result<JobErrorInfo> GetError();
+  Result<std::uint32_t> GetErrorCount();
+  Result<JobTimes> GetTimes();
+  Result<JobOwner> GetOwner();
+  Result<JobType> GetType();
+  Status SetDisplayName(const std::string& name);
+  Result<std::string> GetDisplayName();
+  Status SetDescription(const std::string& description);
+  Result<std::string> GetDescription();
+  Status SetPriority(JobPriority priority);
+  Result<JobPriority> GetPriority();
+  Status SetMinimumRetryDelay(std::uint32_t seconds);
+  Result<std::uint32_t> GetMinimumRetryDelay();
+  Status SetNoProgressTimeout(std::uint32_t seconds);
+  Result<std::uint32_t> GetNoProgressTimeout();
+
+ private:
+  friend class Client;
+  Job(std::shared_ptr<Connection> connection, Guid id);
+
+  std::shared_ptr<Connection> connection_;
+  Guid id_;
+};
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Connect(const BusChoice& bus);
+
+  Result<Job> CreateJob(const std::string& display_name, JobType type = JobType::kDownload);
+  Result<Job> GetJob(const Guid& id);
+  // The caller's jobs; all users' with all_users (administrators only).
+  Result<std::vector<Job>> EnumJobs(bool all_users = false);
+  Result<std::string> GetErrorDescription(HRESULT code);
+
+ private:
+  explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  std::shared_ptr<Connection> connection_;
+};
+
+}  // namespace openbits

@@ -1,0 +1,102 @@
+// HRESULT codes and error contexts of BITS, as OpenBITS reports them.
+//
+// Values are Microsoft's (bitsmsg.h, winerror.h, winhttp.h) so that scripts and people
+// who know BITS can search for them. HTTP status n maps to 0x80190000 + n.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace openbits {
+
+using HRESULT = std::uint32_t;
+
+constexpr bool Succeeded(HRESULT hr) { return (hr & 0x80000000u) == 0; }
+constexpr bool Failed(HRESULT hr) { return !Succeeded(hr); }
+
+namespace hr {
+// Generic COM codes.
+inline constexpr HRESULT S_OK = 0x00000000;
+inline constexpr HRESULT S_FALSE = 0x00000001;
+inline constexpr HRESULT E_NOTIMPL = 0x80004001;
+inline constexpr HRESULT E_FAIL = 0x80004005;
+inline constexpr HRESULT E_ACCESSDENIED = 0x80070005;
+inline constexpr HRESULT E_OUTOFMEMORY = 0x8007000E;
+inline constexpr HRESULT E_INVALIDARG = 0x80070057;
+// HRESULT_FROM_WIN32 codes.
+inline constexpr HRESULT ERROR_FILE_NOT_FOUND = 0x80070002;
+inline constexpr HRESULT ERROR_PATH_NOT_FOUND = 0x80070003;
+inline constexpr HRESULT ERROR_FILE_EXISTS = 0x80070050;
+inline constexpr HRESULT ERROR_DISK_FULL = 0x80070070;
+inline constexpr HRESULT ERROR_NOT_LOGGED_ON = 0x800704DD;
+// WinHTTP transport codes (HRESULT_FROM_WIN32(ERROR_WINHTTP_*)).
+inline constexpr HRESULT WINHTTP_TIMEOUT = 0x80072EE2;
+inline constexpr HRESULT WINHTTP_INTERNAL_ERROR = 0x80072EE4;
+inline constexpr HRESULT WINHTTP_UNRECOGNIZED_SCHEME = 0x80072EE6;
+inline constexpr HRESULT WINHTTP_NAME_NOT_RESOLVED = 0x80072EE7;
+inline constexpr HRESULT WINHTTP_CANNOT_CONNECT = 0x80072EFD;
+inline constexpr HRESULT WINHTTP_CONNECTION_ERROR = 0x80072EFE;
+inline constexpr HRESULT WINHTTP_REDIRECT_FAILED = 0x80072F7A;
+inline constexpr HRESULT WINHTTP_INVALID_SERVER_RESPONSE = 0x80072F78;
+inline constexpr HRESULT WINHTTP_CLIENT_AUTH_CERT_NEEDED = 0x80072F0C;
+inline constexpr HRESULT WINHTTP_SECURE_FAILURE = 0x80072F8F;
+// BITS success codes.
+inline constexpr HRESULT BG_S_PARTIAL_COMPLETE = 0x00200017;
+inline constexpr HRESULT BG_S_UNABLE_TO_DELETE_FILES = 0x0020001A;
+// BITS error codes.
+inline constexpr HRESULT BG_E_NOT_FOUND = 0x80200001;
+inline constexpr HRESULT BG_E_INVALID_STATE = 0x80200002;
+inline constexpr HRESULT BG_E_EMPTY = 0x80200003;
+inline constexpr HRESULT BG_E_FILE_NOT_AVAILABLE = 0x80200004;
+inline constexpr HRESULT BG_E_PROTOCOL_NOT_AVAILABLE = 0x80200005;
+inline constexpr HRESULT BG_E_ERROR_INFORMATION_UNAVAILABLE = 0x8020000F;
+inline constexpr HRESULT BG_E_NETWORK_DISCONNECTED = 0x80200010;
+inline constexpr HRESULT BG_E_MISSING_FILE_SIZE = 0x80200011;
+inline constexpr HRESULT BG_E_INSUFFICIENT_HTTP_SUPPORT = 0x80200012;
+inline constexpr HRESULT BG_E_INSUFFICIENT_RANGE_SUPPORT = 0x80200013;
+inline constexpr HRESULT BG_E_INVALID_SERVER_RESPONSE = 0x8020001B;
+inline constexpr HRESULT BG_E_TOO_MANY_FILES = 0x8020001C;
+inline constexpr HRESULT BG_E_STRING_TOO_LONG = 0x80200021;
+inline constexpr HRESULT BG_E_NO_PROGRESS = 0x80200024;
+inline constexpr HRESULT BG_E_FILE_NOT_FOUND = 0x80200029;
+inline constexpr HRESULT BG_E_CONNECT_FAILURE = 0x8020002D;
+inline constexpr HRESULT BG_E_CONNECTION_CLOSED = 0x8020002E;
+inline constexpr HRESULT BG_E_INVALID_PROXY_INFO = 0x8020003F;
+inline constexpr HRESULT BG_E_TOO_MANY_JOBS_PER_USER = 0x80200049;
+inline constexpr HRESULT BG_E_TOO_MANY_JOBS_PER_MACHINE = 0x80200050;
+inline constexpr HRESULT BG_E_TOO_MANY_FILES_IN_JOB = 0x80200051;
+inline constexpr HRESULT BG_E_DATABASE_CORRUPT = 0x8020006C;
+inline constexpr HRESULT BG_E_REMOTE_FILE_CHANGED = 0x80200073;
+// BG_E_HTTP_ERROR_nnn = kHttpErrorBase + nnn.
+inline constexpr HRESULT kHttpErrorBase = 0x80190000;
+}  // namespace hr
+
+constexpr HRESULT HttpStatusToHresult(int status) {
+  return hr::kHttpErrorBase + static_cast<HRESULT>(status);
+}
+
+// BG_ERROR_CONTEXT: where an error happened.
+enum class ErrorContext : std::uint32_t {
+  kNone = 0,
+  kUnknown = 1,
+  kGeneralQueueManager = 2,
+  kQueueManagerNotification = 3,
+  kLocalFile = 4,
+  kRemoteFile = 5,
+  kGeneralTransport = 6,
+  kRemoteApplication = 7,
+  kServerCertificateCallback = 8,
+};
+
+// The symbolic name of a code ("BG_E_NOT_FOUND", "BG_E_HTTP_ERROR_404"), or nullopt.
+std::optional<std::string> HresultName(HRESULT code);
+// The human description of a code, as GetErrorDescription returns it. Never empty.
+std::string DescribeHresult(HRESULT code);
+// The human description of an error context, as GetErrorContextDescription returns it.
+std::string_view DescribeErrorContext(ErrorContext context);
+// "0x80200001".
+std::string FormatHresult(HRESULT code);
+
+}  // namespace openbits

@@ -1,0 +1,63 @@
+// The BITS enumerations and structures that cross the D-Bus boundary (bits.h equivalents).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace openbits {
+
+// BG_JOB_STATE. The numeric values are BITS's and travel over D-Bus.
+enum class JobState : std::uint32_t {
+  kQueued = 0,
+  kConnecting = 1,
+  kTransferring = 2,
+  kSuspended = 3,
+  kError = 4,
+  kTransientError = 5,
+  kTransferred = 6,
+  kAcknowledged = 7,
+  kCancelled = 8,
+};
+
+// BG_JOB_PRIORITY.
+enum class JobPriority : std::uint32_t {
+  kForeground = 0,
+  kHigh = 1,
+  kNormal = 2,
+  kLow = 3,
+};
+
+// BG_JOB_TYPE.
+enum class JobType : std::uint32_t {
+  kDownload = 0,
+  kUpload = 1,
+  kUploadReply = 2,
+};
+
+inline constexpr std::uint64_t kSizeUnknown = ~std::uint64_t{0};  // BG_SIZE_UNKNOWN
+
+// BG_JOB_PROGRESS.
+struct JobProgress {
+  std::uint64_t bytes_total = 0;
+  std::uint64_t bytes_transferred = 0;
+  std::uint32_t files_total = 0;
+  std::uint32_t files_transferred = 0;
+};
+
+// BG_JOB_TIMES, in microseconds since the Unix epoch (0 = not yet).
+struct JobTimes {
+  std::int64_t creation_us = 0;
+  std::int64_t modification_us = 0;
+  std::int64_t transfer_completion_us = 0;
+};
+
+// "QUEUED", "TRANSIENT_ERROR", ... exactly as bitsadmin prints them.
+std::string_view JobStateName(JobState state);
+std::string_view JobPriorityName(JobPriority priority);
+std::string_view JobTypeName(JobType type);
+std::optional<JobPriority> ParseJobPriority(std::string_view name);
+bool IsFinalState(JobState state);
+
+}  // namespace openbits

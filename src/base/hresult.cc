@@ -1,0 +1,179 @@
+#include "openbits/hresult.h"
+
+#include <array>
+#include <cstdio>
+
+#include "openbits/result.h"
+
+namespace openbits {
+namespace {
+
+struct CodeInfo {
+  HRESULT code;
+  const char* name;
+  const char* description;
+};
+
+// One table for names and texts; GetErrorDescription and bitsadmin /geterror read it.
+constexpr std::array kCodes{
+    CodeInfo{hr::S_OK, "S_OK", "The operation completed successfully."},
+    CodeInfo{hr::S_FALSE, "S_FALSE", "The operation completed, but had nothing to do."},
+    CodeInfo{hr::E_NOTIMPL, "E_NOTIMPL", "This operation is not implemented."},
+    CodeInfo{hr::E_FAIL, "E_FAIL", "Unspecified error."},
+    CodeInfo{hr::E_ACCESSDENIED, "E_ACCESSDENIED", "Access is denied."},
+    CodeInfo{hr::E_OUTOFMEMORY, "E_OUTOFMEMORY", "Not enough memory to complete the operation."},
+    CodeInfo{hr::E_INVALIDARG, "E_INVALIDARG", "The parameter is incorrect."},
+    CodeInfo{hr::ERROR_FILE_NOT_FOUND, "ERROR_FILE_NOT_FOUND",
+             "The system cannot find the file specified."},
+    CodeInfo{hr::ERROR_PATH_NOT_FOUND, "ERROR_PATH_NOT_FOUND",
+             "The system cannot find the path specified."},
+    CodeInfo{hr::ERROR_FILE_EXISTS, "ERROR_FILE_EXISTS", "The file exists."},
+    CodeInfo{hr::ERROR_DISK_FULL, "ERROR_DISK_FULL", "There is not enough space on the disk."},
+    CodeInfo{hr::ERROR_NOT_LOGGED_ON, "ERROR_NOT_LOGGED_ON",
+             "The operation was not performed because the owner is not logged on."},
+    CodeInfo{hr::WINHTTP_TIMEOUT, "ERROR_WINHTTP_TIMEOUT", "The operation timed out."},
+    CodeInfo{hr::WINHTTP_INTERNAL_ERROR, "ERROR_WINHTTP_INTERNAL_ERROR",
+             "An internal error occurred in the HTTP client."},
+    CodeInfo{hr::WINHTTP_UNRECOGNIZED_SCHEME, "ERROR_WINHTTP_UNRECOGNIZED_SCHEME",
+             "The URL uses a scheme other than http or https."},
+    CodeInfo{hr::WINHTTP_NAME_NOT_RESOLVED, "ERROR_WINHTTP_NAME_NOT_RESOLVED",
+             "The server name or address could not be resolved."},
+    CodeInfo{hr::WINHTTP_CANNOT_CONNECT, "ERROR_WINHTTP_CANNOT_CONNECT",
+             "A connection with the server could not be established."},
+    CodeInfo{hr::WINHTTP_CONNECTION_ERROR, "ERROR_WINHTTP_CONNECTION_ERROR",
+             "The connection with the server was reset or terminated."},
+    CodeInfo{hr::WINHTTP_REDIRECT_FAILED, "ERROR_WINHTTP_REDIRECT_FAILED",
+             "The redirection failed."},
+    CodeInfo{hr::WINHTTP_INVALID_SERVER_RESPONSE, "ERROR_WINHTTP_INVALID_SERVER_RESPONSE",
+             "The server response could not be parsed."},
+    CodeInfo{hr::WINHTTP_CLIENT_AUTH_CERT_NEEDED, "ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED",
+             "The server requires a client certificate."},
+    CodeInfo{hr::WINHTTP_SECURE_FAILURE, "ERROR_WINHTTP_SECURE_FAILURE",
+             "The server's TLS certificate is invalid or could not be verified."},
+    CodeInfo{hr::BG_S_PARTIAL_COMPLETE, "BG_S_PARTIAL_COMPLETE",
+             "Some of the transferred files were deleted because they were incomplete."},
+    CodeInfo{hr::BG_S_UNABLE_TO_DELETE_FILES, "BG_S_UNABLE_TO_DELETE_FILES",
+             "Some of the temporary files could not be deleted."},
+    CodeInfo{hr::BG_E_NOT_FOUND, "BG_E_NOT_FOUND", "The requested job was not found."},
+    CodeInfo{hr::BG_E_INVALID_STATE, "BG_E_INVALID_STATE",
+             "The requested action is not allowed in the current job state."},
+    CodeInfo{hr::BG_E_EMPTY, "BG_E_EMPTY", "There are no files attached to this job."},
+    CodeInfo{hr::BG_E_FILE_NOT_AVAILABLE, "BG_E_FILE_NOT_AVAILABLE",
+             "No file is available because no URL generated an error."},
+    CodeInfo{hr::BG_E_PROTOCOL_NOT_AVAILABLE, "BG_E_PROTOCOL_NOT_AVAILABLE",
+             "No protocol is available because no URL generated an error."},
+    CodeInfo{hr::BG_E_ERROR_INFORMATION_UNAVAILABLE, "BG_E_ERROR_INFORMATION_UNAVAILABLE",
+             "No errors have occurred."},
+    CodeInfo{hr::BG_E_NETWORK_DISCONNECTED, "BG_E_NETWORK_DISCONNECTED",
+             "No network connection is active on this computer."},
+    CodeInfo{hr::BG_E_MISSING_FILE_SIZE, "BG_E_MISSING_FILE_SIZE",
+             "The server did not return the file size. The URL might point to dynamic content."},
+    CodeInfo{hr::BG_E_INSUFFICIENT_HTTP_SUPPORT, "BG_E_INSUFFICIENT_HTTP_SUPPORT",
+             "The server does not support HTTP 1.1."},
+    CodeInfo{hr::BG_E_INSUFFICIENT_RANGE_SUPPORT, "BG_E_INSUFFICIENT_RANGE_SUPPORT",
+             "The server does not support the necessary HTTP protocol: it ignored a Range "
+             "request."},
+    CodeInfo{hr::BG_E_INVALID_SERVER_RESPONSE, "BG_E_INVALID_SERVER_RESPONSE",
+             "The server's response was not valid."},
+    CodeInfo{hr::BG_E_TOO_MANY_FILES, "BG_E_TOO_MANY_FILES",
+             "Upload jobs can only contain one file."},
+    CodeInfo{hr::BG_E_STRING_TOO_LONG, "BG_E_STRING_TOO_LONG",
+             "The string is too long for this property."},
+    CodeInfo{hr::BG_E_NO_PROGRESS, "BG_E_NO_PROGRESS",
+             "The job made no progress within the no-progress timeout."},
+    CodeInfo{hr::BG_E_FILE_NOT_FOUND, "BG_E_FILE_NOT_FOUND", "The remote file was not found."},
+    CodeInfo{hr::BG_E_CONNECT_FAILURE, "BG_E_CONNECT_FAILURE",
+             "A connection could not be established."},
+    CodeInfo{hr::BG_E_CONNECTION_CLOSED, "BG_E_CONNECTION_CLOSED",
+             "The connection was closed prematurely."},
+    CodeInfo{hr::BG_E_INVALID_PROXY_INFO, "BG_E_INVALID_PROXY_INFO",
+             "The proxy list or bypass list is not valid."},
+    CodeInfo{hr::BG_E_TOO_MANY_JOBS_PER_USER, "BG_E_TOO_MANY_JOBS_PER_USER",
+             "The user has reached the maximum number of jobs."},
+    CodeInfo{hr::BG_E_TOO_MANY_JOBS_PER_MACHINE, "BG_E_TOO_MANY_JOBS_PER_MACHINE",
+             "The machine has reached the maximum number of jobs."},
+    CodeInfo{hr::BG_E_TOO_MANY_FILES_IN_JOB, "BG_E_TOO_MANY_FILES_IN_JOB",
+             "The job has reached the maximum number of files."},
+    CodeInfo{hr::BG_E_DATABASE_CORRUPT, "BG_E_DATABASE_CORRUPT",
+             "The job database is corrupt; it was moved aside."},
+    CodeInfo{hr::BG_E_REMOTE_FILE_CHANGED, "BG_E_REMOTE_FILE_CHANGED",
+             "The remote file changed during the transfer."},
+};
+
+const CodeInfo* Find(HRESULT code) {
+  for (const CodeInfo& info : kCodes) {
+    if (info.code == code) return &info;
+  }
+  return nullptr;
+}
+
+bool IsHttpError(HRESULT code) {
+  return code >= hr::kHttpErrorBase + 100 && code <= hr::kHttpErrorBase + 599;
+}
+
+}  // namespace
+
+std::string FormatHresult(HRESULT code) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "0x%08X", code);
+  return buffer;
+}
+
+std::optional<std::string> HresultName(HRESULT code) {
+  if (const CodeInfo* info = Find(code)) return std::string(info->name);
+  if (IsHttpError(code)) return "BG_E_HTTP_ERROR_" + std::to_string(code - hr::kHttpErrorBase);
+  return std::nullopt;
+}
+
+std::string DescribeHresult(HRESULT code) {
+  if (const CodeInfo* info = Find(code)) return info->description;
+  if (IsHttpError(code)) {
+    const int status = static_cast<int>(code - hr::kHttpErrorBase);
+    switch (status) {
+      case 400: return "HTTP status 400: the server could not understand the request.";
+      case 401: return "HTTP status 401: the requested resource requires user authentication.";
+      case 403: return "HTTP status 403: the server understood the request, but refused it.";
+      case 404: return "HTTP status 404: the requested URL does not exist on the server.";
+      case 407: return "HTTP status 407: proxy authentication is required.";
+      case 408: return "HTTP status 408: the server timed out waiting for the request.";
+      case 416: return "HTTP status 416: the requested range cannot be satisfied.";
+      case 500: return "HTTP status 500: the server encountered an unexpected condition.";
+      case 501: return "HTTP status 501: the server does not support the requested method.";
+      case 502: return "HTTP status 502: the gateway received an invalid response upstream.";
+      case 503: return "HTTP status 503: the service is temporarily unavailable.";
+      case 504: return "HTTP status 504: the gateway timed out.";
+      default: return "HTTP status " + std::to_string(status) + " returned by the server.";
+    }
+  }
+  return "Unknown error " + FormatHresult(code) + ".";
+}
+
+std::string_view DescribeErrorContext(ErrorContext context) {
+  switch (context) {
+    case ErrorContext::kNone: return "An error has not occurred.";
+    case ErrorContext::kUnknown: return "The error context is unknown.";
+    case ErrorContext::kGeneralQueueManager:
+      return "The error occurred in the transfer queue manager.";
+    case ErrorContext::kQueueManagerNotification:
+      return "The error occurred while processing the notification callback.";
+    case ErrorContext::kLocalFile:
+      return "The error occurred while the local file was being processed.";
+    case ErrorContext::kRemoteFile:
+      return "The error occurred while the remote file was being processed.";
+    case ErrorContext::kGeneralTransport: return "The error occurred in the transport layer.";
+    case ErrorContext::kRemoteApplication:
+      return "The error occurred while the server application was processing the upload.";
+    case ErrorContext::kServerCertificateCallback:
+      return "The error occurred in the server certificate validation callback.";
+  }
+  return "The error context is unknown.";
+}
+
+std::string Error::ToString() const {
+  std::string text = FormatHresult(code_);
+  if (auto name = HresultName(code_)) text += " (" + *name + ")";
+  text += ": " + (message_.empty() ? DescribeHresult(code_) : message_);
+  return text;
+}
+
+}  // namespace openbits

@@ -1,0 +1,52 @@
+#include "base/log.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <mutex>
+
+namespace openbits::log {
+namespace {
+
+std::mutex g_mutex;
+spdlog::level::level_enum g_level = spdlog::level::info;
+
+}  // namespace
+
+bool Init(std::string_view level) {
+  const auto parsed = spdlog::level::from_str(std::string(level));
+  // from_str maps unknown names to "off"; only accept "off" when asked for.
+  if (parsed == spdlog::level::off && level != "off") return false;
+  std::lock_guard lock(g_mutex);
+  g_level = parsed;
+  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
+    logger->set_level(g_level);
+  });
+  return true;
+}
+
+std::shared_ptr<spdlog::logger> Get(const std::string& module) {
+  std::lock_guard lock(g_mutex);
+  if (auto existing = spdlog::get(module)) return existing;
+  auto logger = spdlog::stderr_color_mt(module);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  logger->set_level(g_level);
+  return logger;
+}
+
+std::string RedactUrl(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const auto authority_start = scheme_end + 3;
+  const auto authority_end = url.find_first_of("/?#", authority_start);
+  const auto authority = url.substr(authority_start, authority_end == std::string_view::npos
+                                                         ? std::string_view::npos
+                                                         : authority_end - authority_start);
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  std::string redacted(url.substr(0, authority_start));
+  redacted += "***@";
+  redacted += url.substr(authority_start + at + 1);
+  return redacted;
+}
+
+}  // namespace openbits::log

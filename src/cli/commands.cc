@@ -1,0 +1,529 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "cli/progress_bar.h"
+
+namespace openbits::cli {
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(200);
+
+int Fail(const std::string& what, const Error& error) {
+  std::cerr << "Unable to " << what << " - " << error.ToString() << "\n";
+  return 1;
+}
+
+int Usage(const std::string& text) {
+  std::cerr << "Usage: bitsadmin " << text << "\n";
+  return 2;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal().string();
+}
+
+std::string FormatTime(std::int64_t us) {
+  if (us == 0) return "UNKNOWN";
+  const std::time_t seconds = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
+  return buffer;
+}
+
+std::string FormatSize(std::uint64_t bytes) {
+  return bytes == kSizeUnknown ? "UNKNOWN" : std::to_string(bytes);
+}
+
+// A job named by GUID, or by display name among the jobs the caller can see.
+Result<Job> ResolveJob(Client& client, const std::string& name) {
+  if (auto id = Guid::Parse(name)) return client.GetJob(*id);
+  if (!name.empty() && name.front() == '{') {
+    return Error::InvalidArg("'" + name + "' is not a valid job GUID");
+  }
+  auto jobs = client.EnumJobs(false);
+  if (!jobs) return jobs.error();
+  std::vector<Job> matches;
+  for (Job& job : *jobs) {
+    auto display = job.GetDisplayName();
+    if (display && *display == name) matches.push_back(job);
+  }
+  if (matches.empty()) return Error::NotFound("no job is named '" + name + "'");
+  if (matches.size() > 1) {
+    std::string ids;
+    for (const Job& job : matches) ids += " " + job.id().ToString();
+    return Error::InvalidArg("several jobs are named '" + name + "':" + ids +
+                             "; name one by GUID");
+  }
+  return matches.front();
+}
+
+// Runs `action` on the job named by args[0]; `what` names the action in error messages.
+int WithJob(Context& ctx, const Args& args, std::size_t extra, const std::string& usage,
+            const std::function<int(Job&)>& action) {
+  if (args.size() != 1 + extra) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  return action(*job);
+}
+
+template <typename T>
+int PrintOr(Context&, const std::string& what, const Result<T>& value,
+            const std::function<std::string(const T&)>& format) {
+  if (!value) return Fail(what, value.error());
+  std::cout << format(*value) << "\n";
+  return 0;
+}
+
+int Done(Context& ctx, const Status& status, const std::string& what, const std::string& said) {
+  if (!status) return Fail(what, status.error());
+  if (!ctx.raw) std::cout << said << "\n";
+  return 0;
+}
+
+std::string SummaryLine(Job& job) {
+  const auto name = job.GetDisplayName();
+  const auto state = job.GetState();
+  const auto progress = job.GetProgress();
+  if (!name || !state || !progress) return job.id().ToString() + " (gone)";
+  return job.id().ToString() + " '" + *name + "' " + std::string(JobStateName(*state)) + " " +
+         std::to_string(progress->files_transferred) + " / " +
+         std::to_string(progress->files_total) + " " +
+         std::to_string(progress->bytes_transferred) + " / " +
+         FormatSize(progress->bytes_total);
+}
+
+void PrintError(const JobErrorInfo& error, const std::vector<FileInfo>& files) {
+  if (error.file_index && *error.file_index < files.size()) {
+    const FileInfo& file = files[*error.file_index];
+    std::cout << "ERROR FILE:    " << file.remote_url << " -> " << file.local_name << "\n";
+  }
+  std::cout << "ERROR CODE:    " << FormatHresult(error.code);
+  if (auto name = HresultName(error.code)) std::cout << " (" << *name << ")";
+  std::cout << " - " << error.description << "\n";
+  std::cout << "ERROR CONTEXT: " << FormatHresult(static_cast<HRESULT>(error.context)) << " - "
+            << DescribeErrorContext(error.context) << "\n";
+}
+
+int Verbose(Job& job) {
+  auto name = job.GetDisplayName();
+  if (!name) return Fail("read job", name.error());
+  const auto state = job.GetState();
+  const auto progress = job.GetProgress();
+  const auto times = job.GetTimes();
+  const auto owner = job.GetOwner();
+  const auto priority = job.GetPriority();
+  const auto type = job.GetType();
+  const auto files = job.EnumFiles();
+  if (!state || !progress || !times || !owner || !priority || !type || !files) {
+    return Fail("read job", Error::NotFound("the job disappeared while being read"));
+  }
+  std::cout << "GUID: " << job.id().ToString() << " DISPLAY: '" << *name << "'\n"
+            << "TYPE: " << JobTypeName(*type) << " STATE: " << JobStateName(*state)
+            << " OWNER: " << owner->name << " (uid " << owner->uid << ")\n"
+            << "PRIORITY: " << JobPriorityName(*priority)
+            << " FILES: " << progress->files_transferred << " / " << progress->files_total
+            << " BYTES: " << progress->bytes_transferred << " / "
+            << FormatSize(progress->bytes_total) << "\n"
+            << "CREATION TIME: " << FormatTime(times->creation_us)
+            << " MODIFICATION TIME: " << FormatTime(times->modification_us) << "\n"
+            << "COMPLETION TIME: " << FormatTime(times->transfer_completion_us) << "\n";
+  if (auto count = job.GetErrorCount()) std::cout << "ERROR COUNT: " << *count << "\n";
+  if (auto delay = job.GetMinimumRetryDelay()) std::cout << "MINIMUM RETRY DELAY: " << *delay;
+  if (auto timeout = job.GetNoProgressTimeout()) {
+    std::cout << " NO PROGRESS TIMEOUT: " << *timeout << "\n";
+  }
+  if (auto description = job.GetDescription()) {
+    std::cout << "DESCRIPTION: " << *description << "\n";
+  }
+  if (*state == JobState::kError || *state == JobState::kTransientError) {
+    if (auto error = job.GetError()) PrintError(*error, *files);
+  }
+  std::cout << "JOB FILES:\n";
+  for (const FileInfo& file : *files) {
+    std::cout << "\t" << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
+              << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url << " -> "
+              << file.local_name << "\n";
+  }
+  return 0;
+}
+
+// ---- verbs ----------------------------------------------------------------------------------
+
+int Create(Context& ctx, const Args& args) {
+  JobType type = JobType::kDownload;
+  std::string name;
+  for (const std::string& arg : args) {
+    if (arg == "/download" || arg == "/DOWNLOAD") {
+      type = JobType::kDownload;
+    } else if (arg == "/upload" || arg == "/UPLOAD") {
+      type = JobType::kUpload;
+    } else if (arg == "/upload-reply" || arg == "/UPLOAD-REPLY") {
+      type = JobType::kUploadReply;
+    } else if (name.empty()) {
+      name = arg;
+    } else {
+      return Usage("/create [/download|/upload|/upload-reply] NAME");
+    }
+  }
+  if (name.empty()) return Usage("/create [/download|/upload|/upload-reply] NAME");
+  auto job = ctx.client.CreateJob(name, type);
+  if (!job) return Fail("create job", job.error());
+  if (ctx.raw) {
+    std::cout << job->id().ToString() << "\n";
+  } else {
+    std::cout << "Created job " << job->id().ToString() << ".\n";
+  }
+  return 0;
+}
+
+int AddFile(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 2, "/addfile JOB REMOTE_URL LOCAL_NAME", [&](Job& job) {
+    const std::string local = AbsolutePath(args[2]);
+    return Done(ctx, job.AddFile(args[1], local), "add file to job",
+                "Added " + args[1] + " -> " + local + " to job.");
+  });
+}
+
+int Resume(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/resume JOB",
+                 [&](Job& job) { return Done(ctx, job.Resume(), "resume job", "Job resumed."); });
+}
+
+int Suspend(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/suspend JOB", [&](Job& job) {
+    return Done(ctx, job.Suspend(), "suspend job", "Job suspended.");
+  });
+}
+
+int Cancel(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/cancel JOB", [&](Job& job) {
+    auto result = job.Cancel();
+    if (!result) return Fail("cancel job", result.error());
+    if (!ctx.raw) {
+      std::cout << (*result == hr::BG_S_UNABLE_TO_DELETE_FILES
+                        ? "Job canceled, but some temporary files could not be deleted "
+                          "(BG_S_UNABLE_TO_DELETE_FILES)."
+                        : "Job canceled.")
+                << "\n";
+    }
+    return 0;
+  });
+}
+
+int Complete(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/complete JOB", [&](Job& job) {
+    auto result = job.Complete();
+    if (!result) return Fail("complete job", result.error());
+    if (!ctx.raw) {
+      std::cout << (*result == hr::BG_S_PARTIAL_COMPLETE
+                        ? "Job partially completed: unfinished files were deleted "
+                          "(BG_S_PARTIAL_COMPLETE)."
+                        : "Job completed.")
+                << "\n";
+    }
+    return 0;
+  });
+}
+
+int Info(Context& ctx, const Args& args) {
+  const bool verbose = args.size() == 2 && (args[1] == "/verbose" || args[1] == "/VERBOSE");
+  if (args.empty() || args.size() > 2 || (args.size() == 2 && !verbose)) {
+    return Usage("/info JOB [/verbose]");
+  }
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  if (verbose) return Verbose(*job);
+  std::cout << SummaryLine(*job) << "\n";
+  return 0;
+}
+
+int List(Context& ctx, const Args& args) {
+  bool verbose = false, all_users = false;
+  for (const std::string& arg : args) {
+    if (arg == "/verbose" || arg == "/VERBOSE") {
+      verbose = true;
+    } else if (arg == "/allusers" || arg == "/ALLUSERS") {
+      all_users = true;
+    } else {
+      return Usage("/list [/allusers] [/verbose]");
+    }
+  }
+  auto jobs = ctx.client.EnumJobs(all_users);
+  if (!jobs) return Fail("list jobs", jobs.error());
+  for (Job& job : *jobs) {
+    if (verbose) {
+      Verbose(job);
+      std::cout << "\n";
+    } else {
+      std::cout << SummaryLine(job) << "\n";
+    }
+  }
+  if (!ctx.raw) std::cout << "Listed " << jobs->size() << " job(s).\n";
+  return 0;
+}
+
+int ListFiles(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/listfiles JOB", [&](Job& job) {
+    auto files = job.EnumFiles();
+    if (!files) return Fail("list files", files.error());
+    for (const FileInfo& file : *files) {
+      std::cout << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
+                << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url
+                << " -> " << file.local_name << "\n";
+    }
+    if (!ctx.raw) std::cout << "Listed " << files->size() << " file(s).\n";
+    return 0;
+  });
+}
+
+int GetState(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/getstate JOB", [&](Job& job) {
+    return PrintOr<JobState>(ctx, "get state", job.GetState(),
+                             [](const JobState& s) { return std::string(JobStateName(s)); });
+  });
+}
+
+int GetError(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/geterror JOB", [&](Job& job) {
+    auto error = job.GetError();
+    if (!error) return Fail("get error", error.error());
+    auto files = job.EnumFiles();
+    if (ctx.raw) {
+      std::cout << FormatHresult(error->code) << "\n";
+    } else {
+      PrintError(*error, files ? *files : std::vector<FileInfo>{});
+    }
+    return 0;
+  });
+}
+
+template <typename Getter>
+Command ProgressGetter(const std::string& verb, Getter getter) {
+  return [verb, getter](Context& ctx, const Args& args) {
+    return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
+      return PrintOr<JobProgress>(ctx, "get progress", job.GetProgress(),
+                                  [&](const JobProgress& p) { return getter(p); });
+    });
+  };
+}
+
+template <typename T, typename Format>
+Command Getter(const std::string& verb, Result<T> (Job::*get)(), Format format) {
+  return [verb, get, format](Context& ctx, const Args& args) {
+    return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
+      return PrintOr<T>(ctx, verb.substr(1), (job.*get)(), format);
+    });
+  };
+}
+
+Command NumberSetter(const std::string& verb, Status (Job::*set)(std::uint32_t)) {
+  return [verb, set](Context& ctx, const Args& args) {
+    return WithJob(ctx, args, 1, verb + " JOB SECONDS", [&](Job& job) {
+      char* end = nullptr;
+      const unsigned long value = std::strtoul(args[1].c_str(), &end, 10);
+      if (args[1].empty() || *end != '\0' || value > UINT32_MAX) {
+        return Usage(verb + " JOB SECONDS (a whole number)");
+      }
+      return Done(ctx, (job.*set)(static_cast<std::uint32_t>(value)), verb.substr(1),
+                  "Set to " + args[1] + ".");
+    });
+  };
+}
+
+Command TextSetter(const std::string& verb, Status (Job::*set)(const std::string&)) {
+  return [verb, set](Context& ctx, const Args& args) {
+    return WithJob(ctx, args, 1, verb + " JOB TEXT", [&](Job& job) {
+      return Done(ctx, (job.*set)(args[1]), verb.substr(1), "Set to '" + args[1] + "'.");
+    });
+  };
+}
+
+int SetPriority(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW", [&](Job& job) {
+    auto priority = ParseJobPriority(args[1]);
+    if (!priority) return Usage("/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW");
+    return Done(ctx, job.SetPriority(*priority), "set priority",
+                "Priority set to " + std::string(JobPriorityName(*priority)) + ".");
+  });
+}
+
+// Waits for a final or attention state, drawing progress; returns the state reached.
+Result<JobState> WaitForJob(Job& job, bool show_progress) {
+  ProgressBar bar(isatty(STDOUT_FILENO) != 0);
+  for (;;) {
+    auto state = job.GetState();
+    if (!state) return state.error();
+    if (show_progress) {
+      if (auto progress = job.GetProgress()) bar.Update(*state, *progress);
+    }
+    if (*state == JobState::kTransferred || *state == JobState::kError ||
+        *state == JobState::kSuspended) {
+      if (show_progress) bar.Finish();
+      return *state;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+int Transfer(Context& ctx, const Args& args) {
+  const std::string usage =
+      "/transfer NAME [/download] [/priority FOREGROUND|HIGH|NORMAL|LOW] REMOTE_URL LOCAL_NAME "
+      "[REMOTE_URL LOCAL_NAME ...]";
+  if (args.empty()) return Usage(usage);
+  std::string name = args[0];
+  std::optional<JobPriority> priority;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::vector<std::string> positional;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "/download" || arg == "/DOWNLOAD") continue;
+    if (arg == "/priority" || arg == "/PRIORITY") {
+      if (i + 1 >= args.size() || !(priority = ParseJobPriority(args[i + 1]))) {
+        return Usage(usage);
+      }
+      ++i;
+      continue;
+    }
+    if (arg == "/upload" || arg == "/UPLOAD") {
+      std::cerr << "Unable to transfer - upload jobs are not supported yet (E_NOTIMPL)\n";
+      return 1;
+    }
+    positional.push_back(arg);
+  }
+  if (positional.empty() || positional.size() % 2 != 0) return Usage(usage);
+  for (std::size_t i = 0; i < positional.size(); i += 2) {
+    files.emplace_back(positional[i], AbsolutePath(positional[i + 1]));
+  }
+
+  auto job = ctx.client.CreateJob(name, JobType::kDownload);
+  if (!job) return Fail("create job", job.error());
+  if (!ctx.raw) std::cout << "DISPLAY: '" << name << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
+  auto abandon = [&](const std::string& what, const Error& error) {
+    (void)job->Cancel();
+    return Fail(what, error);
+  };
+  if (priority) {
+    if (auto set = job->SetPriority(*priority); !set) return abandon("set priority", set.error());
+  }
+  if (auto added = job->AddFileSet(files); !added) return abandon("add files", added.error());
+  if (auto resumed = job->Resume(); !resumed) return abandon("resume job", resumed.error());
+
+  auto state = WaitForJob(*job, !ctx.raw);
+  if (!state) return Fail("watch job", state.error());
+  if (*state == JobState::kError) {
+    auto error = job->GetError();
+    auto job_files = job->EnumFiles();
+    if (error) {
+      std::cout << "Transfer failed.\n";
+      PrintError(*error, job_files ? *job_files : std::vector<FileInfo>{});
+    }
+    (void)job->Cancel();
+    return 1;
+  }
+  if (*state == JobState::kSuspended) {
+    std::cerr << "The job was suspended by someone else; it is left as it is.\n";
+    return 1;
+  }
+  auto completed = job->Complete();
+  if (!completed) return Fail("complete job", completed.error());
+  if (!ctx.raw) std::cout << "Transfer complete.\n";
+  return 0;
+}
+
+}  // namespace
+
+const std::map<std::string, Command>& Commands() {
+  static const std::map<std::string, Command> commands = {
+      {"/create", Create},
+      {"/addfile", AddFile},
+      {"/resume", Resume},
+      {"/suspend", Suspend},
+      {"/cancel", Cancel},
+      {"/complete", Complete},
+      {"/info", Info},
+      {"/list", List},
+      {"/listfiles", ListFiles},
+      {"/transfer", Transfer},
+      {"/getstate", GetState},
+      {"/geterror", GetError},
+      {"/getbytestotal", ProgressGetter("/getbytestotal",
+                                        [](const JobProgress& p) { return FormatSize(p.bytes_total); })},
+      {"/getbytestransferred",
+       ProgressGetter("/getbytestransferred",
+                      [](const JobProgress& p) { return std::to_string(p.bytes_transferred); })},
+      {"/getfilestotal", ProgressGetter("/getfilestotal",
+                                        [](const JobProgress& p) { return std::to_string(p.files_total); })},
+      {"/getfilestransferred",
+       ProgressGetter("/getfilestransferred",
+                      [](const JobProgress& p) { return std::to_string(p.files_transferred); })},
+      {"/geterrorcount", Getter<std::uint32_t>("/geterrorcount", &Job::GetErrorCount,
+                                               [](const std::uint32_t& n) { return std::to_string(n); })},
+      {"/getdisplayname", Getter<std::string>("/getdisplayname", &Job::GetDisplayName,
+                                              [](const std::string& s) { return s; })},
+      {"/getdescription", Getter<std::string>("/getdescription", &Job::GetDescription,
+                                              [](const std::string& s) { return s; })},
+      {"/getpriority", Getter<JobPriority>("/getpriority", &Job::GetPriority,
+                                           [](const JobPriority& p) { return std::string(JobPriorityName(p)); })},
+      {"/gettype", Getter<JobType>("/gettype", &Job::GetType,
+                                   [](const JobType& t) { return std::string(JobTypeName(t)); })},
+      {"/getowner", Getter<JobOwner>("/getowner", &Job::GetOwner,
+                                     [](const JobOwner& o) { return o.name; })},
+      {"/getminretrydelay", Getter<std::uint32_t>("/getminretrydelay", &Job::GetMinimumRetryDelay,
+                                                  [](const std::uint32_t& n) { return std::to_string(n); })},
+      {"/getnoprogresstimeout",
+       Getter<std::uint32_t>("/getnoprogresstimeout", &Job::GetNoProgressTimeout,
+                             [](const std::uint32_t& n) { return std::to_string(n); })},
+      {"/getcreationtime", Getter<JobTimes>("/getcreationtime", &Job::GetTimes,
+                                            [](const JobTimes& t) { return FormatTime(t.creation_us); })},
+      {"/getmodificationtime",
+       Getter<JobTimes>("/getmodificationtime", &Job::GetTimes,
+                        [](const JobTimes& t) { return FormatTime(t.modification_us); })},
+      {"/getcompletiontime",
+       Getter<JobTimes>("/getcompletiontime", &Job::GetTimes,
+                        [](const JobTimes& t) { return FormatTime(t.transfer_completion_us); })},
+      {"/setdisplayname", TextSetter("/setdisplayname", &Job::SetDisplayName)},
+      {"/setdescription", TextSetter("/setdescription", &Job::SetDescription)},
+      {"/setpriority", SetPriority},
+      {"/setminretrydelay", NumberSetter("/setminretrydelay", &Job::SetMinimumRetryDelay)},
+      {"/setnoprogresstimeout", NumberSetter("/setnoprogresstimeout", &Job::SetNoProgressTimeout)},
+  };
+  return commands;
+}
+
+void PrintHelp() {
+  std::cout << R"(Usage: bitsadmin [--bus=system|session|ADDRESS] [/rawreturn] VERB ARGUMENTS
+The OpenBITS administration tool. JOB is a job GUID or its display name.
+
+  /transfer NAME [/download] [/priority P] URL LOCAL [URL LOCAL ...]
+                                  create, run with progress, complete
+  /create [/download] NAME        create a job (SUSPENDED); prints its GUID
+  /addfile JOB URL LOCAL          add a file (relative LOCAL paths are made absolute)
+  /resume JOB | /suspend JOB | /cancel JOB | /complete JOB
+  /info JOB [/verbose]            one job;  /list [/allusers] [/verbose]  all your jobs
+  /listfiles JOB                  files and their progress
+  /getstate JOB                   e.g. TRANSFERRED;  /geterror JOB  error, file and context
+  /getbytestotal /getbytestransferred /getfilestotal /getfilestransferred JOB
+  /getdisplayname /getdescription /getpriority /gettype /getowner /geterrorcount JOB
+  /getcreationtime /getmodificationtime /getcompletiontime JOB
+  /getminretrydelay /getnoprogresstimeout JOB
+  /setdisplayname JOB TEXT | /setdescription JOB TEXT | /setpriority JOB P
+  /setminretrydelay JOB SECONDS | /setnoprogresstimeout JOB SECONDS
+
+  --bus: where bitsd is (default: the system bus if bitsd is there, else the session bus)
+  /rawreturn: bare values for scripts.   Exit status: 0 success, 1 failure, 2 bad usage.
+)";
+}
+
+}  // namespace openbits::cli

@@ -1,0 +1,297 @@
+#include "openbits/client.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "openbits/dbus_names.h"
+#include "openbits_dbus/job_proxy.h"
+#include "openbits_dbus/manager_proxy.h"
+
+namespace openbits {
+namespace {
+
+// Generated proxies need handlers for the signals; this client only makes calls.
+class ManagerProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Manager_proxy> {
+ public:
+  explicit ManagerProxy(sdbus::IConnection& connection)
+      : ProxyInterfaces(connection, dbus::kBusName, dbus::kManagerPath) {
+    registerProxy();
+  }
+  ~ManagerProxy() { unregisterProxy(); }
+};
+
+class JobProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Job_proxy> {
+ public:
+  JobProxy(sdbus::IConnection& connection, const std::string& path)
+      : ProxyInterfaces(connection, dbus::kBusName, path) {
+    registerProxy();
+  }
+  ~JobProxy() { unregisterProxy(); }
+
+ private:
+  void onJobTransferred() override {}
+  void onJobError(const uint32_t&, const uint32_t&) override {}
+  void onJobModification(const uint32_t&) override {}
+};
+
+// Maps a D-Bus error back to the daemon's HRESULT ("0x%08X: text" message), or to a
+// transport-level error when the daemon never answered.
+Error FromDbusError(const sdbus::Error& error) {
+  const std::string& message = error.getMessage();
+  if (error.getName().starts_with(dbus::kErrorPrefix) && message.size() > 12 &&
+      message.starts_with("0x") && message[10] == ':') {
+    const auto code = static_cast<HRESULT>(std::strtoul(message.substr(2, 8).c_str(), nullptr, 16));
+    return Error(code, ErrorContext::kNone, message.substr(12));
+  }
+  if (error.getName() == "org.freedesktop.DBus.Error.UnknownObject" ||
+      error.getName() == "org.freedesktop.DBus.Error.UnknownMethod") {
+    return Error::NotFound("the job no longer exists");
+  }
+  if (error.getName() == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+      error.getName() == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                 "bitsd is not running on this bus (" + message + ")");
+  }
+  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+               error.getName() + ": " + message);
+}
+
+template <typename F>
+auto Call(F&& call) -> Result<decltype(call())> {
+  try {
+    if constexpr (std::is_void_v<decltype(call())>) {
+      call();
+      return Ok();
+    } else {
+      return call();
+    }
+  } catch (const sdbus::Error& error) {
+    return FromDbusError(error);
+  }
+}
+
+}  // namespace
+
+// The connection and the manager proxy, shared by the client and its jobs.
+class Connection {
+ public:
+  explicit Connection(std::unique_ptr<sdbus::IConnection> bus)
+      : bus_(std::move(bus)), manager_(*bus_) {}
+  sdbus::IConnection& bus() { return *bus_; }
+  ManagerProxy& manager() { return manager_; }
+  // One proxy per job, kept: creating one subscribes to its signals on the bus.
+  JobProxy& Job(const Guid& id) {
+    auto& proxy = jobs_[id];
+    if (!proxy) proxy = std::make_unique<JobProxy>(*bus_, dbus::JobPath(id));
+    return *proxy;
+  }
+
+ private:
+  std::unique_ptr<sdbus::IConnection> bus_;
+  ManagerProxy manager_;
+  std::map<Guid, std::unique_ptr<JobProxy>> jobs_;
+};
+
+BusChoice BusChoice::Parse(const std::string& text) {
+  if (text == "system") return {Kind::kSystem, ""};
+  if (text == "session") return {Kind::kSession, ""};
+  if (text.empty() || text == "auto") return {};
+  return {Kind::kAddress, text};
+}
+
+Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
+  try {
+    std::unique_ptr<sdbus::IConnection> connection;
+    switch (bus.kind) {
+      case BusChoice::Kind::kSystem: connection = sdbus::createSystemBusConnection(); break;
+      case BusChoice::Kind::kSession: connection = sdbus::createSessionBusConnection(); break;
+      case BusChoice::Kind::kAddress:
+        connection = sdbus::createSessionBusConnectionWithAddress(bus.address);
+        break;
+      case BusChoice::Kind::kAuto: {
+        // The system bitsd serves everybody; a user-mode bitsd on the session bus is the
+        // fallback (tests, quick start, machines without the service).
+        try {
+          auto system = sdbus::createSystemBusConnection();
+          auto driver = sdbus::createProxy(*system, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+          bool has_owner = false;
+          driver->callMethod("NameHasOwner")
+              .onInterface("org.freedesktop.DBus")
+              .withArguments(std::string(dbus::kBusName))
+              .storeResultsTo(has_owner);
+          if (has_owner) connection = std::move(system);
+        } catch (const sdbus::Error&) {
+          // no system bus here
+        }
+        if (!connection) {
+          if (!std::getenv("DBUS_SESSION_BUS_ADDRESS")) {
+            return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                         "bitsd is not on the system bus and DBUS_SESSION_BUS_ADDRESS is not "
+                         "set; pass --bus=ADDRESS");
+          }
+          connection = sdbus::createSessionBusConnection();
+        }
+        break;
+      }
+    }
+    auto shared = std::make_shared<Connection>(std::move(connection));
+    return std::unique_ptr<Client>(new Client(std::move(shared)));
+  } catch (const sdbus::Error& error) {
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                 "cannot connect to the bus: " + error.getMessage());
+  }
+}
+
+Result<Job> Client::CreateJob(const std::string& display_name, JobType type) {
+  auto created = Call([&] {
+    return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type));
+  });
+  if (!created) return created.error();
+  auto id = Guid::Parse(std::get<0>(*created));
+  if (!id) return Error::Internal("bitsd returned a malformed job id");
+  return Job(connection_, *id);
+}
+
+Result<Job> Client::GetJob(const Guid& id) {
+  auto found = Call([&] { return connection_->manager().GetJob(id.ToString()); });
+  if (!found) return found.error();
+  return Job(connection_, id);
+}
+
+Result<std::vector<Job>> Client::EnumJobs(bool all_users) {
+  auto paths = Call([&] { return connection_->manager().EnumJobs(all_users ? 1u : 0u); });
+  if (!paths) return paths.error();
+  std::vector<Job> jobs;
+  for (const auto& path : *paths) {
+    const std::string text = path;
+    if (auto id = Guid::Parse(text.substr(text.rfind('/') + 1))) {
+      jobs.push_back(Job(connection_, *id));
+    }
+  }
+  return jobs;
+}
+
+Result<std::string> Client::GetErrorDescription(HRESULT code) {
+  return Call([&] { return connection_->manager().GetErrorDescription(code, 0); });
+}
+
+Job::Job(std::shared_ptr<Connection> connection, Guid id)
+    : connection_(std::move(connection)), id_(id) {}
+
+Status Job::AddFile(const std::string& remote_url, const std::string& local_name) {
+  return Call([&] { connection_->Job(id_).AddFile(remote_url, local_name); });
+}
+
+Status Job::AddFileSet(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<sdbus::Struct<std::string, std::string>> set;
+  for (const auto& [remote, local] : files) set.emplace_back(remote, local);
+  return Call([&] { connection_->Job(id_).AddFileSet(set); });
+}
+
+Result<std::vector<FileInfo>> Job::EnumFiles() {
+  auto files = Call([&] { return connection_->Job(id_).EnumFiles(); });
+  if (!files) return files.error();
+  std::vector<FileInfo> out;
+  for (const auto& f : *files) {
+    out.push_back({std::get<0>(f), std::get<1>(f), std::get<2>(f), std::get<3>(f), std::get<4>(f)});
+  }
+  return out;
+}
+
+Status Job::Resume() {
+  return Call([&] { connection_->Job(id_).Resume(); });
+}
+Status Job::Suspend() {
+  return Call([&] { connection_->Job(id_).Suspend(); });
+}
+Result<HRESULT> Job::Cancel() {
+  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_).Cancel()); });
+}
+Result<HRESULT> Job::Complete() {
+  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_).Complete()); });
+}
+
+Result<JobProgress> Job::GetProgress() {
+  auto p = Call([&] { return connection_->Job(id_).GetProgress(); });
+  if (!p) return p.error();
+  return JobProgress{std::get<0>(*p), std::get<1>(*p), std::get<2>(*p), std::get<3>(*p)};
+}
+
+Result<JobState> Job::GetState() {
+  auto state = Call([&] { return connection_->Job(id_).GetState(); });
+  if (!state) return state.error();
+  return static_cast<JobState>(*state);
+}
+
+Result<JobErrorInfo> Job::GetError() {
+  auto e = Call([&] { return connection_->Job(id_).GetError(); });
+  if (!e) return e.error();
+  JobErrorInfo info;
+  info.context = static_cast<ErrorContext>(std::get<0>(*e));
+  info.code = std::get<1>(*e);
+  if (std::get<2>(*e) >= 0) info.file_index = static_cast<std::uint32_t>(std::get<2>(*e));
+  info.protocol = std::get<3>(*e);
+  info.description = std::get<4>(*e);
+  return info;
+}
+
+Result<std::uint32_t> Job::GetErrorCount() {
+  return Call([&] { return connection_->Job(id_).GetErrorCount(); });
+}
+
+Result<JobTimes> Job::GetTimes() {
+  auto t = Call([&] { return connection_->Job(id_).GetTimes(); });
+  if (!t) return t.error();
+  return JobTimes{static_cast<std::int64_t>(std::get<0>(*t)),
+                  static_cast<std::int64_t>(std::get<1>(*t)),
+                  static_cast<std::int64_t>(std::get<2>(*t))};
+}
+
+Result<JobOwner> Job::GetOwner() {
+  auto owner = Call([&] { return connection_->Job(id_).GetOwner(); });
+  if (!owner) return owner.error();
+  return JobOwner{std::get<0>(*owner), std::get<1>(*owner)};
+}
+
+Result<JobType> Job::GetType() {
+  auto type = Call([&] { return connection_->Job(id_).GetType(); });
+  if (!type) return type.error();
+  return static_cast<JobType>(*type);
+}
+
+Status Job::SetDisplayName(const std::string& name) {
+  return Call([&] { connection_->Job(id_).SetDisplayName(name); });
+}
+Result<std::string> Job::GetDisplayName() {
+  return Call([&] { return connection_->Job(id_).GetDisplayName(); });
+}
+Status Job::SetDescription(const std::string& description) {
+  return Call([&] { connection_->Job(id_).SetDescription(description); });
+}
+Result<std::string> Job::GetDescription() {
+  return Call([&] { return connection_->Job(id_).GetDescription(); });
+}
+Status Job::SetPriority(JobPriority priority) {
+  return Call([&] { connection_->Job(id_).SetPriority(static_cast<uint32_t>(priority)); });
+}
+Result<JobPriority> Job::GetPriority() {
+  auto priority = Call([&] { return connection_->Job(id_).GetPriority(); });
+  if (!priority) return priority.error();
+  return static_cast<JobPriority>(*priority);
+}
+Status Job::SetMinimumRetryDelay(std::uint32_t seconds) {
+  return Call([&] { connection_->Job(id_).SetMinimumRetryDelay(seconds); });
+}
+Result<std::uint32_t> Job::GetMinimumRetryDelay() {
+  return Call([&] { return connection_->Job(id_).GetMinimumRetryDelay(); });
+}
+Status Job::SetNoProgressTimeout(std::uint32_t seconds) {
+  return Call([&] { connection_->Job(id_).SetNoProgressTimeout(seconds); });
+}
+Result<std::uint32_t> Job::GetNoProgressTimeout() {
+  return Call([&] { return connection_->Job(id_).GetNoProgressTimeout(); });
+}
+
+}  // namespace openbits

@@ -1,0 +1,95 @@
+#include "core/job.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace openbits::core {
+
+JobProgress Job::Progress() const {
+  JobProgress progress;
+  progress.files_total = static_cast<std::uint32_t>(files.size());
+  for (const JobFile& file : files) {
+    if (file.completed) ++progress.files_transferred;
+    progress.bytes_transferred += file.bytes_transferred;
+    if (file.bytes_total == kSizeUnknown || progress.bytes_total == kSizeUnknown) {
+      progress.bytes_total = kSizeUnknown;
+    } else {
+      progress.bytes_total += file.bytes_total;
+    }
+  }
+  return progress;
+}
+
+Status Job::Apply(JobEvent event, std::int64_t now_us) {
+  auto next = NextState(state, event);
+  if (!next) return next.error();
+  state = *next;
+  times.modification_us = now_us;
+  if (state != JobState::kError && state != JobState::kTransientError) error.reset();
+  if (state != JobState::kTransientError) retry_at_us = 0;
+  if (state == JobState::kTransferred) times.transfer_completion_us = now_us;
+  if (state == JobState::kQueued) last_progress_us = std::max(last_progress_us, now_us);
+  return Ok();
+}
+
+std::optional<std::uint32_t> Job::NextIncompleteFile() const {
+  for (std::uint32_t i = 0; i < files.size(); ++i) {
+    if (!files[i].completed) return i;
+  }
+  return std::nullopt;
+}
+
+Status ValidateDisplayName(const std::string& name) {
+  if (name.size() > kMaxDisplayNameLength) {
+    return Error(hr::BG_E_STRING_TOO_LONG, ErrorContext::kNone,
+                 "display name is longer than 256 characters");
+  }
+  return Ok();
+}
+
+Status ValidateDescription(const std::string& description) {
+  if (description.size() > kMaxDescriptionLength) {
+    return Error(hr::BG_E_STRING_TOO_LONG, ErrorContext::kNone,
+                 "description is longer than 1024 characters");
+  }
+  return Ok();
+}
+
+Status ValidateRemoteUrl(const std::string& url) {
+  if (url.empty()) return Error::InvalidArg("the remote URL is empty");
+  if (url.size() > kMaxUrlLength) {
+    return Error::InvalidArg("the remote URL is longer than 2200 characters");
+  }
+  for (unsigned char c : url) {
+    if (std::iscntrl(c) || c == ' ') {
+      return Error::InvalidArg("the remote URL contains spaces or control characters");
+    }
+  }
+  std::string lower(url.substr(0, 8));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::size_t host_start;
+  if (lower.starts_with("http://")) {
+    host_start = 7;
+  } else if (lower.starts_with("https://")) {
+    host_start = 8;
+  } else {
+    return Error::InvalidArg("unsupported URL scheme in '" + url +
+                             "': only http:// and https:// are supported");
+  }
+  if (host_start >= url.size() || url[host_start] == '/' || url[host_start] == '?') {
+    return Error::InvalidArg("the remote URL has no host: '" + url + "'");
+  }
+  return Ok();
+}
+
+std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index) {
+  const auto slash = local_path.rfind('/');
+  const std::string dir = local_path.substr(0, slash + 1);
+  // Keep the temp name within NAME_MAX (255) however long the destination name is.
+  const std::string name = local_path.substr(slash + 1, 200);
+  return dir + "." + name + ".bits-" + job.ToHex().substr(0, 16) + "-" + std::to_string(index) +
+         ".tmp";
+}
+
+}  // namespace openbits::core

@@ -1,0 +1,90 @@
+// Job and JobFile: the BITS job as data, with the rules that need nothing but the job itself.
+// JobManager owns the live jobs; everything else works on copies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/state_machine.h"
+#include "openbits/guid.h"
+#include "openbits/result.h"
+#include "openbits/types.h"
+
+namespace openbits::core {
+
+// What the server said about the file's identity; a change restarts the file from zero.
+struct RemoteValidators {
+  std::string etag;           // strong ETag only (a weak one cannot validate a range)
+  std::string last_modified;  // the Last-Modified header, verbatim
+  bool operator==(const RemoteValidators&) const = default;
+  bool empty() const { return etag.empty() && last_modified.empty(); }
+};
+
+struct JobFile {
+  std::string remote_url;
+  std::string local_path;  // absolute; untouched until Complete
+  std::string temp_path;   // hidden temp file beside local_path
+  std::uint64_t bytes_total = kSizeUnknown;
+  // Bytes in the temp file, live while transferring (what GetProgress shows).
+  std::uint64_t bytes_transferred = 0;
+  // Bytes known to be durable (fdatasync'ed before this was set); the only offset persisted
+  // and the one a restart resumes from.
+  std::uint64_t bytes_committed = 0;
+  bool completed = false;
+  RemoteValidators validators;
+  std::int64_t remote_mtime_us = 0;  // from Last-Modified; becomes the file's mtime
+};
+
+struct JobError {
+  HRESULT code = hr::S_OK;
+  ErrorContext context = ErrorContext::kNone;
+  std::optional<std::uint32_t> file_index;
+  std::string message;  // human detail beyond DescribeHresult(code); never holds secrets
+};
+
+// BITS defaults (bits-reference.md 2.12).
+inline constexpr std::uint32_t kDefaultMinimumRetryDelaySeconds = 600;
+inline constexpr std::uint32_t kMinimumRetryDelayFloorSeconds = 5;
+inline constexpr std::uint32_t kDefaultNoProgressTimeoutSeconds = 1'209'600;  // 14 days
+inline constexpr std::size_t kMaxDisplayNameLength = 256;
+inline constexpr std::size_t kMaxDescriptionLength = 1024;
+inline constexpr std::size_t kMaxUrlLength = 2200;
+
+struct Job {
+  Guid id;
+  std::uint32_t owner_uid = 0;
+  std::uint32_t owner_gid = 0;
+  std::string display_name;
+  std::string description;
+  JobType type = JobType::kDownload;
+  JobPriority priority = JobPriority::kNormal;
+  JobState state = JobState::kSuspended;
+  std::vector<JobFile> files;
+  std::optional<JobError> error;  // set in ERROR and TRANSIENT_ERROR only
+  std::uint32_t error_count = 0;
+  std::uint32_t minimum_retry_delay_s = kDefaultMinimumRetryDelaySeconds;
+  std::uint32_t no_progress_timeout_s = kDefaultNoProgressTimeoutSeconds;
+  JobTimes times;
+  // When the job last moved a byte, or was (re)queued; the no-progress timeout counts from here.
+  std::int64_t last_progress_us = 0;
+  // TRANSIENT_ERROR only: when the scheduler requeues the job.
+  std::int64_t retry_at_us = 0;
+
+  JobProgress Progress() const;
+  // Moves to the state that `event` leads to, stamping the modification time.
+  Status Apply(JobEvent event, std::int64_t now_us);
+  // The next file still to transfer, or nullopt when all are done.
+  std::optional<std::uint32_t> NextIncompleteFile() const;
+};
+
+// Checks of the arguments of the BITS setters (argument checks come before state checks).
+Status ValidateDisplayName(const std::string& name);
+Status ValidateDescription(const std::string& description);
+// http:// or https:// with a host, at most kMaxUrlLength, no control characters or spaces.
+Status ValidateRemoteUrl(const std::string& url);
+// The hidden temp name for a file of a job: "<dir>/.<name>.bits-<job hex>-<index>.tmp".
+std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index);
+
+}  // namespace openbits::core

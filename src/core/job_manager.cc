@@ -1,0 +1,539 @@
+#include "core/job_manager.h"
+
+#include <algorithm>
+#include <set>
+
+#include "base/log.h"
+
+namespace openbits::core {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto logger = log::Get("core");
+  return logger;
+}
+
+bool IsBackground(JobPriority priority) { return priority != JobPriority::kForeground; }
+
+}  // namespace
+
+JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
+                       LocalFileSystem& files, EventSink& events, const Clock& clock)
+    : options_(options),
+      store_(store),
+      transport_(transport),
+      files_(files),
+      events_(events),
+      clock_(clock) {}
+
+JobManager::~JobManager() { Stop(); }
+
+Status JobManager::Start() {
+  auto loaded = store_.LoadAll();
+  if (!loaded) return loaded.error();
+  const std::int64_t now = clock_.NowUs();
+  {
+    std::lock_guard lock(mutex_);
+    for (Job& job : *loaded) {
+      for (JobFile& file : job.files) file.bytes_transferred = file.bytes_committed;
+      if (job.state == JobState::kConnecting || job.state == JobState::kTransferring) {
+        // The daemon stopped (or died) mid-transfer: queue again; the files resume from
+        // their committed offsets.
+        OPENBITS_RETURN_IF_ERROR(job.Apply(JobEvent::kRecover, now));
+        OPENBITS_RETURN_IF_ERROR(store_.Save(job));
+        Log()->info("Recovered job={} to QUEUED", job.id.ToString());
+      }
+      const Guid id = job.id;
+      jobs_[id].job = std::move(job);
+    }
+    stopping_ = false;
+  }
+  Log()->info("Loaded {} job(s)", loaded->size());
+  scheduler_ = std::thread(&JobManager::SchedulerLoop, this);
+  return Ok();
+}
+
+void JobManager::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !scheduler_.joinable()) return;
+    stopping_ = true;
+    for (auto& [id, entry] : jobs_) {
+      if (entry.control) entry.control->stop = true;
+    }
+  }
+  scheduler_wakeup_.notify_all();
+  if (scheduler_.joinable()) scheduler_.join();
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, entry] : jobs_) {
+      if (entry.worker.joinable()) workers.push_back(std::move(entry.worker));
+    }
+  }
+  for (std::thread& worker : workers) worker.join();
+}
+
+std::vector<Guid> JobManager::AllJobIds() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Guid> ids;
+  for (const auto& [id, entry] : jobs_) ids.push_back(id);
+  return ids;
+}
+
+JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || IsFinalState(it->second.job.state) ||
+      (it->second.job.owner_uid != caller.uid && !caller.is_admin)) {
+    // Another user's job is indistinguishable from a missing one.
+    return nullptr;
+  }
+  return &it->second;
+}
+
+const JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) const {
+  return const_cast<JobManager*>(this)->FindAccessible(caller, id);
+}
+
+static Error JobNotFound(const Guid& id) {
+  return Error::NotFound("no job " + id.ToString() + " is visible to the caller");
+}
+
+Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
+                                   JobType type) {
+  OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(display_name));
+  if (static_cast<std::uint32_t>(type) > static_cast<std::uint32_t>(JobType::kUploadReply)) {
+    return Error::InvalidArg("unknown job type " + std::to_string(static_cast<int>(type)));
+  }
+  if (type != JobType::kDownload) {
+    return Error(hr::E_NOTIMPL, ErrorContext::kNone, "upload jobs are not supported yet");
+  }
+  if (options_.daemon_uid != 0 && caller.uid != options_.daemon_uid) {
+    return Error::AccessDenied("this bitsd runs as uid " + std::to_string(options_.daemon_uid) +
+                               " and can only write files as that user; use the system bitsd");
+  }
+  Job job;
+  job.id = Guid::Generate();
+  job.owner_uid = caller.uid;
+  job.owner_gid = caller.gid;
+  job.display_name = display_name;
+  job.type = type;
+  const std::int64_t now = clock_.NowUs();
+  job.times.creation_us = job.times.modification_us = now;
+  job.last_progress_us = now;
+
+  std::lock_guard lock(mutex_);
+  std::size_t active = 0, owned = 0;
+  for (const auto& [id, entry] : jobs_) {
+    if (IsFinalState(entry.job.state)) continue;
+    ++active;
+    if (entry.job.owner_uid == caller.uid) ++owned;
+  }
+  if (active >= options_.max_jobs_per_machine) {
+    return Error(hr::BG_E_TOO_MANY_JOBS_PER_MACHINE, ErrorContext::kNone,
+                 "the machine already has " + std::to_string(active) + " jobs");
+  }
+  if (!caller.is_admin && owned >= options_.max_jobs_per_user) {
+    return Error(hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
+                 "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) +
+                     " jobs");
+  }
+  OPENBITS_RETURN_IF_ERROR(store_.Save(job));
+  Log()->info("Created job={} owner={} name='{}'", job.id.ToString(), caller.uid, display_name);
+  const Guid id = job.id;
+  jobs_[id].job = std::move(job);
+  return id;
+}
+
+Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
+  if (all_users && !caller.is_admin) {
+    return Error::AccessDenied("only administrators may list the jobs of all users");
+  }
+  std::lock_guard lock(mutex_);
+  std::vector<Guid> ids;
+  for (const auto& [id, entry] : jobs_) {
+    if (IsFinalState(entry.job.state)) continue;
+    if (entry.job.owner_uid == caller.uid || all_users) ids.push_back(id);
+  }
+  return ids;
+}
+
+Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
+  std::lock_guard lock(mutex_);
+  const Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  return entry->job;
+}
+
+Status JobManager::AddFiles(const Caller& caller, const Guid& id,
+                            const std::vector<FileSpec>& specs) {
+  // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates.
+  if (specs.empty()) return Error::InvalidArg("no files given");
+  std::set<std::string> new_paths;
+  for (const FileSpec& spec : specs) {
+    OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
+    if (spec.local_path.empty() || spec.local_path.front() != '/') {
+      return Error::InvalidArg("the local name '" + spec.local_path +
+                               "' is not an absolute path");
+    }
+    if (spec.local_path.back() == '/') {
+      return Error::InvalidArg("the local name '" + spec.local_path + "' names a directory");
+    }
+    if (!new_paths.insert(spec.local_path).second) {
+      return Error::InvalidArg("the local name '" + spec.local_path + "' is given twice");
+    }
+  }
+  FileOwner owner;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindAccessible(caller, id);
+    if (!entry) return JobNotFound(id);
+    owner = {entry->job.owner_uid, entry->job.owner_gid};
+  }
+  // File-system checks run without the lock: they may touch slow or remote file systems.
+  for (const FileSpec& spec : specs) {
+    OPENBITS_RETURN_IF_ERROR(files_.CheckDestination(owner, spec.local_path));
+  }
+  return Mutate(caller, id, [&](Job& job) -> Status {
+    if (job.files.size() + specs.size() > options_.max_files_per_job) {
+      return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
+                   "a job may hold at most " + std::to_string(options_.max_files_per_job) +
+                       " files");
+    }
+    for (const JobFile& file : job.files) {
+      if (new_paths.contains(file.local_path)) {
+        return Error::InvalidArg("the job already has a file with local name '" +
+                                 file.local_path + "'");
+      }
+    }
+    for (const FileSpec& spec : specs) {
+      JobFile file;
+      file.remote_url = spec.remote_url;
+      file.local_path = spec.local_path;
+      file.temp_path =
+          TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
+      job.files.push_back(std::move(file));
+    }
+    return Ok();
+  });
+}
+
+Status JobManager::Resume(const Caller& caller, const Guid& id) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindAccessible(caller, id);
+    if (!entry) return JobNotFound(id);
+    Job& job = entry->job;
+    if (job.files.empty()) {
+      return Error(hr::BG_E_EMPTY, ErrorContext::kNone, "the job has no files to transfer");
+    }
+    if (job.state == JobState::kTransferred && !job.NextIncompleteFile()) return Ok();
+    if (job.state == JobState::kQueued || job.state == JobState::kConnecting ||
+        job.state == JobState::kTransferring) {
+      return Ok();
+    }
+    OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kResume, notifications));
+  }
+  scheduler_wakeup_.notify_all();
+  Dispatch(notifications);
+  return Ok();
+}
+
+Status JobManager::Suspend(const Caller& caller, const Guid& id) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindAccessible(caller, id);
+    if (!entry) return JobNotFound(id);
+    if (entry->job.state == JobState::kSuspended) return Ok();
+    if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
+    OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kSuspend, notifications));
+  }
+  Dispatch(notifications);
+  return Ok();
+}
+
+Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
+  std::unique_lock lock(mutex_);
+  if (!FindAccessible(caller, id)) return JobNotFound(id);
+  StopWorkerAndWait(lock, id);
+  Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  const Job job = entry->job;
+  lock.unlock();
+  // Only what the job created goes: its temp files. Destinations are untouched until Complete.
+  bool all_deleted = true;
+  for (const JobFile& file : job.files) {
+    if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
+      Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                  file.temp_path, removed.error().ToString());
+      all_deleted = false;
+    }
+  }
+  lock.lock();
+  entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  Notifications notifications;
+  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(JobEvent::kCancel, clock_.NowUs()));
+  RemoveJob(lock, id, notifications);
+  lock.unlock();
+  Dispatch(notifications);
+  Log()->info("Cancelled job={}", id.ToString());
+  return all_deleted ? hr::S_OK : hr::BG_S_UNABLE_TO_DELETE_FILES;
+}
+
+Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
+  std::unique_lock lock(mutex_);
+  if (!FindAccessible(caller, id)) return JobNotFound(id);
+  StopWorkerAndWait(lock, id);
+  Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  const Job job = entry->job;
+  lock.unlock();
+  bool partial = false;
+  const FileOwner owner{job.owner_uid, job.owner_gid};
+  for (const JobFile& file : job.files) {
+    if (file.completed) {
+      // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
+      OPENBITS_RETURN_IF_ERROR(
+          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
+    } else {
+      partial = true;
+      if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
+        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                    file.temp_path, removed.error().ToString());
+      }
+    }
+  }
+  lock.lock();
+  entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  Notifications notifications;
+  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(JobEvent::kComplete, clock_.NowUs()));
+  RemoveJob(lock, id, notifications);
+  lock.unlock();
+  Dispatch(notifications);
+  Log()->info("Completed job={}{}", id.ToString(), partial ? " (partial)" : "");
+  return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
+}
+
+Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {
+  OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(name));
+  return Mutate(caller, id, [&](Job& job) {
+    job.display_name = name;
+    return Ok();
+  });
+}
+
+Status JobManager::SetDescription(const Caller& caller, const Guid& id,
+                                  const std::string& description) {
+  OPENBITS_RETURN_IF_ERROR(ValidateDescription(description));
+  return Mutate(caller, id, [&](Job& job) {
+    job.description = description;
+    return Ok();
+  });
+}
+
+Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32_t priority) {
+  if (priority > static_cast<std::uint32_t>(JobPriority::kLow)) {
+    return Error::InvalidArg("priority must be 0 (FOREGROUND) to 3 (LOW)");
+  }
+  const Status status = Mutate(caller, id, [&](Job& job) {
+    job.priority = static_cast<JobPriority>(priority);
+    return Ok();
+  });
+  scheduler_wakeup_.notify_all();
+  return status;
+}
+
+Status JobManager::SetMinimumRetryDelay(const Caller& caller, const Guid& id,
+                                        std::uint32_t seconds) {
+  return Mutate(caller, id, [&](Job& job) {
+    job.minimum_retry_delay_s = std::max(seconds, kMinimumRetryDelayFloorSeconds);
+    return Ok();
+  });
+}
+
+Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
+                                        std::uint32_t seconds) {
+  return Mutate(caller, id, [&](Job& job) {
+    job.no_progress_timeout_s = seconds;
+    return Ok();
+  });
+}
+
+Status JobManager::Mutate(const Caller& caller, const Guid& id,
+                          const std::function<Status(Job&)>& change) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindAccessible(caller, id);
+    if (!entry) return JobNotFound(id);
+    Job changed = entry->job;
+    OPENBITS_RETURN_IF_ERROR(change(changed));
+    changed.times.modification_us = clock_.NowUs();
+    OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
+    entry->job = std::move(changed);
+    const Job& job = entry->job;
+    notifications.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
+      events_.JobModified(id, owner, state);
+    });
+  }
+  Dispatch(notifications);
+  return Ok();
+}
+
+Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) {
+  Job changed = entry.job;
+  OPENBITS_RETURN_IF_ERROR(changed.Apply(event, clock_.NowUs()));
+  OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
+  entry.job = std::move(changed);
+  const Job& job = entry.job;
+  Log()->debug("job={} {} -> {}", job.id.ToString(), JobEventName(event), JobStateName(job.state));
+  out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
+    events_.JobModified(id, owner, state);
+  });
+  if (job.state == JobState::kTransferred) {
+    out.push_back([this, id = job.id, owner = job.owner_uid] {
+      events_.JobTransferred(id, owner);
+    });
+  } else if (job.state == JobState::kError && job.error) {
+    out.push_back([this, id = job.id, owner = job.owner_uid, error = *job.error] {
+      events_.JobError(id, owner, error.code, error.context);
+    });
+  }
+  return Ok();
+}
+
+void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  if (it->second.control) it->second.control->stop = true;
+  worker_finished_.wait(lock, [&] {
+    auto found = jobs_.find(id);
+    return found == jobs_.end() || !found->second.worker_running;
+  });
+  it = jobs_.find(id);
+  if (it != jobs_.end() && it->second.worker.joinable()) it->second.worker.join();
+}
+
+void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id,
+                           Notifications& out) {
+  (void)lock;
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  if (auto removed = store_.Remove(id); !removed) {
+    Log()->error("Failed to remove job={} from the store: {}", id.ToString(),
+                 removed.error().ToString());
+  }
+  const std::uint32_t owner = it->second.job.owner_uid;
+  const JobState state = it->second.job.state;
+  if (it->second.worker.joinable()) it->second.worker.join();
+  jobs_.erase(it);
+  out.push_back([this, id, owner, state] {
+    events_.JobModified(id, owner, state);
+    events_.JobRemoved(id);
+  });
+}
+
+void JobManager::Dispatch(Notifications& notifications) {
+  for (auto& notify : notifications) notify();
+  notifications.clear();
+}
+
+// ---- Scheduler ------------------------------------------------------------------------------
+
+void JobManager::SchedulerLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    Notifications notifications;
+    ReapFinishedWorkers();
+    RequeueDueJobs(clock_.NowUs(), notifications);
+    StartRunnableJobs(notifications);
+    const std::int64_t deadline = NextDeadlineUs();
+    if (!notifications.empty()) {
+      lock.unlock();
+      Dispatch(notifications);
+      lock.lock();
+      continue;  // state may have changed while unlocked
+    }
+    if (deadline == 0) {
+      scheduler_wakeup_.wait(lock);
+    } else {
+      const auto delay = std::chrono::microseconds(std::max<std::int64_t>(
+          deadline - clock_.NowUs(), 0));
+      scheduler_wakeup_.wait_for(lock, delay);
+    }
+  }
+}
+
+void JobManager::ReapFinishedWorkers() {
+  for (auto& [id, entry] : jobs_) {
+    if (!entry.worker_running && entry.worker.joinable()) entry.worker.join();
+  }
+}
+
+void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
+  for (auto& [id, entry] : jobs_) {
+    Job& job = entry.job;
+    if (job.state != JobState::kTransientError) continue;
+    const std::int64_t no_progress_deadline =
+        job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
+    if (now_us >= no_progress_deadline) {
+      if (job.error) job.error->message += " (no progress within the no-progress timeout)";
+      (void)Transition(entry, JobEvent::kFatalError, out);
+    } else if (now_us >= job.retry_at_us) {
+      (void)Transition(entry, JobEvent::kRetryDue, out);
+    }
+  }
+}
+
+void JobManager::StartRunnableJobs(Notifications& out) {
+  std::uint32_t running_background = 0;
+  std::vector<Entry*> queued;
+  for (auto& [id, entry] : jobs_) {
+    if (entry.worker_running) {
+      if (IsBackground(entry.job.priority) && !entry.control->stop) ++running_background;
+      continue;
+    }
+    if (entry.job.state == JobState::kQueued) queued.push_back(&entry);
+  }
+  // Foreground first, then by priority, then the longest-waiting.
+  std::sort(queued.begin(), queued.end(), [](const Entry* a, const Entry* b) {
+    if (a->job.priority != b->job.priority) return a->job.priority < b->job.priority;
+    return a->job.times.modification_us < b->job.times.modification_us;
+  });
+  for (Entry* entry : queued) {
+    if (IsBackground(entry->job.priority)) {
+      if (running_background >= options_.max_background_jobs) continue;
+      ++running_background;
+    }
+    if (entry->worker.joinable()) entry->worker.join();
+    if (auto started = Transition(*entry, JobEvent::kStartTransfer, out); !started) {
+      Log()->error("Failed to start job={}: {}", entry->job.id.ToString(),
+                   started.error().ToString());
+      continue;
+    }
+    entry->run_id = next_run_id_++;
+    entry->control = std::make_shared<RunControl>();
+    entry->worker_running = true;
+    entry->worker =
+        std::thread(&JobManager::RunJob, this, entry->job.id, entry->run_id, entry->control);
+  }
+}
+
+std::int64_t JobManager::NextDeadlineUs() const {
+  std::int64_t next = 0;
+  for (const auto& [id, entry] : jobs_) {
+    const Job& job = entry.job;
+    if (job.state != JobState::kTransientError) continue;
+    const std::int64_t no_progress_deadline =
+        job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
+    const std::int64_t deadline = std::min(job.retry_at_us, no_progress_deadline);
+    if (next == 0 || deadline < next) next = deadline;
+  }
+  return next;
+}
+
+}  // namespace openbits::core

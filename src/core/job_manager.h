@@ -1,0 +1,151 @@
+// JobManager: the job queue. Owns the live jobs, applies the BITS methods with their
+// preconditions and access rules, persists every transition, schedules transfers and runs
+// each active job on a transfer thread of its own.
+//
+// Thread model: API methods are called from the bus thread; transfer threads report back
+// through the private On* methods; a scheduler thread starts queued jobs and requeues
+// TRANSIENT_ERROR jobs when their retry delay is over. One mutex guards all job state;
+// EventSink calls are made after it is released.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/job.h"
+#include "core/ports.h"
+
+namespace openbits::core {
+
+// Who is calling, as the IPC layer established it.
+struct Caller {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  bool is_admin = false;  // uid 0 or member of the admin group
+};
+
+struct FileSpec {
+  std::string remote_url;
+  std::string local_path;
+};
+
+struct ManagerOptions {
+  // Background (HIGH/NORMAL/LOW) jobs that transfer at once. FOREGROUND jobs always run.
+  // Default: 4 (BITS runs one; more keeps a fast link busy while one server is slow).
+  std::uint32_t max_background_jobs = 4;
+  std::uint32_t max_jobs_per_user = 60;     // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
+  std::uint32_t max_jobs_per_machine = 300; // BG_E_TOO_MANY_JOBS_PER_MACHINE
+  std::uint32_t max_files_per_job = 200;    // BG_E_TOO_MANY_FILES_IN_JOB
+  // How often a transferring file is made durable (fdatasync, then the offset is stored).
+  std::chrono::milliseconds checkpoint_interval{1000};
+  // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
+  // only that uid (E_ACCESSDENIED for others).
+  std::uint32_t daemon_uid = 0;
+};
+
+class JobManager {
+ public:
+  JobManager(ManagerOptions options, JobStore& store, Transport& transport,
+             LocalFileSystem& files, EventSink& events, const Clock& clock);
+  ~JobManager();
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  // Loads the queue, moves jobs that were active when the daemon stopped back to QUEUED
+  // (they resume from their committed offsets) and starts the scheduler.
+  Status Start();
+  // Stops every transfer (each checkpointed) and the scheduler. Jobs keep their states.
+  void Stop();
+  // Every job in the queue, for the IPC layer to publish at start-up.
+  std::vector<Guid> AllJobIds() const;
+
+  Result<Guid> CreateJob(const Caller& caller, const std::string& display_name, JobType type);
+  // The caller's jobs (all users' with all_users, admins only), final states excluded.
+  Result<std::vector<Guid>> EnumJobs(const Caller& caller, bool all_users) const;
+  // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
+  Result<Job> GetJob(const Caller& caller, const Guid& id) const;
+
+  // AddFile/AddFileSet: all files or none.
+  Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);
+  Status Resume(const Caller& caller, const Guid& id);
+  Status Suspend(const Caller& caller, const Guid& id);
+  // S_OK or BG_S_UNABLE_TO_DELETE_FILES.
+  Result<HRESULT> Cancel(const Caller& caller, const Guid& id);
+  // S_OK or BG_S_PARTIAL_COMPLETE.
+  Result<HRESULT> Complete(const Caller& caller, const Guid& id);
+
+  Status SetDisplayName(const Caller& caller, const Guid& id, const std::string& name);
+  Status SetDescription(const Caller& caller, const Guid& id, const std::string& description);
+  Status SetPriority(const Caller& caller, const Guid& id, std::uint32_t priority);
+  // Clamped to at least 5 s, as BITS does.
+  Status SetMinimumRetryDelay(const Caller& caller, const Guid& id, std::uint32_t seconds);
+  Status SetNoProgressTimeout(const Caller& caller, const Guid& id, std::uint32_t seconds);
+
+ private:
+  class FileSink;
+  struct RunControl {
+    std::atomic<bool> stop{false};
+  };
+  struct Entry {
+    Job job;
+    std::uint64_t run_id = 0;  // 0 = no transfer thread started for the current run
+    std::shared_ptr<RunControl> control;
+    std::thread worker;
+    bool worker_running = false;
+  };
+  using Notifications = std::vector<std::function<void()>>;
+
+  Entry* FindAccessible(const Caller& caller, const Guid& id);
+  const Entry* FindAccessible(const Caller& caller, const Guid& id) const;
+  // Looks up the job, applies `change`, persists it and reports the modification.
+  Status Mutate(const Caller& caller, const Guid& id, const std::function<Status(Job&)>& change);
+  Status Transition(Entry& entry, JobEvent event, Notifications& out);
+  void StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id);
+  void RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out);
+  void Dispatch(Notifications& notifications);
+
+  void SchedulerLoop();
+  void RequeueDueJobs(std::int64_t now_us, Notifications& out);
+  void StartRunnableJobs(Notifications& out);
+  void ReapFinishedWorkers();
+  std::int64_t NextDeadlineUs() const;
+
+  // Transfer thread and its reports. Each report is ignored unless run_id is still current.
+  void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control);
+  Entry* FindRun(const Guid& id, std::uint64_t run_id);
+  void OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                  const DownloadResponse& response, std::uint64_t bytes_in_temp);
+  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes);
+  Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                      std::uint64_t durable_bytes);
+  void OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                       std::uint64_t bytes);
+  void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
+                   std::optional<std::uint32_t> file_index);
+  void OnRunFinished(const Guid& id, std::uint64_t run_id);
+
+  const ManagerOptions options_;
+  JobStore& store_;
+  Transport& transport_;
+  LocalFileSystem& files_;
+  EventSink& events_;
+  const Clock& clock_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable scheduler_wakeup_;
+  std::condition_variable worker_finished_;
+  std::map<Guid, Entry> jobs_;  // guarded by mutex_
+  std::uint64_t next_run_id_ = 1;
+  bool stopping_ = false;
+  std::thread scheduler_;
+};
+
+}  // namespace openbits::core

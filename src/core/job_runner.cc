@@ -1,0 +1,274 @@
+// The transfer thread of one job run, and the reports it sends back to JobManager.
+//
+// Durability rule (DESIGN.md 5): bytes before bookkeeping. The sink fdatasyncs the temp file
+// first and only then asks JobManager to store the new offset, so a stored offset never
+// points past bytes that could be lost.
+#include <chrono>
+
+#include "base/log.h"
+#include "core/error_policy.h"
+#include "core/job_manager.h"
+
+namespace openbits::core {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto logger = log::Get("core");
+  return logger;
+}
+
+using SteadyClock = std::chrono::steady_clock;
+// Live progress (not durable) is published at most this often.
+constexpr auto kProgressInterval = std::chrono::milliseconds(100);
+
+}  // namespace
+
+class JobManager::FileSink : public DownloadSink {
+ public:
+  FileSink(JobManager& manager, Guid id, std::uint64_t run_id, std::uint32_t index,
+           TempFile& temp, const RunControl& control)
+      : manager_(manager),
+        id_(id),
+        run_id_(run_id),
+        index_(index),
+        temp_(temp),
+        control_(control),
+        written_(temp.size()),
+        committed_(temp.size()) {}
+
+  Status OnResponse(const DownloadResponse& response) override {
+    if (response.restart_from_zero) {
+      OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
+      written_ = committed_ = 0;
+    }
+    manager_.OnResponse(id_, run_id_, index_, response, written_);
+    return Ok();
+  }
+
+  Status OnData(const char* data, std::size_t length) override {
+    OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
+    written_ += length;
+    const auto now = SteadyClock::now();
+    if (now - last_progress_ >= kProgressInterval) {
+      last_progress_ = now;
+      manager_.OnProgress(id_, run_id_, index_, written_);
+    }
+    if (now - last_checkpoint_ >= manager_.options_.checkpoint_interval) {
+      OPENBITS_RETURN_IF_ERROR(Checkpoint());
+    }
+    return Ok();
+  }
+
+  bool StopRequested() const override { return control_.stop.load(std::memory_order_relaxed); }
+
+  // Makes everything written so far durable, then records the offset.
+  Status Checkpoint() {
+    last_checkpoint_ = SteadyClock::now();
+    if (written_ == committed_) return Ok();
+    OPENBITS_RETURN_IF_ERROR(temp_.Sync());
+    OPENBITS_RETURN_IF_ERROR(manager_.OnCheckpoint(id_, run_id_, index_, written_));
+    committed_ = written_;
+    return Ok();
+  }
+
+  std::uint64_t written() const { return written_; }
+
+ private:
+  JobManager& manager_;
+  const Guid id_;
+  const std::uint64_t run_id_;
+  const std::uint32_t index_;
+  TempFile& temp_;
+  const RunControl& control_;
+  std::uint64_t written_;
+  std::uint64_t committed_;
+  SteadyClock::time_point last_progress_ = SteadyClock::now();
+  SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
+};
+
+void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) {
+  std::unique_ptr<TransferSession> session = transport_.OpenSession();
+  while (!control->stop) {
+    std::uint32_t index = 0;
+    JobFile file;
+    FileOwner owner;
+    bool all_transferred = false;
+    Notifications notifications;
+    {
+      std::lock_guard lock(mutex_);
+      Entry* entry = FindRun(id, run_id);
+      if (!entry) break;
+      if (auto next = entry->job.NextIncompleteFile()) {
+        index = *next;
+        file = entry->job.files[index];
+        owner = {entry->job.owner_uid, entry->job.owner_gid};
+      } else {
+        all_transferred = true;
+        (void)Transition(*entry, JobEvent::kAllTransferred, notifications);
+      }
+    }
+    if (all_transferred) {
+      Dispatch(notifications);
+      break;
+    }
+
+    auto temp = files_.OpenTemp(owner, file.temp_path, file.bytes_committed);
+    if (!temp) {
+      OnRunFailed(id, run_id, temp.error(), index);
+      break;
+    }
+    DownloadRequest request;
+    request.url = file.remote_url;
+    request.offset = (*temp)->size();
+    // A temp file shorter than the committed offset (deleted or truncated behind our back)
+    // cannot be trusted to match the old validators.
+    if (request.offset == file.bytes_committed && request.offset > 0) {
+      request.validators = file.validators;
+    } else if (request.offset > 0) {
+      request.offset = 0;
+      if (auto truncated = (*temp)->Truncate(0); !truncated) {
+        OnRunFailed(id, run_id, truncated.error(), index);
+        break;
+      }
+    }
+    FileSink sink(*this, id, run_id, index, **temp, *control);
+    if (file.bytes_total != kSizeUnknown && request.offset == file.bytes_total &&
+        file.bytes_total > 0) {
+      OnFileCompleted(id, run_id, index, request.offset);  // all bytes were already durable
+      continue;
+    }
+    Status downloaded = session->Download(request, sink);
+    // Whatever arrived is kept, even when the download failed or was stopped.
+    Status checkpointed = sink.Checkpoint();
+    if (control->stop) break;
+    if (!downloaded) {
+      OnRunFailed(id, run_id, downloaded.error(), index);
+      break;
+    }
+    if (!checkpointed) {
+      OnRunFailed(id, run_id, checkpointed.error(), index);
+      break;
+    }
+    OnFileCompleted(id, run_id, index, sink.written());
+  }
+  OnRunFinished(id, run_id);
+}
+
+JobManager::Entry* JobManager::FindRun(const Guid& id, std::uint64_t run_id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.run_id != run_id || !it->second.control ||
+      it->second.control->stop) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                            const DownloadResponse& response, std::uint64_t bytes_in_temp) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindRun(id, run_id);
+    if (!entry) return;
+    JobFile& file = entry->job.files[index];
+    if (response.restart_from_zero) {
+      Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(),
+                  index);
+      file.bytes_committed = 0;
+    }
+    file.bytes_total = response.bytes_total;
+    file.validators = response.validators;
+    file.remote_mtime_us = response.remote_mtime_us;
+    file.bytes_transferred = bytes_in_temp;
+    if (entry->job.state == JobState::kConnecting) {
+      (void)Transition(*entry, JobEvent::kConnected, notifications);
+    } else {
+      (void)store_.Save(entry->job);
+    }
+  }
+  Dispatch(notifications);
+}
+
+void JobManager::OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                            std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = FindRun(id, run_id);
+  if (!entry) return;
+  entry->job.files[index].bytes_transferred = bytes;
+  entry->job.last_progress_us = clock_.NowUs();
+}
+
+Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                std::uint64_t durable_bytes) {
+  std::lock_guard lock(mutex_);
+  // A stopped run may still record bytes it made durable; a replaced run may not.
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.run_id != run_id) return Ok();
+  Job& job = it->second.job;
+  JobFile& file = job.files[index];
+  file.bytes_committed = durable_bytes;
+  file.bytes_transferred = std::max(file.bytes_transferred, durable_bytes);
+  job.last_progress_us = clock_.NowUs();
+  return store_.SaveFileProgress(id, index, file);
+}
+
+void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                 std::uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = FindRun(id, run_id);
+  if (!entry) return;
+  JobFile& file = entry->job.files[index];
+  file.completed = true;
+  file.bytes_committed = file.bytes_transferred = bytes;
+  if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
+  entry->job.last_progress_us = clock_.NowUs();
+  if (auto saved = store_.Save(entry->job); !saved) {
+    Log()->error("Failed to save job={}: {}", id.ToString(), saved.error().ToString());
+  }
+  Log()->info("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
+}
+
+void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
+                             std::optional<std::uint32_t> file_index) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindRun(id, run_id);
+    if (!entry) return;
+    Job& job = entry->job;
+    const std::int64_t now = clock_.NowUs();
+    ++job.error_count;
+    job.error = JobError{error.code(), error.context(), file_index, error.message()};
+    const bool transient = IsTransientError(error.code());
+    const std::int64_t no_progress_deadline =
+        job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
+    const std::int64_t retry_at = now + std::int64_t{job.minimum_retry_delay_s} * 1'000'000;
+    Log()->warn("Failed to transfer job={} file={}: {} ({})", id.ToString(),
+                file_index ? std::to_string(*file_index) : "-", error.ToString(),
+                transient ? "transient" : "fatal");
+    if (transient && retry_at < no_progress_deadline) {
+      // Job::Apply keeps `error` and `retry_at_us` in TRANSIENT_ERROR.
+      job.retry_at_us = retry_at;
+      (void)Transition(*entry, JobEvent::kTransientError, notifications);
+    } else {
+      (void)Transition(*entry, JobEvent::kFatalError, notifications);
+    }
+  }
+  scheduler_wakeup_.notify_all();
+  Dispatch(notifications);
+}
+
+void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end() && it->second.run_id == run_id) {
+      it->second.worker_running = false;
+      it->second.control.reset();
+    }
+  }
+  worker_finished_.notify_all();
+  scheduler_wakeup_.notify_all();
+}
+
+}  // namespace openbits::core

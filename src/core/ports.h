@@ -1,0 +1,130 @@
+// The ports of the core: the narrow interfaces through which JobManager reaches storage, the
+// network, the file system, the clock and the IPC layer. Concrete implementations live in
+// store/, transfer/, identity/ and ipc/; daemon/wiring chooses them; tests/fakes/ fakes them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/job.h"
+#include "openbits/guid.h"
+#include "openbits/result.h"
+
+namespace openbits::core {
+
+// Persistent job queue. Every call is durable when it returns.
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+  virtual Result<std::vector<Job>> LoadAll() = 0;
+  // Writes the job and all its files in one transaction.
+  virtual Status Save(const Job& job) = 0;
+  // Progress checkpoint of one file (offset, size, validators); REQUIRES: the temp file's bytes
+  // up to file.bytes_transferred are already durable.
+  virtual Status SaveFileProgress(const Guid& job, std::uint32_t index, const JobFile& file) = 0;
+  virtual Status Remove(const Guid& job) = 0;
+};
+
+// Who a job's local files belong to; file operations run with this identity.
+struct FileOwner {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
+// An open temp file, positioned at its end. Owned by one transfer thread.
+class TempFile {
+ public:
+  virtual ~TempFile() = default;
+  // Bytes in the file when it was opened (after truncation to what may be kept).
+  virtual std::uint64_t size() const = 0;
+  virtual Status Append(const char* data, std::size_t length) = 0;
+  virtual Status Truncate(std::uint64_t length) = 0;
+  // fdatasync: what was appended is durable when this returns.
+  virtual Status Sync() = 0;
+};
+
+class LocalFileSystem {
+ public:
+  virtual ~LocalFileSystem() = default;
+  // REQUIRES: path absolute. Checks that the parent directory exists and that `owner` may
+  // create files in it, and that path itself is not a directory.
+  virtual Status CheckDestination(const FileOwner& owner, const std::string& path) = 0;
+  // Opens the temp file, creating it (O_EXCL, mode 0600) when missing, and truncates it to at
+  // most `keep_bytes`: bytes past the last checkpoint were never promised to be durable.
+  virtual Result<std::unique_ptr<TempFile>> OpenTemp(const FileOwner& owner,
+                                                     const std::string& temp_path,
+                                                     std::uint64_t keep_bytes) = 0;
+  // Atomically renames temp_path over final_path and sets its mtime (0 = leave it).
+  virtual Status CommitTemp(const FileOwner& owner, const std::string& temp_path,
+                            const std::string& final_path, std::int64_t mtime_us) = 0;
+  // Deletes a file; a missing file is success.
+  virtual Status Remove(const FileOwner& owner, const std::string& path) = 0;
+};
+
+// One HTTP(S) GET of a file from `offset`.
+struct DownloadRequest {
+  std::string url;
+  std::uint64_t offset = 0;     // bytes already durable in the temp file
+  RemoteValidators validators;  // from an earlier attempt; sent as If-Range
+};
+
+// What the server said before the body.
+struct DownloadResponse {
+  std::uint64_t bytes_total = kSizeUnknown;
+  RemoteValidators validators;
+  std::int64_t remote_mtime_us = 0;
+  // The remote file changed (or the range was refused with a full body of a changed file):
+  // the body starts at byte 0 and the temp file must be truncated first.
+  bool restart_from_zero = false;
+};
+
+// Receives one download. Called on the transfer thread.
+class DownloadSink {
+ public:
+  virtual ~DownloadSink() = default;
+  // Once per request, after the headers were accepted and before any body byte.
+  virtual Status OnResponse(const DownloadResponse& response) = 0;
+  virtual Status OnData(const char* data, std::size_t length) = 0;
+  // Polled often; true makes the download stop promptly with E_ABORT.
+  virtual bool StopRequested() const = 0;
+};
+
+inline constexpr HRESULT kAborted = 0x80004004;  // E_ABORT: the sink asked to stop
+
+// A sequence of requests for one job run on one thread, reusing connections.
+class TransferSession {
+ public:
+  virtual ~TransferSession() = default;
+  // Fails with an Error whose code and context say what went wrong (HTTP 0x8019xxxx,
+  // WinHTTP-style transport codes, BG_E_*); kAborted when the sink asked to stop.
+  virtual Status Download(const DownloadRequest& request, DownloadSink& sink) = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::unique_ptr<TransferSession> OpenSession() = 0;
+};
+
+// Notifications towards the job owner. Called with no JobManager lock held.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void JobTransferred(const Guid& job, std::uint32_t owner_uid) = 0;
+  virtual void JobError(const Guid& job, std::uint32_t owner_uid, HRESULT code,
+                        ErrorContext context) = 0;
+  virtual void JobModified(const Guid& job, std::uint32_t owner_uid, JobState state) = 0;
+  // The job reached a final state and is gone from the queue.
+  virtual void JobRemoved(const Guid& job) = 0;
+};
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time in microseconds since the Unix epoch.
+  virtual std::int64_t NowUs() const = 0;
+};
+
+}  // namespace openbits::core

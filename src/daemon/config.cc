@@ -1,0 +1,126 @@
+#include "daemon/config.h"
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace openbits::daemon {
+namespace {
+
+std::string Trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  const auto last = text.find_last_not_of(" \t\r");
+  return text.substr(first, last - first + 1);
+}
+
+template <typename T>
+bool ParseUnsigned(const std::string& text, T& out) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() ||
+      value > std::numeric_limits<T>::max()) {
+    return false;
+  }
+  out = static_cast<T>(value);
+  return true;
+}
+
+using Setter = std::function<bool(Config&, const std::string&)>;
+
+template <typename T>
+Setter Number(T Config::*field) {
+  return [field](Config& c, const std::string& v) { return ParseUnsigned(v, c.*field); };
+}
+template <typename T>
+Setter ManagerNumber(T core::ManagerOptions::*field) {
+  return [field](Config& c, const std::string& v) { return ParseUnsigned(v, c.manager.*field); };
+}
+Setter CurlSeconds(long transfer::CurlTransportOptions::*field) {
+  return [field](Config& c, const std::string& v) {
+    unsigned value = 0;
+    if (!ParseUnsigned(v, value) || value == 0) return false;
+    c.curl.*field = static_cast<long>(value);
+    return true;
+  };
+}
+
+const std::map<std::string, Setter>& Keys() {
+  static const std::map<std::string, Setter> keys = {
+      {"limits.max_jobs_per_user", ManagerNumber(&core::ManagerOptions::max_jobs_per_user)},
+      {"limits.max_jobs_per_machine", ManagerNumber(&core::ManagerOptions::max_jobs_per_machine)},
+      {"limits.max_files_per_job", ManagerNumber(&core::ManagerOptions::max_files_per_job)},
+      {"limits.max_ranges_per_file", Number(&Config::max_ranges_per_file)},
+      {"transfer.max_background_jobs", ManagerNumber(&core::ManagerOptions::max_background_jobs)},
+      {"transfer.checkpoint_interval_ms",
+       [](Config& c, const std::string& v) {
+         unsigned ms = 0;
+         if (!ParseUnsigned(v, ms) || ms == 0) return false;
+         c.manager.checkpoint_interval = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"transfer.connect_timeout_s", CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
+      {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},
+      {"identity.admin_group",
+       [](Config& c, const std::string& v) {
+         c.admin_group = v;
+         return true;
+       }},
+      {"log.level",
+       [](Config& c, const std::string& v) {
+         c.log_level = v;
+         return true;
+       }},
+  };
+  return keys;
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source) {
+  Config config;
+  std::istringstream lines(text);
+  std::string line, section;
+  int number = 0;
+  auto bad = [&](const std::string& why) {
+    return Error::InvalidArg(source + ":" + std::to_string(number) + ": " + why);
+  };
+  while (std::getline(lines, line)) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') return bad("a section header must end with ']'");
+      section = Trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    const auto equals = line.find('=');
+    if (equals == std::string::npos) return bad("expected 'key = value'");
+    const std::string key = Trim(line.substr(0, equals));
+    const std::string value = Trim(line.substr(equals + 1));
+    const auto it = Keys().find(section + "." + key);
+    if (it == Keys().end()) {
+      return bad("unknown key '" + key + "' in section [" + section + "]");
+    }
+    if (!it->second(config, value)) {
+      return bad("invalid value '" + value + "' for " + key);
+    }
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return Error(hr::ERROR_FILE_NOT_FOUND, ErrorContext::kNone,
+                 "cannot read configuration file " + path);
+  }
+  std::stringstream content;
+  content << file.rdbuf();
+  return ParseConfig(content.str(), path);
+}
+
+}  // namespace openbits::daemon

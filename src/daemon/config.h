@@ -1,0 +1,26 @@
+// bitsd.conf: INI ("[section]", "key = value", "#" comments). Every key, with its default,
+// is documented in service/bitsd.conf; an unknown key or a bad value is an error with its
+// line number, never silently ignored.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/job_manager.h"
+#include "openbits/result.h"
+#include "transfer/curl_transport.h"
+
+namespace openbits::daemon {
+
+struct Config {
+  core::ManagerOptions manager;          // [limits], [transfer]
+  transfer::CurlTransportOptions curl;   // [transfer]
+  std::uint32_t max_ranges_per_file = 500;  // [limits]; enforced with AddFileWithRanges
+  std::string admin_group = "bitsadmin";    // [identity]
+  std::string log_level = "info";           // [log]
+};
+
+Result<Config> ParseConfig(const std::string& text, const std::string& source);
+Result<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace openbits::daemon

@@ -1,0 +1,96 @@
+#include "daemon/wiring.h"
+
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "base/log.h"
+#include "core/job_manager.h"
+#include "identity/posix_local_file_system.h"
+#include "ipc/bus_event_sink.h"
+#include "ipc/bus_loop.h"
+#include "ipc/caller_registry.h"
+#include "ipc/job_objects.h"
+#include "ipc/manager_adaptor.h"
+#include "openbits/dbus_names.h"
+#include "store/sqlite_job_store.h"
+#include "transfer/curl_transport.h"
+
+namespace openbits::daemon {
+namespace {
+
+class SystemClock : public core::Clock {
+ public:
+  std::int64_t NowUs() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+Result<std::unique_ptr<sdbus::IConnection>> ConnectToBus(const std::string& bus) {
+  try {
+    std::unique_ptr<sdbus::IConnection> connection;
+    if (bus == "system") {
+      connection = sdbus::createSystemBusConnection();
+    } else if (bus == "session") {
+      connection = sdbus::createSessionBusConnection();
+    } else {
+      connection = sdbus::createSessionBusConnectionWithAddress(bus);
+    }
+    connection->requestName(dbus::kBusName);
+    return connection;
+  } catch (const sdbus::Error& error) {
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                 "cannot own " + std::string(dbus::kBusName) + " on the " + bus +
+                     " bus (is another bitsd running?): " + error.getMessage());
+  }
+}
+
+}  // namespace
+
+Status RunDaemon(const DaemonOptions& options) {
+  const auto logger = log::Get("daemon");
+
+  // 1. The job store.
+  auto store = store::SqliteJobStore::Open(options.state_dir + "/jobs.db");
+  if (!store) return store.error();
+
+  // 2. The bus name: exactly one bitsd per bus.
+  auto connection = ConnectToBus(options.bus);
+  if (!connection) return connection.error();
+  // Blocks SIGTERM/SIGINT before any other thread exists, so they all inherit the mask.
+  ipc::BusLoop loop(**connection);
+
+  // 3. The concrete parts.
+  transfer::CurlTransport transport(options.config.curl);
+  identity::PosixLocalFileSystem files;
+  SystemClock clock;
+  ipc::CallerRegistry callers(**connection, options.config.admin_group);
+  ipc::JobObjects objects(**connection, callers);
+  ipc::BusEventSink events(loop, objects, callers);
+  core::ManagerOptions manager_options = options.config.manager;
+  manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
+  core::JobManager manager(manager_options, **store, transport, files, events, clock);
+
+  // 4. Recover the queue and publish it.
+  OPENBITS_RETURN_IF_ERROR(manager.Start());
+  for (const Guid& id : manager.AllJobIds()) objects.Publish(id, manager);
+  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects);
+
+  // 5. Serve.
+  sd_notify(0, "READY=1");
+  logger->info("bitsd ready on the {} bus as uid {}, state in {}", options.bus, geteuid(),
+               options.state_dir);
+  loop.Run();
+
+  // 6. Stop: every transfer checkpoints before the threads end.
+  sd_notify(0, "STOPPING=1");
+  manager.Stop();
+  logger->info("bitsd stopped");
+  return Ok();
+}
+
+}  // namespace openbits::daemon

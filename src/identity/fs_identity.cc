@@ -1,0 +1,45 @@
+#include "identity/fs_identity.h"
+
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "identity/users.h"
+
+namespace openbits::identity {
+namespace {
+
+// glibc's setgroups() changes every thread; the raw syscall changes only this one.
+int SetThreadGroups(const std::vector<gid_t>& groups) {
+  return static_cast<int>(syscall(SYS_setgroups, groups.size(), groups.data()));
+}
+
+}  // namespace
+
+ScopedFsIdentity::ScopedFsIdentity(std::uint32_t uid, std::uint32_t gid) {
+  if (geteuid() != 0 || uid == 0) return;  // nothing to switch (see the header)
+  const auto supplementary = SupplementaryGroups(uid);
+  const std::vector<gid_t> groups(supplementary.begin(), supplementary.end());
+  if (SetThreadGroups(groups) != 0) {
+    status_ = Error::AccessDenied("cannot take on the groups of uid " + std::to_string(uid));
+    return;
+  }
+  setfsgid(gid);
+  setfsuid(uid);
+  switched_ = true;
+  // setfsuid reports the previous value, never an error: read back to be sure.
+  if (static_cast<std::uint32_t>(setfsuid(static_cast<uid_t>(-1))) != uid ||
+      static_cast<std::uint32_t>(setfsgid(static_cast<gid_t>(-1))) != gid) {
+    status_ = Error::AccessDenied("cannot take on the file-system identity of uid " +
+                                  std::to_string(uid));
+  }
+}
+
+ScopedFsIdentity::~ScopedFsIdentity() {
+  if (!switched_) return;
+  setfsuid(geteuid());
+  setfsgid(getegid());
+  SetThreadGroups({});
+}
+
+}  // namespace openbits::identity

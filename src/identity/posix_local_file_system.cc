@@ -1,0 +1,211 @@
+#include "identity/posix_local_file_system.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "identity/fs_identity.h"
+
+namespace openbits::identity {
+namespace {
+
+Error ErrnoError(int error_number, const std::string& what) {
+  HRESULT code = hr::E_FAIL;
+  switch (error_number) {
+    case ENOSPC:
+    case EDQUOT: code = hr::ERROR_DISK_FULL; break;
+    case EACCES:
+    case EPERM:
+    case EROFS: code = hr::E_ACCESSDENIED; break;
+    case ENOENT:
+    case ENOTDIR: code = hr::ERROR_PATH_NOT_FOUND; break;
+    default: break;
+  }
+  return Error(code, ErrorContext::kLocalFile,
+               "Failed to " + what + ": " + std::strerror(error_number));
+}
+
+struct SplitPath {
+  std::string dir;
+  std::string name;
+};
+
+SplitPath Split(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+Result<Fd> OpenDirectory(const std::string& dir) {
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(errno, "open directory " + dir);
+  return fd;
+}
+
+class PosixTempFile : public core::TempFile {
+ public:
+  PosixTempFile(Fd fd, std::string path, std::uint64_t size)
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
+
+  std::uint64_t size() const override { return size_; }
+
+  Status Append(const char* data, std::size_t length) override {
+    while (length > 0) {
+      const ssize_t n = write(fd_.get(), data, length);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError(errno, "write " + path_);
+      }
+      data += n;
+      length -= static_cast<std::size_t>(n);
+    }
+    return Ok();
+  }
+
+  Status Truncate(std::uint64_t length) override {
+    if (ftruncate(fd_.get(), static_cast<off_t>(length)) != 0 ||
+        lseek(fd_.get(), static_cast<off_t>(length), SEEK_SET) < 0) {
+      return ErrnoError(errno, "truncate " + path_);
+    }
+    return Ok();
+  }
+
+  Status Sync() override {
+    if (fdatasync(fd_.get()) != 0) return ErrnoError(errno, "sync " + path_);
+    return Ok();
+  }
+
+ private:
+  Fd fd_;
+  std::string path_;
+  std::uint64_t size_;
+};
+
+}  // namespace
+
+Status PosixLocalFileSystem::CheckDestination(const core::FileOwner& owner,
+                                              const std::string& path) {
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const SplitPath parts = Split(path);
+  struct stat dir_stat {};
+  if (stat(parts.dir.c_str(), &dir_stat) != 0) {
+    return ErrnoError(errno, "find the destination directory " + parts.dir);
+  }
+  if (!S_ISDIR(dir_stat.st_mode)) {
+    return Error(hr::ERROR_PATH_NOT_FOUND, ErrorContext::kLocalFile,
+                 parts.dir + " is not a directory");
+  }
+  // AT_EACCESS checks with the thread's file-system identity, i.e. the owner's.
+  if (faccessat(AT_FDCWD, parts.dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "uid " + std::to_string(owner.uid) + " may not create files in " + parts.dir);
+  }
+  struct stat file_stat {};
+  if (lstat(path.c_str(), &file_stat) == 0 && S_ISDIR(file_stat.st_mode)) {
+    return Error::InvalidArg("the local name " + path + " is a directory");
+  }
+  return Ok();
+}
+
+Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(
+    const core::FileOwner& owner, const std::string& temp_path, std::uint64_t keep_bytes) {
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const SplitPath parts = Split(temp_path);
+  auto dir = OpenDirectory(parts.dir);
+  if (!dir) return dir.error();
+  Fd fd(openat(dir->get(), parts.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
+    fd = Fd(openat(dir->get(), parts.name.c_str(),
+                   O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  }
+  if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "the temp file " + temp_path + " is not a regular file of uid " +
+                     std::to_string(owner.uid));
+  }
+  const std::uint64_t size = std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size),
+                                                     keep_bytes);
+  if (static_cast<std::uint64_t>(st.st_size) != size &&
+      ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+    return ErrnoError(errno, "truncate temp file " + temp_path);
+  }
+  if (lseek(fd.get(), static_cast<off_t>(size), SEEK_SET) < 0) {
+    return ErrnoError(errno, "seek in temp file " + temp_path);
+  }
+  return std::unique_ptr<core::TempFile>(
+      std::make_unique<PosixTempFile>(std::move(fd), temp_path, size));
+}
+
+Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner,
+                                        const std::string& temp_path,
+                                        const std::string& final_path, std::int64_t mtime_us) {
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const SplitPath from = Split(temp_path);
+  const SplitPath to = Split(final_path);
+  auto dir = OpenDirectory(from.dir);
+  if (!dir) return dir.error();
+  Fd fd(openat(dir->get(), from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
+  // The temp file was private while incomplete; the result gets ordinary permissions.
+  if (fchmod(fd.get(), 0644) != 0) return ErrnoError(errno, "chmod " + temp_path);
+  if (mtime_us > 0) {
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(mtime_us / 1'000'000),
+                                static_cast<long>((mtime_us % 1'000'000) * 1000)}};
+    if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + temp_path);
+  }
+  if (fsync(fd.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
+  Fd to_dir(from.dir == to.dir ? dup(dir->get()) : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY |
+                                                                           O_CLOEXEC));
+  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
+  if (renameat(dir->get(), from.name.c_str(), to_dir.get(), to.name.c_str()) != 0) {
+    return ErrnoError(errno, "rename " + temp_path + " to " + final_path);
+  }
+  fsync(to_dir.get());  // make the rename itself durable; best effort
+  return Ok();
+}
+
+Status PosixLocalFileSystem::Remove(const core::FileOwner& owner, const std::string& path) {
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const SplitPath parts = Split(path);
+  auto dir = OpenDirectory(parts.dir);
+  if (!dir) {
+    return dir.error().code() == hr::ERROR_PATH_NOT_FOUND ? Ok() : Status(dir.error());
+  }
+  if (unlinkat(dir->get(), parts.name.c_str(), 0) != 0 && errno != ENOENT) {
+    return ErrnoError(errno, "delete " + path);
+  }
+  return Ok();
+}
+
+}  // namespace openbits::identity

@@ -1,0 +1,42 @@
+#include "ipc/caller_registry.h"
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "identity/users.h"
+
+namespace openbits::ipc {
+
+CallerRegistry::CallerRegistry(sdbus::IConnection& connection, std::string admin_group)
+    : admin_group_(std::move(admin_group)) {
+  bus_driver_ =
+      sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+  bus_driver_->uponSignal("NameOwnerChanged")
+      .onInterface("org.freedesktop.DBus")
+      .call([this](const std::string& name, const std::string&, const std::string& new_owner) {
+        if (new_owner.empty()) callers_.erase(name);
+      });
+  bus_driver_->finishRegistration();
+}
+
+CallerRegistry::~CallerRegistry() = default;
+
+core::Caller CallerRegistry::Resolve(const sdbus::Message& message) {
+  const std::string sender = message.getSender();
+  if (auto it = callers_.find(sender); it != callers_.end()) return it->second;
+  core::Caller caller;
+  caller.uid = static_cast<std::uint32_t>(message.getCredsUid());
+  caller.gid = identity::PrimaryGid(caller.uid);
+  caller.is_admin = identity::IsAdmin(caller.uid, admin_group_);
+  callers_.emplace(sender, caller);
+  return caller;
+}
+
+std::vector<std::string> CallerRegistry::ConnectionsOf(std::uint32_t uid) const {
+  std::vector<std::string> names;
+  for (const auto& [name, caller] : callers_) {
+    if (caller.uid == uid) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace openbits::ipc

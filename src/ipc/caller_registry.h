@@ -1,0 +1,37 @@
+// CallerRegistry: who is calling. Resolves the uid of a bus sender (cached per unique name,
+// dropped when the name leaves the bus) and remembers each uid's connections, so that
+// signals go unicast to the job owner and nobody else.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/job_manager.h"
+
+namespace sdbus {
+class IConnection;
+class IProxy;
+class Message;
+}  // namespace sdbus
+
+namespace openbits::ipc {
+
+class CallerRegistry {
+ public:
+  CallerRegistry(sdbus::IConnection& connection, std::string admin_group);
+  ~CallerRegistry();
+
+  // The caller of the message being processed. Bus thread only.
+  core::Caller Resolve(const sdbus::Message& message);
+  // Unique names of the connections of `uid` that have called us and are still on the bus.
+  std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
+
+ private:
+  std::string admin_group_;
+  std::unique_ptr<sdbus::IProxy> bus_driver_;
+  std::map<std::string, core::Caller> callers_;  // by unique name
+};
+
+}  // namespace openbits::ipc

@@ -1,0 +1,148 @@
+#include "ipc/job_adaptor.h"
+
+#include "identity/users.h"
+#include "ipc/error_names.h"
+#include "openbits/dbus_names.h"
+
+namespace openbits::ipc {
+
+JobAdaptor::JobAdaptor(sdbus::IConnection& connection, const Guid& id,
+                       core::JobManager& manager, CallerRegistry& callers)
+    : AdaptorInterfaces(connection, dbus::JobPath(id)),
+      id_(id),
+      manager_(manager),
+      callers_(callers) {
+  registerAdaptor();
+}
+
+JobAdaptor::~JobAdaptor() { unregisterAdaptor(); }
+
+core::Caller JobAdaptor::CurrentCaller() {
+  return callers_.Resolve(*getObject().getCurrentlyProcessedMessage());
+}
+
+core::Job JobAdaptor::Snapshot() { return ValueOrThrow(manager_.GetJob(CurrentCaller(), id_)); }
+
+void JobAdaptor::SendJobTransferred(const std::vector<std::string>& destinations) {
+  for (const std::string& destination : destinations) {
+    auto signal = getObject().createSignal(dbus::kJobInterface, "JobTransferred");
+    signal.setDestination(destination);
+    getObject().emitSignal(signal);
+  }
+}
+
+void JobAdaptor::SendJobError(const std::vector<std::string>& destinations, HRESULT code,
+                              ErrorContext context) {
+  for (const std::string& destination : destinations) {
+    auto signal = getObject().createSignal(dbus::kJobInterface, "JobError");
+    signal << static_cast<uint32_t>(code) << static_cast<uint32_t>(context);
+    signal.setDestination(destination);
+    getObject().emitSignal(signal);
+  }
+}
+
+void JobAdaptor::SendJobModification(const std::vector<std::string>& destinations,
+                                     JobState state) {
+  for (const std::string& destination : destinations) {
+    auto signal = getObject().createSignal(dbus::kJobInterface, "JobModification");
+    signal << static_cast<uint32_t>(state);
+    signal.setDestination(destination);
+    getObject().emitSignal(signal);
+  }
+}
+
+void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {{remote_url, local_name}}));
+}
+
+void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) {
+  std::vector<core::FileSpec> specs;
+  for (const auto& file : files) specs.push_back({std::get<0>(file), std::get<1>(file)});
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, specs));
+}
+
+std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>>
+JobAdaptor::EnumFiles() {
+  std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>> files;
+  for (const core::JobFile& file : Snapshot().files) {
+    files.emplace_back(file.remote_url, file.local_path, file.bytes_total,
+                       file.bytes_transferred, file.completed);
+  }
+  return files;
+}
+
+void JobAdaptor::Resume() { ThrowIfError(manager_.Resume(CurrentCaller(), id_)); }
+void JobAdaptor::Suspend() { ThrowIfError(manager_.Suspend(CurrentCaller(), id_)); }
+uint32_t JobAdaptor::Cancel() { return ValueOrThrow(manager_.Cancel(CurrentCaller(), id_)); }
+uint32_t JobAdaptor::Complete() { return ValueOrThrow(manager_.Complete(CurrentCaller(), id_)); }
+
+sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> JobAdaptor::GetProgress() {
+  const JobProgress progress = Snapshot().Progress();
+  return {progress.bytes_total, progress.bytes_transferred, progress.files_total,
+          progress.files_transferred};
+}
+
+uint32_t JobAdaptor::GetState() { return static_cast<uint32_t>(Snapshot().state); }
+
+sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> JobAdaptor::GetError() {
+  const core::Job job = Snapshot();
+  if (!job.error || (job.state != JobState::kError && job.state != JobState::kTransientError)) {
+    throw ToDbusError(Error(hr::BG_E_ERROR_INFORMATION_UNAVAILABLE, ErrorContext::kNone,
+                            "the job is in state " + std::string(JobStateName(job.state)) +
+                                " and has no error"));
+  }
+  const core::JobError& error = *job.error;
+  std::string protocol;
+  int32_t file_index = -1;
+  if (error.file_index && *error.file_index < job.files.size()) {
+    file_index = static_cast<int32_t>(*error.file_index);
+    const std::string& url = job.files[*error.file_index].remote_url;
+    protocol = url.substr(0, url.find(':'));
+  }
+  std::string description = DescribeHresult(error.code);
+  if (!error.message.empty()) description += " " + error.message;
+  return {static_cast<uint32_t>(error.context), error.code, file_index, protocol, description};
+}
+
+uint32_t JobAdaptor::GetErrorCount() { return Snapshot().error_count; }
+
+sdbus::Struct<uint64_t, uint64_t, uint64_t> JobAdaptor::GetTimes() {
+  const JobTimes times = Snapshot().times;
+  return {static_cast<uint64_t>(times.creation_us), static_cast<uint64_t>(times.modification_us),
+          static_cast<uint64_t>(times.transfer_completion_us)};
+}
+
+std::tuple<uint32_t, std::string> JobAdaptor::GetOwner() {
+  const std::uint32_t uid = Snapshot().owner_uid;
+  return {uid, identity::UserName(uid)};
+}
+
+std::string JobAdaptor::GetId() { return Snapshot().id.ToString(); }
+uint32_t JobAdaptor::GetType() { return static_cast<uint32_t>(Snapshot().type); }
+
+void JobAdaptor::SetDisplayName(const std::string& display_name) {
+  ThrowIfError(manager_.SetDisplayName(CurrentCaller(), id_, display_name));
+}
+std::string JobAdaptor::GetDisplayName() { return Snapshot().display_name; }
+
+void JobAdaptor::SetDescription(const std::string& description) {
+  ThrowIfError(manager_.SetDescription(CurrentCaller(), id_, description));
+}
+std::string JobAdaptor::GetDescription() { return Snapshot().description; }
+
+void JobAdaptor::SetPriority(const uint32_t& priority) {
+  ThrowIfError(manager_.SetPriority(CurrentCaller(), id_, priority));
+}
+uint32_t JobAdaptor::GetPriority() { return static_cast<uint32_t>(Snapshot().priority); }
+
+void JobAdaptor::SetMinimumRetryDelay(const uint32_t& seconds) {
+  ThrowIfError(manager_.SetMinimumRetryDelay(CurrentCaller(), id_, seconds));
+}
+uint32_t JobAdaptor::GetMinimumRetryDelay() { return Snapshot().minimum_retry_delay_s; }
+
+void JobAdaptor::SetNoProgressTimeout(const uint32_t& seconds) {
+  ThrowIfError(manager_.SetNoProgressTimeout(CurrentCaller(), id_, seconds));
+}
+uint32_t JobAdaptor::GetNoProgressTimeout() { return Snapshot().no_progress_timeout_s; }
+
+}  // namespace openbits::ipc

@@ -1,0 +1,61 @@
+// JobAdaptor: one job on the bus (org.openbits.bits1.Job). Domain logic stays in
+// core::JobManager; this file only translates arguments, callers and errors.
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "core/job_manager.h"
+#include "ipc/caller_registry.h"
+#include "openbits_dbus/job_adaptor.h"
+
+namespace openbits::ipc {
+
+class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::Job_adaptor> {
+ public:
+  JobAdaptor(sdbus::IConnection& connection, const Guid& id, core::JobManager& manager,
+             CallerRegistry& callers);
+  ~JobAdaptor();
+
+  // Signals, unicast to each of `destinations` (the owner's connections).
+  void SendJobTransferred(const std::vector<std::string>& destinations);
+  void SendJobError(const std::vector<std::string>& destinations, HRESULT code,
+                    ErrorContext context);
+  void SendJobModification(const std::vector<std::string>& destinations, JobState state);
+
+ private:
+  core::Caller CurrentCaller();
+  core::Job Snapshot();
+
+  void AddFile(const std::string& remote_url, const std::string& local_name) override;
+  void AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) override;
+  std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>> EnumFiles()
+      override;
+  void Resume() override;
+  void Suspend() override;
+  uint32_t Cancel() override;
+  uint32_t Complete() override;
+  sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> GetProgress() override;
+  uint32_t GetState() override;
+  sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> GetError() override;
+  uint32_t GetErrorCount() override;
+  sdbus::Struct<uint64_t, uint64_t, uint64_t> GetTimes() override;
+  std::tuple<uint32_t, std::string> GetOwner() override;
+  std::string GetId() override;
+  uint32_t GetType() override;
+  void SetDisplayName(const std::string& display_name) override;
+  std::string GetDisplayName() override;
+  void SetDescription(const std::string& description) override;
+  std::string GetDescription() override;
+  void SetPriority(const uint32_t& priority) override;
+  uint32_t GetPriority() override;
+  void SetMinimumRetryDelay(const uint32_t& seconds) override;
+  uint32_t GetMinimumRetryDelay() override;
+  void SetNoProgressTimeout(const uint32_t& seconds) override;
+  uint32_t GetNoProgressTimeout() override;
+
+  const Guid id_;
+  core::JobManager& manager_;
+  CallerRegistry& callers_;
+};
+
+}  // namespace openbits::ipc

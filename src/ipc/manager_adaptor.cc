@@ -1,0 +1,58 @@
+#include "ipc/manager_adaptor.h"
+
+#include "ipc/error_names.h"
+#include "openbits/dbus_names.h"
+
+namespace openbits::ipc {
+namespace {
+
+constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
+
+}  // namespace
+
+ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
+                               CallerRegistry& callers, JobObjects& objects)
+    : AdaptorInterfaces(connection, dbus::kManagerPath),
+      manager_(manager),
+      callers_(callers),
+      objects_(objects) {
+  registerAdaptor();
+}
+
+ManagerAdaptor::~ManagerAdaptor() { unregisterAdaptor(); }
+
+core::Caller ManagerAdaptor::CurrentCaller() {
+  return callers_.Resolve(*getObject().getCurrentlyProcessedMessage());
+}
+
+std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::CreateJob(
+    const std::string& display_name, const uint32_t& type) {
+  const Guid id =
+      ValueOrThrow(manager_.CreateJob(CurrentCaller(), display_name, static_cast<JobType>(type)));
+  objects_.Publish(id, manager_);
+  return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
+}
+
+sdbus::ObjectPath ManagerAdaptor::GetJob(const std::string& job_id) {
+  const auto id = Guid::Parse(job_id);
+  if (!id) throw ToDbusError(Error::InvalidArg("'" + job_id + "' is not a job GUID"));
+  ValueOrThrow(manager_.GetJob(CurrentCaller(), *id));
+  return sdbus::ObjectPath(dbus::JobPath(*id));
+}
+
+std::vector<sdbus::ObjectPath> ManagerAdaptor::EnumJobs(const uint32_t& flags) {
+  if (flags & ~kEnumAllUsers) {
+    throw ToDbusError(Error::InvalidArg("unknown EnumJobs flags " + FormatHresult(flags)));
+  }
+  std::vector<sdbus::ObjectPath> paths;
+  for (const Guid& id : ValueOrThrow(manager_.EnumJobs(CurrentCaller(), flags & kEnumAllUsers))) {
+    paths.emplace_back(dbus::JobPath(id));
+  }
+  return paths;
+}
+
+std::string ManagerAdaptor::GetErrorDescription(const uint32_t& hresult, const uint32_t&) {
+  return DescribeHresult(hresult);
+}
+
+}  // namespace openbits::ipc

@@ -1,0 +1,34 @@
+// ManagerAdaptor: org.openbits.bits1.Manager at /org/openbits/bits1.
+#pragma once
+
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "core/job_manager.h"
+#include "ipc/caller_registry.h"
+#include "ipc/job_objects.h"
+#include "openbits_dbus/manager_adaptor.h"
+
+namespace openbits::ipc {
+
+class ManagerAdaptor final
+    : public sdbus::AdaptorInterfaces<org::openbits::bits1::Manager_adaptor> {
+ public:
+  ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
+                 CallerRegistry& callers, JobObjects& objects);
+  ~ManagerAdaptor();
+
+ private:
+  core::Caller CurrentCaller();
+
+  std::tuple<std::string, sdbus::ObjectPath> CreateJob(const std::string& display_name,
+                                                       const uint32_t& type) override;
+  sdbus::ObjectPath GetJob(const std::string& job_id) override;
+  std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
+  std::string GetErrorDescription(const uint32_t& hresult, const uint32_t& language_id) override;
+
+  core::JobManager& manager_;
+  CallerRegistry& callers_;
+  JobObjects& objects_;
+};
+
+}  // namespace openbits::ipc

@@ -1,0 +1,358 @@
+#include "store/sqlite_job_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "base/log.h"
+
+namespace openbits::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Version 1. Every column is documented in docs/storage-schema.md.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE jobs (
+  id                     TEXT PRIMARY KEY,
+  owner_uid              INTEGER NOT NULL,
+  owner_gid              INTEGER NOT NULL,
+  display_name           TEXT NOT NULL,
+  description            TEXT NOT NULL,
+  type                   INTEGER NOT NULL,
+  priority               INTEGER NOT NULL,
+  state                  INTEGER NOT NULL,
+  error_code             INTEGER,
+  error_context          INTEGER,
+  error_file             INTEGER,
+  error_message          TEXT,
+  error_count            INTEGER NOT NULL,
+  minimum_retry_delay_s  INTEGER NOT NULL,
+  no_progress_timeout_s  INTEGER NOT NULL,
+  creation_us            INTEGER NOT NULL,
+  modification_us        INTEGER NOT NULL,
+  transfer_completion_us INTEGER NOT NULL,
+  last_progress_us       INTEGER NOT NULL,
+  retry_at_us            INTEGER NOT NULL
+);
+CREATE TABLE files (
+  job_id          TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  idx             INTEGER NOT NULL,
+  remote_url      TEXT NOT NULL,
+  local_path      TEXT NOT NULL,
+  temp_path       TEXT NOT NULL,
+  bytes_total     INTEGER NOT NULL,
+  bytes_committed INTEGER NOT NULL,
+  completed       INTEGER NOT NULL,
+  etag            TEXT NOT NULL,
+  last_modified   TEXT NOT NULL,
+  remote_mtime_us INTEGER NOT NULL,
+  PRIMARY KEY (job_id, idx)
+);
+)sql";
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto logger = log::Get("store");
+  return logger;
+}
+
+Error SqliteError(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_extended_errcode(db);
+  HRESULT hr = hr::E_FAIL;
+  if (code == SQLITE_FULL || (code & 0xFF) == SQLITE_FULL) hr = hr::ERROR_DISK_FULL;
+  if ((code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB) {
+    hr = hr::BG_E_DATABASE_CORRUPT;
+  }
+  return Error(hr, ErrorContext::kGeneralQueueManager,
+               "Failed to " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  void Bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  int Step() { return sqlite3_step(stmt_); }
+  std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const auto* text = sqlite3_column_text(stmt_, col);
+    return text ? std::string(reinterpret_cast<const char*>(text)) : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Status StepDone(sqlite3* db, Statement& statement, const std::string& what) {
+  if (statement.Step() != SQLITE_DONE) return SqliteError(db, what);
+  return Ok();
+}
+
+std::string MoveAside(const std::string& path) {
+  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  const std::string aside = path + ".corrupt-" + std::to_string(stamp);
+  std::error_code ignored;
+  std::filesystem::rename(path, aside, ignored);
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::filesystem::rename(path + suffix, aside + suffix, ignored);
+  }
+  return aside;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    Error error = SqliteError(db, "open the job database " + path);
+    sqlite3_close(db);
+    return error;
+  }
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  // The first statement that reads the file tells whether it is a database at all.
+  Status pragmas = store->Exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  int version = -1;
+  if (pragmas) {
+    Statement statement(db, "PRAGMA user_version");
+    if (statement.ok() && statement.Step() == SQLITE_ROW) version = static_cast<int>(statement.Int(0));
+  }
+  if (!pragmas || version < 0) {
+    const HRESULT code = pragmas ? hr::BG_E_DATABASE_CORRUPT : pragmas.error().code();
+    store.reset();
+    if (code == hr::BG_E_DATABASE_CORRUPT) {
+      const std::string aside = MoveAside(path);
+      Log()->error("Failed to open job database {}: not a usable database; moved to {}", path,
+                   aside);
+      return Error(hr::BG_E_DATABASE_CORRUPT, ErrorContext::kGeneralQueueManager,
+                   "the job database " + path + " is corrupt; it was moved to " + aside +
+                       " and a new one will be created at the next start");
+    }
+    return pragmas.error();
+  }
+  if (version > kSchemaVersion) {
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                 "the job database " + path + " has schema version " + std::to_string(version) +
+                     ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) +
+                     ")");
+  }
+  if (version == 0) {
+    OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
+    Status created = store->Exec(kSchemaV1);
+    if (created) created = store->Exec("PRAGMA user_version = 1");
+    if (!created) {
+      (void)store->Exec("ROLLBACK");
+      return created.error();
+    }
+    OPENBITS_RETURN_IF_ERROR(store->Exec("COMMIT"));
+  }
+  // Later migrations go here: `if (version < 2) { ... user_version = 2 }`.
+  return store;
+}
+
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
+
+Status SqliteJobStore::Exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    Error error = SqliteError(db_, std::string("run '") + std::string(sql).substr(0, 40) + "'");
+    sqlite3_free(message);
+    return error;
+  }
+  return Ok();
+}
+
+Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
+  std::lock_guard lock(mutex_);
+  std::vector<core::Job> jobs;
+  Statement select_jobs(db_,
+                        "SELECT id, owner_uid, owner_gid, display_name, description, type, "
+                        "priority, state, error_code, error_context, error_file, error_message, "
+                        "error_count, minimum_retry_delay_s, no_progress_timeout_s, creation_us, "
+                        "modification_us, transfer_completion_us, last_progress_us, retry_at_us "
+                        "FROM jobs ORDER BY creation_us");
+  if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
+  int rc;
+  while ((rc = select_jobs.Step()) == SQLITE_ROW) {
+    auto id = Guid::Parse(select_jobs.Text(0));
+    if (!id) {
+      Log()->error("Failed to load job: malformed id '{}'", select_jobs.Text(0));
+      continue;
+    }
+    core::Job job;
+    job.id = *id;
+    job.owner_uid = static_cast<std::uint32_t>(select_jobs.Int(1));
+    job.owner_gid = static_cast<std::uint32_t>(select_jobs.Int(2));
+    job.display_name = select_jobs.Text(3);
+    job.description = select_jobs.Text(4);
+    job.type = static_cast<JobType>(select_jobs.Int(5));
+    job.priority = static_cast<JobPriority>(select_jobs.Int(6));
+    job.state = static_cast<JobState>(select_jobs.Int(7));
+    if (!select_jobs.IsNull(8)) {
+      core::JobError error;
+      error.code = static_cast<HRESULT>(select_jobs.Int(8));
+      error.context = static_cast<ErrorContext>(select_jobs.Int(9));
+      if (!select_jobs.IsNull(10)) {
+        error.file_index = static_cast<std::uint32_t>(select_jobs.Int(10));
+      }
+      error.message = select_jobs.Text(11);
+      job.error = std::move(error);
+    }
+    job.error_count = static_cast<std::uint32_t>(select_jobs.Int(12));
+    job.minimum_retry_delay_s = static_cast<std::uint32_t>(select_jobs.Int(13));
+    job.no_progress_timeout_s = static_cast<std::uint32_t>(select_jobs.Int(14));
+    job.times.creation_us = select_jobs.Int(15);
+    job.times.modification_us = select_jobs.Int(16);
+    job.times.transfer_completion_us = select_jobs.Int(17);
+    job.last_progress_us = select_jobs.Int(18);
+    job.retry_at_us = select_jobs.Int(19);
+    jobs.push_back(std::move(job));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
+
+  for (core::Job& job : jobs) {
+    Statement select_files(db_,
+                           "SELECT remote_url, local_path, temp_path, bytes_total, "
+                           "bytes_committed, completed, etag, last_modified, remote_mtime_us "
+                           "FROM files WHERE job_id = ? ORDER BY idx");
+    if (!select_files.ok()) return SqliteError(db_, "read files");
+    select_files.Bind(1, job.id.ToString());
+    while ((rc = select_files.Step()) == SQLITE_ROW) {
+      core::JobFile file;
+      file.remote_url = select_files.Text(0);
+      file.local_path = select_files.Text(1);
+      file.temp_path = select_files.Text(2);
+      file.bytes_total = static_cast<std::uint64_t>(select_files.Int(3));
+      file.bytes_committed = static_cast<std::uint64_t>(select_files.Int(4));
+      file.bytes_transferred = file.bytes_committed;
+      file.completed = select_files.Int(5) != 0;
+      file.validators.etag = select_files.Text(6);
+      file.validators.last_modified = select_files.Text(7);
+      file.remote_mtime_us = select_files.Int(8);
+      job.files.push_back(std::move(file));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
+  }
+  return jobs;
+}
+
+Status SqliteJobStore::Save(const core::Job& job) {
+  std::lock_guard lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto write = [&]() -> Status {
+    Statement upsert(db_,
+                     "INSERT OR REPLACE INTO jobs (id, owner_uid, owner_gid, display_name, "
+                     "description, type, priority, state, error_code, error_context, error_file, "
+                     "error_message, error_count, minimum_retry_delay_s, no_progress_timeout_s, "
+                     "creation_us, modification_us, transfer_completion_us, last_progress_us, "
+                     "retry_at_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!upsert.ok()) return SqliteError(db_, "prepare job save");
+    const std::string id = job.id.ToString();
+    upsert.Bind(1, id);
+    upsert.Bind(2, std::int64_t{job.owner_uid});
+    upsert.Bind(3, std::int64_t{job.owner_gid});
+    upsert.Bind(4, job.display_name);
+    upsert.Bind(5, job.description);
+    upsert.Bind(6, static_cast<std::int64_t>(job.type));
+    upsert.Bind(7, static_cast<std::int64_t>(job.priority));
+    upsert.Bind(8, static_cast<std::int64_t>(job.state));
+    if (job.error) {
+      upsert.Bind(9, std::int64_t{job.error->code});
+      upsert.Bind(10, static_cast<std::int64_t>(job.error->context));
+      if (job.error->file_index) {
+        upsert.Bind(11, std::int64_t{*job.error->file_index});
+      } else {
+        upsert.BindNull(11);
+      }
+      upsert.Bind(12, job.error->message);
+    } else {
+      for (int i = 9; i <= 12; ++i) upsert.BindNull(i);
+    }
+    upsert.Bind(13, std::int64_t{job.error_count});
+    upsert.Bind(14, std::int64_t{job.minimum_retry_delay_s});
+    upsert.Bind(15, std::int64_t{job.no_progress_timeout_s});
+    upsert.Bind(16, job.times.creation_us);
+    upsert.Bind(17, job.times.modification_us);
+    upsert.Bind(18, job.times.transfer_completion_us);
+    upsert.Bind(19, job.last_progress_us);
+    upsert.Bind(20, job.retry_at_us);
+    OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
+
+    Statement clear(db_, "DELETE FROM files WHERE job_id = ?");
+    clear.Bind(1, id);
+    OPENBITS_RETURN_IF_ERROR(StepDone(db_, clear, "save files"));
+    for (std::uint32_t i = 0; i < job.files.size(); ++i) {
+      const core::JobFile& file = job.files[i];
+      Statement insert(db_,
+                       "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
+                       "bytes_total, bytes_committed, completed, etag, last_modified, "
+                       "remote_mtime_us) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+      insert.Bind(1, id);
+      insert.Bind(2, std::int64_t{i});
+      insert.Bind(3, file.remote_url);
+      insert.Bind(4, file.local_path);
+      insert.Bind(5, file.temp_path);
+      insert.Bind(6, static_cast<std::int64_t>(file.bytes_total));
+      insert.Bind(7, static_cast<std::int64_t>(file.bytes_committed));
+      insert.Bind(8, std::int64_t{file.completed ? 1 : 0});
+      insert.Bind(9, file.validators.etag);
+      insert.Bind(10, file.validators.last_modified);
+      insert.Bind(11, file.remote_mtime_us);
+      OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
+    }
+    return Ok();
+  };
+  Status written = write();
+  if (!written) {
+    (void)Exec("ROLLBACK");
+    return written;
+  }
+  return Exec("COMMIT");
+}
+
+Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
+                                        const core::JobFile& file) {
+  std::lock_guard lock(mutex_);
+  Statement update(db_,
+                   "UPDATE files SET bytes_total = ?, bytes_committed = ?, etag = ?, "
+                   "last_modified = ?, remote_mtime_us = ? WHERE job_id = ? AND idx = ?");
+  if (!update.ok()) return SqliteError(db_, "prepare progress save");
+  update.Bind(1, static_cast<std::int64_t>(file.bytes_total));
+  update.Bind(2, static_cast<std::int64_t>(file.bytes_committed));
+  update.Bind(3, file.validators.etag);
+  update.Bind(4, file.validators.last_modified);
+  update.Bind(5, file.remote_mtime_us);
+  update.Bind(6, job.ToString());
+  update.Bind(7, std::int64_t{index});
+  return StepDone(db_, update, "save progress");
+}
+
+Status SqliteJobStore::Remove(const Guid& job) {
+  std::lock_guard lock(mutex_);
+  Statement remove(db_, "DELETE FROM jobs WHERE id = ?");
+  remove.Bind(1, job.ToString());
+  return StepDone(db_, remove, "remove job");
+}
+
+}  // namespace openbits::store

@@ -1,0 +1,36 @@
+// SqliteJobStore: the persistent job queue in one SQLite file (WAL, synchronous=FULL), so a
+// committed transition survives kill -9 and power loss. Schema: docs/storage-schema.md.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "core/ports.h"
+
+struct sqlite3;
+
+namespace openbits::store {
+
+class SqliteJobStore : public core::JobStore {
+ public:
+  // Opens (creating if needed) the database and migrates it to the current schema. A file
+  // that is not a usable database fails with BG_E_DATABASE_CORRUPT after it was moved aside
+  // to "<path>.corrupt-<time>"; it is never silently replaced.
+  static Result<std::unique_ptr<SqliteJobStore>> Open(const std::string& path);
+  ~SqliteJobStore() override;
+
+  Result<std::vector<core::Job>> LoadAll() override;
+  Status Save(const core::Job& job) override;
+  Status SaveFileProgress(const Guid& job, std::uint32_t index,
+                          const core::JobFile& file) override;
+  Status Remove(const Guid& job) override;
+
+ private:
+  explicit SqliteJobStore(sqlite3* db) : db_(db) {}
+  Status Exec(const char* sql);
+
+  std::mutex mutex_;
+  sqlite3* db_;  // guarded by mutex_
+};
+
+}  // namespace openbits::store

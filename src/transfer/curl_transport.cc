@@ -1,0 +1,306 @@
+#include "transfer/curl_transport.h"
+
+#include <curl/curl.h>
+
+#include <cctype>
+#include <charconv>
+#include <ctime>
+#include <optional>
+
+#include "base/log.h"
+#include "transfer/curl_errors.h"
+
+namespace openbits::transfer {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto logger = log::Get("transfer");
+  return logger;
+}
+
+constexpr long kBufferSize = 512 * 1024;
+
+std::string Trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::uint64_t> ParseNumber(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// "bytes 100-199/4194304" -> first, total ("*" total -> unknown).
+struct ContentRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t total = kSizeUnknown;
+};
+
+std::optional<ContentRange> ParseContentRange(std::string_view value) {
+  if (!StartsWithNoCase(value, "bytes ")) return std::nullopt;
+  value.remove_prefix(6);
+  const auto dash = value.find('-');
+  const auto slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) {
+    return std::nullopt;
+  }
+  ContentRange range;
+  auto first = ParseNumber(value.substr(0, dash));
+  auto last = ParseNumber(value.substr(dash + 1, slash - dash - 1));
+  if (!first || !last || *last < *first) return std::nullopt;
+  range.first = *first;
+  range.last = *last;
+  if (value.substr(slash + 1) != "*") {
+    auto total = ParseNumber(value.substr(slash + 1));
+    if (!total || *total <= *last) return std::nullopt;
+    range.total = *total;
+  }
+  return range;
+}
+
+// The headers of the response being received (reset on every status line, so that only the
+// last response of a redirect chain counts).
+struct ResponseHeaders {
+  long status = 0;
+  std::optional<std::uint64_t> content_length;
+  std::optional<std::string> content_range;
+  std::string etag;
+  std::string last_modified;
+
+  void Reset() { *this = ResponseHeaders{}; }
+};
+
+class CurlSession : public core::TransferSession {
+ public:
+  CurlSession(CURL* curl, const CurlTransportOptions& options) : curl_(curl), options_(options) {}
+  ~CurlSession() override { curl_easy_cleanup(curl_); }
+
+  Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
+
+ private:
+  static size_t OnHeader(char* data, size_t size, size_t count, void* self);
+  static size_t OnBody(char* data, size_t size, size_t count, void* self);
+  static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
+  // Decides, once the headers are in, whether the body is the one we asked for.
+  Status AcceptResponse();
+
+  CURL* curl_;
+  const CurlTransportOptions& options_;
+  // Per download:
+  const core::DownloadRequest* request_ = nullptr;
+  core::DownloadSink* sink_ = nullptr;
+  ResponseHeaders headers_;
+  bool accepted_ = false;
+  std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
+  std::uint64_t position_ = 0;                 // offset of the next byte
+  std::optional<Error> failure_;               // why a callback stopped the transfer
+};
+
+size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
+  auto* self = static_cast<CurlSession*>(self_ptr);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    self->headers_.Reset();
+    return size * count;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * count;
+  const std::string_view name = line.substr(0, colon);
+  const std::string value = Trim(line.substr(colon + 1));
+  if (StartsWithNoCase(name, "content-length") && name.size() == 14) {
+    self->headers_.content_length = ParseNumber(value);
+  } else if (StartsWithNoCase(name, "content-range") && name.size() == 13) {
+    self->headers_.content_range = value;
+  } else if (StartsWithNoCase(name, "etag") && name.size() == 4) {
+    // A weak ETag cannot validate a byte range (RFC 9110 13.1.5).
+    self->headers_.etag = value.starts_with("W/") ? "" : value;
+  } else if (StartsWithNoCase(name, "last-modified") && name.size() == 13) {
+    self->headers_.last_modified = value;
+  }
+  return size * count;
+}
+
+Status CurlSession::AcceptResponse() {
+  curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &headers_.status);
+  const std::string url = log::RedactUrl(request_->url);
+  const long status = headers_.status;
+  if (status >= 400 || (status >= 300 && status < 400) || status < 200) {
+    return Error(HttpStatusToHresult(static_cast<int>(status)), ErrorContext::kRemoteFile,
+                 "HTTP status " + std::to_string(status) + " for " + url);
+  }
+  core::DownloadResponse response;
+  response.validators = {headers_.etag, headers_.last_modified};
+  if (!headers_.last_modified.empty()) {
+    const time_t parsed = curl_getdate(headers_.last_modified.c_str(), nullptr);
+    if (parsed > 0) response.remote_mtime_us = std::int64_t{parsed} * 1'000'000;
+  }
+  std::uint64_t start = 0;
+  if (status == 206) {
+    auto range = headers_.content_range ? ParseContentRange(*headers_.content_range)
+                                        : std::nullopt;
+    if (!range || range->first != request_->offset) {
+      return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                   "the server answered a range request for byte " +
+                       std::to_string(request_->offset) + " with Content-Range '" +
+                       headers_.content_range.value_or("") + "' for " + url);
+    }
+    if (range->total == kSizeUnknown) {
+      return Error(hr::BG_E_MISSING_FILE_SIZE, ErrorContext::kRemoteFile,
+                   "the server did not say the size of " + url);
+    }
+    response.bytes_total = range->total;
+    start = range->first;
+    expected_end_ = range->last + 1;
+  } else {
+    // 200: the whole file. Fine from offset 0; from later on it means either the file changed
+    // (If-Range failed) or the server ignores Range.
+    if (!headers_.content_length) {
+      return Error(hr::BG_E_MISSING_FILE_SIZE, ErrorContext::kRemoteFile,
+                   "the server sent neither Content-Length nor Content-Range for " + url);
+    }
+    if (request_->offset > 0) {
+      if (response.validators == request_->validators) {
+        return Error(hr::BG_E_INSUFFICIENT_RANGE_SUPPORT, ErrorContext::kRemoteFile,
+                     "the server ignored the Range header (status 200 instead of 206) for " +
+                         url);
+      }
+      response.restart_from_zero = true;
+    }
+    response.bytes_total = *headers_.content_length;
+    expected_end_ = response.bytes_total;
+  }
+  position_ = start;
+  OPENBITS_RETURN_IF_ERROR(sink_->OnResponse(response));
+  accepted_ = true;
+  return Ok();
+}
+
+size_t CurlSession::OnBody(char* data, size_t size, size_t count, void* self_ptr) {
+  auto* self = static_cast<CurlSession*>(self_ptr);
+  const size_t length = size * count;
+  if (!self->accepted_) {
+    if (auto accepted = self->AcceptResponse(); !accepted) {
+      self->failure_ = accepted.error();
+      return CURL_WRITEFUNC_ERROR;
+    }
+  }
+  if (self->position_ + length > self->expected_end_) {
+    self->failure_ = Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                           "the server sent more bytes than announced");
+    return CURL_WRITEFUNC_ERROR;
+  }
+  if (auto written = self->sink_->OnData(data, length); !written) {
+    self->failure_ = written.error();
+    return CURL_WRITEFUNC_ERROR;
+  }
+  self->position_ += length;
+  return length;
+}
+
+int CurlSession::OnProgress(void* self_ptr, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* self = static_cast<CurlSession*>(self_ptr);
+  return self->sink_->StopRequested() ? 1 : 0;
+}
+
+Status CurlSession::Download(const core::DownloadRequest& request, core::DownloadSink& sink) {
+  request_ = &request;
+  sink_ = &sink;
+  headers_.Reset();
+  accepted_ = false;
+  expected_end_ = kSizeUnknown;
+  position_ = request.offset;
+  failure_.reset();
+
+  curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
+  const std::string range = "Range: bytes=" + std::to_string(request.offset) + "-";
+  curl_slist* request_headers = curl_slist_append(nullptr, range.c_str());
+  if (request.offset > 0) {
+    const std::string& validator = !request.validators.etag.empty()
+                                       ? request.validators.etag
+                                       : request.validators.last_modified;
+    if (!validator.empty()) {
+      request_headers = curl_slist_append(request_headers, ("If-Range: " + validator).c_str());
+    }
+  }
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, request_headers);
+  curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &CurlSession::OnHeader);
+  curl_easy_setopt(curl_, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CurlSession::OnBody);
+  curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &CurlSession::OnProgress);
+  curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
+
+  char error_buffer[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
+  const CURLcode code = curl_easy_perform(curl_);
+  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, nullptr);
+  curl_slist_free_all(request_headers);
+
+  if (sink.StopRequested()) {
+    return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped");
+  }
+  if (failure_) return *failure_;
+  if (code != CURLE_OK) return CurlError(code, error_buffer, log::RedactUrl(request.url));
+  if (!accepted_) {
+    // No body at all: an error status, or an empty file.
+    OPENBITS_RETURN_IF_ERROR(AcceptResponse());
+  }
+  if (expected_end_ != kSizeUnknown && position_ != expected_end_) {
+    return Error(hr::BG_E_CONNECTION_CLOSED, ErrorContext::kRemoteFile,
+                 "the connection closed after " + std::to_string(position_) + " of " +
+                     std::to_string(expected_end_) + " bytes of " + log::RedactUrl(request.url));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+CurlTransport::~CurlTransport() { curl_global_cleanup(); }
+
+std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kBufferSize);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  // Bytes on disk must be the server's bytes: no transparent decompression.
+  curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  Log()->debug("Opened transfer session");
+  return std::make_unique<CurlSession>(curl, options_);
+}
+
+}  // namespace openbits::transfer

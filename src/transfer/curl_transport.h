@@ -1,0 +1,32 @@
+// CurlTransport: HTTP(S) downloads with libcurl. A session owns one easy handle, so the
+// files of a job reuse their connections.
+//
+// Protocol (DESIGN.md 6): every request is a GET with "Range: bytes=<offset>-", which tells
+// size and range support in one round trip (206 + Content-Range); a resume adds If-Range with
+// the strong ETag or Last-Modified, so a changed file comes back whole (200) and restarts.
+#pragma once
+
+#include <string>
+
+#include "core/ports.h"
+
+namespace openbits::transfer {
+
+struct CurlTransportOptions {
+  long connect_timeout_s = 30;
+  // A transfer that moves less than 1 byte/s for this long is a timeout (transient).
+  long low_speed_time_s = 60;
+  std::string user_agent = "Microsoft BITS/7.8 OpenBITS/0.1";
+};
+
+class CurlTransport : public core::Transport {
+ public:
+  explicit CurlTransport(CurlTransportOptions options);
+  ~CurlTransport() override;
+  std::unique_ptr<core::TransferSession> OpenSession() override;
+
+ private:
+  CurlTransportOptions options_;
+};
+
+}  // namespace openbits::transfer
