@@ -79,7 +79,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         etag = '"%x-%x"' % (size, stat.st_mtime_ns)
         last_modified = email.utils.formatdate(stat.st_mtime, usegmt=True)
         start, end, status = 0, size - 1, 200
-        wanted = self.headers.get("Range")
+        if size == 0:
+            wanted = None  # nothing to range over: a plain empty 200
+        else:
+            wanted = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
         honour_range = "norange" not in query and wanted is not None
         if honour_range and if_range is not None and if_range not in (etag, last_modified):

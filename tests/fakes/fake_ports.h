@@ -1,0 +1,191 @@
+// In-memory fakes of the core's ports, for unit tests of JobManager (LevelDB memenv style).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/ports.h"
+
+namespace openbits::fakes {
+
+class InMemoryJobStore : public core::JobStore {
+ public:
+  Result<std::vector<core::Job>> LoadAll() override {
+    std::lock_guard lock(mutex_);
+    std::vector<core::Job> jobs;
+    for (const auto& [id, job] : jobs_) jobs.push_back(job);
+    return jobs;
+  }
+  Status Save(const core::Job& job) override {
+    std::lock_guard lock(mutex_);
+    jobs_[job.id] = job;
+    return Ok();
+  }
+  Status SaveFileProgress(const Guid& id, std::uint32_t index, const core::JobFile& file) override {
+    std::lock_guard lock(mutex_);
+    jobs_[id].files.at(index) = file;
+    return Ok();
+  }
+  Status Remove(const Guid& id) override {
+    std::lock_guard lock(mutex_);
+    jobs_.erase(id);
+    return Ok();
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex_);
+    return jobs_.size();
+  }
+  core::Job Get(const Guid& id) {
+    std::lock_guard lock(mutex_);
+    return jobs_.at(id);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<Guid, core::Job> jobs_;
+};
+
+// Files as strings keyed by path; destinations "exist" when they were committed.
+class InMemoryFileSystem : public core::LocalFileSystem {
+ public:
+  Status CheckDestination(const core::FileOwner& owner, const std::string& path) override {
+    if (owner.uid == kNoWriteUid) return Error::AccessDenied("uid may not write " + path);
+    return Ok();
+  }
+  Result<std::unique_ptr<core::TempFile>> OpenTemp(const core::FileOwner&, const std::string& path,
+                                                   std::uint64_t keep) override {
+    std::lock_guard lock(mutex_);
+    std::string& content = files_[path];
+    if (content.size() > keep) content.resize(keep);
+    return std::unique_ptr<core::TempFile>(std::make_unique<Temp>(*this, path));
+  }
+  Status CommitTemp(const core::FileOwner&, const std::string& temp, const std::string& final_path,
+                    std::int64_t) override {
+    std::lock_guard lock(mutex_);
+    files_[final_path] = files_[temp];
+    files_.erase(temp);
+    return Ok();
+  }
+  Status Remove(const core::FileOwner&, const std::string& path) override {
+    std::lock_guard lock(mutex_);
+    files_.erase(path);
+    return Ok();
+  }
+  std::map<std::string, std::string> Files() {
+    std::lock_guard lock(mutex_);
+    return files_;
+  }
+
+  static constexpr std::uint32_t kNoWriteUid = 4242;
+
+ private:
+  class Temp : public core::TempFile {
+   public:
+    Temp(InMemoryFileSystem& fs, std::string path) : fs_(fs), path_(std::move(path)) {
+      size_ = fs_.files_[path_].size();
+    }
+    std::uint64_t size() const override { return size_; }
+    Status Append(const char* data, std::size_t length) override {
+      std::lock_guard lock(fs_.mutex_);
+      fs_.files_[path_].append(data, length);
+      return Ok();
+    }
+    Status Truncate(std::uint64_t length) override {
+      std::lock_guard lock(fs_.mutex_);
+      fs_.files_[path_].resize(length);
+      return Ok();
+    }
+    Status Sync() override { return Ok(); }
+
+   private:
+    InMemoryFileSystem& fs_;
+    std::string path_;
+    std::uint64_t size_;
+  };
+
+  std::mutex mutex_;
+  std::map<std::string, std::string> files_;
+};
+
+// Serves URLs from a map: content, or an Error to fail with.
+class ScriptedTransport : public core::Transport {
+ public:
+  void Serve(const std::string& url, std::string content) {
+    std::lock_guard lock(mutex_);
+    contents_[url] = std::move(content);
+  }
+  void Fail(const std::string& url, HRESULT code) {
+    std::lock_guard lock(mutex_);
+    failures_[url] = code;
+  }
+  std::unique_ptr<core::TransferSession> OpenSession() override {
+    return std::make_unique<Session>(*this);
+  }
+
+ private:
+  class Session : public core::TransferSession {
+   public:
+    explicit Session(ScriptedTransport& transport) : transport_(transport) {}
+    Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override {
+      std::string content;
+      {
+        std::lock_guard lock(transport_.mutex_);
+        if (auto it = transport_.failures_.find(request.url); it != transport_.failures_.end()) {
+          return Error(it->second, ErrorContext::kRemoteFile, "scripted failure");
+        }
+        auto it = transport_.contents_.find(request.url);
+        if (it == transport_.contents_.end()) {
+          return Error(HttpStatusToHresult(404), ErrorContext::kRemoteFile, "not served");
+        }
+        content = it->second;
+      }
+      core::DownloadResponse response;
+      response.bytes_total = content.size();
+      response.validators.etag = "\"v1\"";
+      OPENBITS_RETURN_IF_ERROR(sink.OnResponse(response));
+      return sink.OnData(content.data() + request.offset, content.size() - request.offset);
+    }
+
+   private:
+    ScriptedTransport& transport_;
+  };
+
+  std::mutex mutex_;
+  std::map<std::string, std::string> contents_;
+  std::map<std::string, HRESULT> failures_;
+};
+
+class RecordingEventSink : public core::EventSink {
+ public:
+  void JobTransferred(const Guid& job, std::uint32_t) override { Record("transferred", job); }
+  void JobError(const Guid& job, std::uint32_t, HRESULT, ErrorContext) override {
+    Record("error", job);
+  }
+  void JobModified(const Guid&, std::uint32_t, JobState) override {}
+  void JobRemoved(const Guid& job) override { Record("removed", job); }
+  std::vector<std::string> Events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  void Record(const std::string& what, const Guid& job) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(what + " " + job.ToString());
+  }
+  std::mutex mutex_;
+  std::vector<std::string> events_;
+};
+
+class SystemClock : public core::Clock {
+ public:
+  std::int64_t NowUs() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+}  // namespace openbits::fakes

@@ -1,0 +1,311 @@
+#include "harness/harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace openbits::harness {
+namespace fs = std::filesystem;
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream content;
+  content << file.rdbuf();
+  return content.str();
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << content;
+}
+
+void WriteRandomFile(const std::string& path, std::uint64_t size, std::uint32_t seed) {
+  std::mt19937_64 random(seed);
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  std::vector<std::uint64_t> block(8192);
+  std::uint64_t written = 0;
+  while (written < size) {
+    for (auto& word : block) word = random();
+    const std::uint64_t n = std::min<std::uint64_t>(size - written, block.size() * 8);
+    file.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
+    written += n;
+  }
+}
+
+std::string Sha256OfFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return "missing:" + path;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (file) {
+    file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    EVP_DigestUpdate(ctx, buffer.data(), static_cast<std::size_t>(file.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  std::string hex;
+  char byte[3];
+  for (unsigned int i = 0; i < length; ++i) {
+    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+    hex += byte;
+  }
+  return hex;
+}
+
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "openbits-test.XXXXXX").string();
+  if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+  // Children that run as other uids (isolation tests) must reach the bus socket.
+  fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+}
+
+TempDir::~TempDir() {
+  if (std::getenv("OPENBITS_KEEP_TEST_DIRS")) return;
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+Process Process::Start(const std::vector<std::string>& argv, const std::string& log_path,
+                       std::optional<RunAs> run_as) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int out = open(log_path.empty() ? "/dev/null" : log_path.c_str(),
+                         O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    const int in = open("/dev/null", O_RDONLY);
+    dup2(in, STDIN_FILENO);
+    setpgid(0, 0);
+    if (run_as) {
+      if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
+          setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
+        _exit(126);
+      }
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  Process process;
+  process.pid_ = pid;
+  return process;
+}
+
+Process::~Process() { Stop(); }
+
+Process::Process(Process&& other) noexcept : pid_(other.pid_), status_(other.status_) {
+  other.pid_ = -1;
+}
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    Stop();
+    pid_ = other.pid_;
+    status_ = other.status_;
+    other.pid_ = -1;
+  }
+  return *this;
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || status_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+void Process::Signal(int signal) {
+  if (running()) kill(pid_, signal);
+}
+
+std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return status_;
+  WaitUntil([&] { return !running(); }, timeout);
+  return status_;
+}
+
+void Process::Stop() {
+  if (pid_ <= 0) return;
+  if (running()) {
+    kill(pid_, SIGTERM);
+    if (!Wait(10s)) {
+      kill(pid_, SIGKILL);
+      Wait(10s);
+    }
+  }
+  pid_ = -1;
+}
+
+CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as,
+                  std::chrono::milliseconds timeout) {
+  TempDir dir;
+  const std::string out = dir / "out", err = dir / "err";
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    if (run_as) {
+      if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
+          setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
+        _exit(126);
+      }
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  const bool exited = WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = ReadFile(out);
+  result.err = ReadFile(err);
+  return result;
+}
+
+PrivateBus::PrivateBus(const TempDir& dir) {
+  const std::string socket = dir / "bus";
+  address_ = "unix:path=" + socket;
+  process_ = Process::Start({"/usr/bin/dbus-daemon", "--config-file=" HARNESS_DIR
+                             "/dbus-private.conf", "--address=" + address_, "--nofork"},
+                            dir / "dbus.log");
+  if (!WaitUntil([&] { return fs::exists(socket); }, 10s)) {
+    throw std::runtime_error("dbus-daemon did not start: " + ReadFile(dir / "dbus.log"));
+  }
+  fs::permissions(socket, fs::perms::all);
+}
+
+RangeServer::RangeServer(const TempDir& dir, const std::string& root) {
+  log_path_ = dir / "http-requests.log";
+  const std::string port_file = dir / "http.port";
+  process_ = Process::Start({"/usr/bin/python3", HARNESS_DIR "/range_server.py", "--root", root,
+                             "--port-file", port_file, "--log", log_path_},
+                            dir / "http.log");
+  if (!WaitUntil([&] { return fs::exists(port_file); }, 10s)) {
+    throw std::runtime_error("range server did not start: " + ReadFile(dir / "http.log"));
+  }
+  port_ = std::stoi(ReadFile(port_file));
+}
+
+std::string RangeServer::Url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::vector<std::string> RangeServer::LogLines() const {
+  std::vector<std::string> lines;
+  std::istringstream content(ReadFile(log_path_));
+  for (std::string line; std::getline(content, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::uint64_t> RangeServer::RangeStarts(const std::string& path) const {
+  std::vector<std::uint64_t> starts;
+  const std::regex range(R"re("method": "GET", "path": "([^"?]*)[^"]*", "range": "bytes=(\d+)-")re");
+  for (const std::string& line : LogLines()) {
+    std::smatch match;
+    if (std::regex_search(line, match, range) && match[1] == path) {
+      starts.push_back(std::stoull(match[2]));
+    }
+  }
+  return starts;
+}
+
+Bitsd::Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config)
+    : bus_address_(bus_address),
+      state_dir_(dir / "state"),
+      config_path_(dir / "bitsd.conf"),
+      log_path_(dir / "bitsd.log") {
+  WriteFile(config_path_, config);
+}
+
+Bitsd::~Bitsd() { Stop(); }
+
+void Bitsd::Start() {
+  auto ready_lines = [&] {
+    const std::string log = Log();
+    std::size_t count = 0;
+    for (auto at = log.find("bitsd ready"); at != std::string::npos;
+         at = log.find("bitsd ready", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  const std::size_t before = ready_lines();
+  process_ = Process::Start({BitsdPath(), "--bus=" + bus_address_, "--state-dir=" + state_dir_,
+                             "--config=" + config_path_, "--log-level=debug"},
+                            log_path_);
+  // Ready when the log says so (the bus name is taken before that line is written).
+  const bool ready =
+      WaitUntil([&] { return ready_lines() > before || !process_.running(); });
+  if (!ready || !process_.running()) {
+    throw std::runtime_error("bitsd did not start: " + Log());
+  }
+}
+
+void Bitsd::Stop() { process_.Stop(); }
+
+void Bitsd::Kill() {
+  process_.Signal(SIGKILL);
+  process_.Wait(10s);
+}
+
+std::string BitsdPath() { return BITSD_PATH; }
+std::string BitsadminPath() { return BITSADMIN_PATH; }
+
+}  // namespace openbits::harness

@@ -1,0 +1,137 @@
+// The integration-test harness: real peers on loopback, each in a private temp directory,
+// each stopped by PID. A private dbus-daemon, the project's range-capable HTTP server and
+// bitsd itself; later peers (Apache, squid, KDC) join here.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace openbits::harness {
+
+using namespace std::chrono_literals;
+
+// Polls `condition` until it holds or `timeout` passes. Waiting on observable state with a
+// deadline, never a bare sleep.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s);
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+// Writes `size` pseudo-random bytes (seeded, so failures are reproducible).
+void WriteRandomFile(const std::string& path, std::uint64_t size, std::uint32_t seed);
+std::string Sha256OfFile(const std::string& path);
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
+int UnusedPort();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Who a child process runs as (root only can switch).
+struct RunAs {
+  uid_t uid;
+  gid_t gid;
+};
+
+// A child process, killed (TERM, then KILL) when the object dies.
+class Process {
+ public:
+  Process() = default;
+  // Starts argv[0] with its output appended to `log_path` (or /dev/null when empty).
+  static Process Start(const std::vector<std::string>& argv, const std::string& log_path,
+                       std::optional<RunAs> run_as = std::nullopt);
+  ~Process();
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void Signal(int signal);
+  // Waits for exit; returns the exit status (128+signal when killed), or nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout = 10s);
+  // TERM, wait, then KILL.
+  void Stop();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command to completion (with a deadline) and captures its output.
+CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as = std::nullopt,
+                  std::chrono::milliseconds timeout = 60s);
+
+// A private dbus-daemon that any local uid may use.
+class PrivateBus {
+ public:
+  explicit PrivateBus(const TempDir& dir);
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+  Process process_;
+};
+
+// tests/harness/range_server.py serving `root`; every request is logged as a JSON line.
+class RangeServer {
+ public:
+  RangeServer(const TempDir& dir, const std::string& root);
+  int port() const { return port_; }
+  std::string Url(const std::string& path) const;
+  // The "Range: bytes=N-" start offsets of the GET requests for `path`, in order.
+  std::vector<std::uint64_t> RangeStarts(const std::string& path) const;
+  std::vector<std::string> LogLines() const;
+
+ private:
+  std::string log_path_;
+  int port_ = 0;
+  Process process_;
+};
+
+// bitsd on a private bus, with its own state directory and configuration.
+class Bitsd {
+ public:
+  Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config = "");
+  ~Bitsd();
+  void Start();
+  // SIGTERM and wait: the clean shutdown path.
+  void Stop();
+  // SIGKILL: the crash path.
+  void Kill();
+  const std::string& state_dir() const { return state_dir_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string Log() const { return ReadFile(log_path_); }
+
+ private:
+  std::string bus_address_;
+  std::string state_dir_;
+  std::string config_path_;
+  std::string log_path_;
+  Process process_;
+};
+
+std::string BitsdPath();
+std::string BitsadminPath();
+
+}  // namespace openbits::harness

@@ -1,0 +1,97 @@
+// Per-user isolation on a shared bus: a job is visible only to its owner (and admins), and its
+// files are written with the owner's identity. Needs root, to act as two other uids.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "integration/daemon_fixture.h"
+
+namespace openbits::integration {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Two local users; tests/run.sh creates them. dbus-daemon only admits uids that exist.
+std::optional<harness::RunAs> User(const char* name) {
+  const passwd* entry = getpwnam(name);
+  if (!entry) return std::nullopt;
+  return harness::RunAs{entry->pw_uid, entry->pw_gid};
+}
+
+class IsolationTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
+    auto alice = User("openbits-alice");
+    auto bob = User("openbits-bob");
+    if (!alice || !bob) {
+      GTEST_SKIP() << "users openbits-alice and openbits-bob are missing (tests/run.sh makes them)";
+    }
+    kAlice = *alice;
+    kBob = *bob;
+    DaemonTest::SetUp();
+    alice_dir_ = out() + "/alice";
+    fs::create_directories(alice_dir_);
+    ASSERT_EQ(chown(alice_dir_.c_str(), kAlice.uid, kAlice.gid), 0);
+    ASSERT_EQ(chmod(alice_dir_.c_str(), 0700), 0);
+  }
+  std::string alice_dir_;
+  harness::RunAs kAlice{0, 0};
+  harness::RunAs kBob{0, 0};
+};
+
+TEST_F(IsolationTest, AnotherUserCannotSeeOrTouchAJob) {
+  harness::WriteRandomFile(www() + "/mine.bin", 256 * 1024, 9);
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "alice-job"}), kAlice);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  ASSERT_TRUE(Guid::Parse(id)) << created.out;
+
+  for (const std::vector<std::string>& verb :
+       {std::vector<std::string>{"/info", id}, {"/cancel", id}, {"/resume", id},
+        {"/addfile", id, server_->Url("/mine.bin"), "/tmp/stolen"}, {"/getstate", "alice-job"}}) {
+    const auto denied = harness::Run(Bitsadmin(verb), kBob);
+    EXPECT_EQ(denied.exit_code, 1) << verb[0];
+    EXPECT_NE(denied.err.find("BG_E_NOT_FOUND"), std::string::npos) << verb[0] << ": "
+                                                                    << denied.err;
+  }
+  const auto listed = harness::Run(Bitsadmin({"/list"}), kBob);
+  EXPECT_EQ(listed.exit_code, 0);
+  EXPECT_EQ(listed.out.find(id), std::string::npos);
+  EXPECT_NE(listed.out.find("Listed 0 job(s)."), std::string::npos) << listed.out;
+  // Listing everybody's jobs is for administrators.
+  const auto all = harness::Run(Bitsadmin({"/list", "/allusers"}), kBob);
+  EXPECT_EQ(all.exit_code, 1);
+  EXPECT_NE(all.err.find("E_ACCESSDENIED"), std::string::npos) << all.err;
+
+  // The owner transfers into a directory only she can write; the file is hers.
+  const std::string target = alice_dir_ + "/mine.bin";
+  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", id, server_->Url("/mine.bin"), target}), kAlice)
+                .exit_code,
+            0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return harness::Run(Bitsadmin({"/getstate", id}), kAlice).out == "TRANSFERRED\n";
+  }));
+  ASSERT_EQ(harness::Run(Bitsadmin({"/complete", id}), kAlice).exit_code, 0);
+  struct stat st {};
+  ASSERT_EQ(stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kAlice.uid);
+  EXPECT_EQ(st.st_gid, kAlice.gid);
+  EXPECT_EQ(harness::Sha256OfFile(target), harness::Sha256OfFile(www() + "/mine.bin"));
+}
+
+TEST_F(IsolationTest, AJobCannotWriteWhereItsOwnerCannot) {
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "bob-job"}), kBob);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  // Alice's directory is 0700: bitsd (root) must not write there on Bob's behalf.
+  const auto added = harness::Run(
+      Bitsadmin({"/addfile", id, server_->Url("/x"), alice_dir_ + "/planted"}), kBob);
+  EXPECT_EQ(added.exit_code, 1);
+  EXPECT_NE(added.err.find("E_ACCESSDENIED"), std::string::npos) << added.err;
+  EXPECT_FALSE(fs::exists(alice_dir_ + "/planted"));
+}
+
+}  // namespace
+}  // namespace openbits::integration

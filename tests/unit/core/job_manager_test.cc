@@ -1,0 +1,154 @@
+// JobManager against in-memory ports: access rules, limits, the transfer loop, retries.
+#include "core/job_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fakes/fake_ports.h"
+
+namespace openbits::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+class JobManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.max_jobs_per_user = 3;
+    manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+    ASSERT_TRUE(manager_->Start());
+  }
+
+  JobState StateOf(const Caller& caller, const Guid& id) {
+    auto job = manager_->GetJob(caller, id);
+    return job ? job->state : JobState::kCancelled;
+  }
+
+  const Caller alice_{1000, 1000, false};
+  const Caller bob_{1001, 1001, false};
+  const Caller root_{0, 0, true};
+  ManagerOptions options_;
+  fakes::InMemoryJobStore store_;
+  fakes::ScriptedTransport transport_;
+  fakes::InMemoryFileSystem files_;
+  fakes::RecordingEventSink events_;
+  fakes::SystemClock clock_;
+  std::unique_ptr<JobManager> manager_;
+};
+
+TEST_F(JobManagerTest, JobsOfOtherUsersAreInvisibleButAdminsSeeThem) {
+  auto id = manager_->CreateJob(alice_, "alice's", JobType::kDownload);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(manager_->GetJob(bob_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  EXPECT_EQ(manager_->Suspend(bob_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  EXPECT_EQ(manager_->Cancel(bob_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  EXPECT_TRUE(manager_->EnumJobs(bob_, false)->empty());
+  EXPECT_EQ(manager_->EnumJobs(bob_, true).error().code(), hr::E_ACCESSDENIED);
+  EXPECT_TRUE(manager_->GetJob(root_, *id));
+  EXPECT_EQ(manager_->EnumJobs(root_, true)->size(), 1u);
+  EXPECT_TRUE(manager_->EnumJobs(root_, false)->empty());
+}
+
+TEST_F(JobManagerTest, PerUserJobLimitExemptsAdmins) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(manager_->CreateJob(alice_, "j", JobType::kDownload));
+  auto fourth = manager_->CreateJob(alice_, "j", JobType::kDownload);
+  ASSERT_FALSE(fourth);
+  EXPECT_EQ(fourth.error().code(), hr::BG_E_TOO_MANY_JOBS_PER_USER);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(manager_->CreateJob(root_, "j", JobType::kDownload));
+}
+
+TEST_F(JobManagerTest, UploadJobsAreNotImplementedYet) {
+  EXPECT_EQ(manager_->CreateJob(alice_, "u", JobType::kUpload).error().code(), hr::E_NOTIMPL);
+}
+
+TEST_F(JobManagerTest, ResumedJobTransfersEveryFileAndCompleteCommitsThem) {
+  transport_.Serve("http://h/a", "alpha");
+  transport_.Serve("http://h/b", "bravo-bravo");
+  auto id = manager_->CreateJob(alice_, "two", JobType::kDownload);
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}, {"http://h/b", "/d/b"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
+  EXPECT_EQ(manager_->GetJob(alice_, *id)->Progress().bytes_transferred, 16u);
+  // Persisted: both files complete with their committed offsets.
+  const Job stored = store_.Get(*id);
+  EXPECT_TRUE(stored.files[0].completed);
+  EXPECT_EQ(stored.files[1].bytes_committed, 11u);
+
+  EXPECT_EQ(*manager_->Complete(alice_, *id), hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");
+  EXPECT_EQ(on_disk.at("/d/b"), "bravo-bravo");
+  EXPECT_EQ(on_disk.size(), 2u);
+  EXPECT_EQ(store_.size(), 0u);
+  ASSERT_TRUE(WaitUntil([&] { return events_.Events().size() == 2; }));
+  EXPECT_EQ(events_.Events()[0], "transferred " + id->ToString());
+}
+
+TEST_F(JobManagerTest, TransientErrorWaitsForRetryDelayAndFatalErrorStops) {
+  transport_.Fail("http://h/busy", HttpStatusToHresult(503));
+  transport_.Fail("http://h/gone", HttpStatusToHresult(404));
+  auto busy = manager_->CreateJob(alice_, "busy", JobType::kDownload);
+  auto gone = manager_->CreateJob(alice_, "gone", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *busy, {{"http://h/busy", "/d/busy"}}));
+  ASSERT_TRUE(manager_->AddFiles(alice_, *gone, {{"http://h/gone", "/d/gone"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *busy));
+  ASSERT_TRUE(manager_->Resume(alice_, *gone));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *busy) == JobState::kTransientError; }));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *gone) == JobState::kError; }));
+  const Job transient = *manager_->GetJob(alice_, *busy);
+  EXPECT_EQ(transient.error->code, 0x801901F7u);
+  EXPECT_EQ(transient.error_count, 1u);
+  // Default MinimumRetryDelay: 600 s from the failure.
+  EXPECT_NEAR(static_cast<double>(transient.retry_at_us - transient.times.modification_us),
+              600e6, 1e6);
+  EXPECT_EQ(manager_->GetJob(alice_, *gone)->error->file_index, 0u);
+}
+
+TEST_F(JobManagerTest, ZeroNoProgressTimeoutMakesTheFirstErrorFatal) {
+  transport_.Fail("http://h/busy", HttpStatusToHresult(503));
+  auto id = manager_->CreateJob(alice_, "strict", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/busy", "/d/busy"}}));
+  ASSERT_TRUE(manager_->SetNoProgressTimeout(alice_, *id, 0));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kError; }));
+}
+
+TEST_F(JobManagerTest, AddFilesChecksDestinationAsTheOwner) {
+  const Caller cannot_write{fakes::InMemoryFileSystem::kNoWriteUid, 1, false};
+  auto id = manager_->CreateJob(cannot_write, "x", JobType::kDownload);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(manager_->AddFiles(cannot_write, *id, {{"http://h/a", "/d/a"}}).error().code(),
+            hr::E_ACCESSDENIED);
+  EXPECT_EQ(manager_->AddFiles(cannot_write, *id, {{"http://h/a", "/d/a"}, {"http://h/b", "/d/a"}})
+                .error()
+                .code(),
+            hr::E_INVALIDARG);
+}
+
+TEST_F(JobManagerTest, RestartRecoversActiveJobsToQueuedAndFinishesThem) {
+  transport_.Serve("http://h/a", "alpha");
+  auto id = manager_->CreateJob(alice_, "recover", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}}));
+  manager_->Stop();
+  // As if the daemon died mid-transfer.
+  Job stored = store_.Get(*id);
+  stored.state = JobState::kTransferring;
+  ASSERT_TRUE(store_.Save(stored));
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+  ASSERT_TRUE(manager_->Start());
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
+}
+
+}  // namespace
+}  // namespace openbits::core

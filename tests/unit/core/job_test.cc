@@ -1,0 +1,68 @@
+#include "core/job.h"
+
+#include <gtest/gtest.h>
+
+namespace openbits::core {
+namespace {
+
+TEST(JobTest, ProgressSumsFilesAndStaysUnknownUntilEverySizeIsKnown) {
+  Job job;
+  job.files.resize(2);
+  job.files[0].bytes_total = 100;
+  job.files[0].bytes_transferred = 100;
+  job.files[0].completed = true;
+  job.files[1].bytes_transferred = 5;
+  JobProgress progress = job.Progress();
+  EXPECT_EQ(progress.bytes_total, kSizeUnknown);
+  EXPECT_EQ(progress.bytes_transferred, 105u);
+  EXPECT_EQ(progress.files_total, 2u);
+  EXPECT_EQ(progress.files_transferred, 1u);
+  job.files[1].bytes_total = 50;
+  EXPECT_EQ(job.Progress().bytes_total, 150u);
+}
+
+TEST(JobTest, ApplyClearsErrorOutsideErrorStatesAndStampsTimes) {
+  Job job;
+  job.state = JobState::kTransientError;
+  job.error = JobError{hr::WINHTTP_CANNOT_CONNECT, ErrorContext::kRemoteFile, 0, "refused"};
+  job.retry_at_us = 99;
+  ASSERT_TRUE(job.Apply(JobEvent::kRetryDue, 1000));
+  EXPECT_EQ(job.state, JobState::kQueued);
+  EXPECT_FALSE(job.error);
+  EXPECT_EQ(job.retry_at_us, 0);
+  EXPECT_EQ(job.times.modification_us, 1000);
+  ASSERT_TRUE(job.Apply(JobEvent::kStartTransfer, 2000));
+  ASSERT_TRUE(job.Apply(JobEvent::kAllTransferred, 3000));
+  EXPECT_EQ(job.times.transfer_completion_us, 3000);
+  EXPECT_FALSE(job.Apply(JobEvent::kStartTransfer, 4000));
+}
+
+TEST(JobTest, RemoteUrlValidation) {
+  EXPECT_TRUE(ValidateRemoteUrl("http://example.org/a"));
+  EXPECT_TRUE(ValidateRemoteUrl("HTTPS://example.org"));
+  for (const char* bad : {"", "ftp://x/y", "file:///etc/passwd", "http://", "https:///x",
+                          "http://a b/", "http://x/\n"}) {
+    auto status = ValidateRemoteUrl(bad);
+    ASSERT_FALSE(status) << bad;
+    EXPECT_EQ(status.error().code(), hr::E_INVALIDARG) << bad;
+  }
+  EXPECT_FALSE(ValidateRemoteUrl("http://x/" + std::string(2200, 'a')));
+}
+
+TEST(JobTest, StringLimitsAreBits) {
+  EXPECT_TRUE(ValidateDisplayName(std::string(256, 'a')));
+  EXPECT_EQ(ValidateDisplayName(std::string(257, 'a')).error().code(), hr::BG_E_STRING_TOO_LONG);
+  EXPECT_TRUE(ValidateDescription(std::string(1024, 'a')));
+  EXPECT_EQ(ValidateDescription(std::string(1025, 'a')).error().code(), hr::BG_E_STRING_TOO_LONG);
+}
+
+TEST(JobTest, TempFileIsHiddenBesideTheDestinationAndBounded) {
+  const Guid id = *Guid::Parse("{01234567-89AB-CDEF-0123-456789ABCDEF}");
+  EXPECT_EQ(TempPathFor("/srv/data/file.iso", id, 3),
+            "/srv/data/.file.iso.bits-0123456789abcdef-3.tmp");
+  const std::string temp = TempPathFor("/d/" + std::string(255, 'x'), id, 0);
+  EXPECT_LE(temp.size() - 3, 255u);
+}
+
+}  // namespace
+}  // namespace openbits::core

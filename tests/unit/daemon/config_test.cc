@@ -1,0 +1,53 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace openbits::daemon {
+namespace {
+
+TEST(ConfigTest, DefaultsAreBitsDefaults) {
+  auto config = ParseConfig("", "empty");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->manager.max_jobs_per_user, 60u);
+  EXPECT_EQ(config->manager.max_jobs_per_machine, 300u);
+  EXPECT_EQ(config->manager.max_files_per_job, 200u);
+  EXPECT_EQ(config->max_ranges_per_file, 500u);
+  EXPECT_EQ(config->admin_group, "bitsadmin");
+}
+
+TEST(ConfigTest, ParsesSectionsCommentsAndValues) {
+  auto config = ParseConfig(
+      "# comment\n[limits]\nmax_jobs_per_user = 5  # trailing\n\n[transfer]\n"
+      "checkpoint_interval_ms=250\nmax_background_jobs = 2\n[identity]\nadmin_group = wheel\n",
+      "test");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->manager.max_jobs_per_user, 5u);
+  EXPECT_EQ(config->manager.checkpoint_interval.count(), 250);
+  EXPECT_EQ(config->manager.max_background_jobs, 2u);
+  EXPECT_EQ(config->admin_group, "wheel");
+}
+
+TEST(ConfigTest, UnknownKeysAndBadValuesAreErrorsWithTheirLine) {
+  auto unknown = ParseConfig("[limits]\nmax_jobs = 5\n", "bitsd.conf");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("bitsd.conf:2"), std::string::npos);
+  EXPECT_FALSE(ParseConfig("[limits]\nmax_jobs_per_user = many\n", "c"));
+  EXPECT_FALSE(ParseConfig("[limits]\nmax_jobs_per_user = -1\n", "c"));
+  EXPECT_FALSE(ParseConfig("[limits\n", "c"));
+  EXPECT_FALSE(ParseConfig("max_jobs_per_user\n", "c"));
+}
+
+TEST(ConfigTest, TheShippedConfigFileParses) {
+  std::ifstream file(OPENBITS_SOURCE_DIR "/service/bitsd.conf");
+  ASSERT_TRUE(file);
+  std::stringstream content;
+  content << file.rdbuf();
+  auto config = ParseConfig(content.str(), "service/bitsd.conf");
+  EXPECT_TRUE(config) << config.error().ToString();
+}
+
+}  // namespace
+}  // namespace openbits::daemon

@@ -1,0 +1,144 @@
+// The SQLite store on a real file: round trip, reopen, progress checkpoints, corruption.
+#include "store/sqlite_job_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace openbits::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteJobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("openbits-store-" + Guid::Generate().ToHex());
+    fs::create_directories(dir_);
+    path_ = (dir_ / "jobs.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static core::Job SampleJob() {
+    core::Job job;
+    job.id = Guid::Generate();
+    job.owner_uid = 1000;
+    job.owner_gid = 100;
+    job.display_name = "nightly 'quoted' name";
+    job.description = "ünïcode description";
+    job.priority = JobPriority::kHigh;
+    job.state = JobState::kTransientError;
+    job.error = core::JobError{0x801901F7, ErrorContext::kRemoteFile, 1, "HTTP status 503"};
+    job.error_count = 2;
+    job.minimum_retry_delay_s = 60;
+    job.no_progress_timeout_s = 3600;
+    job.times = {1, 2, 0};
+    job.last_progress_us = 3;
+    job.retry_at_us = 4;
+    for (int i = 0; i < 2; ++i) {
+      core::JobFile file;
+      file.remote_url = "http://h/f" + std::to_string(i);
+      file.local_path = "/d/f" + std::to_string(i);
+      file.temp_path = "/d/.f" + std::to_string(i) + ".tmp";
+      file.bytes_total = i == 0 ? 100 : kSizeUnknown;
+      file.bytes_committed = i == 0 ? 100 : 0;
+      file.completed = i == 0;
+      file.validators = {"\"etag\"", "Wed, 21 Oct 2015 07:28:00 GMT"};
+      file.remote_mtime_us = 1445412480000000;
+      job.files.push_back(file);
+    }
+    return job;
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
+  const core::Job job = SampleJob();
+  {
+    auto store = SqliteJobStore::Open(path_);
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Save(job));
+  }
+  auto store = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(store);
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  const core::Job& back = loaded->front();
+  EXPECT_EQ(back.id, job.id);
+  EXPECT_EQ(back.owner_uid, 1000u);
+  EXPECT_EQ(back.owner_gid, 100u);
+  EXPECT_EQ(back.display_name, job.display_name);
+  EXPECT_EQ(back.description, job.description);
+  EXPECT_EQ(back.priority, JobPriority::kHigh);
+  EXPECT_EQ(back.state, JobState::kTransientError);
+  ASSERT_TRUE(back.error);
+  EXPECT_EQ(back.error->code, 0x801901F7u);
+  EXPECT_EQ(back.error->context, ErrorContext::kRemoteFile);
+  EXPECT_EQ(back.error->file_index, 1u);
+  EXPECT_EQ(back.error->message, "HTTP status 503");
+  EXPECT_EQ(back.error_count, 2u);
+  EXPECT_EQ(back.minimum_retry_delay_s, 60u);
+  EXPECT_EQ(back.no_progress_timeout_s, 3600u);
+  EXPECT_EQ(back.times.creation_us, 1);
+  EXPECT_EQ(back.retry_at_us, 4);
+  ASSERT_EQ(back.files.size(), 2u);
+  EXPECT_EQ(back.files[0].bytes_total, 100u);
+  EXPECT_TRUE(back.files[0].completed);
+  EXPECT_EQ(back.files[1].bytes_total, kSizeUnknown);
+  EXPECT_EQ(back.files[1].validators, job.files[1].validators);
+  EXPECT_EQ(back.files[1].temp_path, "/d/.f1.tmp");
+  EXPECT_EQ(back.files[1].bytes_transferred, 0u);
+}
+
+TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
+  core::Job job = SampleJob();
+  auto store = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->Save(job));
+  core::JobFile file = job.files[1];
+  file.bytes_committed = 4096;
+  file.bytes_transferred = 9999;  // live, not durable: must not be stored
+  file.bytes_total = 10000;
+  ASSERT_TRUE((*store)->SaveFileProgress(job.id, 1, file));
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->front().files[1].bytes_committed, 4096u);
+  EXPECT_EQ(loaded->front().files[1].bytes_transferred, 4096u);
+  EXPECT_EQ(loaded->front().files[1].bytes_total, 10000u);
+  EXPECT_EQ(loaded->front().files[0].bytes_committed, 100u);
+}
+
+TEST_F(SqliteJobStoreTest, RemoveDeletesJobAndFiles) {
+  const core::Job job = SampleJob();
+  auto store = SqliteJobStore::Open(path_);
+  ASSERT_TRUE((*store)->Save(job));
+  ASSERT_TRUE((*store)->Remove(job.id));
+  EXPECT_TRUE((*store)->LoadAll()->empty());
+}
+
+TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
+  {
+    std::ofstream garbage(path_, std::ios::binary);
+    garbage << std::string(8192, 'x');
+  }
+  auto store = SqliteJobStore::Open(path_);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
+  EXPECT_FALSE(fs::exists(path_));
+  bool kept = false;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    if (entry.path().filename().string().starts_with("jobs.db.corrupt-")) kept = true;
+  }
+  EXPECT_TRUE(kept);
+  // The next start begins with an empty queue.
+  auto fresh = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE((*fresh)->LoadAll()->empty());
+}
+
+}  // namespace
+}  // namespace openbits::store
