@@ -49,7 +49,7 @@ class [[nodiscard]] Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : data_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(data_); }
@@ -102,10 +102,10 @@ inline Status Ok() { return {}; }
 }  // namespace openbits
 
 // Return early with the error of an expression that yields a Result.
-#define OPENBITS_RETURN_IF_ERROR(expr)            \
-  do {                                            \
-    auto openbits_status_ = (expr);               \
-    if (!openbits_status_.ok()) {                 \
-      return openbits_status_.error();            \
-    }                                             \
+#define OPENBITS_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    auto openbits_status_ = (expr);    \
+    if (!openbits_status_.ok()) {      \
+      return openbits_status_.error(); \
+    }                                  \
   } while (false)

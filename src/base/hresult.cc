@@ -130,19 +130,32 @@ std::string DescribeHresult(HRESULT code) {
   if (IsHttpError(code)) {
     const int status = static_cast<int>(code - hr::kHttpErrorBase);
     switch (status) {
-      case 400: return "HTTP status 400: the server could not understand the request.";
-      case 401: return "HTTP status 401: the requested resource requires user authentication.";
-      case 403: return "HTTP status 403: the server understood the request, but refused it.";
-      case 404: return "HTTP status 404: the requested URL does not exist on the server.";
-      case 407: return "HTTP status 407: proxy authentication is required.";
-      case 408: return "HTTP status 408: the server timed out waiting for the request.";
-      case 416: return "HTTP status 416: the requested range cannot be satisfied.";
-      case 500: return "HTTP status 500: the server encountered an unexpected condition.";
-      case 501: return "HTTP status 501: the server does not support the requested method.";
-      case 502: return "HTTP status 502: the gateway received an invalid response upstream.";
-      case 503: return "HTTP status 503: the service is temporarily unavailable.";
-      case 504: return "HTTP status 504: the gateway timed out.";
-      default: return "HTTP status " + std::to_string(status) + " returned by the server.";
+      case 400:
+        return "HTTP status 400: the server could not understand the request.";
+      case 401:
+        return "HTTP status 401: the requested resource requires user authentication.";
+      case 403:
+        return "HTTP status 403: the server understood the request, but refused it.";
+      case 404:
+        return "HTTP status 404: the requested URL does not exist on the server.";
+      case 407:
+        return "HTTP status 407: proxy authentication is required.";
+      case 408:
+        return "HTTP status 408: the server timed out waiting for the request.";
+      case 416:
+        return "HTTP status 416: the requested range cannot be satisfied.";
+      case 500:
+        return "HTTP status 500: the server encountered an unexpected condition.";
+      case 501:
+        return "HTTP status 501: the server does not support the requested method.";
+      case 502:
+        return "HTTP status 502: the gateway received an invalid response upstream.";
+      case 503:
+        return "HTTP status 503: the service is temporarily unavailable.";
+      case 504:
+        return "HTTP status 504: the gateway timed out.";
+      default:
+        return "HTTP status " + std::to_string(status) + " returned by the server.";
     }
   }
   return "Unknown error " + FormatHresult(code) + ".";
@@ -150,8 +163,10 @@ std::string DescribeHresult(HRESULT code) {
 
 std::string_view DescribeErrorContext(ErrorContext context) {
   switch (context) {
-    case ErrorContext::kNone: return "An error has not occurred.";
-    case ErrorContext::kUnknown: return "The error context is unknown.";
+    case ErrorContext::kNone:
+      return "An error has not occurred.";
+    case ErrorContext::kUnknown:
+      return "The error context is unknown.";
     case ErrorContext::kGeneralQueueManager:
       return "The error occurred in the transfer queue manager.";
     case ErrorContext::kQueueManagerNotification:
@@ -160,7 +175,8 @@ std::string_view DescribeErrorContext(ErrorContext context) {
       return "The error occurred while the local file was being processed.";
     case ErrorContext::kRemoteFile:
       return "The error occurred while the remote file was being processed.";
-    case ErrorContext::kGeneralTransport: return "The error occurred in the transport layer.";
+    case ErrorContext::kGeneralTransport:
+      return "The error occurred in the transport layer.";
     case ErrorContext::kRemoteApplication:
       return "The error occurred while the server application was processing the upload.";
     case ErrorContext::kServerCertificateCallback:

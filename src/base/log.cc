@@ -18,9 +18,8 @@ bool Init(std::string_view level) {
   if (parsed == spdlog::level::off && level != "off") return false;
   std::lock_guard lock(g_mutex);
   g_level = parsed;
-  spdlog::apply_all([&](const std::shared_ptr<spdlog::logger>& logger) {
-    logger->set_level(g_level);
-  });
+  spdlog::apply_all(
+      [&](const std::shared_ptr<spdlog::logger>& logger) { logger->set_level(g_level); });
   return true;
 }
 

@@ -63,8 +63,7 @@ Result<Job> ResolveJob(Client& client, const std::string& name) {
   if (matches.size() > 1) {
     std::string ids;
     for (const Job& job : matches) ids += " " + job.id().ToString();
-    return Error::InvalidArg("several jobs are named '" + name + "':" + ids +
-                             "; name one by GUID");
+    return Error::InvalidArg("several jobs are named '" + name + "':" + ids + "; name one by GUID");
   }
   return matches.front();
 }
@@ -99,9 +98,8 @@ std::string SummaryLine(Job& job) {
   if (!name || !state || !progress) return job.id().ToString() + " (gone)";
   return job.id().ToString() + " '" + *name + "' " + std::string(JobStateName(*state)) + " " +
          std::to_string(progress->files_transferred) + " / " +
-         std::to_string(progress->files_total) + " " +
-         std::to_string(progress->bytes_transferred) + " / " +
-         FormatSize(progress->bytes_total);
+         std::to_string(progress->files_total) + " " + std::to_string(progress->bytes_transferred) +
+         " / " + FormatSize(progress->bytes_total);
 }
 
 void PrintError(const JobErrorInfo& error, const std::vector<FileInfo>& files) {
@@ -280,8 +278,8 @@ int ListFiles(Context& ctx, const Args& args) {
     if (!files) return Fail("list files", files.error());
     for (const FileInfo& file : *files) {
       std::cout << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
-                << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url
-                << " -> " << file.local_name << "\n";
+                << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url << " -> "
+                << file.local_name << "\n";
     }
     if (!ctx.raw) std::cout << "Listed " << files->size() << " file(s).\n";
     return 0;
@@ -322,9 +320,8 @@ Command ProgressGetter(const std::string& verb, Getter getter) {
 template <typename T, typename Format>
 Command Getter(const std::string& verb, Result<T> (Job::*get)(), Format format) {
   return [verb, get, format](Context& ctx, const Args& args) {
-    return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
-      return PrintOr<T>(ctx, verb.substr(1), (job.*get)(), format);
-    });
+    return WithJob(ctx, args, 0, verb + " JOB",
+                   [&](Job& job) { return PrintOr<T>(ctx, verb.substr(1), (job.*get)(), format); });
   };
 }
 
@@ -409,7 +406,8 @@ int Transfer(Context& ctx, const Args& args) {
 
   auto job = ctx.client.CreateJob(name, JobType::kDownload);
   if (!job) return Fail("create job", job.error());
-  if (!ctx.raw) std::cout << "DISPLAY: '" << name << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
+  if (!ctx.raw)
+    std::cout << "DISPLAY: '" << name << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
   auto abandon = [&](const std::string& what, const Error& error) {
     (void)job->Cancel();
     return Fail(what, error);
@@ -458,35 +456,41 @@ const std::map<std::string, Command>& Commands() {
       {"/transfer", Transfer},
       {"/getstate", GetState},
       {"/geterror", GetError},
-      {"/getbytestotal", ProgressGetter("/getbytestotal",
-                                        [](const JobProgress& p) { return FormatSize(p.bytes_total); })},
+      {"/getbytestotal",
+       ProgressGetter("/getbytestotal",
+                      [](const JobProgress& p) { return FormatSize(p.bytes_total); })},
       {"/getbytestransferred",
        ProgressGetter("/getbytestransferred",
                       [](const JobProgress& p) { return std::to_string(p.bytes_transferred); })},
-      {"/getfilestotal", ProgressGetter("/getfilestotal",
-                                        [](const JobProgress& p) { return std::to_string(p.files_total); })},
+      {"/getfilestotal",
+       ProgressGetter("/getfilestotal",
+                      [](const JobProgress& p) { return std::to_string(p.files_total); })},
       {"/getfilestransferred",
        ProgressGetter("/getfilestransferred",
                       [](const JobProgress& p) { return std::to_string(p.files_transferred); })},
-      {"/geterrorcount", Getter<std::uint32_t>("/geterrorcount", &Job::GetErrorCount,
-                                               [](const std::uint32_t& n) { return std::to_string(n); })},
+      {"/geterrorcount",
+       Getter<std::uint32_t>("/geterrorcount", &Job::GetErrorCount,
+                             [](const std::uint32_t& n) { return std::to_string(n); })},
       {"/getdisplayname", Getter<std::string>("/getdisplayname", &Job::GetDisplayName,
                                               [](const std::string& s) { return s; })},
       {"/getdescription", Getter<std::string>("/getdescription", &Job::GetDescription,
                                               [](const std::string& s) { return s; })},
-      {"/getpriority", Getter<JobPriority>("/getpriority", &Job::GetPriority,
-                                           [](const JobPriority& p) { return std::string(JobPriorityName(p)); })},
+      {"/getpriority",
+       Getter<JobPriority>("/getpriority", &Job::GetPriority,
+                           [](const JobPriority& p) { return std::string(JobPriorityName(p)); })},
       {"/gettype", Getter<JobType>("/gettype", &Job::GetType,
                                    [](const JobType& t) { return std::string(JobTypeName(t)); })},
-      {"/getowner", Getter<JobOwner>("/getowner", &Job::GetOwner,
-                                     [](const JobOwner& o) { return o.name; })},
-      {"/getminretrydelay", Getter<std::uint32_t>("/getminretrydelay", &Job::GetMinimumRetryDelay,
-                                                  [](const std::uint32_t& n) { return std::to_string(n); })},
+      {"/getowner",
+       Getter<JobOwner>("/getowner", &Job::GetOwner, [](const JobOwner& o) { return o.name; })},
+      {"/getminretrydelay",
+       Getter<std::uint32_t>("/getminretrydelay", &Job::GetMinimumRetryDelay,
+                             [](const std::uint32_t& n) { return std::to_string(n); })},
       {"/getnoprogresstimeout",
        Getter<std::uint32_t>("/getnoprogresstimeout", &Job::GetNoProgressTimeout,
                              [](const std::uint32_t& n) { return std::to_string(n); })},
-      {"/getcreationtime", Getter<JobTimes>("/getcreationtime", &Job::GetTimes,
-                                            [](const JobTimes& t) { return FormatTime(t.creation_us); })},
+      {"/getcreationtime",
+       Getter<JobTimes>("/getcreationtime", &Job::GetTimes,
+                        [](const JobTimes& t) { return FormatTime(t.creation_us); })},
       {"/getmodificationtime",
        Getter<JobTimes>("/getmodificationtime", &Job::GetTimes,
                         [](const JobTimes& t) { return FormatTime(t.modification_us); })},

@@ -54,8 +54,7 @@ Error FromDbusError(const sdbus::Error& error) {
     return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
                  "bitsd is not running on this bus (" + message + ")");
   }
-  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
-               error.getName() + ": " + message);
+  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager, error.getName() + ": " + message);
 }
 
 template <typename F>
@@ -105,8 +104,12 @@ Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
   try {
     std::unique_ptr<sdbus::IConnection> connection;
     switch (bus.kind) {
-      case BusChoice::Kind::kSystem: connection = sdbus::createSystemBusConnection(); break;
-      case BusChoice::Kind::kSession: connection = sdbus::createSessionBusConnection(); break;
+      case BusChoice::Kind::kSystem:
+        connection = sdbus::createSystemBusConnection();
+        break;
+      case BusChoice::Kind::kSession:
+        connection = sdbus::createSessionBusConnection();
+        break;
       case BusChoice::Kind::kAddress:
         connection = sdbus::createSessionBusConnectionWithAddress(bus.address);
         break;
@@ -115,7 +118,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
         // fallback (tests, quick start, machines without the service).
         try {
           auto system = sdbus::createSystemBusConnection();
-          auto driver = sdbus::createProxy(*system, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+          auto driver =
+              sdbus::createProxy(*system, "org.freedesktop.DBus", "/org/freedesktop/DBus");
           bool has_owner = false;
           driver->callMethod("NameHasOwner")
               .onInterface("org.freedesktop.DBus")
@@ -145,9 +149,8 @@ Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
 }
 
 Result<Job> Client::CreateJob(const std::string& display_name, JobType type) {
-  auto created = Call([&] {
-    return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type));
-  });
+  auto created = Call(
+      [&] { return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type)); });
   if (!created) return created.error();
   auto id = Guid::Parse(std::get<0>(*created));
   if (!id) return Error::Internal("bitsd returned a malformed job id");

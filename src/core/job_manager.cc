@@ -134,9 +134,9 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
                  "the machine already has " + std::to_string(active) + " jobs");
   }
   if (!caller.is_admin && owned >= options_.max_jobs_per_user) {
-    return Error(hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
-                 "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) +
-                     " jobs");
+    return Error(
+        hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
+        "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) + " jobs");
   }
   OPENBITS_RETURN_IF_ERROR(store_.Save(job));
   Log()->info("Created job={} owner={} name='{}'", job.id.ToString(), caller.uid, display_name);
@@ -173,8 +173,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   for (const FileSpec& spec : specs) {
     OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
     if (spec.local_path.empty() || spec.local_path.front() != '/') {
-      return Error::InvalidArg("the local name '" + spec.local_path +
-                               "' is not an absolute path");
+      return Error::InvalidArg("the local name '" + spec.local_path + "' is not an absolute path");
     }
     if (spec.local_path.back() == '/') {
       return Error::InvalidArg("the local name '" + spec.local_path + "' names a directory");
@@ -196,14 +195,14 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   }
   return Mutate(caller, id, [&](Job& job) -> Status {
     if (job.files.size() + specs.size() > options_.max_files_per_job) {
-      return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
-                   "a job may hold at most " + std::to_string(options_.max_files_per_job) +
-                       " files");
+      return Error(
+          hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
+          "a job may hold at most " + std::to_string(options_.max_files_per_job) + " files");
     }
     for (const JobFile& file : job.files) {
       if (new_paths.contains(file.local_path)) {
-        return Error::InvalidArg("the job already has a file with local name '" +
-                                 file.local_path + "'");
+        return Error::InvalidArg("the job already has a file with local name '" + file.local_path +
+                                 "'");
       }
     }
     for (const FileSpec& spec : specs) {
@@ -395,9 +394,8 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
     events_.JobModified(id, owner, state);
   });
   if (job.state == JobState::kTransferred) {
-    out.push_back([this, id = job.id, owner = job.owner_uid] {
-      events_.JobTransferred(id, owner);
-    });
+    out.push_back(
+        [this, id = job.id, owner = job.owner_uid] { events_.JobTransferred(id, owner); });
   } else if (job.state == JobState::kError && job.error) {
     out.push_back([this, id = job.id, owner = job.owner_uid, error = *job.error] {
       events_.JobError(id, owner, error.code, error.context);
@@ -418,8 +416,7 @@ void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Gui
   if (it != jobs_.end() && it->second.worker.joinable()) it->second.worker.join();
 }
 
-void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id,
-                           Notifications& out) {
+void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out) {
   (void)lock;
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
@@ -461,8 +458,8 @@ void JobManager::SchedulerLoop() {
     if (deadline == 0) {
       scheduler_wakeup_.wait(lock);
     } else {
-      const auto delay = std::chrono::microseconds(std::max<std::int64_t>(
-          deadline - clock_.NowUs(), 0));
+      const auto delay =
+          std::chrono::microseconds(std::max<std::int64_t>(deadline - clock_.NowUs(), 0));
       scheduler_wakeup_.wait_for(lock, delay);
     }
   }

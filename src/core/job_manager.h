@@ -41,9 +41,9 @@ struct ManagerOptions {
   // Background (HIGH/NORMAL/LOW) jobs that transfer at once. FOREGROUND jobs always run.
   // Default: 4 (BITS runs one; more keeps a fast link busy while one server is slow).
   std::uint32_t max_background_jobs = 4;
-  std::uint32_t max_jobs_per_user = 60;     // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
-  std::uint32_t max_jobs_per_machine = 300; // BG_E_TOO_MANY_JOBS_PER_MACHINE
-  std::uint32_t max_files_per_job = 200;    // BG_E_TOO_MANY_FILES_IN_JOB
+  std::uint32_t max_jobs_per_user = 60;      // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
+  std::uint32_t max_jobs_per_machine = 300;  // BG_E_TOO_MANY_JOBS_PER_MACHINE
+  std::uint32_t max_files_per_job = 200;     // BG_E_TOO_MANY_FILES_IN_JOB
   // How often a transferring file is made durable (fdatasync, then the offset is stored).
   std::chrono::milliseconds checkpoint_interval{1000};
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
@@ -53,8 +53,8 @@ struct ManagerOptions {
 
 class JobManager {
  public:
-  JobManager(ManagerOptions options, JobStore& store, Transport& transport,
-             LocalFileSystem& files, EventSink& events, const Clock& clock);
+  JobManager(ManagerOptions options, JobStore& store, Transport& transport, LocalFileSystem& files,
+             EventSink& events, const Clock& clock);
   ~JobManager();
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;

@@ -25,8 +25,8 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 
 class JobManager::FileSink : public DownloadSink {
  public:
-  FileSink(JobManager& manager, Guid id, std::uint64_t run_id, std::uint32_t index,
-           TempFile& temp, const RunControl& control)
+  FileSink(JobManager& manager, Guid id, std::uint64_t run_id, std::uint32_t index, TempFile& temp,
+           const RunControl& control)
       : manager_(manager),
         id_(id),
         run_id_(run_id),
@@ -172,8 +172,7 @@ void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t 
     if (!entry) return;
     JobFile& file = entry->job.files[index];
     if (response.restart_from_zero) {
-      Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(),
-                  index);
+      Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(), index);
       file.bytes_committed = 0;
     }
     file.bytes_total = response.bytes_total;

@@ -5,9 +5,7 @@
 namespace openbits::core {
 namespace {
 
-bool IsActive(JobState s) {
-  return s == JobState::kConnecting || s == JobState::kTransferring;
-}
+bool IsActive(JobState s) { return s == JobState::kConnecting || s == JobState::kTransferring; }
 
 std::optional<JobState> Decide(JobState from, JobEvent event) {
   using S = JobState;
@@ -23,9 +21,12 @@ std::optional<JobState> Decide(JobState from, JobEvent event) {
         default:
           return from;  // QUEUED, CONNECTING, TRANSFERRING: already running
       }
-    case JobEvent::kSuspend: return S::kSuspended;
-    case JobEvent::kCancel: return S::kCancelled;
-    case JobEvent::kComplete: return S::kAcknowledged;
+    case JobEvent::kSuspend:
+      return S::kSuspended;
+    case JobEvent::kCancel:
+      return S::kCancelled;
+    case JobEvent::kComplete:
+      return S::kAcknowledged;
     case JobEvent::kStartTransfer:
       if (from == S::kQueued) return S::kConnecting;
       return std::nullopt;
@@ -55,17 +56,28 @@ std::optional<JobState> Decide(JobState from, JobEvent event) {
 
 std::string_view JobEventName(JobEvent event) {
   switch (event) {
-    case JobEvent::kResume: return "Resume";
-    case JobEvent::kSuspend: return "Suspend";
-    case JobEvent::kCancel: return "Cancel";
-    case JobEvent::kComplete: return "Complete";
-    case JobEvent::kStartTransfer: return "StartTransfer";
-    case JobEvent::kConnected: return "Connected";
-    case JobEvent::kAllTransferred: return "AllTransferred";
-    case JobEvent::kTransientError: return "TransientError";
-    case JobEvent::kFatalError: return "FatalError";
-    case JobEvent::kRetryDue: return "RetryDue";
-    case JobEvent::kRecover: return "Recover";
+    case JobEvent::kResume:
+      return "Resume";
+    case JobEvent::kSuspend:
+      return "Suspend";
+    case JobEvent::kCancel:
+      return "Cancel";
+    case JobEvent::kComplete:
+      return "Complete";
+    case JobEvent::kStartTransfer:
+      return "StartTransfer";
+    case JobEvent::kConnected:
+      return "Connected";
+    case JobEvent::kAllTransferred:
+      return "AllTransferred";
+    case JobEvent::kTransientError:
+      return "TransientError";
+    case JobEvent::kFatalError:
+      return "FatalError";
+    case JobEvent::kRetryDue:
+      return "RetryDue";
+    case JobEvent::kRecover:
+      return "Recover";
   }
   return "Unknown";
 }

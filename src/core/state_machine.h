@@ -11,17 +11,17 @@ namespace openbits::core {
 
 // What happened to a job. API calls first, then what the scheduler and transfers report.
 enum class JobEvent {
-  kResume,           // Resume(): SUSPENDED/ERROR/TRANSIENT_ERROR/TRANSFERRED -> QUEUED
-  kSuspend,          // Suspend(): any non-final -> SUSPENDED
-  kCancel,           // Cancel(): any non-final -> CANCELLED
-  kComplete,         // Complete(): any non-final -> ACKNOWLEDGED
-  kStartTransfer,    // scheduler picked the job: QUEUED -> CONNECTING
-  kConnected,        // a server accepted a request: CONNECTING -> TRANSFERRING
-  kAllTransferred,   // last file done: CONNECTING/TRANSFERRING -> TRANSFERRED
-  kTransientError,   // recoverable failure -> TRANSIENT_ERROR
-  kFatalError,       // unrecoverable failure -> ERROR
-  kRetryDue,         // MinimumRetryDelay elapsed: TRANSIENT_ERROR -> QUEUED
-  kRecover,          // daemon restarted while active: CONNECTING/TRANSFERRING -> QUEUED
+  kResume,          // Resume(): SUSPENDED/ERROR/TRANSIENT_ERROR/TRANSFERRED -> QUEUED
+  kSuspend,         // Suspend(): any non-final -> SUSPENDED
+  kCancel,          // Cancel(): any non-final -> CANCELLED
+  kComplete,        // Complete(): any non-final -> ACKNOWLEDGED
+  kStartTransfer,   // scheduler picked the job: QUEUED -> CONNECTING
+  kConnected,       // a server accepted a request: CONNECTING -> TRANSFERRING
+  kAllTransferred,  // last file done: CONNECTING/TRANSFERRING -> TRANSFERRED
+  kTransientError,  // recoverable failure -> TRANSIENT_ERROR
+  kFatalError,      // unrecoverable failure -> ERROR
+  kRetryDue,        // MinimumRetryDelay elapsed: TRANSIENT_ERROR -> QUEUED
+  kRecover,         // daemon restarted while active: CONNECTING/TRANSFERRING -> QUEUED
 };
 
 std::string_view JobEventName(JobEvent event);

@@ -61,7 +61,8 @@ const std::map<std::string, Setter>& Keys() {
          c.manager.checkpoint_interval = std::chrono::milliseconds(ms);
          return true;
        }},
-      {"transfer.connect_timeout_s", CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
+      {"transfer.connect_timeout_s",
+       CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},
       {"identity.admin_group",
        [](Config& c, const std::string& v) {

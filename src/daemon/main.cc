@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
       std::cout << "bitsd (OpenBITS) 0.1.0\n";
       return 0;
     }
-    if (TakeOption(arg, "--bus", options.bus) || TakeOption(arg, "--state-dir", options.state_dir) ||
+    if (TakeOption(arg, "--bus", options.bus) ||
+        TakeOption(arg, "--state-dir", options.state_dir) ||
         TakeOption(arg, "--log-level", log_level)) {
       continue;
     }

@@ -3,8 +3,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <sdbus-c++/sdbus-c++.h>
+#include <chrono>
 
 #include "base/log.h"
 #include "core/job_manager.h"

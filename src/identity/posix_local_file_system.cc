@@ -17,13 +17,20 @@ Error ErrnoError(int error_number, const std::string& what) {
   HRESULT code = hr::E_FAIL;
   switch (error_number) {
     case ENOSPC:
-    case EDQUOT: code = hr::ERROR_DISK_FULL; break;
+    case EDQUOT:
+      code = hr::ERROR_DISK_FULL;
+      break;
     case EACCES:
     case EPERM:
-    case EROFS: code = hr::E_ACCESSDENIED; break;
+    case EROFS:
+      code = hr::E_ACCESSDENIED;
+      break;
     case ENOENT:
-    case ENOTDIR: code = hr::ERROR_PATH_NOT_FOUND; break;
-    default: break;
+    case ENOTDIR:
+      code = hr::ERROR_PATH_NOT_FOUND;
+      break;
+    default:
+      break;
   }
   return Error(code, ErrorContext::kLocalFile,
                "Failed to " + what + ": " + std::strerror(error_number));
@@ -131,8 +138,9 @@ Status PosixLocalFileSystem::CheckDestination(const core::FileOwner& owner,
   return Ok();
 }
 
-Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(
-    const core::FileOwner& owner, const std::string& temp_path, std::uint64_t keep_bytes) {
+Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const core::FileOwner& owner,
+                                                                       const std::string& temp_path,
+                                                                       std::uint64_t keep_bytes) {
   ScopedFsIdentity as_owner(owner.uid, owner.gid);
   OPENBITS_RETURN_IF_ERROR(as_owner.status());
   const SplitPath parts = Split(temp_path);
@@ -151,8 +159,8 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(
                  "the temp file " + temp_path + " is not a regular file of uid " +
                      std::to_string(owner.uid));
   }
-  const std::uint64_t size = std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size),
-                                                     keep_bytes);
+  const std::uint64_t size =
+      std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size), keep_bytes);
   if (static_cast<std::uint64_t>(st.st_size) != size &&
       ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     return ErrnoError(errno, "truncate temp file " + temp_path);
@@ -164,8 +172,7 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(
       std::make_unique<PosixTempFile>(std::move(fd), temp_path, size));
 }
 
-Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner,
-                                        const std::string& temp_path,
+Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
                                         const std::string& final_path, std::int64_t mtime_us) {
   ScopedFsIdentity as_owner(owner.uid, owner.gid);
   OPENBITS_RETURN_IF_ERROR(as_owner.status());
@@ -184,8 +191,8 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner,
     if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + temp_path);
   }
   if (fsync(fd.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
-  Fd to_dir(from.dir == to.dir ? dup(dir->get()) : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY |
-                                                                           O_CLOEXEC));
+  Fd to_dir(from.dir == to.dir ? dup(dir->get())
+                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
   if (renameat(dir->get(), from.name.c_str(), to_dir.get(), to.name.c_str()) != 0) {
     return ErrnoError(errno, "rename " + temp_path + " to " + final_path);

@@ -6,9 +6,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <sdbus-c++/IConnection.h>
 #include <chrono>
 #include <ctime>
-#include <sdbus-c++/IConnection.h>
 
 #include "base/log.h"
 
@@ -78,9 +78,8 @@ void BusLoop::Run() {
                        ? static_cast<int>((poll_data.timeout_usec - now_us + 999) / 1000)
                        : 0;
     }
-    pollfd fds[3] = {{poll_data.fd, poll_data.events, 0},
-                     {event_fd_, POLLIN, 0},
-                     {signal_fd_, POLLIN, 0}};
+    pollfd fds[3] = {
+        {poll_data.fd, poll_data.events, 0}, {event_fd_, POLLIN, 0}, {signal_fd_, POLLIN, 0}};
     if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
       logger->error("Failed to poll the bus: {}", std::strerror(errno));
       return;

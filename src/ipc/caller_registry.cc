@@ -8,8 +8,7 @@ namespace openbits::ipc {
 
 CallerRegistry::CallerRegistry(sdbus::IConnection& connection, std::string admin_group)
     : admin_group_(std::move(admin_group)) {
-  bus_driver_ =
-      sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+  bus_driver_ = sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
   bus_driver_->uponSignal("NameOwnerChanged")
       .onInterface("org.freedesktop.DBus")
       .call([this](const std::string& name, const std::string&, const std::string& new_owner) {

@@ -6,8 +6,8 @@
 
 namespace openbits::ipc {
 
-JobAdaptor::JobAdaptor(sdbus::IConnection& connection, const Guid& id,
-                       core::JobManager& manager, CallerRegistry& callers)
+JobAdaptor::JobAdaptor(sdbus::IConnection& connection, const Guid& id, core::JobManager& manager,
+                       CallerRegistry& callers)
     : AdaptorInterfaces(connection, dbus::JobPath(id)),
       id_(id),
       manager_(manager),
@@ -41,8 +41,7 @@ void JobAdaptor::SendJobError(const std::vector<std::string>& destinations, HRES
   }
 }
 
-void JobAdaptor::SendJobModification(const std::vector<std::string>& destinations,
-                                     JobState state) {
+void JobAdaptor::SendJobModification(const std::vector<std::string>& destinations, JobState state) {
   for (const std::string& destination : destinations) {
     auto signal = getObject().createSignal(dbus::kJobInterface, "JobModification");
     signal << static_cast<uint32_t>(state);
@@ -65,8 +64,8 @@ std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>>
 JobAdaptor::EnumFiles() {
   std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>> files;
   for (const core::JobFile& file : Snapshot().files) {
-    files.emplace_back(file.remote_url, file.local_path, file.bytes_total,
-                       file.bytes_transferred, file.completed);
+    files.emplace_back(file.remote_url, file.local_path, file.bytes_total, file.bytes_transferred,
+                       file.completed);
   }
   return files;
 }
@@ -87,9 +86,9 @@ uint32_t JobAdaptor::GetState() { return static_cast<uint32_t>(Snapshot().state)
 sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> JobAdaptor::GetError() {
   const core::Job job = Snapshot();
   if (!job.error || (job.state != JobState::kError && job.state != JobState::kTransientError)) {
-    throw ToDbusError(Error(hr::BG_E_ERROR_INFORMATION_UNAVAILABLE, ErrorContext::kNone,
-                            "the job is in state " + std::string(JobStateName(job.state)) +
-                                " and has no error"));
+    throw ToDbusError(
+        Error(hr::BG_E_ERROR_INFORMATION_UNAVAILABLE, ErrorContext::kNone,
+              "the job is in state " + std::string(JobStateName(job.state)) + " and has no error"));
   }
   const core::JobError& error = *job.error;
   std::string protocol;

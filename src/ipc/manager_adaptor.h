@@ -13,8 +13,8 @@ namespace openbits::ipc {
 class ManagerAdaptor final
     : public sdbus::AdaptorInterfaces<org::openbits::bits1::Manager_adaptor> {
  public:
-  ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
-                 CallerRegistry& callers, JobObjects& objects);
+  ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager, CallerRegistry& callers,
+                 JobObjects& objects);
   ~ManagerAdaptor();
 
  private:

@@ -120,9 +120,8 @@ std::string MoveAside(const std::string& path) {
 
 Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error error = SqliteError(db, "open the job database " + path);
     sqlite3_close(db);
@@ -131,12 +130,13 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
   std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db));
   sqlite3_busy_timeout(db, 5000);
   // The first statement that reads the file tells whether it is a database at all.
-  Status pragmas = store->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  Status pragmas =
+      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   int version = -1;
   if (pragmas) {
     Statement statement(db, "PRAGMA user_version");
-    if (statement.ok() && statement.Step() == SQLITE_ROW) version = static_cast<int>(statement.Int(0));
+    if (statement.ok() && statement.Step() == SQLITE_ROW)
+      version = static_cast<int>(statement.Int(0));
   }
   if (!pragmas || version < 0) {
     const HRESULT code = pragmas ? hr::BG_E_DATABASE_CORRUPT : pragmas.error().code();

@@ -21,8 +21,7 @@ class SqliteJobStore : public core::JobStore {
 
   Result<std::vector<core::Job>> LoadAll() override;
   Status Save(const core::Job& job) override;
-  Status SaveFileProgress(const Guid& job, std::uint32_t index,
-                          const core::JobFile& file) override;
+  Status SaveFileProgress(const Guid& job, std::uint32_t index, const core::JobFile& file) override;
   Status Remove(const Guid& job) override;
 
  private:

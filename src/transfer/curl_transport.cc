@@ -155,8 +155,7 @@ Status CurlSession::AcceptResponse() {
   }
   std::uint64_t start = 0;
   if (status == 206) {
-    auto range = headers_.content_range ? ParseContentRange(*headers_.content_range)
-                                        : std::nullopt;
+    auto range = headers_.content_range ? ParseContentRange(*headers_.content_range) : std::nullopt;
     if (!range || range->first != request_->offset) {
       return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
                    "the server answered a range request for byte " +
@@ -180,8 +179,7 @@ Status CurlSession::AcceptResponse() {
     if (request_->offset > 0) {
       if (response.validators == request_->validators) {
         return Error(hr::BG_E_INSUFFICIENT_RANGE_SUPPORT, ErrorContext::kRemoteFile,
-                     "the server ignored the Range header (status 200 instead of 206) for " +
-                         url);
+                     "the server ignored the Range header (status 200 instead of 206) for " + url);
       }
       response.restart_from_zero = true;
     }

@@ -172,8 +172,8 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
-void Process::Stop() {
-  if (pid_ <= 0) return;
+std::optional<int> Process::Stop() {
+  if (pid_ <= 0) return std::nullopt;
   if (running()) {
     kill(pid_, SIGTERM);
     if (!Wait(10s)) {
@@ -182,6 +182,7 @@ void Process::Stop() {
     }
   }
   pid_ = -1;
+  return status_;
 }
 
 CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as,
@@ -222,9 +223,10 @@ CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run
 PrivateBus::PrivateBus(const TempDir& dir) {
   const std::string socket = dir / "bus";
   address_ = "unix:path=" + socket;
-  process_ = Process::Start({"/usr/bin/dbus-daemon", "--config-file=" HARNESS_DIR
-                             "/dbus-private.conf", "--address=" + address_, "--nofork"},
-                            dir / "dbus.log");
+  process_ =
+      Process::Start({"/usr/bin/dbus-daemon", "--config-file=" HARNESS_DIR "/dbus-private.conf",
+                      "--address=" + address_, "--nofork"},
+                     dir / "dbus.log");
   if (!WaitUntil([&] { return fs::exists(socket); }, 10s)) {
     throw std::runtime_error("dbus-daemon did not start: " + ReadFile(dir / "dbus.log"));
   }
@@ -256,7 +258,8 @@ std::vector<std::string> RangeServer::LogLines() const {
 
 std::vector<std::uint64_t> RangeServer::RangeStarts(const std::string& path) const {
   std::vector<std::uint64_t> starts;
-  const std::regex range(R"re("method": "GET", "path": "([^"?]*)[^"]*", "range": "bytes=(\d+)-")re");
+  const std::regex range(
+      R"re("method": "GET", "path": "([^"?]*)[^"]*", "range": "bytes=(\d+)-")re");
   for (const std::string& line : LogLines()) {
     std::smatch match;
     if (std::regex_search(line, match, range) && match[1] == path) {
@@ -274,7 +277,7 @@ Bitsd::Bitsd(const TempDir& dir, const std::string& bus_address, const std::stri
   WriteFile(config_path_, config);
 }
 
-Bitsd::~Bitsd() { Stop(); }
+Bitsd::~Bitsd() { (void)Stop(); }
 
 void Bitsd::Start() {
   auto ready_lines = [&] {
@@ -291,14 +294,13 @@ void Bitsd::Start() {
                              "--config=" + config_path_, "--log-level=debug"},
                             log_path_);
   // Ready when the log says so (the bus name is taken before that line is written).
-  const bool ready =
-      WaitUntil([&] { return ready_lines() > before || !process_.running(); });
+  const bool ready = WaitUntil([&] { return ready_lines() > before || !process_.running(); });
   if (!ready || !process_.running()) {
     throw std::runtime_error("bitsd did not start: " + Log());
   }
 }
 
-void Bitsd::Stop() { process_.Stop(); }
+std::optional<int> Bitsd::Stop() { return process_.Stop(); }
 
 void Bitsd::Kill() {
   process_.Signal(SIGKILL);

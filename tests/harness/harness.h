@@ -64,8 +64,8 @@ class Process {
   void Signal(int signal);
   // Waits for exit; returns the exit status (128+signal when killed), or nullopt on timeout.
   std::optional<int> Wait(std::chrono::milliseconds timeout = 10s);
-  // TERM, wait, then KILL.
-  void Stop();
+  // TERM, wait, then KILL. Returns the exit status, if the process was started.
+  std::optional<int> Stop();
 
  private:
   pid_t pid_ = -1;
@@ -115,8 +115,9 @@ class Bitsd {
   Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config = "");
   ~Bitsd();
   void Start();
-  // SIGTERM and wait: the clean shutdown path.
-  void Stop();
+  // SIGTERM and wait: the clean shutdown path. Returns bitsd's exit status (0 when clean),
+  // or nullopt if it was not running or did not exit in time.
+  std::optional<int> Stop();
   // SIGKILL: the crash path.
   void Kill();
   const std::string& state_dir() const { return state_dir_; }

@@ -42,8 +42,8 @@ TEST_F(DaemonTest, AddFileRejectsBadUrlsAndPathsWithoutChangingTheJob) {
   for (const Case& c : cases) {
     auto added = job->AddFile(c.url, c.local);
     ASSERT_FALSE(added) << c.url.substr(0, 40) << " " << c.local;
-    EXPECT_EQ(added.error().code(), c.code) << c.url.substr(0, 40) << " " << c.local << ": "
-                                            << added.error().ToString();
+    EXPECT_EQ(added.error().code(), c.code)
+        << c.url.substr(0, 40) << " " << c.local << ": " << added.error().ToString();
   }
   EXPECT_EQ(job->GetProgress()->files_total, 0u);
   // A set with one bad entry adds nothing.

@@ -36,15 +36,16 @@ TEST_F(DaemonTest, StepByStepVerbsWorkByNameAndByGuid) {
   ASSERT_TRUE(Guid::Parse(id)) << created.out;
 
   EXPECT_EQ(harness::Run(Bitsadmin({"/getstate", "stepper"})).out, "SUSPENDED\n");
-  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", "stepper", server_->Url("/step.bin"),
-                                    out() + "/step.bin"}))
+  ASSERT_EQ(harness::Run(
+                Bitsadmin({"/addfile", "stepper", server_->Url("/step.bin"), out() + "/step.bin"}))
                 .exit_code,
             0);
   EXPECT_EQ(harness::Run(Bitsadmin({"/setpriority", id, "HIGH"})).exit_code, 0);
   EXPECT_EQ(harness::Run(Bitsadmin({"/getpriority", id})).out, "HIGH\n");
   ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id})).exit_code, 0);
-  ASSERT_TRUE(harness::WaitUntil(
-      [&] { return harness::Run(Bitsadmin({"/getstate", id})).out == "TRANSFERRED\n"; }));
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return harness::Run(Bitsadmin({"/getstate", id})).out == "TRANSFERRED\n";
+  }));
   EXPECT_EQ(harness::Run(Bitsadmin({"/getbytestransferred", id})).out, "300000\n");
   EXPECT_EQ(harness::Run(Bitsadmin({"/getbytestotal", id})).out, "300000\n");
 

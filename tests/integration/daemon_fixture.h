@@ -28,11 +28,17 @@ class DaemonTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure()) {
+    client_.reset();
+    // Every test ends with a clean shutdown: SIGTERM, transfers checkpointed, exit 0 (and
+    // under ASan, no leak or error report).
+    if (bitsd_) {
+      EXPECT_EQ(bitsd_->Stop(), 0) << "bitsd did not shut down cleanly";
+      EXPECT_EQ(bitsd_->Log().find("Sanitizer"), std::string::npos) << "sanitizer report";
+    }
+    if (HasFailure() && bitsd_ && server_) {
       std::cerr << "---- bitsd log ----\n" << bitsd_->Log() << "---- http requests ----\n";
       for (const auto& line : server_->LogLines()) std::cerr << line << "\n";
     }
-    client_.reset();
     bitsd_.reset();
   }
 

@@ -39,8 +39,7 @@ TEST_F(DaemonTest, MultiFileJobTransfersEveryFileWithItsHash) {
                                {server_->Url("/b.bin"), out() + "/b.bin"},
                                {server_->Url("/empty.bin"), out() + "/empty.bin"}}));
   ASSERT_TRUE(job->Resume());
-  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}),
-            JobState::kTransferred);
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
 
   auto progress = job->GetProgress();
   ASSERT_TRUE(progress);
@@ -55,19 +54,18 @@ TEST_F(DaemonTest, MultiFileJobTransfersEveryFileWithItsHash) {
   ASSERT_TRUE(completed) << completed.error().ToString();
   EXPECT_EQ(*completed, hr::S_OK);
   for (const char* name : {"a.bin", "b.bin", "empty.bin"}) {
-    EXPECT_EQ(harness::Sha256OfFile(out() + "/" + name),
-              harness::Sha256OfFile(www() + "/" + name))
+    EXPECT_EQ(harness::Sha256OfFile(out() + "/" + name), harness::Sha256OfFile(www() + "/" + name))
         << name;
   }
   // The file keeps the server's Last-Modified as its mtime.
-  struct stat source {}, copy {};
+  struct stat source {
+  }, copy{};
   ASSERT_EQ(stat((www() + "/a.bin").c_str(), &source), 0);
   ASSERT_EQ(stat((out() + "/a.bin").c_str(), &copy), 0);
   EXPECT_EQ(copy.st_mtim.tv_sec, source.st_mtim.tv_sec);
   // No temp file is left behind, and the job is gone.
   for (const auto& entry : fs::directory_iterator(out())) {
-    EXPECT_EQ(entry.path().filename().string().find(".bits-"), std::string::npos)
-        << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find(".bits-"), std::string::npos) << entry.path();
   }
   EXPECT_EQ(client_->GetJob(job->id()).error().code(), hr::BG_E_NOT_FOUND);
 }
@@ -139,7 +137,7 @@ TEST_F(DaemonTest, GracefulRestartKeepsEveryJobAndItsState) {
   ASSERT_TRUE(done->Resume());
   ASSERT_EQ(WaitForState(*done, {JobState::kTransferred}), JobState::kTransferred);
 
-  bitsd_->Stop();
+  ASSERT_EQ(bitsd_->Stop(), 0);
   bitsd_->Start();
   client_ = Connect();
 
@@ -174,8 +172,7 @@ TEST_F(DaemonTest, NotFoundEndsInErrorWithHttp404AndRemoteFileContext) {
 
   const auto printed = harness::Run(Bitsadmin({"/geterror", job->id().ToString()}));
   EXPECT_EQ(printed.exit_code, 0) << printed.err;
-  EXPECT_NE(printed.out.find("0x80190194 (BG_E_HTTP_ERROR_404)"), std::string::npos)
-      << printed.out;
+  EXPECT_NE(printed.out.find("0x80190194 (BG_E_HTTP_ERROR_404)"), std::string::npos) << printed.out;
   EXPECT_NE(printed.out.find("ERROR CONTEXT: 0x00000005"), std::string::npos) << printed.out;
 }
 
@@ -219,8 +216,8 @@ TEST_F(DaemonTest, ServerIgnoringRangeOnResumeIsInsufficientRangeSupport) {
   harness::WriteRandomFile(www() + "/norange.bin", 16 * 1024 * 1024, 7);
   auto job = client_->CreateJob("norange");
   ASSERT_TRUE(job);
-  ASSERT_TRUE(job->AddFile(server_->Url("/norange.bin?rate=6000000&norange=1"),
-                           out() + "/norange.bin"));
+  ASSERT_TRUE(
+      job->AddFile(server_->Url("/norange.bin?rate=6000000&norange=1"), out() + "/norange.bin"));
   ASSERT_TRUE(job->Resume());
   ASSERT_TRUE(harness::WaitUntil(
       [&] { return CommittedOffset(bitsd_->state_dir(), job->id()) > 1024 * 1024; }));
@@ -229,8 +226,7 @@ TEST_F(DaemonTest, ServerIgnoringRangeOnResumeIsInsufficientRangeSupport) {
   client_ = Connect();
   auto recovered = client_->GetJob(job->id());
   ASSERT_TRUE(recovered);
-  ASSERT_EQ(WaitForState(*recovered, {JobState::kError, JobState::kTransferred}),
-            JobState::kError);
+  ASSERT_EQ(WaitForState(*recovered, {JobState::kError, JobState::kTransferred}), JobState::kError);
   EXPECT_EQ(recovered->GetError()->code, hr::BG_E_INSUFFICIENT_RANGE_SUPPORT);
 }
 

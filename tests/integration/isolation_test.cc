@@ -48,12 +48,15 @@ TEST_F(IsolationTest, AnotherUserCannotSeeOrTouchAJob) {
   ASSERT_TRUE(Guid::Parse(id)) << created.out;
 
   for (const std::vector<std::string>& verb :
-       {std::vector<std::string>{"/info", id}, {"/cancel", id}, {"/resume", id},
-        {"/addfile", id, server_->Url("/mine.bin"), "/tmp/stolen"}, {"/getstate", "alice-job"}}) {
+       {std::vector<std::string>{"/info", id},
+        {"/cancel", id},
+        {"/resume", id},
+        {"/addfile", id, server_->Url("/mine.bin"), "/tmp/stolen"},
+        {"/getstate", "alice-job"}}) {
     const auto denied = harness::Run(Bitsadmin(verb), kBob);
     EXPECT_EQ(denied.exit_code, 1) << verb[0];
-    EXPECT_NE(denied.err.find("BG_E_NOT_FOUND"), std::string::npos) << verb[0] << ": "
-                                                                    << denied.err;
+    EXPECT_NE(denied.err.find("BG_E_NOT_FOUND"), std::string::npos)
+        << verb[0] << ": " << denied.err;
   }
   const auto listed = harness::Run(Bitsadmin({"/list"}), kBob);
   EXPECT_EQ(listed.exit_code, 0);
@@ -86,8 +89,8 @@ TEST_F(IsolationTest, AJobCannotWriteWhereItsOwnerCannot) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = created.out.substr(0, created.out.find('\n'));
   // Alice's directory is 0700: bitsd (root) must not write there on Bob's behalf.
-  const auto added = harness::Run(
-      Bitsadmin({"/addfile", id, server_->Url("/x"), alice_dir_ + "/planted"}), kBob);
+  const auto added =
+      harness::Run(Bitsadmin({"/addfile", id, server_->Url("/x"), alice_dir_ + "/planted"}), kBob);
   EXPECT_EQ(added.exit_code, 1);
   EXPECT_NE(added.err.find("E_ACCESSDENIED"), std::string::npos) << added.err;
   EXPECT_FALSE(fs::exists(alice_dir_ + "/planted"));

@@ -24,8 +24,9 @@ TEST(GuidTest, FormatsAndParsesEveryAcceptedSpelling) {
 }
 
 TEST(GuidTest, RejectsMalformedText) {
-  for (const char* bad : {"", "{}", "nightly", "{01234567-89AB-CDEF-0123-456789ABCDEG}",
-                          "01234567-89AB-CDEF-0123456789ABCDEF0", "{01234567-89AB-CDEF-0123-456789ABCDEF"}) {
+  for (const char* bad :
+       {"", "{}", "nightly", "{01234567-89AB-CDEF-0123-456789ABCDEG}",
+        "01234567-89AB-CDEF-0123456789ABCDEF0", "{01234567-89AB-CDEF-0123-456789ABCDEF"}) {
     EXPECT_FALSE(Guid::Parse(bad)) << bad;
   }
 }

@@ -110,8 +110,8 @@ TEST_F(JobManagerTest, TransientErrorWaitsForRetryDelayAndFatalErrorStops) {
   EXPECT_EQ(transient.error->code, 0x801901F7u);
   EXPECT_EQ(transient.error_count, 1u);
   // Default MinimumRetryDelay: 600 s from the failure.
-  EXPECT_NEAR(static_cast<double>(transient.retry_at_us - transient.times.modification_us),
-              600e6, 1e6);
+  EXPECT_NEAR(static_cast<double>(transient.retry_at_us - transient.times.modification_us), 600e6,
+              1e6);
   EXPECT_EQ(manager_->GetJob(alice_, *gone)->error->file_index, 0u);
 }
 

@@ -12,12 +12,12 @@ namespace {
 using S = JobState;
 using E = JobEvent;
 
-constexpr S kStates[] = {S::kQueued,         S::kConnecting,  S::kTransferring,
-                         S::kSuspended,      S::kError,       S::kTransientError,
-                         S::kTransferred,    S::kAcknowledged, S::kCancelled};
-constexpr E kEvents[] = {E::kResume,        E::kSuspend,    E::kCancel,         E::kComplete,
-                         E::kStartTransfer, E::kConnected,  E::kAllTransferred, E::kTransientError,
-                         E::kFatalError,    E::kRetryDue,   E::kRecover};
+constexpr S kStates[] = {S::kQueued,      S::kConnecting,   S::kTransferring,
+                         S::kSuspended,   S::kError,        S::kTransientError,
+                         S::kTransferred, S::kAcknowledged, S::kCancelled};
+constexpr E kEvents[] = {E::kResume,        E::kSuspend,   E::kCancel,         E::kComplete,
+                         E::kStartTransfer, E::kConnected, E::kAllTransferred, E::kTransientError,
+                         E::kFatalError,    E::kRetryDue,  E::kRecover};
 
 // Every legal transition; anything not listed must be BG_E_INVALID_STATE.
 const std::map<std::pair<S, E>, S>& Legal() {
