@@ -64,6 +64,11 @@ const std::map<std::string, Setter>& Keys() {
       {"transfer.connect_timeout_s",
        CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},
+      {"tls.extra_ca_file",
+       [](Config& c, const std::string& v) {
+         c.curl.extra_ca_file = v;
+         return !v.empty();
+       }},
       {"identity.admin_group",
        [](Config& c, const std::string& v) {
          c.admin_group = v;

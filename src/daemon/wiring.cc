@@ -65,7 +65,8 @@ Status RunDaemon(const DaemonOptions& options) {
   ipc::BusLoop loop(**connection);
 
   // 3. The concrete parts.
-  transfer::CurlTransport transport(options.config.curl);
+  auto transport = transfer::CurlTransport::Create(options.config.curl);
+  if (!transport) return transport.error();
   identity::PosixLocalFileSystem files;
   SystemClock clock;
   ipc::CallerRegistry callers(**connection, options.config.admin_group);
@@ -73,7 +74,7 @@ Status RunDaemon(const DaemonOptions& options) {
   ipc::BusEventSink events(loop, objects, callers);
   core::ManagerOptions manager_options = options.config.manager;
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
-  core::JobManager manager(manager_options, **store, transport, files, events, clock);
+  core::JobManager manager(manager_options, **store, **transport, files, events, clock);
 
   // 4. Recover the queue and publish it.
   OPENBITS_RETURN_IF_ERROR(manager.Start());

@@ -1,6 +1,9 @@
 #include "transfer/curl_transport.h"
 
 #include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <cctype>
 #include <charconv>
@@ -273,6 +276,45 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
 
 }  // namespace
 
+// CAs added to every TLS handshake's trust store, on top of the system store (CURLOPT_CAINFO
+// would replace the system store instead).
+struct CurlTransport::ExtraCertificates {
+  std::vector<X509*> certificates;
+  ~ExtraCertificates() {
+    for (X509* certificate : certificates) X509_free(certificate);
+  }
+  static CURLcode AddToContext(CURL*, void* ssl_context, void* self) {
+    X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_context));
+    for (X509* certificate : static_cast<ExtraCertificates*>(self)->certificates) {
+      X509_STORE_add_cert(store, certificate);  // a duplicate is harmless
+    }
+    return CURLE_OK;
+  }
+};
+
+Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
+  std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options)));
+  const std::string& path = transport->options_.extra_ca_file;
+  if (path.empty()) return transport;
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (!file) {
+    return Error(hr::ERROR_FILE_NOT_FOUND, ErrorContext::kGeneralTransport,
+                 "cannot read [tls] extra_ca_file " + path);
+  }
+  transport->extra_cas_ = std::make_unique<ExtraCertificates>();
+  while (X509* certificate = PEM_read_X509(file, nullptr, nullptr, nullptr)) {
+    transport->extra_cas_->certificates.push_back(certificate);
+  }
+  std::fclose(file);
+  if (transport->extra_cas_->certificates.empty()) {
+    return Error(hr::E_INVALIDARG, ErrorContext::kGeneralTransport,
+                 "[tls] extra_ca_file " + path + " holds no PEM certificate");
+  }
+  Log()->info("Trusting {} extra CA certificate(s) from {}",
+              transport->extra_cas_->certificates.size(), path);
+  return transport;
+}
+
 CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
@@ -294,6 +336,10 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (extra_cas_) {
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, &ExtraCertificates::AddToContext);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, extra_cas_.get());
+  }
   // Bytes on disk must be the server's bytes: no transparent decompression.
   curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);

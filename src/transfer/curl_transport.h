@@ -17,16 +17,23 @@ struct CurlTransportOptions {
   // A transfer that moves less than 1 byte/s for this long is a timeout (transient).
   long low_speed_time_s = 60;
   std::string user_agent = "Microsoft BITS/7.8 OpenBITS/0.1";
+  // PEM bundle of CAs trusted in addition to the system store ([tls] extra_ca_file).
+  std::string extra_ca_file;
 };
 
 class CurlTransport : public core::Transport {
  public:
-  explicit CurlTransport(CurlTransportOptions options);
+  // Fails when extra_ca_file cannot be read or holds no certificate.
+  static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
   ~CurlTransport() override;
   std::unique_ptr<core::TransferSession> OpenSession() override;
 
  private:
+  struct ExtraCertificates;
+  explicit CurlTransport(CurlTransportOptions options);
+
   CurlTransportOptions options_;
+  std::unique_ptr<ExtraCertificates> extra_cas_;
 };
 
 }  // namespace openbits::transfer

@@ -186,7 +186,7 @@ std::optional<int> Process::Stop() {
 }
 
 CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as,
-                  std::chrono::milliseconds timeout) {
+                  std::chrono::milliseconds timeout, const std::string& cwd) {
   TempDir dir;
   const std::string out = dir / "out", err = dir / "err";
   std::vector<char*> args;
@@ -198,6 +198,7 @@ CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run
     const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out_fd, STDOUT_FILENO);
     dup2(err_fd, STDERR_FILENO);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(125);
     if (run_as) {
       if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
           setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
@@ -233,20 +234,49 @@ PrivateBus::PrivateBus(const TempDir& dir) {
   fs::permissions(socket, fs::perms::all);
 }
 
-RangeServer::RangeServer(const TempDir& dir, const std::string& root) {
-  log_path_ = dir / "http-requests.log";
-  const std::string port_file = dir / "http.port";
-  process_ = Process::Start({"/usr/bin/python3", HARNESS_DIR "/range_server.py", "--root", root,
-                             "--port-file", port_file, "--log", log_path_},
-                            dir / "http.log");
+TestPki MakeTestPki(const TempDir& dir, const std::string& name) {
+  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"),
+              dir / (name + "-server.key")};
+  const std::string ca_key = dir / (name + "-ca.key"), csr = dir / (name + "-server.csr");
+  const std::string extensions = dir / (name + "-ext.cnf");
+  WriteFile(extensions, "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                        "extendedKeyUsage=serverAuth\n");
+  const std::vector<std::vector<std::string>> steps = {
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+       "-subj", "/CN=OpenBITS test CA " + name, "-keyout", ca_key, "-out", pki.ca_cert},
+      {"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+       "-keyout", pki.server_key, "-out", csr},
+      {"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", pki.ca_cert, "-CAkey", ca_key,
+       "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", pki.server_cert},
+  };
+  for (const auto& step : steps) {
+    const CommandResult result = Run(step);
+    if (result.exit_code != 0) throw std::runtime_error("openssl failed: " + result.err);
+  }
+  return pki;
+}
+
+RangeServer::RangeServer(const TempDir& dir, const std::string& root,
+                         const std::optional<TestPki>& tls) {
+  static int servers = 0;
+  const std::string name = "http" + std::to_string(servers++);
+  log_path_ = dir / (name + "-requests.log");
+  const std::string port_file = dir / (name + ".port");
+  std::vector<std::string> argv = {"/usr/bin/python3", HARNESS_DIR "/range_server.py", "--root",
+                                   root, "--port-file", port_file, "--log", log_path_};
+  if (tls) {
+    argv.insert(argv.end(), {"--tls-cert", tls->server_cert, "--tls-key", tls->server_key});
+    scheme_ = "https";
+  }
+  process_ = Process::Start(argv, dir / (name + ".log"));
   if (!WaitUntil([&] { return fs::exists(port_file); }, 10s)) {
-    throw std::runtime_error("range server did not start: " + ReadFile(dir / "http.log"));
+    throw std::runtime_error("range server did not start: " + ReadFile(dir / (name + ".log")));
   }
   port_ = std::stoi(ReadFile(port_file));
 }
 
 std::string RangeServer::Url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 std::vector<std::string> RangeServer::LogLines() const {

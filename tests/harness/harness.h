@@ -79,8 +79,18 @@ struct CommandResult {
 };
 
 // Runs a command to completion (with a deadline) and captures its output.
+// `cwd`: the working directory of the command (empty: this process's).
 CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as = std::nullopt,
-                  std::chrono::milliseconds timeout = 60s);
+                  std::chrono::milliseconds timeout = 60s, const std::string& cwd = "");
+
+// A CA and a server certificate for localhost/127.0.0.1 signed by it, made with the openssl
+// command line in `dir`/`name`-*.pem.
+struct TestPki {
+  std::string ca_cert;
+  std::string server_cert;
+  std::string server_key;
+};
+TestPki MakeTestPki(const TempDir& dir, const std::string& name);
 
 // A private dbus-daemon that any local uid may use.
 class PrivateBus {
@@ -96,7 +106,9 @@ class PrivateBus {
 // tests/harness/range_server.py serving `root`; every request is logged as a JSON line.
 class RangeServer {
  public:
-  RangeServer(const TempDir& dir, const std::string& root);
+  // Serves https with `tls` (server certificate and key) when given.
+  RangeServer(const TempDir& dir, const std::string& root,
+              const std::optional<TestPki>& tls = std::nullopt);
   int port() const { return port_; }
   std::string Url(const std::string& path) const;
   // The "Range: bytes=N-" start offsets of the GET requests for `path`, in order.
@@ -105,6 +117,7 @@ class RangeServer {
 
  private:
   std::string log_path_;
+  std::string scheme_ = "http";
   int port_ = 0;
   Process process_;
 };

@@ -10,6 +10,7 @@ for tests:
 Every request is logged as one JSON line to --log (method, path, range, if_range, status).
 
 usage: range_server.py --root DIR [--port 0] [--port-file FILE] [--log FILE]
+                       [--tls-cert PEM --tls-key PEM]   (serve https)
 The port (useful with --port 0) is written to --port-file once the server accepts.
 """
 import argparse
@@ -18,6 +19,7 @@ import http.server
 import json
 import os
 import re
+import ssl
 import sys
 import threading
 import time
@@ -157,8 +159,14 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
     parser.add_argument("--log", default=os.devnull)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.root = os.path.realpath(args.root)
     server.log_file = open(args.log, "a")
     server.log_lock = threading.Lock()

@@ -7,10 +7,12 @@ namespace {
 TEST_F(DaemonTest, TransferCreatesRunsAndCompletesAJob) {
   harness::WriteRandomFile(www() + "/one.bin", 2 * 1024 * 1024, 10);
   harness::WriteRandomFile(www() + "/two.bin", 1024, 11);
-  // Relative local names are made absolute against the caller's directory.
+  // Relative local names are made absolute against the caller's working directory.
+  std::filesystem::create_directories(out() + "/sub");
   const auto result = harness::Run(
       Bitsadmin({"/transfer", "both", "/priority", "foreground", server_->Url("/one.bin"),
-                 out() + "/one.bin", server_->Url("/two.bin"), out() + "/./two.bin"}));
+                 "one.bin", server_->Url("/two.bin"), "sub/../two.bin"}),
+      std::nullopt, 60s, out());
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("TRANSFERRED"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("Transfer complete."), std::string::npos) << result.out;
