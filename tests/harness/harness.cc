@@ -235,15 +235,15 @@ PrivateBus::PrivateBus(const TempDir& dir) {
 }
 
 TestPki MakeTestPki(const TempDir& dir, const std::string& name) {
-  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"),
-              dir / (name + "-server.key")};
+  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"), dir / (name + "-server.key")};
   const std::string ca_key = dir / (name + "-ca.key"), csr = dir / (name + "-server.csr");
   const std::string extensions = dir / (name + "-ext.cnf");
-  WriteFile(extensions, "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                        "extendedKeyUsage=serverAuth\n");
+  WriteFile(extensions,
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+            "extendedKeyUsage=serverAuth\n");
   const std::vector<std::vector<std::string>> steps = {
-      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-       "-subj", "/CN=OpenBITS test CA " + name, "-keyout", ca_key, "-out", pki.ca_cert},
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+       "/CN=OpenBITS test CA " + name, "-keyout", ca_key, "-out", pki.ca_cert},
       {"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
        "-keyout", pki.server_key, "-out", csr},
       {"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", pki.ca_cert, "-CAkey", ca_key,
@@ -262,8 +262,14 @@ RangeServer::RangeServer(const TempDir& dir, const std::string& root,
   const std::string name = "http" + std::to_string(servers++);
   log_path_ = dir / (name + "-requests.log");
   const std::string port_file = dir / (name + ".port");
-  std::vector<std::string> argv = {"/usr/bin/python3", HARNESS_DIR "/range_server.py", "--root",
-                                   root, "--port-file", port_file, "--log", log_path_};
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   HARNESS_DIR "/range_server.py",
+                                   "--root",
+                                   root,
+                                   "--port-file",
+                                   port_file,
+                                   "--log",
+                                   log_path_};
   if (tls) {
     argv.insert(argv.end(), {"--tls-cert", tls->server_cert, "--tls-key", tls->server_key});
     scheme_ = "https";
@@ -339,5 +345,6 @@ void Bitsd::Kill() {
 
 std::string BitsdPath() { return BITSD_PATH; }
 std::string BitsadminPath() { return BITSADMIN_PATH; }
+std::string SignalListenerPath() { return SIGNAL_LISTENER_PATH; }
 
 }  // namespace openbits::harness

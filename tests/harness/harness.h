@@ -147,5 +147,6 @@ class Bitsd {
 
 std::string BitsdPath();
 std::string BitsadminPath();
+std::string SignalListenerPath();
 
 }  // namespace openbits::harness

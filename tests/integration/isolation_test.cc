@@ -96,5 +96,40 @@ TEST_F(IsolationTest, AJobCannotWriteWhereItsOwnerCannot) {
   EXPECT_FALSE(fs::exists(alice_dir_ + "/planted"));
 }
 
+TEST_F(IsolationTest, SignalsGoToTheOwnerAndNobodyElse) {
+  harness::WriteRandomFile(www() + "/signal.bin", 64 * 1024, 13);
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "signalled"}), kAlice);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  const std::string path = "/org/openbits/bits1/job/" + Guid::Parse(id)->ToHex();
+  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", id, server_->Url("/signal.bin"),
+                                    alice_dir_ + "/signal.bin"}),
+                         kAlice)
+                .exit_code,
+            0);
+
+  const std::string alice_log = dir_ / "alice-signals.log", bob_log = dir_ / "bob-signals.log";
+  auto alice = harness::Process::Start({harness::SignalListenerPath(), bus_->address(), path, "30"},
+                                       alice_log, kAlice);
+  auto bob = harness::Process::Start({harness::SignalListenerPath(), bus_->address(), path, "30"},
+                                     bob_log, kBob);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return harness::ReadFile(alice_log).find("ready") != std::string::npos &&
+           harness::ReadFile(bob_log).find("ready") != std::string::npos;
+  }));
+  EXPECT_NE(harness::ReadFile(bob_log).find("call-failed org.openbits.bits1.Error.BG_E_NOT_FOUND"),
+            std::string::npos);
+
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
+  EXPECT_EQ(alice.Wait(30s), 0) << harness::ReadFile(alice_log);
+  const std::string alice_saw = harness::ReadFile(alice_log);
+  EXPECT_NE(alice_saw.find("JobModification 2"), std::string::npos) << alice_saw;  // TRANSFERRING
+  EXPECT_NE(alice_saw.find("JobTransferred"), std::string::npos) << alice_saw;
+  // bitsd sent everything it had to send by the time Alice got JobTransferred.
+  bob.Stop();
+  EXPECT_EQ(harness::ReadFile(bob_log).find("Job"), std::string::npos)
+      << harness::ReadFile(bob_log);
+}
+
 }  // namespace
 }  // namespace openbits::integration

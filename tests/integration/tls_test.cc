@@ -27,8 +27,7 @@ TEST_F(TlsTest, HttpsDownloadFromAServerOfATrustedCa) {
   ASSERT_TRUE(job);
   ASSERT_TRUE(job->AddFile(https_->Url("/secure.bin"), out() + "/secure.bin"));
   ASSERT_TRUE(job->Resume());
-  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}),
-            JobState::kTransferred);
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
   ASSERT_TRUE(job->Complete());
   EXPECT_EQ(harness::Sha256OfFile(out() + "/secure.bin"),
             harness::Sha256OfFile(www() + "/secure.bin"));
@@ -41,9 +40,9 @@ TEST_F(TlsTest, UntrustedServerCertificateIsAFatalSecureFailure) {
   ASSERT_TRUE(job);
   ASSERT_TRUE(job->AddFile(untrusted_https_->Url("/secret.txt"), out() + "/secret.txt"));
   ASSERT_TRUE(job->Resume());
-  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError,
-                                JobState::kTransientError}),
-            JobState::kError);
+  ASSERT_EQ(
+      WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError}),
+      JobState::kError);
   auto error = job->GetError();
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, hr::WINHTTP_SECURE_FAILURE);
