@@ -254,35 +254,43 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
 }
 
 Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
-  std::unique_lock lock(mutex_);
-  if (!FindAccessible(caller, id)) return JobNotFound(id);
-  StopWorkerAndWait(lock, id);
-  Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  const Job job = entry->job;
-  lock.unlock();
-  // Only what the job created goes: its temp files. Destinations are untouched until Complete.
-  bool all_deleted = true;
-  for (const JobFile& file : job.files) {
-    if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
-      Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
-                  file.temp_path, removed.error().ToString());
-      all_deleted = false;
+  return EndJob(caller, id, JobEvent::kCancel, [&](const Job& job) -> Result<HRESULT> {
+    // Only what the job created goes: its temp files. Destinations are untouched.
+    bool all_deleted = true;
+    for (const JobFile& file : job.files) {
+      if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
+        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                    file.temp_path, removed.error().ToString());
+        all_deleted = false;
+      }
     }
-  }
-  lock.lock();
-  entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  Notifications notifications;
-  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(JobEvent::kCancel, clock_.NowUs()));
-  RemoveJob(lock, id, notifications);
-  lock.unlock();
-  Dispatch(notifications);
-  Log()->info("Cancelled job={}", id.ToString());
-  return all_deleted ? hr::S_OK : hr::BG_S_UNABLE_TO_DELETE_FILES;
+    return all_deleted ? hr::S_OK : hr::BG_S_UNABLE_TO_DELETE_FILES;
+  });
 }
 
 Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
+  return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
+    bool partial = false;
+    const FileOwner owner{job.owner_uid, job.owner_gid};
+    for (const JobFile& file : job.files) {
+      if (file.completed) {
+        // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
+        OPENBITS_RETURN_IF_ERROR(
+            files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
+      } else {
+        partial = true;
+        if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
+          Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                      file.temp_path, removed.error().ToString());
+        }
+      }
+    }
+    return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
+  });
+}
+
+Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEvent event,
+                                   const std::function<Result<HRESULT>(const Job&)>& settle) {
   std::unique_lock lock(mutex_);
   if (!FindAccessible(caller, id)) return JobNotFound(id);
   StopWorkerAndWait(lock, id);
@@ -290,31 +298,19 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   if (!entry) return JobNotFound(id);
   const Job job = entry->job;
   lock.unlock();
-  bool partial = false;
-  const FileOwner owner{job.owner_uid, job.owner_gid};
-  for (const JobFile& file : job.files) {
-    if (file.completed) {
-      // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
-      OPENBITS_RETURN_IF_ERROR(
-          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
-    } else {
-      partial = true;
-      if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
-        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
-                    file.temp_path, removed.error().ToString());
-      }
-    }
-  }
+  // File operations run without the lock.
+  auto settled = settle(job);
+  if (!settled) return settled.error();
   lock.lock();
   entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   Notifications notifications;
-  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(JobEvent::kComplete, clock_.NowUs()));
+  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(event, clock_.NowUs()));
   RemoveJob(lock, id, notifications);
   lock.unlock();
   Dispatch(notifications);
-  Log()->info("Completed job={}{}", id.ToString(), partial ? " (partial)" : "");
-  return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
+  Log()->info("{} job={}: {}", JobEventName(event), id.ToString(), FormatHresult(*settled));
+  return settled;
 }
 
 Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {

@@ -108,6 +108,10 @@ class JobManager {
   // Looks up the job, applies `change`, persists it and reports the modification.
   Status Mutate(const Caller& caller, const Guid& id, const std::function<Status(Job&)>& change);
   Status Transition(Entry& entry, JobEvent event, Notifications& out);
+  // Cancel and Complete: stops the transfer, runs `settle` on the files without the lock,
+  // then applies `event` (a final state) and removes the job. settle's error aborts it all.
+  Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
+                         const std::function<Result<HRESULT>(const Job&)>& settle);
   void StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id);
   void RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out);
   void Dispatch(Notifications& notifications);

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "core/job_manager.h"
+#include "core/system_clock.h"
 #include "identity/posix_local_file_system.h"
 #include "ipc/bus_event_sink.h"
 #include "ipc/bus_loop.h"
@@ -20,15 +21,6 @@
 
 namespace openbits::daemon {
 namespace {
-
-class SystemClock : public core::Clock {
- public:
-  std::int64_t NowUs() const override {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
 
 Result<std::unique_ptr<sdbus::IConnection>> ConnectToBus(const std::string& bus) {
   try {
@@ -68,7 +60,7 @@ Status RunDaemon(const DaemonOptions& options) {
   auto transport = transfer::CurlTransport::Create(options.config.curl);
   if (!transport) return transport.error();
   identity::PosixLocalFileSystem files;
-  SystemClock clock;
+  core::SystemClock clock;
   ipc::CallerRegistry callers(**connection, options.config.admin_group);
   ipc::JobObjects objects(**connection, callers);
   ipc::BusEventSink events(loop, objects, callers);

@@ -179,13 +179,4 @@ class RecordingEventSink : public core::EventSink {
   std::vector<std::string> events_;
 };
 
-class SystemClock : public core::Clock {
- public:
-  std::int64_t NowUs() const override {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
 }  // namespace openbits::fakes

@@ -107,32 +107,44 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ignored);
 }
 
-Process Process::Start(const std::vector<std::string>& argv, const std::string& log_path,
-                       std::optional<RunAs> run_as) {
+namespace {
+
+// fork + exec with stdout/stderr redirected (appended), optionally in `cwd` and as `run_as`.
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
+            const std::string& err_path, std::optional<RunAs> run_as, const std::string& cwd) {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int out = open(log_path.empty() ? "/dev/null" : log_path.c_str(),
-                         O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(out, STDOUT_FILENO);
-    dup2(out, STDERR_FILENO);
-    const int in = open("/dev/null", O_RDONLY);
-    dup2(in, STDIN_FILENO);
-    setpgid(0, 0);
-    if (run_as) {
-      if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
-          setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
-        _exit(126);
-      }
+  if (pid > 0) return pid;
+  // Child: only async-signal-safe calls from here on.
+  const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  const int err =
+      err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  dup2(out, STDOUT_FILENO);
+  dup2(err, STDERR_FILENO);
+  const int in = open("/dev/null", O_RDONLY);
+  dup2(in, STDIN_FILENO);
+  setpgid(0, 0);
+  if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(125);
+  if (run_as) {
+    if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
+        setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
+      _exit(126);
     }
-    execv(args[0], args.data());
-    _exit(127);
   }
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+}  // namespace
+
+Process Process::Start(const std::vector<std::string>& argv, const std::string& log_path,
+                       std::optional<RunAs> run_as) {
+  const std::string log = log_path.empty() ? "/dev/null" : log_path;
   Process process;
-  process.pid_ = pid;
+  process.pid_ = Spawn(argv, log, log, run_as, "");
   return process;
 }
 
@@ -189,25 +201,7 @@ CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run
                   std::chrono::milliseconds timeout, const std::string& cwd) {
   TempDir dir;
   const std::string out = dir / "out", err = dir / "err";
-  std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(err_fd, STDERR_FILENO);
-    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(125);
-    if (run_as) {
-      if (setgroups(0, nullptr) != 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) != 0 ||
-          setresuid(run_as->uid, run_as->uid, run_as->uid) != 0) {
-        _exit(126);
-      }
-    }
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  const pid_t pid = Spawn(argv, out, err, run_as, cwd);
   int status = 0;
   const bool exited = WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
   if (!exited) {

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "core/system_clock.h"
 #include "fakes/fake_ports.h"
 
 namespace openbits::core {
@@ -42,7 +43,7 @@ class JobManagerTest : public ::testing::Test {
   fakes::ScriptedTransport transport_;
   fakes::InMemoryFileSystem files_;
   fakes::RecordingEventSink events_;
-  fakes::SystemClock clock_;
+  SystemClock clock_;
   std::unique_ptr<JobManager> manager_;
 };
 
