@@ -13,8 +13,6 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
-bool IsBackground(JobPriority priority) { return priority != JobPriority::kForeground; }
-
 }  // namespace
 
 JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
@@ -44,7 +42,9 @@ Status JobManager::Start() {
         Log()->info("Recovered job={} to QUEUED", job.id.ToString());
       }
       const Guid id = job.id;
-      jobs_[id].job = std::move(job);
+      Entry& entry = jobs_[id];
+      entry.queued_since_us = job.times.modification_us;
+      entry.job = std::move(job);
     }
     stopping_ = false;
   }
@@ -385,6 +385,7 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
   entry.job = std::move(changed);
   const Job& job = entry.job;
+  if (job.state == JobState::kQueued) entry.queued_since_us = job.times.modification_us;
   Log()->debug("job={} {} -> {}", job.id.ToString(), JobEventName(event), JobStateName(job.state));
   out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
     events_.JobModified(id, owner, state);
@@ -442,14 +443,18 @@ void JobManager::SchedulerLoop() {
   while (!stopping_) {
     Notifications notifications;
     ReapFinishedWorkers();
-    RequeueDueJobs(clock_.NowUs(), notifications);
-    StartRunnableJobs(notifications);
-    const std::int64_t deadline = NextDeadlineUs();
+    const std::int64_t now = clock_.NowUs();
+    RequeueDueJobs(now, notifications);
+    const std::int64_t next_decision = ApplySchedule(now, notifications);
     if (!notifications.empty()) {
       lock.unlock();
       Dispatch(notifications);
       lock.lock();
       continue;  // state may have changed while unlocked
+    }
+    std::int64_t deadline = NextRetryDeadlineUs();
+    if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
+      deadline = next_decision;
     }
     if (deadline == 0) {
       scheduler_wakeup_.wait(lock);
@@ -482,41 +487,46 @@ void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
   }
 }
 
-void JobManager::StartRunnableJobs(Notifications& out) {
-  std::uint32_t running_background = 0;
-  std::vector<Entry*> queued;
+std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) {
+  std::vector<SchedulingCandidate> candidates;
   for (auto& [id, entry] : jobs_) {
     if (entry.worker_running) {
-      if (IsBackground(entry.job.priority) && !entry.control->stop) ++running_background;
-      continue;
+      // A run that was asked to stop is winding down and holds no slot.
+      if (!entry.control->stop) {
+        candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
+      }
+    } else if (entry.job.state == JobState::kQueued) {
+      candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
     }
-    if (entry.job.state == JobState::kQueued) queued.push_back(&entry);
   }
-  // Foreground first, then by priority, then the longest-waiting.
-  std::sort(queued.begin(), queued.end(), [](const Entry* a, const Entry* b) {
-    if (a->job.priority != b->job.priority) return a->job.priority < b->job.priority;
-    return a->job.times.modification_us < b->job.times.modification_us;
-  });
-  for (Entry* entry : queued) {
-    if (IsBackground(entry->job.priority)) {
-      if (running_background >= options_.max_background_jobs) continue;
-      ++running_background;
-    }
-    if (entry->worker.joinable()) entry->worker.join();
-    if (auto started = Transition(*entry, JobEvent::kStartTransfer, out); !started) {
-      Log()->error("Failed to start job={}: {}", entry->job.id.ToString(),
-                   started.error().ToString());
-      continue;
-    }
-    entry->run_id = next_run_id_++;
-    entry->control = std::make_shared<RunControl>();
-    entry->worker_running = true;
-    entry->worker =
-        std::thread(&JobManager::RunJob, this, entry->job.id, entry->run_id, entry->control);
+  const SchedulerPolicy policy{
+      options_.max_background_jobs,
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.time_slice).count()};
+  const SchedulingDecision decision = Schedule(candidates, policy, now_us);
+  for (const Guid& id : decision.preempt) {
+    Entry& entry = jobs_.at(id);
+    Log()->info("Pre-empting job={} ({})", id.ToString(), JobPriorityName(entry.job.priority));
+    entry.control->stop = true;  // the transfer checkpoints and ends
+    (void)Transition(entry, JobEvent::kYield, out);
   }
+  for (const Guid& id : decision.start) StartRun(jobs_.at(id), now_us, out);
+  return decision.next_decision_us;
 }
 
-std::int64_t JobManager::NextDeadlineUs() const {
+void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out) {
+  if (entry.worker.joinable()) entry.worker.join();
+  if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
+    Log()->error("Failed to start job={}: {}", entry.job.id.ToString(), started.error().ToString());
+    return;
+  }
+  entry.run_id = next_run_id_++;
+  entry.run_started_us = now_us;
+  entry.control = std::make_shared<RunControl>();
+  entry.worker_running = true;
+  entry.worker = std::thread(&JobManager::RunJob, this, entry.job.id, entry.run_id, entry.control);
+}
+
+std::int64_t JobManager::NextRetryDeadlineUs() const {
   std::int64_t next = 0;
   for (const auto& [id, entry] : jobs_) {
     const Job& job = entry.job;

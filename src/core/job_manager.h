@@ -22,6 +22,7 @@
 
 #include "core/job.h"
 #include "core/ports.h"
+#include "core/scheduler.h"
 
 namespace openbits::core {
 
@@ -41,6 +42,9 @@ struct ManagerOptions {
   // Background (HIGH/NORMAL/LOW) jobs that transfer at once. FOREGROUND jobs always run.
   // Default: 4 (BITS runs one; more keeps a fast link busy while one server is slow).
   std::uint32_t max_background_jobs = 4;
+  // How long a background job transfers before a waiting job of the same priority gets its
+  // turn. Default: 60 s.
+  std::chrono::milliseconds time_slice{60'000};
   std::uint32_t max_jobs_per_user = 60;      // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
   std::uint32_t max_jobs_per_machine = 300;  // BG_E_TOO_MANY_JOBS_PER_MACHINE
   std::uint32_t max_files_per_job = 200;     // BG_E_TOO_MANY_FILES_IN_JOB
@@ -100,6 +104,8 @@ class JobManager {
     std::shared_ptr<RunControl> control;
     std::thread worker;
     bool worker_running = false;
+    std::int64_t queued_since_us = 0;  // when the job last entered QUEUED
+    std::int64_t run_started_us = 0;   // when the current run started
   };
   using Notifications = std::vector<std::function<void()>>;
 
@@ -118,9 +124,12 @@ class JobManager {
 
   void SchedulerLoop();
   void RequeueDueJobs(std::int64_t now_us, Notifications& out);
-  void StartRunnableJobs(Notifications& out);
+  // Starts and pre-empts transfers as the scheduling policy says; returns when the decision
+  // may change by itself (0: only on events).
+  std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out);
+  void StartRun(Entry& entry, std::int64_t now_us, Notifications& out);
   void ReapFinishedWorkers();
-  std::int64_t NextDeadlineUs() const;
+  std::int64_t NextRetryDeadlineUs() const;
 
   // Transfer thread and its reports. Each report is ignored unless run_id is still current.
   void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control);

@@ -48,6 +48,9 @@ std::optional<JobState> Decide(JobState from, JobEvent event) {
     case JobEvent::kRecover:
       if (IsActive(from)) return S::kQueued;
       return from;
+    case JobEvent::kYield:
+      if (IsActive(from)) return S::kQueued;
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -78,6 +81,8 @@ std::string_view JobEventName(JobEvent event) {
       return "RetryDue";
     case JobEvent::kRecover:
       return "Recover";
+    case JobEvent::kYield:
+      return "Yield";
   }
   return "Unknown";
 }

@@ -22,6 +22,7 @@ enum class JobEvent {
   kFatalError,      // unrecoverable failure -> ERROR
   kRetryDue,        // MinimumRetryDelay elapsed: TRANSIENT_ERROR -> QUEUED
   kRecover,         // daemon restarted while active: CONNECTING/TRANSFERRING -> QUEUED
+  kYield,           // pre-empted or time slice over: CONNECTING/TRANSFERRING -> QUEUED
 };
 
 std::string_view JobEventName(JobEvent event);

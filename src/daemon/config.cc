@@ -61,6 +61,13 @@ const std::map<std::string, Setter>& Keys() {
          c.manager.checkpoint_interval = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"transfer.time_slice_ms",
+       [](Config& c, const std::string& v) {
+         unsigned ms = 0;
+         if (!ParseUnsigned(v, ms) || ms == 0) return false;
+         c.manager.time_slice = std::chrono::milliseconds(ms);
+         return true;
+       }},
       {"transfer.connect_timeout_s",
        CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},

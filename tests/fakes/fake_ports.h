@@ -1,9 +1,12 @@
 // In-memory fakes of the core's ports, for unit tests of JobManager (LevelDB memenv style).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ports.h"
@@ -116,6 +119,15 @@ class ScriptedTransport : public core::Transport {
     std::lock_guard lock(mutex_);
     contents_[url] = std::move(content);
   }
+  // Downloads of `url` send half the content, then block until the sink asks to stop.
+  void Hold(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    held_.insert(url);
+  }
+  int Downloads(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return downloads_[url];
+  }
   void Fail(const std::string& url, HRESULT code) {
     std::lock_guard lock(mutex_);
     failures_[url] = code;
@@ -130,8 +142,11 @@ class ScriptedTransport : public core::Transport {
     explicit Session(ScriptedTransport& transport) : transport_(transport) {}
     Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override {
       std::string content;
+      bool held = false;
       {
         std::lock_guard lock(transport_.mutex_);
+        ++transport_.downloads_[request.url];
+        held = transport_.held_.contains(request.url);
         if (auto it = transport_.failures_.find(request.url); it != transport_.failures_.end()) {
           return Error(it->second, ErrorContext::kRemoteFile, "scripted failure");
         }
@@ -145,6 +160,15 @@ class ScriptedTransport : public core::Transport {
       response.bytes_total = content.size();
       response.validators.etag = "\"v1\"";
       OPENBITS_RETURN_IF_ERROR(sink.OnResponse(response));
+      if (held) {
+        const std::size_t half = content.size() / 2;
+        if (request.offset < half) {
+          OPENBITS_RETURN_IF_ERROR(
+              sink.OnData(content.data() + request.offset, half - request.offset));
+        }
+        while (!sink.StopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return Error(core::kAborted, ErrorContext::kNone, "stopped");
+      }
       return sink.OnData(content.data() + request.offset, content.size() - request.offset);
     }
 
@@ -155,6 +179,8 @@ class ScriptedTransport : public core::Transport {
   std::mutex mutex_;
   std::map<std::string, std::string> contents_;
   std::map<std::string, HRESULT> failures_;
+  std::set<std::string> held_;
+  std::map<std::string, int> downloads_;
 };
 
 class RecordingEventSink : public core::EventSink {

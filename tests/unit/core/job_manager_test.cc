@@ -151,5 +151,30 @@ TEST_F(JobManagerTest, RestartRecoversActiveJobsToQueuedAndFinishesThem) {
   ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
 }
 
+TEST_F(JobManagerTest, HighPriorityJobPreemptsARunningLowJobWhichThenResumes) {
+  manager_->Stop();
+  options_.max_background_jobs = 1;
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+  ASSERT_TRUE(manager_->Start());
+  transport_.Hold("http://h/slow");
+  transport_.Serve("http://h/slow", std::string(1000, 's'));
+  transport_.Serve("http://h/urgent", "urgent");
+  auto low = manager_->CreateJob(alice_, "low", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *low, {{"http://h/slow", "/d/slow"}}));
+  ASSERT_TRUE(manager_->SetPriority(alice_, *low, 3));
+  ASSERT_TRUE(manager_->Resume(alice_, *low));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *low) == JobState::kTransferring; }));
+
+  auto high = manager_->CreateJob(alice_, "high", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *high, {{"http://h/urgent", "/d/urgent"}}));
+  ASSERT_TRUE(manager_->SetPriority(alice_, *high, 1));
+  ASSERT_TRUE(manager_->Resume(alice_, *high));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *high) == JobState::kTransferred; }));
+  // The low job went back to the queue with its first half kept, then got its slot back.
+  ASSERT_TRUE(WaitUntil([&] { return transport_.Downloads("http://h/slow") == 2; }));
+  EXPECT_EQ(store_.Get(*low).files[0].bytes_committed, 500u);
+  EXPECT_EQ(StateOf(alice_, *low), JobState::kTransferring);
+}
+
 }  // namespace
 }  // namespace openbits::core

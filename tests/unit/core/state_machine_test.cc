@@ -17,7 +17,7 @@ constexpr S kStates[] = {S::kQueued,      S::kConnecting,   S::kTransferring,
                          S::kTransferred, S::kAcknowledged, S::kCancelled};
 constexpr E kEvents[] = {E::kResume,        E::kSuspend,   E::kCancel,         E::kComplete,
                          E::kStartTransfer, E::kConnected, E::kAllTransferred, E::kTransientError,
-                         E::kFatalError,    E::kRetryDue,  E::kRecover};
+                         E::kFatalError,    E::kRetryDue,  E::kRecover,        E::kYield};
 
 // Every legal transition; anything not listed must be BG_E_INVALID_STATE.
 const std::map<std::pair<S, E>, S>& Legal() {
@@ -52,6 +52,8 @@ const std::map<std::pair<S, E>, S>& Legal() {
     t[{S::kTransientError, E::kRetryDue}] = S::kQueued;
     t[{S::kConnecting, E::kRecover}] = S::kQueued;
     t[{S::kTransferring, E::kRecover}] = S::kQueued;
+    t[{S::kConnecting, E::kYield}] = S::kQueued;
+    t[{S::kTransferring, E::kYield}] = S::kQueued;
     return t;
   }();
   return legal;
@@ -75,7 +77,7 @@ TEST(StateMachineTest, EveryStateAndEventMatchesTheBitsTable) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 99);
+  EXPECT_EQ(checked, 108);
 }
 
 TEST(StateMachineTest, FinalStatesAcceptNothing) {
