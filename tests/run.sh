@@ -10,11 +10,12 @@ preset="${OPENBITS_PRESET:-release}"
 
 service/install-deps.sh --test
 
-# The isolation tests act as two local users; dbus-daemon only admits uids that exist.
+# The isolation tests act as two ordinary local users (uid >= 1000, so not system accounts);
+# dbus-daemon only admits uids that exist.
 if (( EUID == 0 )); then
   for user in openbits-alice openbits-bob; do
     id "$user" >/dev/null 2>&1 ||
-      useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+      useradd --no-create-home --shell /usr/sbin/nologin "$user"
   done
 fi
 

@@ -55,6 +55,11 @@ struct JobOwner {
   std::string name;
 };
 
+struct NotifyCmdLine {
+  std::string program;  // empty when none is set
+  std::string parameters;
+};
+
 class Connection;
 
 class Job {
@@ -85,6 +90,11 @@ class Job {
   Result<std::uint32_t> GetMinimumRetryDelay();
   Status SetNoProgressTimeout(std::uint32_t seconds);
   Result<std::uint32_t> GetNoProgressTimeout();
+  Status SetNotifyFlags(std::uint32_t flags);  // BG_NOTIFY_* (types.h)
+  Result<std::uint32_t> GetNotifyFlags();
+  // Empty program and parameters clear it.
+  Status SetNotifyCmdLine(const std::string& program, const std::string& parameters);
+  Result<NotifyCmdLine> GetNotifyCmdLine();
 
  private:
   friend class Client;

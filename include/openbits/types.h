@@ -36,6 +36,16 @@ enum class JobType : std::uint32_t {
   kUploadReply = 2,
 };
 
+// BG_NOTIFY_* flags (SetNotifyFlags).
+inline constexpr std::uint32_t kNotifyJobTransferred = 0x1;
+inline constexpr std::uint32_t kNotifyJobError = 0x2;
+inline constexpr std::uint32_t kNotifyDisable = 0x4;
+inline constexpr std::uint32_t kNotifyJobModification = 0x8;
+inline constexpr std::uint32_t kNotifyFileTransferred = 0x10;
+inline constexpr std::uint32_t kNotifyFileRangesTransferred = 0x20;
+inline constexpr std::uint32_t kNotifyAllFlags = 0x3F;
+inline constexpr std::uint32_t kDefaultNotifyFlags = kNotifyJobTransferred | kNotifyJobError;
+
 inline constexpr std::uint64_t kSizeUnknown = ~std::uint64_t{0};  // BG_SIZE_UNKNOWN
 
 // BG_JOB_PROGRESS.

@@ -347,6 +347,40 @@ Command TextSetter(const std::string& verb, Status (Job::*set)(const std::string
   };
 }
 
+int SetNotifyFlags(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/setnotifyflags JOB FLAGS", [&](Job& job) {
+    char* end = nullptr;
+    const unsigned long flags = std::strtoul(args[1].c_str(), &end, 0);
+    if (args[1].empty() || *end != '\0' || flags > UINT32_MAX) {
+      return Usage("/setnotifyflags JOB FLAGS (a number, e.g. 3 or 0x1B)");
+    }
+    return Done(ctx, job.SetNotifyFlags(static_cast<std::uint32_t>(flags)), "set notify flags",
+                "Notification flags set to " + args[1] + ".");
+  });
+}
+
+int SetNotifyCmdLine(Context& ctx, const Args& args) {
+  const std::string usage = "/setnotifycmdline JOB PROGRAM PARAMETERS  (NULL NULL clears it)";
+  return WithJob(ctx, args, 2, usage, [&](Job& job) {
+    // As on Windows, NULL stands for "no value"; PARAMETERS is the whole command line.
+    const std::string program = args[1] == "NULL" ? "" : args[1];
+    const std::string parameters = args[2] == "NULL" ? "" : args[2];
+    return Done(ctx, job.SetNotifyCmdLine(program, parameters), "set notify command line",
+                program.empty() && parameters.empty() ? "Notification command line cleared."
+                                                      : "Notification command line set.");
+  });
+}
+
+int GetNotifyCmdLine(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/getnotifycmdline JOB", [&](Job& job) {
+    return PrintOr<NotifyCmdLine>(ctx, "get notify command line", job.GetNotifyCmdLine(),
+                                  [](const NotifyCmdLine& line) {
+                                    if (line.program.empty()) return std::string("(none)");
+                                    return "'" + line.program + "' '" + line.parameters + "'";
+                                  });
+  });
+}
+
 int SetPriority(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW", [&](Job& job) {
     auto priority = ParseJobPriority(args[1]);
@@ -500,6 +534,12 @@ const std::map<std::string, Command>& Commands() {
       {"/setdisplayname", TextSetter("/setdisplayname", &Job::SetDisplayName)},
       {"/setdescription", TextSetter("/setdescription", &Job::SetDescription)},
       {"/setpriority", SetPriority},
+      {"/setnotifyflags", SetNotifyFlags},
+      {"/getnotifyflags",
+       Getter<std::uint32_t>("/getnotifyflags", &Job::GetNotifyFlags,
+                             [](const std::uint32_t& flags) { return FormatHresult(flags); })},
+      {"/setnotifycmdline", SetNotifyCmdLine},
+      {"/getnotifycmdline", GetNotifyCmdLine},
       {"/setminretrydelay", NumberSetter("/setminretrydelay", &Job::SetMinimumRetryDelay)},
       {"/setnoprogresstimeout", NumberSetter("/setnoprogresstimeout", &Job::SetNoProgressTimeout)},
   };
@@ -524,6 +564,8 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /getminretrydelay /getnoprogresstimeout JOB
   /setdisplayname JOB TEXT | /setdescription JOB TEXT | /setpriority JOB P
   /setminretrydelay JOB SECONDS | /setnoprogresstimeout JOB SECONDS
+  /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
+  /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)
 
   --bus: where bitsd is (default: the system bus if bitsd is there, else the session bus)
   /rawreturn: bare values for scripts.   Exit status: 0 success, 1 failure, 2 bad usage.

@@ -34,6 +34,7 @@ class JobProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Job_p
   void onJobTransferred() override {}
   void onJobError(const uint32_t&, const uint32_t&) override {}
   void onJobModification(const uint32_t&) override {}
+  void onFileTransferred(const uint32_t&) override {}
 };
 
 // Maps a D-Bus error back to the daemon's HRESULT ("0x%08X: text" message), or to a
@@ -295,6 +296,20 @@ Status Job::SetNoProgressTimeout(std::uint32_t seconds) {
 }
 Result<std::uint32_t> Job::GetNoProgressTimeout() {
   return Call([&] { return connection_->Job(id_).GetNoProgressTimeout(); });
+}
+Status Job::SetNotifyFlags(std::uint32_t flags) {
+  return Call([&] { connection_->Job(id_).SetNotifyFlags(flags); });
+}
+Result<std::uint32_t> Job::GetNotifyFlags() {
+  return Call([&] { return connection_->Job(id_).GetNotifyFlags(); });
+}
+Status Job::SetNotifyCmdLine(const std::string& program, const std::string& parameters) {
+  return Call([&] { connection_->Job(id_).SetNotifyCmdLine(program, parameters); });
+}
+Result<NotifyCmdLine> Job::GetNotifyCmdLine() {
+  auto line = Call([&] { return connection_->Job(id_).GetNotifyCmdLine(); });
+  if (!line) return line.error();
+  return NotifyCmdLine{std::get<0>(*line), std::get<1>(*line)};
 }
 
 }  // namespace openbits

@@ -83,6 +83,53 @@ Status ValidateRemoteUrl(const std::string& url) {
   return Ok();
 }
 
+Result<std::vector<std::string>> SplitCommandLine(const std::string& line) {
+  std::vector<std::string> args;
+  std::string current;
+  bool in_word = false, quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '\\' && i + 1 < line.size() && (line[i + 1] == '"' || line[i + 1] == '\\')) {
+        current += line[++i];
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        current += c;
+      }
+    } else if (c == '"') {
+      quoted = in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) args.push_back(std::move(current));
+      current.clear();
+      in_word = false;
+    } else {
+      current += c;
+      in_word = true;
+    }
+  }
+  if (quoted) return Error::InvalidArg("the command line has an unterminated quote");
+  if (in_word) args.push_back(std::move(current));
+  return args;
+}
+
+Status ValidateNotifyCommand(const std::string& program, const std::string& parameters) {
+  if (program.empty() || program.front() != '/') {
+    return Error::InvalidArg("the notification program must be an absolute path (no PATH search)");
+  }
+  if (program.size() > kMaxNotifyProgramLength) {
+    return Error(hr::BG_E_STRING_TOO_LONG, ErrorContext::kNone,
+                 "the notification program path is longer than 260 characters");
+  }
+  if (parameters.size() > kMaxNotifyParametersLength) {
+    return Error(hr::BG_E_STRING_TOO_LONG, ErrorContext::kNone,
+                 "the notification parameters are longer than 4000 characters");
+  }
+  auto split = SplitCommandLine(parameters);
+  if (!split) return split.error();
+  return Ok();
+}
+
 std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index) {
   const auto slash = local_path.rfind('/');
   const std::string dir = local_path.substr(0, slash + 1);

@@ -52,6 +52,19 @@ inline constexpr std::size_t kMaxDisplayNameLength = 256;
 inline constexpr std::size_t kMaxDescriptionLength = 1024;
 inline constexpr std::size_t kMaxUrlLength = 2200;
 
+// SetNotifyCmdLine: run on TRANSFERRED and ERROR as the user who set it.
+struct NotifyCommand {
+  std::string program;     // absolute path; no PATH search, no shell
+  std::string parameters;  // the whole command line, program name first ("" = just program)
+  std::uint32_t uid = 0;   // who set it, and so who it runs as
+  std::uint32_t gid = 0;
+  bool operator==(const NotifyCommand&) const = default;
+};
+
+inline constexpr std::size_t kMaxNotifyProgramLength = 260;  // MAX_PATH
+inline constexpr std::size_t kMaxNotifyParametersLength = 4000;
+inline constexpr std::uint32_t kDefaultNotificationIntervalMs = 500;
+
 struct Job {
   Guid id;
   std::uint32_t owner_uid = 0;
@@ -71,6 +84,15 @@ struct Job {
   std::int64_t last_progress_us = 0;
   // TRANSIENT_ERROR only: when the scheduler requeues the job.
   std::int64_t retry_at_us = 0;
+  std::uint32_t notify_flags = kDefaultNotifyFlags;
+  std::optional<NotifyCommand> notify_command;
+  // BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS: JobModification at most this often.
+  std::uint32_t minimum_notification_interval_ms = kDefaultNotificationIntervalMs;
+
+  // Whether a notification of `flag` is wanted (BG_NOTIFY_DISABLE silences all).
+  bool Notifies(std::uint32_t flag) const {
+    return (notify_flags & kNotifyDisable) == 0 && (notify_flags & flag) != 0;
+  }
 
   JobProgress Progress() const;
   // Moves to the state that `event` leads to, stamping the modification time.
@@ -84,6 +106,13 @@ Status ValidateDisplayName(const std::string& name);
 Status ValidateDescription(const std::string& description);
 // http:// or https:// with a host, at most kMaxUrlLength, no control characters or spaces.
 Status ValidateRemoteUrl(const std::string& url);
+// Splits a notification command line into argv: blanks separate arguments, double quotes
+// group (a backslash escapes a quote or a backslash inside them). E_INVALIDARG on an open quote.
+Result<std::vector<std::string>> SplitCommandLine(const std::string& line);
+// Checks SetNotifyCmdLine's arguments: an absolute program path of at most 260 characters,
+// parameters of at most 4,000 that split cleanly.
+Status ValidateNotifyCommand(const std::string& program, const std::string& parameters);
+
 // The hidden temp name for a file of a job: "<dir>/.<name>.bits-<job hex>-<index>.tmp".
 std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index);
 

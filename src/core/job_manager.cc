@@ -16,12 +16,14 @@ std::shared_ptr<spdlog::logger> Log() {
 }  // namespace
 
 JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
-                       LocalFileSystem& files, EventSink& events, const Clock& clock)
+                       LocalFileSystem& files, EventSink& events, CommandRunner& commands,
+                       const Clock& clock)
     : options_(options),
       store_(store),
       transport_(transport),
       files_(files),
       events_(events),
+      commands_(commands),
       clock_(clock) {}
 
 JobManager::~JobManager() { Stop(); }
@@ -45,6 +47,11 @@ Status JobManager::Start() {
       Entry& entry = jobs_[id];
       entry.queued_since_us = job.times.modification_us;
       entry.job = std::move(job);
+      // Whether a command line succeeded is not stored: after a restart it runs again.
+      if ((entry.job.state == JobState::kTransferred || entry.job.state == JobState::kError) &&
+          MayRunNotifyCommand(entry.job)) {
+        entry.notify_due_us = now;
+      }
     }
     stopping_ = false;
   }
@@ -64,6 +71,7 @@ void JobManager::Stop() {
   }
   scheduler_wakeup_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
+  commands_.StopAll();
   std::vector<std::thread> workers;
   {
     std::lock_guard lock(mutex_);
@@ -358,6 +366,45 @@ Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
   });
 }
 
+Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
+  if (flags & ~kNotifyAllFlags) {
+    return Error(hr::E_NOTIMPL, ErrorContext::kNone,
+                 "unknown notification flags " + FormatHresult(flags & ~kNotifyAllFlags));
+  }
+  return Mutate(caller, id, [&](Job& job) {
+    job.notify_flags = flags;
+    return Ok();
+  });
+}
+
+Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
+                                    const std::string& program, const std::string& parameters) {
+  const bool clear = program.empty() && parameters.empty();
+  if (!clear) OPENBITS_RETURN_IF_ERROR(ValidateNotifyCommand(program, parameters));
+  const Status status = Mutate(caller, id, [&](Job& job) {
+    if (clear) {
+      job.notify_command.reset();
+    } else {
+      job.notify_command = NotifyCommand{program, parameters, caller.uid, caller.gid};
+    }
+    return Ok();
+  });
+  if (!status) return status;
+  {
+    // BITS runs a command line registered after the event too.
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end()) {
+      Entry& entry = it->second;
+      const bool due_state =
+          entry.job.state == JobState::kTransferred || entry.job.state == JobState::kError;
+      entry.notify_due_us = due_state && MayRunNotifyCommand(entry.job) ? clock_.NowUs() : 0;
+    }
+  }
+  scheduler_wakeup_.notify_all();
+  return Ok();
+}
+
 Status JobManager::Mutate(const Caller& caller, const Guid& id,
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
@@ -370,11 +417,9 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id,
     changed.times.modification_us = clock_.NowUs();
     OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
     entry->job = std::move(changed);
-    const Job& job = entry->job;
-    notifications.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
-      events_.JobModified(id, owner, state);
-    });
+    NoteModification(*entry, /*immediately=*/false, notifications);
   }
+  scheduler_wakeup_.notify_all();  // a pending modification may need flushing
   Dispatch(notifications);
   return Ok();
 }
@@ -387,18 +432,99 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   const Job& job = entry.job;
   if (job.state == JobState::kQueued) entry.queued_since_us = job.times.modification_us;
   Log()->debug("job={} {} -> {}", job.id.ToString(), JobEventName(event), JobStateName(job.state));
-  out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
-    events_.JobModified(id, owner, state);
-  });
-  if (job.state == JobState::kTransferred) {
+  NoteModification(entry, /*immediately=*/true, out);
+  if (job.state == JobState::kTransferred && job.Notifies(kNotifyJobTransferred)) {
     out.push_back(
         [this, id = job.id, owner = job.owner_uid] { events_.JobTransferred(id, owner); });
-  } else if (job.state == JobState::kError && job.error) {
+  } else if (job.state == JobState::kError && job.error && job.Notifies(kNotifyJobError)) {
     out.push_back([this, id = job.id, owner = job.owner_uid, error = *job.error] {
       events_.JobError(id, owner, error.code, error.context);
     });
   }
+  const bool command_state = job.state == JobState::kTransferred || job.state == JobState::kError;
+  entry.notify_due_us = command_state && MayRunNotifyCommand(job) ? job.times.modification_us : 0;
   return Ok();
+}
+
+bool JobManager::MayRunNotifyCommand(const Job& job) const {
+  if (!job.notify_command) return false;
+  const std::uint32_t flag =
+      job.state == JobState::kTransferred ? kNotifyJobTransferred : kNotifyJobError;
+  // BITS runs no command lines for service accounts' jobs.
+  return job.Notifies(flag) && job.owner_uid >= options_.system_accounts_below &&
+         job.notify_command->uid >= options_.system_accounts_below;
+}
+
+void JobManager::NoteModification(Entry& entry, bool immediately, Notifications& out) {
+  const Job& job = entry.job;
+  if (!job.Notifies(kNotifyJobModification)) return;
+  const std::int64_t now = clock_.NowUs();
+  const std::int64_t interval = std::int64_t{job.minimum_notification_interval_ms} * 1000;
+  if (!immediately && now - entry.last_modification_sent_us < interval) {
+    entry.modification_pending = true;
+    return;
+  }
+  entry.last_modification_sent_us = now;
+  entry.modification_pending = false;
+  out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
+    events_.JobModified(id, owner, state);
+  });
+}
+
+void JobManager::FlushPendingModifications(std::int64_t now_us, Notifications& out) {
+  for (auto& [id, entry] : jobs_) {
+    if (!entry.modification_pending) continue;
+    const std::int64_t due = entry.last_modification_sent_us +
+                             std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
+    if (now_us >= due) NoteModification(entry, /*immediately=*/true, out);
+  }
+}
+
+void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
+  for (auto& [id, entry] : jobs_) {
+    if (entry.notify_due_us == 0 || entry.notify_due_us > now_us || entry.notify_running) {
+      continue;
+    }
+    const Job& job = entry.job;
+    const NotifyCommand& command = *job.notify_command;
+    auto argv = SplitCommandLine(command.parameters);
+    CommandSpec spec;
+    spec.uid = command.uid;
+    spec.gid = command.gid;
+    spec.program = command.program;
+    spec.argv = argv && !argv->empty() ? *argv : std::vector<std::string>{command.program};
+    spec.timeout = options_.notify_command_timeout;
+    entry.notify_running = true;
+    entry.notify_due_us = 0;
+    Log()->info("Running notification command job={} program={} uid={}", id.ToString(),
+                command.program, command.uid);
+    commands_.Start(spec, [this, id = id, state = job.state](const CommandOutcome& outcome) {
+      OnNotifyCommandExited(id, state, outcome);
+    });
+  }
+}
+
+void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
+                                       const CommandOutcome& outcome) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Entry& entry = it->second;
+    entry.notify_running = false;
+    if (outcome.succeeded()) return;
+    const std::string why = outcome.timed_out ? std::string("timed out")
+                            : !outcome.error.empty()
+                                ? outcome.error
+                                : "exit code " + std::to_string(outcome.exit_code);
+    Log()->warn("Notification command of job={} failed: {}", id.ToString(), why);
+    // BITS runs it again after the retry delay while the job stays where it was.
+    if (entry.job.state == launched_in && MayRunNotifyCommand(entry.job)) {
+      entry.notify_due_us =
+          clock_.NowUs() + std::int64_t{entry.job.minimum_retry_delay_s} * 1'000'000;
+    }
+  }
+  scheduler_wakeup_.notify_all();
 }
 
 void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
@@ -423,10 +549,11 @@ void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, N
   }
   const std::uint32_t owner = it->second.job.owner_uid;
   const JobState state = it->second.job.state;
+  const bool modification = it->second.job.Notifies(kNotifyJobModification);
   if (it->second.worker.joinable()) it->second.worker.join();
   jobs_.erase(it);
-  out.push_back([this, id, owner, state] {
-    events_.JobModified(id, owner, state);
+  out.push_back([this, id, owner, state, modification] {
+    if (modification) events_.JobModified(id, owner, state);
     events_.JobRemoved(id);
   });
 }
@@ -445,6 +572,8 @@ void JobManager::SchedulerLoop() {
     ReapFinishedWorkers();
     const std::int64_t now = clock_.NowUs();
     RequeueDueJobs(now, notifications);
+    FlushPendingModifications(now, notifications);
+    RunDueNotifyCommands(now);
     const std::int64_t next_decision = ApplySchedule(now, notifications);
     if (!notifications.empty()) {
       lock.unlock();
@@ -452,7 +581,7 @@ void JobManager::SchedulerLoop() {
       lock.lock();
       continue;  // state may have changed while unlocked
     }
-    std::int64_t deadline = NextRetryDeadlineUs();
+    std::int64_t deadline = NextTimerDeadlineUs();
     if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
       deadline = next_decision;
     }
@@ -526,15 +655,22 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
   entry.worker = std::thread(&JobManager::RunJob, this, entry.job.id, entry.run_id, entry.control);
 }
 
-std::int64_t JobManager::NextRetryDeadlineUs() const {
+std::int64_t JobManager::NextTimerDeadlineUs() const {
   std::int64_t next = 0;
+  auto consider = [&next](std::int64_t deadline) {
+    if (deadline != 0 && (next == 0 || deadline < next)) next = deadline;
+  };
   for (const auto& [id, entry] : jobs_) {
     const Job& job = entry.job;
+    if (!entry.notify_running) consider(entry.notify_due_us);
+    if (entry.modification_pending) {
+      consider(entry.last_modification_sent_us +
+               std::int64_t{job.minimum_notification_interval_ms} * 1000);
+    }
     if (job.state != JobState::kTransientError) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
-    const std::int64_t deadline = std::min(job.retry_at_us, no_progress_deadline);
-    if (next == 0 || deadline < next) next = deadline;
+    consider(std::min(job.retry_at_us, no_progress_deadline));
   }
   return next;
 }

@@ -53,12 +53,16 @@ struct ManagerOptions {
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
   // only that uid (E_ACCESSDENIED for others).
   std::uint32_t daemon_uid = 0;
+  // Uids below this are system accounts: their jobs run no notification command lines.
+  std::uint32_t system_accounts_below = 1000;
+  // A notification command still running after this is killed (and retried later).
+  std::chrono::milliseconds notify_command_timeout{300'000};
 };
 
 class JobManager {
  public:
   JobManager(ManagerOptions options, JobStore& store, Transport& transport, LocalFileSystem& files,
-             EventSink& events, const Clock& clock);
+             EventSink& events, CommandRunner& commands, const Clock& clock);
   ~JobManager();
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -92,6 +96,11 @@ class JobManager {
   // Clamped to at least 5 s, as BITS does.
   Status SetMinimumRetryDelay(const Caller& caller, const Guid& id, std::uint32_t seconds);
   Status SetNoProgressTimeout(const Caller& caller, const Guid& id, std::uint32_t seconds);
+  // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
+  Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
+  // Empty program and parameters clear it. The command runs as the caller.
+  Status SetNotifyCmdLine(const Caller& caller, const Guid& id, const std::string& program,
+                          const std::string& parameters);
 
  private:
   class FileSink;
@@ -106,6 +115,12 @@ class JobManager {
     bool worker_running = false;
     std::int64_t queued_since_us = 0;  // when the job last entered QUEUED
     std::int64_t run_started_us = 0;   // when the current run started
+    // Notification command line: when to run it next (0: not due), and whether it runs.
+    std::int64_t notify_due_us = 0;
+    bool notify_running = false;
+    // JobModification throttling (MINIMUM_NOTIFICATION_INTERVAL_MS).
+    std::int64_t last_modification_sent_us = 0;
+    bool modification_pending = false;
   };
   using Notifications = std::vector<std::function<void()>>;
 
@@ -129,7 +144,13 @@ class JobManager {
   std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out);
   void StartRun(Entry& entry, std::int64_t now_us, Notifications& out);
   void ReapFinishedWorkers();
-  std::int64_t NextRetryDeadlineUs() const;
+  std::int64_t NextTimerDeadlineUs() const;
+  // Sends JobModification now, or marks it pending when the interval has not passed yet.
+  void NoteModification(Entry& entry, bool immediately, Notifications& out);
+  void FlushPendingModifications(std::int64_t now_us, Notifications& out);
+  void RunDueNotifyCommands(std::int64_t now_us);
+  void OnNotifyCommandExited(const Guid& id, JobState launched_in, const CommandOutcome& outcome);
+  bool MayRunNotifyCommand(const Job& job) const;
 
   // Transfer thread and its reports. Each report is ignored unless run_id is still current.
   void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control);
@@ -150,6 +171,7 @@ class JobManager {
   Transport& transport_;
   LocalFileSystem& files_;
   EventSink& events_;
+  CommandRunner& commands_;
   const Clock& clock_;
 
   mutable std::mutex mutex_;

@@ -190,11 +190,16 @@ void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t 
 
 void JobManager::OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                             std::uint64_t bytes) {
-  std::lock_guard lock(mutex_);
-  Entry* entry = FindRun(id, run_id);
-  if (!entry) return;
-  entry->job.files[index].bytes_transferred = bytes;
-  entry->job.last_progress_us = clock_.NowUs();
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindRun(id, run_id);
+    if (!entry) return;
+    entry->job.files[index].bytes_transferred = bytes;
+    entry->job.last_progress_us = clock_.NowUs();
+    NoteModification(*entry, /*immediately=*/false, notifications);
+  }
+  Dispatch(notifications);
 }
 
 Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
@@ -213,18 +218,28 @@ Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint3
 
 void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                                  std::uint64_t bytes) {
-  std::lock_guard lock(mutex_);
-  Entry* entry = FindRun(id, run_id);
-  if (!entry) return;
-  JobFile& file = entry->job.files[index];
-  file.completed = true;
-  file.bytes_committed = file.bytes_transferred = bytes;
-  if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
-  entry->job.last_progress_us = clock_.NowUs();
-  if (auto saved = store_.Save(entry->job); !saved) {
-    Log()->error("Failed to save job={}: {}", id.ToString(), saved.error().ToString());
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    Entry* entry = FindRun(id, run_id);
+    if (!entry) return;
+    Job& job = entry->job;
+    JobFile& file = job.files[index];
+    file.completed = true;
+    file.bytes_committed = file.bytes_transferred = bytes;
+    if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
+    job.last_progress_us = clock_.NowUs();
+    if (auto saved = store_.Save(job); !saved) {
+      Log()->error("Failed to save job={}: {}", id.ToString(), saved.error().ToString());
+    }
+    Log()->info("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
+    if (job.Notifies(kNotifyFileTransferred)) {
+      notifications.push_back(
+          [this, id, owner = job.owner_uid, index] { events_.FileTransferred(id, owner, index); });
+    }
+    NoteModification(*entry, /*immediately=*/false, notifications);
   }
-  Log()->info("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
+  Dispatch(notifications);
 }
 
 void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,

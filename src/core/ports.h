@@ -3,7 +3,9 @@
 // store/, transfer/, identity/ and ipc/; daemon/wiring chooses them; tests/fakes/ fakes them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,8 +118,39 @@ class EventSink {
   virtual void JobError(const Guid& job, std::uint32_t owner_uid, HRESULT code,
                         ErrorContext context) = 0;
   virtual void JobModified(const Guid& job, std::uint32_t owner_uid, JobState state) = 0;
+  // One file of the job is complete (IBackgroundCopyCallback2::FileTransferred).
+  virtual void FileTransferred(const Guid& job, std::uint32_t owner_uid,
+                               std::uint32_t file_index) = 0;
   // The job reached a final state and is gone from the queue.
   virtual void JobRemoved(const Guid& job) = 0;
+};
+
+// A program run for a job (SetNotifyCmdLine): as a given user, without a shell or PATH
+// search, with a time limit.
+struct CommandSpec {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string program;            // absolute path
+  std::vector<std::string> argv;  // argv[0] first
+  std::chrono::milliseconds timeout{0};
+};
+
+struct CommandOutcome {
+  bool started = false;    // false: could not be started (see error)
+  bool timed_out = false;  // killed after the time limit
+  int exit_code = -1;      // 128 + signal when killed by a signal
+  std::string error;
+  bool succeeded() const { return started && !timed_out && exit_code == 0; }
+};
+
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // Starts the command and returns at once; `on_exit` runs on another thread when it ends.
+  virtual void Start(const CommandSpec& spec,
+                     std::function<void(const CommandOutcome&)> on_exit) = 0;
+  // Kills what still runs and waits until no `on_exit` is running or will run.
+  virtual void StopAll() = 0;
 };
 
 class Clock {

@@ -76,6 +76,15 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.extra_ca_file = v;
          return !v.empty();
        }},
+      {"identity.system_accounts_below",
+       ManagerNumber(&core::ManagerOptions::system_accounts_below)},
+      {"notify.command_timeout_s",
+       [](Config& c, const std::string& v) {
+         unsigned seconds = 0;
+         if (!ParseUnsigned(v, seconds) || seconds == 0) return false;
+         c.manager.notify_command_timeout = std::chrono::seconds(seconds);
+         return true;
+       }},
       {"identity.admin_group",
        [](Config& c, const std::string& v) {
          c.admin_group = v;

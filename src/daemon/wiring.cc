@@ -10,6 +10,7 @@
 #include "core/job_manager.h"
 #include "core/system_clock.h"
 #include "identity/posix_local_file_system.h"
+#include "identity/process_launcher.h"
 #include "ipc/bus_event_sink.h"
 #include "ipc/bus_loop.h"
 #include "ipc/caller_registry.h"
@@ -60,13 +61,14 @@ Status RunDaemon(const DaemonOptions& options) {
   auto transport = transfer::CurlTransport::Create(options.config.curl);
   if (!transport) return transport.error();
   identity::PosixLocalFileSystem files;
+  identity::ProcessLauncher commands;
   core::SystemClock clock;
   ipc::CallerRegistry callers(**connection, options.config.admin_group);
   ipc::JobObjects objects(**connection, callers);
   ipc::BusEventSink events(loop, objects, callers);
   core::ManagerOptions manager_options = options.config.manager;
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
-  core::JobManager manager(manager_options, **store, **transport, files, events, clock);
+  core::JobManager manager(manager_options, **store, **transport, files, events, commands, clock);
 
   // 4. Recover the queue and publish it.
   OPENBITS_RETURN_IF_ERROR(manager.Start());

@@ -27,6 +27,15 @@ void BusEventSink::JobModified(const Guid& job, std::uint32_t owner_uid, JobStat
   });
 }
 
+void BusEventSink::FileTransferred(const Guid& job, std::uint32_t owner_uid,
+                                   std::uint32_t file_index) {
+  loop_.Post([this, job, owner_uid, file_index] {
+    if (JobAdaptor* object = objects_.Find(job)) {
+      object->SendFileTransferred(callers_.ConnectionsOf(owner_uid), file_index);
+    }
+  });
+}
+
 void BusEventSink::JobRemoved(const Guid& job) {
   loop_.Post([this, job] { objects_.Unpublish(job); });
 }

@@ -18,6 +18,7 @@ class BusEventSink : public core::EventSink {
   void JobError(const Guid& job, std::uint32_t owner_uid, HRESULT code,
                 ErrorContext context) override;
   void JobModified(const Guid& job, std::uint32_t owner_uid, JobState state) override;
+  void FileTransferred(const Guid& job, std::uint32_t owner_uid, std::uint32_t file_index) override;
   void JobRemoved(const Guid& job) override;
 
  private:

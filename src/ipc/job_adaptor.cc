@@ -23,31 +23,33 @@ core::Caller JobAdaptor::CurrentCaller() {
 
 core::Job JobAdaptor::Snapshot() { return ValueOrThrow(manager_.GetJob(CurrentCaller(), id_)); }
 
-void JobAdaptor::SendJobTransferred(const std::vector<std::string>& destinations) {
+template <typename... Args>
+void JobAdaptor::Unicast(const std::vector<std::string>& destinations, const char* signal_name,
+                         const Args&... args) {
   for (const std::string& destination : destinations) {
-    auto signal = getObject().createSignal(dbus::kJobInterface, "JobTransferred");
+    auto signal = getObject().createSignal(dbus::kJobInterface, signal_name);
+    ((signal << args), ...);
     signal.setDestination(destination);
     getObject().emitSignal(signal);
   }
+}
+
+void JobAdaptor::SendJobTransferred(const std::vector<std::string>& destinations) {
+  Unicast(destinations, "JobTransferred");
 }
 
 void JobAdaptor::SendJobError(const std::vector<std::string>& destinations, HRESULT code,
                               ErrorContext context) {
-  for (const std::string& destination : destinations) {
-    auto signal = getObject().createSignal(dbus::kJobInterface, "JobError");
-    signal << static_cast<uint32_t>(code) << static_cast<uint32_t>(context);
-    signal.setDestination(destination);
-    getObject().emitSignal(signal);
-  }
+  Unicast(destinations, "JobError", static_cast<uint32_t>(code), static_cast<uint32_t>(context));
 }
 
 void JobAdaptor::SendJobModification(const std::vector<std::string>& destinations, JobState state) {
-  for (const std::string& destination : destinations) {
-    auto signal = getObject().createSignal(dbus::kJobInterface, "JobModification");
-    signal << static_cast<uint32_t>(state);
-    signal.setDestination(destination);
-    getObject().emitSignal(signal);
-  }
+  Unicast(destinations, "JobModification", static_cast<uint32_t>(state));
+}
+
+void JobAdaptor::SendFileTransferred(const std::vector<std::string>& destinations,
+                                     std::uint32_t file_index) {
+  Unicast(destinations, "FileTransferred", static_cast<uint32_t>(file_index));
 }
 
 void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
@@ -143,5 +145,19 @@ void JobAdaptor::SetNoProgressTimeout(const uint32_t& seconds) {
   ThrowIfError(manager_.SetNoProgressTimeout(CurrentCaller(), id_, seconds));
 }
 uint32_t JobAdaptor::GetNoProgressTimeout() { return Snapshot().no_progress_timeout_s; }
+
+void JobAdaptor::SetNotifyFlags(const uint32_t& flags) {
+  ThrowIfError(manager_.SetNotifyFlags(CurrentCaller(), id_, flags));
+}
+uint32_t JobAdaptor::GetNotifyFlags() { return Snapshot().notify_flags; }
+
+void JobAdaptor::SetNotifyCmdLine(const std::string& program, const std::string& parameters) {
+  ThrowIfError(manager_.SetNotifyCmdLine(CurrentCaller(), id_, program, parameters));
+}
+std::tuple<std::string, std::string> JobAdaptor::GetNotifyCmdLine() {
+  const core::Job job = Snapshot();
+  if (!job.notify_command) return {"", ""};
+  return {job.notify_command->program, job.notify_command->parameters};
+}
 
 }  // namespace openbits::ipc

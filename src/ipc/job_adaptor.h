@@ -21,10 +21,15 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   void SendJobError(const std::vector<std::string>& destinations, HRESULT code,
                     ErrorContext context);
   void SendJobModification(const std::vector<std::string>& destinations, JobState state);
+  void SendFileTransferred(const std::vector<std::string>& destinations, std::uint32_t file_index);
 
  private:
   core::Caller CurrentCaller();
   core::Job Snapshot();
+  // Sends `signal` with `args` to each destination.
+  template <typename... Args>
+  void Unicast(const std::vector<std::string>& destinations, const char* signal,
+               const Args&... args);
 
   void AddFile(const std::string& remote_url, const std::string& local_name) override;
   void AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) override;
@@ -52,6 +57,10 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   uint32_t GetMinimumRetryDelay() override;
   void SetNoProgressTimeout(const uint32_t& seconds) override;
   uint32_t GetNoProgressTimeout() override;
+  void SetNotifyFlags(const uint32_t& flags) override;
+  uint32_t GetNotifyFlags() override;
+  void SetNotifyCmdLine(const std::string& program, const std::string& parameters) override;
+  std::tuple<std::string, std::string> GetNotifyCmdLine() override;
 
   const Guid id_;
   core::JobManager& manager_;

@@ -11,7 +11,7 @@
 namespace openbits::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Version 1. Every column is documented in docs/storage-schema.md.
 constexpr const char* kSchemaV1 = R"sql(
@@ -51,6 +51,16 @@ CREATE TABLE files (
   remote_mtime_us INTEGER NOT NULL,
   PRIMARY KEY (job_id, idx)
 );
+)sql";
+
+// Version 2: notifications (flags, command line, interval).
+constexpr const char* kMigrationV2 = R"sql(
+ALTER TABLE jobs ADD COLUMN notify_flags INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE jobs ADD COLUMN notify_program TEXT;
+ALTER TABLE jobs ADD COLUMN notify_parameters TEXT;
+ALTER TABLE jobs ADD COLUMN notify_uid INTEGER;
+ALTER TABLE jobs ADD COLUMN notify_gid INTEGER;
+ALTER TABLE jobs ADD COLUMN notification_interval_ms INTEGER NOT NULL DEFAULT 500;
 )sql";
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -157,17 +167,23 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
                      ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) +
                      ")");
   }
-  if (version == 0) {
+  // Each step moves the schema up one version in one transaction.
+  const std::pair<int, const char*> steps[] = {{1, kSchemaV1}, {2, kMigrationV2}};
+  for (const auto& [target, sql] : steps) {
+    if (version >= target) continue;
     OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
-    Status created = store->Exec(kSchemaV1);
-    if (created) created = store->Exec("PRAGMA user_version = 1");
-    if (!created) {
+    Status migrated = store->Exec(sql);
+    if (migrated) {
+      migrated = store->Exec(("PRAGMA user_version = " + std::to_string(target)).c_str());
+    }
+    if (!migrated) {
       (void)store->Exec("ROLLBACK");
-      return created.error();
+      return migrated.error();
     }
     OPENBITS_RETURN_IF_ERROR(store->Exec("COMMIT"));
+    if (version > 0) Log()->info("Migrated job database {} to schema {}", path, target);
+    version = target;
   }
-  // Later migrations go here: `if (version < 2) { ... user_version = 2 }`.
   return store;
 }
 
@@ -190,8 +206,9 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "SELECT id, owner_uid, owner_gid, display_name, description, type, "
                         "priority, state, error_code, error_context, error_file, error_message, "
                         "error_count, minimum_retry_delay_s, no_progress_timeout_s, creation_us, "
-                        "modification_us, transfer_completion_us, last_progress_us, retry_at_us "
-                        "FROM jobs ORDER BY creation_us");
+                        "modification_us, transfer_completion_us, last_progress_us, retry_at_us, "
+                        "notify_flags, notify_program, notify_parameters, notify_uid, notify_gid, "
+                        "notification_interval_ms FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -227,6 +244,13 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     job.times.transfer_completion_us = select_jobs.Int(17);
     job.last_progress_us = select_jobs.Int(18);
     job.retry_at_us = select_jobs.Int(19);
+    job.notify_flags = static_cast<std::uint32_t>(select_jobs.Int(20));
+    if (!select_jobs.IsNull(21)) {
+      job.notify_command = core::NotifyCommand{select_jobs.Text(21), select_jobs.Text(22),
+                                               static_cast<std::uint32_t>(select_jobs.Int(23)),
+                                               static_cast<std::uint32_t>(select_jobs.Int(24))};
+    }
+    job.minimum_notification_interval_ms = static_cast<std::uint32_t>(select_jobs.Int(25));
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -266,7 +290,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
                      "description, type, priority, state, error_code, error_context, error_file, "
                      "error_message, error_count, minimum_retry_delay_s, no_progress_timeout_s, "
                      "creation_us, modification_us, transfer_completion_us, last_progress_us, "
-                     "retry_at_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                     "retry_at_us, notify_flags, notify_program, notify_parameters, notify_uid, "
+                     "notify_gid, notification_interval_ms) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -297,6 +323,16 @@ Status SqliteJobStore::Save(const core::Job& job) {
     upsert.Bind(18, job.times.transfer_completion_us);
     upsert.Bind(19, job.last_progress_us);
     upsert.Bind(20, job.retry_at_us);
+    upsert.Bind(21, std::int64_t{job.notify_flags});
+    if (job.notify_command) {
+      upsert.Bind(22, job.notify_command->program);
+      upsert.Bind(23, job.notify_command->parameters);
+      upsert.Bind(24, std::int64_t{job.notify_command->uid});
+      upsert.Bind(25, std::int64_t{job.notify_command->gid});
+    } else {
+      for (int i = 22; i <= 25; ++i) upsert.BindNull(i);
+    }
+    upsert.Bind(26, std::int64_t{job.minimum_notification_interval_ms});
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");

@@ -190,6 +190,9 @@ class RecordingEventSink : public core::EventSink {
     Record("error", job);
   }
   void JobModified(const Guid&, std::uint32_t, JobState) override {}
+  void FileTransferred(const Guid& job, std::uint32_t, std::uint32_t index) override {
+    Record("file " + std::to_string(index), job);
+  }
   void JobRemoved(const Guid& job) override { Record("removed", job); }
   std::vector<std::string> Events() {
     std::lock_guard lock(mutex_);
@@ -203,6 +206,46 @@ class RecordingEventSink : public core::EventSink {
   }
   std::mutex mutex_;
   std::vector<std::string> events_;
+};
+
+// Records the commands it is asked to run and answers them with a scripted exit code, on a
+// thread of its own as the real launcher does.
+class FakeCommandRunner : public core::CommandRunner {
+ public:
+  void Start(const core::CommandSpec& spec,
+             std::function<void(const core::CommandOutcome&)> on_exit) override {
+    std::lock_guard lock(mutex_);
+    specs_.push_back(spec);
+    core::CommandOutcome outcome;
+    outcome.started = true;
+    outcome.exit_code = exit_codes_.empty() ? 0 : exit_codes_.front();
+    if (!exit_codes_.empty()) exit_codes_.erase(exit_codes_.begin());
+    threads_.emplace_back([on_exit, outcome] { on_exit(outcome); });
+  }
+  void StopAll() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  ~FakeCommandRunner() override { StopAll(); }
+
+  void ExitWith(std::vector<int> codes) {
+    std::lock_guard lock(mutex_);
+    exit_codes_ = std::move(codes);
+  }
+  std::vector<core::CommandSpec> Specs() {
+    std::lock_guard lock(mutex_);
+    return specs_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<core::CommandSpec> specs_;
+  std::vector<int> exit_codes_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace openbits::fakes

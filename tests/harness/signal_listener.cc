@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
     std::printf("JobError 0x%08X %u\n", hr, context);
     std::fflush(stdout);
   });
+  proxy->uponSignal("FileTransferred").onInterface(interface).call([](uint32_t index) {
+    std::printf("FileTransferred %u\n", index);
+    std::fflush(stdout);
+  });
   proxy->finishRegistration();
   try {
     uint32_t state = 0;

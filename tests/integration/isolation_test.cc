@@ -35,6 +35,10 @@ class IsolationTest : public DaemonTest {
     ASSERT_EQ(chown(alice_dir_.c_str(), kAlice.uid, kAlice.gid), 0);
     ASSERT_EQ(chmod(alice_dir_.c_str(), 0700), 0);
   }
+  std::string Config() override {
+    return DaemonTest::Config() + "[notify]\ncommand_timeout_s = 1\n";
+  }
+
   std::string alice_dir_;
   harness::RunAs kAlice{0, 0};
   harness::RunAs kBob{0, 0};
@@ -102,6 +106,9 @@ TEST_F(IsolationTest, SignalsGoToTheOwnerAndNobodyElse) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = created.out.substr(0, created.out.find('\n'));
   const std::string path = "/org/openbits/bits1/job/" + Guid::Parse(id)->ToHex();
+  // TRANSFERRED | ERROR | MODIFICATION | FILE_TRANSFERRED.
+  ASSERT_EQ(harness::Run(Bitsadmin({"/setnotifyflags", id, "0x1B"}), kAlice).exit_code, 0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/getnotifyflags", id}), kAlice).out, "0x0000001B\n");
   ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", id, server_->Url("/signal.bin"),
                                     alice_dir_ + "/signal.bin"}),
                          kAlice)
@@ -124,11 +131,71 @@ TEST_F(IsolationTest, SignalsGoToTheOwnerAndNobodyElse) {
   EXPECT_EQ(alice.Wait(30s), 0) << harness::ReadFile(alice_log);
   const std::string alice_saw = harness::ReadFile(alice_log);
   EXPECT_NE(alice_saw.find("JobModification 2"), std::string::npos) << alice_saw;  // TRANSFERRING
+  EXPECT_NE(alice_saw.find("FileTransferred 0"), std::string::npos) << alice_saw;
   EXPECT_NE(alice_saw.find("JobTransferred"), std::string::npos) << alice_saw;
   // bitsd sent everything it had to send by the time Alice got JobTransferred.
   bob.Stop();
   EXPECT_EQ(harness::ReadFile(bob_log).find("Job"), std::string::npos)
       << harness::ReadFile(bob_log);
+}
+
+TEST_F(IsolationTest, NotifyCommandLineRunsAsItsUserAndAgainWhileItFails) {
+  harness::WriteRandomFile(www() + "/notified.bin", 32 * 1024, 14);
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "notified"}), kAlice);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", id, server_->Url("/notified.bin"),
+                                    alice_dir_ + "/notified.bin"}),
+                         kAlice)
+                .exit_code,
+            0);
+  // Fails the first time (leaving a mark), succeeds the second: BITS runs it again after the
+  // minimum retry delay. Alice's directory is 0700, so only a command running as Alice can
+  // write there.
+  const std::string script = "if test -e " + alice_dir_ + "/first; then id -u > " + alice_dir_ +
+                             "/ran.txt; else touch " + alice_dir_ + "/first; exit 3; fi";
+  ASSERT_EQ(harness::Run(Bitsadmin({"/setminretrydelay", id, "5"}), kAlice).exit_code, 0);
+  const auto set = harness::Run(
+      Bitsadmin({"/setnotifycmdline", id, "/bin/sh", "sh -c \"" + script + "\""}), kAlice);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_NE(harness::Run(Bitsadmin({"/getnotifycmdline", id}), kAlice).out.find("'/bin/sh'"),
+            std::string::npos);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
+
+  ASSERT_TRUE(
+      harness::WaitUntil([&] { return std::filesystem::exists(alice_dir_ + "/first"); }, 20s));
+  ASSERT_TRUE(
+      harness::WaitUntil([&] { return std::filesystem::exists(alice_dir_ + "/ran.txt"); }, 20s))
+      << bitsd_->Log();
+  EXPECT_EQ(harness::ReadFile(alice_dir_ + "/ran.txt"), std::to_string(kAlice.uid) + "\n");
+  struct stat st {};
+  ASSERT_EQ(stat((alice_dir_ + "/ran.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kAlice.uid);
+  EXPECT_NE(bitsd_->Log().find("exit code 3"), std::string::npos);
+}
+
+TEST_F(IsolationTest, NotifyCommandThatHangsIsKilledAndOtherJobsGoOn) {
+  // bitsd's limit is one second here (see Config); the command would sleep for a minute.
+  harness::WriteFile(www() + "/small.txt", "small");
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "hangs"}), kAlice);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  ASSERT_EQ(harness::Run(
+                Bitsadmin({"/addfile", id, server_->Url("/small.txt"), alice_dir_ + "/hangs.txt"}),
+                kAlice)
+                .exit_code,
+            0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/setnotifycmdline", id, "/bin/sleep", "sleep 60"}), kAlice)
+                .exit_code,
+            0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return bitsd_->Log().find("Killed notification command /bin/sleep") != std::string::npos;
+  }));
+  // Meanwhile another job transfers as usual.
+  const auto other = harness::Run(
+      Bitsadmin({"/transfer", "other", server_->Url("/small.txt"), alice_dir_ + "/other.txt"}),
+      kAlice);
+  EXPECT_EQ(other.exit_code, 0) << other.out << other.err;
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ class JobManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.max_jobs_per_user = 3;
-    manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+    manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_,
+                                            commands_, clock_);
     ASSERT_TRUE(manager_->Start());
   }
 
@@ -43,6 +44,7 @@ class JobManagerTest : public ::testing::Test {
   fakes::ScriptedTransport transport_;
   fakes::InMemoryFileSystem files_;
   fakes::RecordingEventSink events_;
+  fakes::FakeCommandRunner commands_;
   SystemClock clock_;
   std::unique_ptr<JobManager> manager_;
 };
@@ -146,7 +148,8 @@ TEST_F(JobManagerTest, RestartRecoversActiveJobsToQueuedAndFinishesThem) {
   Job stored = store_.Get(*id);
   stored.state = JobState::kTransferring;
   ASSERT_TRUE(store_.Save(stored));
-  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
   ASSERT_TRUE(manager_->Start());
   ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
 }
@@ -154,7 +157,8 @@ TEST_F(JobManagerTest, RestartRecoversActiveJobsToQueuedAndFinishesThem) {
 TEST_F(JobManagerTest, HighPriorityJobPreemptsARunningLowJobWhichThenResumes) {
   manager_->Stop();
   options_.max_background_jobs = 1;
-  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, clock_);
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
   ASSERT_TRUE(manager_->Start());
   transport_.Hold("http://h/slow");
   transport_.Serve("http://h/slow", std::string(1000, 's'));
@@ -174,6 +178,84 @@ TEST_F(JobManagerTest, HighPriorityJobPreemptsARunningLowJobWhichThenResumes) {
   ASSERT_TRUE(WaitUntil([&] { return transport_.Downloads("http://h/slow") == 2; }));
   EXPECT_EQ(store_.Get(*low).files[0].bytes_committed, 500u);
   EXPECT_EQ(StateOf(alice_, *low), JobState::kTransferring);
+}
+
+TEST_F(JobManagerTest, NotifyCommandRunsAsItsSetterWhenTheJobIsTransferred) {
+  transport_.Serve("http://h/a", "alpha");
+  auto id = manager_->CreateJob(alice_, "notify", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}}));
+  ASSERT_TRUE(
+      manager_->SetNotifyCmdLine(alice_, *id, "/usr/bin/logger", "logger -t \"bits job\" done"));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return commands_.Specs().size() == 1; }));
+  const CommandSpec spec = commands_.Specs().front();
+  EXPECT_EQ(spec.uid, alice_.uid);
+  EXPECT_EQ(spec.gid, alice_.gid);
+  EXPECT_EQ(spec.program, "/usr/bin/logger");
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{"logger", "-t", "bits job", "done"}));
+}
+
+TEST_F(JobManagerTest, NotifyCommandRegisteredAfterTheEventStillRuns) {
+  transport_.Serve("http://h/a", "alpha");
+  auto id = manager_->CreateJob(alice_, "late", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
+  EXPECT_TRUE(commands_.Specs().empty());
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *id, "/bin/true", ""));
+  ASSERT_TRUE(WaitUntil([&] { return commands_.Specs().size() == 1; }));
+  EXPECT_EQ(commands_.Specs().front().argv, std::vector<std::string>{"/bin/true"});
+}
+
+TEST_F(JobManagerTest, NoNotifyCommandForSystemAccountsOrWhenItsFlagIsOff) {
+  transport_.Serve("http://h/a", "alpha");
+  const Caller service{100, 100, false};
+  auto system_job = manager_->CreateJob(service, "system", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(service, *system_job, {{"http://h/a", "/d/s"}}));
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(service, *system_job, "/bin/true", ""));
+  ASSERT_TRUE(manager_->Resume(service, *system_job));
+  auto quiet = manager_->CreateJob(alice_, "quiet", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *quiet, {{"http://h/a", "/d/q"}}));
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *quiet, "/bin/true", ""));
+  ASSERT_TRUE(manager_->SetNotifyFlags(alice_, *quiet, kNotifyJobError));
+  ASSERT_TRUE(manager_->Resume(alice_, *quiet));
+  auto control = manager_->CreateJob(alice_, "control", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *control, {{"http://h/a", "/d/c"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *control));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(service, *system_job) == JobState::kTransferred; }));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *quiet) == JobState::kTransferred; }));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *control) == JobState::kTransferred; }));
+  // A command that is due now: once it has run, the scheduler has passed over the others too.
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *control, "/bin/control", ""));
+  ASSERT_TRUE(WaitUntil([&] { return !commands_.Specs().empty(); }));
+  ASSERT_EQ(commands_.Specs().size(), 1u);
+  EXPECT_EQ(commands_.Specs().front().program, "/bin/control");
+}
+
+TEST_F(JobManagerTest, NotifyFlagsChooseTheEvents) {
+  transport_.Serve("http://h/a", "alpha");
+  transport_.Serve("http://h/b", "bravo");
+  auto id = manager_->CreateJob(alice_, "flags", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}, {"http://h/b", "/d/b"}}));
+  EXPECT_EQ(manager_->SetNotifyFlags(alice_, *id, 0x40).error().code(), hr::E_NOTIMPL);
+  ASSERT_TRUE(manager_->SetNotifyFlags(alice_, *id, kNotifyFileTransferred));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
+  ASSERT_TRUE(WaitUntil([&] { return events_.Events().size() == 2; }));
+  EXPECT_EQ(events_.Events(),
+            (std::vector<std::string>{"file 0 " + id->ToString(), "file 1 " + id->ToString()}));
+}
+
+TEST(SplitCommandLineTest, QuotesGroupAndBackslashesEscapeInsideThem) {
+  EXPECT_EQ(*SplitCommandLine("a  b\tc"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(*SplitCommandLine(R"(prog "two words" x"y z"w)"),
+            (std::vector<std::string>{"prog", "two words", "xy zw"}));
+  EXPECT_EQ(*SplitCommandLine(R"("say \"hi\"" "")"), (std::vector<std::string>{"say \"hi\"", ""}));
+  EXPECT_TRUE(SplitCommandLine("")->empty());
+  EXPECT_EQ(SplitCommandLine("open \"quote").error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(ValidateNotifyCommand("relative/prog", "").error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(ValidateNotifyCommand("/" + std::string(260, 'p'), "").error().code(),
+            hr::BG_E_STRING_TOO_LONG);
 }
 
 }  // namespace

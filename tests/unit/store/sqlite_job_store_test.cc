@@ -2,6 +2,7 @@
 #include "store/sqlite_job_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,10 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.times = {1, 2, 0};
     job.last_progress_us = 3;
     job.retry_at_us = 4;
+    job.notify_flags = 0x1B;
+    job.notify_command =
+        core::NotifyCommand{"/usr/bin/notify-send", "notify-send \"done\"", 1000, 100};
+    job.minimum_notification_interval_ms = 250;
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
       file.remote_url = "http://h/f" + std::to_string(i);
@@ -85,6 +90,9 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.no_progress_timeout_s, 3600u);
   EXPECT_EQ(back.times.creation_us, 1);
   EXPECT_EQ(back.retry_at_us, 4);
+  EXPECT_EQ(back.notify_flags, 0x1Bu);
+  EXPECT_EQ(back.notify_command, job.notify_command);
+  EXPECT_EQ(back.minimum_notification_interval_ms, 250u);
   ASSERT_EQ(back.files.size(), 2u);
   EXPECT_EQ(back.files[0].bytes_total, 100u);
   EXPECT_TRUE(back.files[0].completed);
@@ -118,6 +126,42 @@ TEST_F(SqliteJobStoreTest, RemoveDeletesJobAndFiles) {
   ASSERT_TRUE((*store)->Save(job));
   ASSERT_TRUE((*store)->Remove(job.id));
   EXPECT_TRUE((*store)->LoadAll()->empty());
+}
+
+TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    // The version 1 schema as bitsd 0.1 wrote it, with one job.
+    const char* v1 = R"sql(
+      CREATE TABLE jobs (id TEXT PRIMARY KEY, owner_uid INTEGER NOT NULL,
+        owner_gid INTEGER NOT NULL, display_name TEXT NOT NULL, description TEXT NOT NULL,
+        type INTEGER NOT NULL, priority INTEGER NOT NULL, state INTEGER NOT NULL,
+        error_code INTEGER, error_context INTEGER, error_file INTEGER, error_message TEXT,
+        error_count INTEGER NOT NULL, minimum_retry_delay_s INTEGER NOT NULL,
+        no_progress_timeout_s INTEGER NOT NULL, creation_us INTEGER NOT NULL,
+        modification_us INTEGER NOT NULL, transfer_completion_us INTEGER NOT NULL,
+        last_progress_us INTEGER NOT NULL, retry_at_us INTEGER NOT NULL);
+      CREATE TABLE files (job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL, remote_url TEXT NOT NULL, local_path TEXT NOT NULL,
+        temp_path TEXT NOT NULL, bytes_total INTEGER NOT NULL, bytes_committed INTEGER NOT NULL,
+        completed INTEGER NOT NULL, etag TEXT NOT NULL, last_modified TEXT NOT NULL,
+        remote_mtime_us INTEGER NOT NULL, PRIMARY KEY (job_id, idx));
+      INSERT INTO jobs VALUES ('{01234567-89AB-CDEF-0123-456789ABCDEF}', 1000, 1000, 'old', '',
+        0, 2, 3, NULL, NULL, NULL, NULL, 0, 600, 1209600, 1, 1, 0, 1, 0);
+      PRAGMA user_version = 1;)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = SqliteJobStore::Open(path_);
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().display_name, "old");
+  EXPECT_EQ(loaded->front().notify_flags, kDefaultNotifyFlags);
+  EXPECT_FALSE(loaded->front().notify_command);
+  EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
 }
 
 TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
