@@ -90,6 +90,18 @@ class Job {
   Result<std::uint32_t> GetMinimumRetryDelay();
   Status SetNoProgressTimeout(std::uint32_t seconds);
   Result<std::uint32_t> GetNoProgressTimeout();
+  Status SetRemoteName(std::uint32_t file_index, const std::string& remote_url);
+  Status ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix);
+  Result<std::string> GetTemporaryName(std::uint32_t file_index);
+  Status SetValidationState(std::uint32_t file_index, bool valid);
+  Result<bool> GetValidationState(std::uint32_t file_index);
+  // BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS.
+  Result<std::string> GetHttpResponseHeaders(std::uint32_t file_index);
+  Status SetSecurityFlags(std::uint32_t flags);  // BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
+  Result<std::uint32_t> GetSecurityFlags();
+  Status SetMaximumDownloadTime(std::uint32_t seconds);
+  Result<std::uint32_t> GetMaximumDownloadTime();
+  Status TakeOwnership();
   Status SetNotifyFlags(std::uint32_t flags);  // BG_NOTIFY_* (types.h)
   Result<std::uint32_t> GetNotifyFlags();
   // Empty program and parameters clear it.

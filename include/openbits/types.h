@@ -46,6 +46,22 @@ inline constexpr std::uint32_t kNotifyFileRangesTransferred = 0x20;
 inline constexpr std::uint32_t kNotifyAllFlags = 0x3F;
 inline constexpr std::uint32_t kDefaultNotifyFlags = kNotifyJobTransferred | kNotifyJobError;
 
+// SetSecurityFlags: BG_SSL_* and BG_HTTP_REDIRECT_POLICY_*.
+inline constexpr std::uint32_t kSslEnableCrlCheck = 0x0001;
+inline constexpr std::uint32_t kSslIgnoreCertCnInvalid = 0x0002;
+inline constexpr std::uint32_t kSslIgnoreCertDateInvalid = 0x0004;
+inline constexpr std::uint32_t kSslIgnoreUnknownCa = 0x0008;
+inline constexpr std::uint32_t kSslIgnoreCertWrongUsage = 0x0010;
+inline constexpr std::uint32_t kRedirectPolicyAllowSilent = 0x0000;
+inline constexpr std::uint32_t kRedirectPolicyAllowReport = 0x0100;
+inline constexpr std::uint32_t kRedirectPolicyDisallow = 0x0200;
+inline constexpr std::uint32_t kRedirectPolicyMask = 0x0700;
+inline constexpr std::uint32_t kRedirectAllowHttpsToHttp = 0x0800;
+inline constexpr std::uint32_t kSecurityFlagsKnown = 0x001F | 0x0300 | 0x0800;
+
+// BITS_FILE_PROPERTY_ID.
+inline constexpr std::uint32_t kFilePropertyHttpResponseHeaders = 1;
+
 inline constexpr std::uint64_t kSizeUnknown = ~std::uint64_t{0};  // BG_SIZE_UNKNOWN
 
 // BG_JOB_PROGRESS.

@@ -381,6 +381,69 @@ int GetNotifyCmdLine(Context& ctx, const Args& args) {
   });
 }
 
+// A zero-based file index argument.
+std::optional<std::uint32_t> FileIndex(const std::string& text) {
+  char* end = nullptr;
+  const unsigned long value = std::strtoul(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || value > UINT32_MAX) return std::nullopt;
+  return static_cast<std::uint32_t>(value);
+}
+
+int GetTemporaryName(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/gettemporaryname JOB FILE_INDEX", [&](Job& job) {
+    auto index = FileIndex(args[1]);
+    if (!index) return Usage("/gettemporaryname JOB FILE_INDEX (0 is the first file)");
+    return PrintOr<std::string>(ctx, "get temporary name", job.GetTemporaryName(*index),
+                                [](const std::string& name) { return name; });
+  });
+}
+
+int SetValidationState(Context& ctx, const Args& args) {
+  const std::string usage = "/setvalidationstate JOB FILE_INDEX TRUE|FALSE";
+  return WithJob(ctx, args, 2, usage, [&](Job& job) {
+    auto index = FileIndex(args[1]);
+    std::string verdict = args[2];
+    for (char& c : verdict) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!index || (verdict != "TRUE" && verdict != "FALSE")) return Usage(usage);
+    return Done(ctx, job.SetValidationState(*index, verdict == "TRUE"), "set validation state",
+                "Validation state set to " + verdict + ".");
+  });
+}
+
+int GetValidationState(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/getvalidationstate JOB FILE_INDEX", [&](Job& job) {
+    auto index = FileIndex(args[1]);
+    if (!index) return Usage("/getvalidationstate JOB FILE_INDEX");
+    return PrintOr<bool>(ctx, "get validation state", job.GetValidationState(*index),
+                         [](const bool& valid) { return std::string(valid ? "TRUE" : "FALSE"); });
+  });
+}
+
+int ReplaceRemotePrefix(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 2, "/replaceremoteprefix JOB OLD_PREFIX NEW_PREFIX", [&](Job& job) {
+    return Done(ctx, job.ReplaceRemotePrefix(args[1], args[2]), "replace remote prefix",
+                "Remote prefix replaced.");
+  });
+}
+
+int TakeOwnership(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/takeownership JOB", [&](Job& job) {
+    return Done(ctx, job.TakeOwnership(), "take ownership", "Ownership taken.");
+  });
+}
+
+int SetSecurityFlags(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/setsecurityflags JOB FLAGS", [&](Job& job) {
+    char* end = nullptr;
+    const unsigned long flags = std::strtoul(args[1].c_str(), &end, 0);
+    if (args[1].empty() || *end != '\0' || flags > UINT32_MAX) {
+      return Usage("/setsecurityflags JOB FLAGS (a number, e.g. 0x200)");
+    }
+    return Done(ctx, job.SetSecurityFlags(static_cast<std::uint32_t>(flags)), "set security flags",
+                "Security flags set to " + args[1] + ".");
+  });
+}
+
 int SetPriority(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW", [&](Job& job) {
     auto priority = ParseJobPriority(args[1]);
@@ -535,6 +598,19 @@ const std::map<std::string, Command>& Commands() {
       {"/setdescription", TextSetter("/setdescription", &Job::SetDescription)},
       {"/setpriority", SetPriority},
       {"/setnotifyflags", SetNotifyFlags},
+      {"/gettemporaryname", GetTemporaryName},
+      {"/setvalidationstate", SetValidationState},
+      {"/getvalidationstate", GetValidationState},
+      {"/replaceremoteprefix", ReplaceRemotePrefix},
+      {"/takeownership", TakeOwnership},
+      {"/setsecurityflags", SetSecurityFlags},
+      {"/getsecurityflags",
+       Getter<std::uint32_t>("/getsecurityflags", &Job::GetSecurityFlags,
+                             [](const std::uint32_t& flags) { return FormatHresult(flags); })},
+      {"/setmaxdownloadtime", NumberSetter("/setmaxdownloadtime", &Job::SetMaximumDownloadTime)},
+      {"/getmaxdownloadtime",
+       Getter<std::uint32_t>("/getmaxdownloadtime", &Job::GetMaximumDownloadTime,
+                             [](const std::uint32_t& n) { return std::to_string(n); })},
       {"/getnotifyflags",
        Getter<std::uint32_t>("/getnotifyflags", &Job::GetNotifyFlags,
                              [](const std::uint32_t& flags) { return FormatHresult(flags); })},
@@ -564,6 +640,10 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /getminretrydelay /getnoprogresstimeout JOB
   /setdisplayname JOB TEXT | /setdescription JOB TEXT | /setpriority JOB P
   /setminretrydelay JOB SECONDS | /setnoprogresstimeout JOB SECONDS
+  /setmaxdownloadtime JOB SECONDS | /getmaxdownloadtime JOB   (0 = no limit)
+  /setsecurityflags JOB FLAGS | /getsecurityflags JOB  BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
+  /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
+  /gettemporaryname JOB FILE | /setvalidationstate JOB FILE TRUE|FALSE | /getvalidationstate JOB FILE
   /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)
 

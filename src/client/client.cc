@@ -297,6 +297,43 @@ Status Job::SetNoProgressTimeout(std::uint32_t seconds) {
 Result<std::uint32_t> Job::GetNoProgressTimeout() {
   return Call([&] { return connection_->Job(id_).GetNoProgressTimeout(); });
 }
+Status Job::SetRemoteName(std::uint32_t file_index, const std::string& remote_url) {
+  return Call([&] { connection_->Job(id_).SetRemoteName(file_index, remote_url); });
+}
+Status Job::ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix) {
+  return Call([&] { connection_->Job(id_).ReplaceRemotePrefix(old_prefix, new_prefix); });
+}
+Result<std::string> Job::GetTemporaryName(std::uint32_t file_index) {
+  return Call([&] { return connection_->Job(id_).GetTemporaryName(file_index); });
+}
+Status Job::SetValidationState(std::uint32_t file_index, bool valid) {
+  return Call([&] { connection_->Job(id_).SetValidationState(file_index, valid); });
+}
+Result<bool> Job::GetValidationState(std::uint32_t file_index) {
+  return Call([&] { return connection_->Job(id_).GetValidationState(file_index); });
+}
+Result<std::string> Job::GetHttpResponseHeaders(std::uint32_t file_index) {
+  return Call([&] {
+    return connection_->Job(id_)
+        .GetFileProperty(file_index, kFilePropertyHttpResponseHeaders)
+        .get<std::string>();
+  });
+}
+Status Job::SetSecurityFlags(std::uint32_t flags) {
+  return Call([&] { connection_->Job(id_).SetSecurityFlags(flags); });
+}
+Result<std::uint32_t> Job::GetSecurityFlags() {
+  return Call([&] { return connection_->Job(id_).GetSecurityFlags(); });
+}
+Status Job::SetMaximumDownloadTime(std::uint32_t seconds) {
+  return Call([&] { connection_->Job(id_).SetMaximumDownloadTime(seconds); });
+}
+Result<std::uint32_t> Job::GetMaximumDownloadTime() {
+  return Call([&] { return connection_->Job(id_).GetMaximumDownloadTime(); });
+}
+Status Job::TakeOwnership() {
+  return Call([&] { connection_->Job(id_).TakeOwnership(); });
+}
 Status Job::SetNotifyFlags(std::uint32_t flags) {
   return Call([&] { connection_->Job(id_).SetNotifyFlags(flags); });
 }

@@ -35,6 +35,10 @@ struct JobFile {
   bool completed = false;
   RemoteValidators validators;
   std::int64_t remote_mtime_us = 0;  // from Last-Modified; becomes the file's mtime
+  // BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS: the last response's header block.
+  std::string response_headers;
+  // SetValidationState: the application's verdict on the content (unset until it says).
+  std::optional<bool> validation_state;
 };
 
 struct JobError {
@@ -51,6 +55,7 @@ inline constexpr std::uint32_t kDefaultNoProgressTimeoutSeconds = 1'209'600;  //
 inline constexpr std::size_t kMaxDisplayNameLength = 256;
 inline constexpr std::size_t kMaxDescriptionLength = 1024;
 inline constexpr std::size_t kMaxUrlLength = 2200;
+inline constexpr std::uint32_t kDefaultMaximumDownloadTimeSeconds = 7'776'000;  // 90 days
 
 // SetNotifyCmdLine: run on TRANSFERRED and ERROR as the user who set it.
 struct NotifyCommand {
@@ -88,6 +93,10 @@ struct Job {
   std::optional<NotifyCommand> notify_command;
   // BITS_JOB_PROPERTY_MINIMUM_NOTIFICATION_INTERVAL_MS: JobModification at most this often.
   std::uint32_t minimum_notification_interval_ms = kDefaultNotificationIntervalMs;
+  std::uint32_t security_flags = 0;  // BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
+  // SetMaximumDownloadTime: limit on the time spent CONNECTING/TRANSFERRING (0: none).
+  std::uint32_t maximum_download_time_s = kDefaultMaximumDownloadTimeSeconds;
+  std::int64_t transfer_time_us = 0;  // time spent transferring in runs that have ended
 
   // Whether a notification of `flag` is wanted (BG_NOTIFY_DISABLE silences all).
   bool Notifies(std::uint32_t flag) const {

@@ -366,6 +366,175 @@ Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
   });
 }
 
+Status JobManager::SetRemoteName(const Caller& caller, const Guid& id, std::uint32_t file_index,
+                                 const std::string& url) {
+  OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(url));
+  return Mutate(caller, id, [&](Job& job) -> Status {
+    if (file_index >= job.files.size()) {
+      return Error::InvalidArg("the job has no file " + std::to_string(file_index));
+    }
+    job.files[file_index].remote_url = url;
+    return Ok();
+  });
+}
+
+Status JobManager::ReplaceRemotePrefix(const Caller& caller, const Guid& id,
+                                       const std::string& old_prefix,
+                                       const std::string& new_prefix) {
+  if (old_prefix.empty() || new_prefix.empty()) {
+    return Error::InvalidArg("both prefixes must be given");
+  }
+  return Mutate(caller, id, [&](Job& job) -> Status {
+    std::vector<std::string> urls;
+    for (const JobFile& file : job.files) {
+      std::string url = file.remote_url;
+      if (url.starts_with(old_prefix)) url = new_prefix + url.substr(old_prefix.size());
+      OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(url));  // all or nothing
+      urls.push_back(std::move(url));
+    }
+    for (std::size_t i = 0; i < urls.size(); ++i) job.files[i].remote_url = std::move(urls[i]);
+    return Ok();
+  });
+}
+
+Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
+                                      std::uint32_t file_index, bool valid) {
+  Notifications notifications;
+  {
+    std::unique_lock lock(mutex_);
+    Entry* entry = FindAccessible(caller, id);
+    if (!entry) return JobNotFound(id);
+    if (file_index >= entry->job.files.size()) {
+      return Error::InvalidArg("the job has no file " + std::to_string(file_index));
+    }
+    if (!entry->job.files[file_index].completed) {
+      return Error::InvalidState("file " + std::to_string(file_index) + " is not transferred yet");
+    }
+    entry->job.files[file_index].validation_state = valid;
+    if (valid) {
+      OPENBITS_RETURN_IF_ERROR(store_.Save(entry->job));
+    } else {
+      // The content is refused: the file starts over on the next Resume.
+      if (entry->worker_running) {
+        entry->control->stop = true;
+        StopWorkerAndWait(lock, id);
+        entry = FindAccessible(caller, id);
+        if (!entry) return JobNotFound(id);
+      }
+      JobFile& file = entry->job.files[file_index];
+      file.completed = false;
+      file.bytes_committed = file.bytes_transferred = 0;
+      file.validators = {};
+      entry->job.error = JobError{hr::BG_E_VALIDATION_FAILED, ErrorContext::kRemoteFile, file_index,
+                                  "the application rejected " + file.remote_url};
+      ++entry->job.error_count;
+      OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kRejected, notifications));
+    }
+  }
+  Dispatch(notifications);
+  return Ok();
+}
+
+Status JobManager::SetSecurityFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
+  const std::uint32_t policy = flags & kRedirectPolicyMask;
+  if ((flags & ~kSecurityFlagsKnown) != 0 ||
+      (policy != kRedirectPolicyAllowSilent && policy != kRedirectPolicyAllowReport &&
+       policy != kRedirectPolicyDisallow)) {
+    return Error(hr::E_NOTIMPL, ErrorContext::kNone,
+                 "unsupported security flags " + FormatHresult(flags));
+  }
+  return Mutate(caller, id, [&](Job& job) {
+    job.security_flags = flags;
+    return Ok();
+  });
+}
+
+Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
+                                          std::uint32_t seconds) {
+  const Status status = Mutate(caller, id, [&](Job& job) {
+    job.maximum_download_time_s = seconds;
+    return Ok();
+  });
+  scheduler_wakeup_.notify_all();
+  return status;
+}
+
+Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
+  if (!caller.is_admin) {
+    return Error::AccessDenied("only administrators may take ownership of a job");
+  }
+  const FileOwner new_owner{caller.uid, caller.gid};
+  Notifications notifications;
+  std::unique_lock lock(mutex_);
+  Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  if (entry->job.owner_uid == caller.uid) return Ok();
+  // The transfer holds files open as the old owner: stop it first.
+  if (entry->worker_running) {
+    entry->control->stop = true;
+    (void)Transition(*entry, JobEvent::kYield, notifications);
+    StopWorkerAndWait(lock, id);
+  }
+  entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  const Job job = entry->job;
+  lock.unlock();
+  for (const JobFile& file : job.files) {
+    if (auto access = files_.CheckDestination(new_owner, file.local_path); !access) {
+      return Error(hr::BG_E_NEW_OWNER_NO_FILE_ACCESS, ErrorContext::kLocalFile,
+                   "uid " + std::to_string(caller.uid) + " cannot use " + file.local_path + ": " +
+                       access.error().message());
+    }
+  }
+  for (const JobFile& file : job.files) {
+    OPENBITS_RETURN_IF_ERROR(files_.GiveTemp(new_owner, file.temp_path));
+  }
+  const Status status = Mutate(caller, id, [&](Job& changed) {
+    changed.owner_uid = new_owner.uid;
+    changed.owner_gid = new_owner.gid;
+    // Secrets of the old owner do not pass to the new one.
+    changed.notify_command.reset();
+    return Ok();
+  });
+  if (status) {
+    Log()->info("job={} taken over by uid {} from uid {}", id.ToString(), caller.uid,
+                job.owner_uid);
+  }
+  Dispatch(notifications);
+  return status;
+}
+
+void JobManager::FailRunningJob(Entry& entry, const Error& error,
+                                std::optional<std::uint32_t> file_index, Notifications& out) {
+  if (entry.control) entry.control->stop = true;
+  ++entry.job.error_count;
+  entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
+  Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
+  (void)Transition(entry, JobEvent::kFatalError, out);
+}
+
+std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
+  if (!entry.worker_running || !entry.control || entry.control->stop ||
+      entry.job.maximum_download_time_s == 0) {
+    return 0;
+  }
+  return entry.run_started_us + std::int64_t{entry.job.maximum_download_time_s} * 1'000'000 -
+         entry.job.transfer_time_us;
+}
+
+void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) {
+  for (auto& [id, entry] : jobs_) {
+    const std::int64_t deadline = DownloadTimeDeadlineUs(entry);
+    if (deadline != 0 && now_us >= deadline) {
+      FailRunningJob(entry,
+                     Error(hr::BG_E_MAXDOWNLOAD_TIMEOUT, ErrorContext::kGeneralQueueManager,
+                           "the job transferred for longer than its maximum download time of " +
+                               std::to_string(entry.job.maximum_download_time_s) + " s"),
+                     std::nullopt, out);
+    }
+  }
+}
+
 Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
   if (flags & ~kNotifyAllFlags) {
     return Error(hr::E_NOTIMPL, ErrorContext::kNone,
@@ -572,6 +741,7 @@ void JobManager::SchedulerLoop() {
     ReapFinishedWorkers();
     const std::int64_t now = clock_.NowUs();
     RequeueDueJobs(now, notifications);
+    EnforceMaximumDownloadTime(now, notifications);
     FlushPendingModifications(now, notifications);
     RunDueNotifyCommands(now);
     const std::int64_t next_decision = ApplySchedule(now, notifications);
@@ -662,6 +832,7 @@ std::int64_t JobManager::NextTimerDeadlineUs() const {
   };
   for (const auto& [id, entry] : jobs_) {
     const Job& job = entry.job;
+    consider(DownloadTimeDeadlineUs(entry));
     if (!entry.notify_running) consider(entry.notify_due_us);
     if (entry.modification_pending) {
       consider(entry.last_modification_sent_us +

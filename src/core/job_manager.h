@@ -96,6 +96,23 @@ class JobManager {
   // Clamped to at least 5 s, as BITS does.
   Status SetMinimumRetryDelay(const Caller& caller, const Guid& id, std::uint32_t seconds);
   Status SetNoProgressTimeout(const Caller& caller, const Guid& id, std::uint32_t seconds);
+  // IBackgroundCopyFile2::SetRemoteName: the file's URL from now on (same rules as AddFile).
+  Status SetRemoteName(const Caller& caller, const Guid& id, std::uint32_t file_index,
+                       const std::string& url);
+  // Rewrites every remote name that starts with old_prefix.
+  Status ReplaceRemotePrefix(const Caller& caller, const Guid& id, const std::string& old_prefix,
+                             const std::string& new_prefix);
+  // FALSE sends the job to ERROR (BG_E_VALIDATION_FAILED) and the file is fetched again on
+  // Resume. REQUIRES: the file is transferred (BG_E_INVALID_STATE otherwise).
+  Status SetValidationState(const Caller& caller, const Guid& id, std::uint32_t file_index,
+                            bool valid);
+  // BG_SSL_* and BG_HTTP_REDIRECT_POLICY_* bits; unknown ones are E_NOTIMPL.
+  Status SetSecurityFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
+  // 0: no limit. Exceeded: ERROR with BG_E_MAXDOWNLOAD_TIMEOUT.
+  Status SetMaximumDownloadTime(const Caller& caller, const Guid& id, std::uint32_t seconds);
+  // Administrators only: the caller becomes the owner; the notification command line (and
+  // later credentials, certificates, custom headers) are dropped, temp files change hands.
+  Status TakeOwnership(const Caller& caller, const Guid& id);
   // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
   Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
   // Empty program and parameters clear it. The command runs as the caller.
@@ -164,6 +181,13 @@ class JobManager {
                        std::uint64_t bytes);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index);
+  void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                           const std::string& url);
+  // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
+  void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
+                      Notifications& out);
+  void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out);
+  std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id);
 
   const ManagerOptions options_;

@@ -61,6 +61,10 @@ class JobManager::FileSink : public DownloadSink {
 
   bool StopRequested() const override { return control_.stop.load(std::memory_order_relaxed); }
 
+  void OnRemoteNameChanged(const std::string& url) override {
+    manager_.OnRemoteNameChanged(id_, run_id_, index_, url);
+  }
+
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
@@ -92,6 +96,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::uint32_t index = 0;
     JobFile file;
     FileOwner owner;
+    std::uint32_t security_flags = 0;
     bool all_transferred = false;
     Notifications notifications;
     {
@@ -102,6 +107,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         index = *next;
         file = entry->job.files[index];
         owner = {entry->job.owner_uid, entry->job.owner_gid};
+        security_flags = entry->job.security_flags;
       } else {
         all_transferred = true;
         (void)Transition(*entry, JobEvent::kAllTransferred, notifications);
@@ -119,6 +125,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     }
     DownloadRequest request;
     request.url = file.remote_url;
+    request.security_flags = security_flags;
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)
     // cannot be trusted to match the old validators.
@@ -178,6 +185,7 @@ void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t 
     file.bytes_total = response.bytes_total;
     file.validators = response.validators;
     file.remote_mtime_us = response.remote_mtime_us;
+    file.response_headers = response.raw_headers;
     file.bytes_transferred = bytes_in_temp;
     if (entry->job.state == JobState::kConnecting) {
       (void)Transition(*entry, JobEvent::kConnected, notifications);
@@ -272,13 +280,28 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
   Dispatch(notifications);
 }
 
+void JobManager::OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                     const std::string& url) {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.run_id != run_id) return;
+  Log()->info("job={} file={} now at {} (redirect policy)", id.ToString(), index,
+              log::RedactUrl(url));
+  it->second.job.files[index].remote_url = url;
+  (void)store_.Save(it->second.job);
+}
+
 void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
   {
     std::lock_guard lock(mutex_);
     auto it = jobs_.find(id);
     if (it != jobs_.end() && it->second.run_id == run_id) {
-      it->second.worker_running = false;
-      it->second.control.reset();
+      Entry& entry = it->second;
+      entry.worker_running = false;
+      entry.control.reset();
+      // MaxDownloadTime counts only the time spent transferring.
+      entry.job.transfer_time_us += clock_.NowUs() - entry.run_started_us;
+      (void)store_.Save(entry.job);
     }
   }
   worker_finished_.notify_all();

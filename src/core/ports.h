@@ -63,13 +63,16 @@ class LocalFileSystem {
                             const std::string& final_path, std::int64_t mtime_us) = 0;
   // Deletes a file; a missing file is success.
   virtual Status Remove(const FileOwner& owner, const std::string& path) = 0;
+  // TakeOwnership: gives an existing temp file to `new_owner` (a missing one is success).
+  virtual Status GiveTemp(const FileOwner& new_owner, const std::string& temp_path) = 0;
 };
 
 // One HTTP(S) GET of a file from `offset`.
 struct DownloadRequest {
   std::string url;
-  std::uint64_t offset = 0;     // bytes already durable in the temp file
-  RemoteValidators validators;  // from an earlier attempt; sent as If-Range
+  std::uint64_t offset = 0;          // bytes already durable in the temp file
+  RemoteValidators validators;       // from an earlier attempt; sent as If-Range
+  std::uint32_t security_flags = 0;  // the job's BG_SSL_* and redirect policy bits
 };
 
 // What the server said before the body.
@@ -80,6 +83,7 @@ struct DownloadResponse {
   // The remote file changed (or the range was refused with a full body of a changed file):
   // the body starts at byte 0 and the temp file must be truncated first.
   bool restart_from_zero = false;
+  std::string raw_headers;  // the header block of the response, as received
 };
 
 // Receives one download. Called on the transfer thread.
@@ -89,6 +93,9 @@ class DownloadSink {
   // Once per request, after the headers were accepted and before any body byte.
   virtual Status OnResponse(const DownloadResponse& response) = 0;
   virtual Status OnData(const char* data, std::size_t length) = 0;
+  // The request was redirected and the policy says to report it (ALLOW_REPORT), or to refuse
+  // it (DISALLOW): the file's remote name becomes `url`.
+  virtual void OnRemoteNameChanged(const std::string& url) = 0;
   // Polled often; true makes the download stop promptly with E_ABORT.
   virtual bool StopRequested() const = 0;
 };

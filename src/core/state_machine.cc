@@ -51,6 +51,8 @@ std::optional<JobState> Decide(JobState from, JobEvent event) {
     case JobEvent::kYield:
       if (IsActive(from)) return S::kQueued;
       return std::nullopt;
+    case JobEvent::kRejected:
+      return S::kError;
   }
   return std::nullopt;
 }
@@ -83,6 +85,8 @@ std::string_view JobEventName(JobEvent event) {
       return "Recover";
     case JobEvent::kYield:
       return "Yield";
+    case JobEvent::kRejected:
+      return "Rejected";
   }
   return "Unknown";
 }

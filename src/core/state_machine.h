@@ -23,6 +23,7 @@ enum class JobEvent {
   kRetryDue,        // MinimumRetryDelay elapsed: TRANSIENT_ERROR -> QUEUED
   kRecover,         // daemon restarted while active: CONNECTING/TRANSFERRING -> QUEUED
   kYield,           // pre-empted or time slice over: CONNECTING/TRANSFERRING -> QUEUED
+  kRejected,        // SetValidationState(FALSE) on a transferred file: any non-final -> ERROR
 };
 
 std::string_view JobEventName(JobEvent event);

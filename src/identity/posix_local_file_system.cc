@@ -215,4 +215,18 @@ Status PosixLocalFileSystem::Remove(const core::FileOwner& owner, const std::str
   return Ok();
 }
 
+Status PosixLocalFileSystem::GiveTemp(const core::FileOwner& new_owner,
+                                      const std::string& temp_path) {
+  // Runs with the daemon's own identity: only root can give a file to another user.
+  const SplitPath parts = Split(temp_path);
+  auto dir = OpenDirectory(parts.dir);
+  if (!dir) return dir.error();
+  if (fchownat(dir->get(), parts.name.c_str(), new_owner.uid, new_owner.gid, AT_SYMLINK_NOFOLLOW) !=
+          0 &&
+      errno != ENOENT) {
+    return ErrnoError(errno, "give " + temp_path + " to uid " + std::to_string(new_owner.uid));
+  }
+  return Ok();
+}
+
 }  // namespace openbits::identity

@@ -16,6 +16,7 @@ class PosixLocalFileSystem : public core::LocalFileSystem {
   Status CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
                     const std::string& final_path, std::int64_t mtime_us) override;
   Status Remove(const core::FileOwner& owner, const std::string& path) override;
+  Status GiveTemp(const core::FileOwner& new_owner, const std::string& temp_path) override;
 };
 
 }  // namespace openbits::identity

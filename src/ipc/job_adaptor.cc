@@ -146,6 +146,56 @@ void JobAdaptor::SetNoProgressTimeout(const uint32_t& seconds) {
 }
 uint32_t JobAdaptor::GetNoProgressTimeout() { return Snapshot().no_progress_timeout_s; }
 
+const core::JobFile& JobAdaptor::FileOf(const core::Job& job, uint32_t file_index) {
+  if (file_index >= job.files.size()) {
+    throw ToDbusError(Error::InvalidArg("the job has no file " + std::to_string(file_index)));
+  }
+  return job.files[file_index];
+}
+
+void JobAdaptor::SetRemoteName(const uint32_t& file_index, const std::string& remote_url) {
+  ThrowIfError(manager_.SetRemoteName(CurrentCaller(), id_, file_index, remote_url));
+}
+
+void JobAdaptor::ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix) {
+  ThrowIfError(manager_.ReplaceRemotePrefix(CurrentCaller(), id_, old_prefix, new_prefix));
+}
+
+std::string JobAdaptor::GetTemporaryName(const uint32_t& file_index) {
+  return FileOf(Snapshot(), file_index).temp_path;
+}
+
+void JobAdaptor::SetValidationState(const uint32_t& file_index, const bool& valid) {
+  ThrowIfError(manager_.SetValidationState(CurrentCaller(), id_, file_index, valid));
+}
+
+bool JobAdaptor::GetValidationState(const uint32_t& file_index) {
+  return FileOf(Snapshot(), file_index).validation_state.value_or(false);
+}
+
+sdbus::Variant JobAdaptor::GetFileProperty(const uint32_t& file_index,
+                                           const uint32_t& property_id) {
+  const core::Job job = Snapshot();
+  const core::JobFile& file = FileOf(job, file_index);
+  if (property_id != kFilePropertyHttpResponseHeaders) {
+    throw ToDbusError(Error(hr::BG_E_UNKNOWN_PROPERTY_ID, ErrorContext::kNone,
+                            "unknown file property " + std::to_string(property_id)));
+  }
+  return sdbus::Variant(file.response_headers);
+}
+
+void JobAdaptor::SetSecurityFlags(const uint32_t& flags) {
+  ThrowIfError(manager_.SetSecurityFlags(CurrentCaller(), id_, flags));
+}
+uint32_t JobAdaptor::GetSecurityFlags() { return Snapshot().security_flags; }
+
+void JobAdaptor::SetMaximumDownloadTime(const uint32_t& seconds) {
+  ThrowIfError(manager_.SetMaximumDownloadTime(CurrentCaller(), id_, seconds));
+}
+uint32_t JobAdaptor::GetMaximumDownloadTime() { return Snapshot().maximum_download_time_s; }
+
+void JobAdaptor::TakeOwnership() { ThrowIfError(manager_.TakeOwnership(CurrentCaller(), id_)); }
+
 void JobAdaptor::SetNotifyFlags(const uint32_t& flags) {
   ThrowIfError(manager_.SetNotifyFlags(CurrentCaller(), id_, flags));
 }

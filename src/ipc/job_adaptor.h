@@ -26,6 +26,8 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
  private:
   core::Caller CurrentCaller();
   core::Job Snapshot();
+  // The file of a snapshot, or E_INVALIDARG.
+  static const core::JobFile& FileOf(const core::Job& job, uint32_t file_index);
   // Sends `signal` with `args` to each destination.
   template <typename... Args>
   void Unicast(const std::vector<std::string>& destinations, const char* signal,
@@ -57,6 +59,17 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   uint32_t GetMinimumRetryDelay() override;
   void SetNoProgressTimeout(const uint32_t& seconds) override;
   uint32_t GetNoProgressTimeout() override;
+  void SetRemoteName(const uint32_t& file_index, const std::string& remote_url) override;
+  void ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix) override;
+  std::string GetTemporaryName(const uint32_t& file_index) override;
+  void SetValidationState(const uint32_t& file_index, const bool& valid) override;
+  bool GetValidationState(const uint32_t& file_index) override;
+  sdbus::Variant GetFileProperty(const uint32_t& file_index, const uint32_t& property_id) override;
+  void SetSecurityFlags(const uint32_t& flags) override;
+  uint32_t GetSecurityFlags() override;
+  void SetMaximumDownloadTime(const uint32_t& seconds) override;
+  uint32_t GetMaximumDownloadTime() override;
+  void TakeOwnership() override;
   void SetNotifyFlags(const uint32_t& flags) override;
   uint32_t GetNotifyFlags() override;
   void SetNotifyCmdLine(const std::string& program, const std::string& parameters) override;

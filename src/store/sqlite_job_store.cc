@@ -11,7 +11,7 @@
 namespace openbits::store {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Version 1. Every column is documented in docs/storage-schema.md.
 constexpr const char* kSchemaV1 = R"sql(
@@ -61,6 +61,16 @@ ALTER TABLE jobs ADD COLUMN notify_parameters TEXT;
 ALTER TABLE jobs ADD COLUMN notify_uid INTEGER;
 ALTER TABLE jobs ADD COLUMN notify_gid INTEGER;
 ALTER TABLE jobs ADD COLUMN notification_interval_ms INTEGER NOT NULL DEFAULT 500;
+)sql";
+
+// Version 3: security flags, maximum download time, per-file response headers and
+// validation state.
+constexpr const char* kMigrationV3 = R"sql(
+ALTER TABLE jobs ADD COLUMN security_flags INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN maximum_download_time_s INTEGER NOT NULL DEFAULT 7776000;
+ALTER TABLE jobs ADD COLUMN transfer_time_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN response_headers TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN validation_state INTEGER;
 )sql";
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -168,7 +178,8 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
                      ")");
   }
   // Each step moves the schema up one version in one transaction.
-  const std::pair<int, const char*> steps[] = {{1, kSchemaV1}, {2, kMigrationV2}};
+  const std::pair<int, const char*> steps[] = {
+      {1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}};
   for (const auto& [target, sql] : steps) {
     if (version >= target) continue;
     OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
@@ -208,7 +219,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "error_count, minimum_retry_delay_s, no_progress_timeout_s, creation_us, "
                         "modification_us, transfer_completion_us, last_progress_us, retry_at_us, "
                         "notify_flags, notify_program, notify_parameters, notify_uid, notify_gid, "
-                        "notification_interval_ms FROM jobs ORDER BY creation_us");
+                        "notification_interval_ms, security_flags, maximum_download_time_s, "
+                        "transfer_time_us FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -251,6 +263,9 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                                                static_cast<std::uint32_t>(select_jobs.Int(24))};
     }
     job.minimum_notification_interval_ms = static_cast<std::uint32_t>(select_jobs.Int(25));
+    job.security_flags = static_cast<std::uint32_t>(select_jobs.Int(26));
+    job.maximum_download_time_s = static_cast<std::uint32_t>(select_jobs.Int(27));
+    job.transfer_time_us = select_jobs.Int(28);
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -258,7 +273,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
   for (core::Job& job : jobs) {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
-                           "bytes_committed, completed, etag, last_modified, remote_mtime_us "
+                           "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
+                           "response_headers, validation_state "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -274,6 +290,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.validators.etag = select_files.Text(6);
       file.validators.last_modified = select_files.Text(7);
       file.remote_mtime_us = select_files.Int(8);
+      file.response_headers = select_files.Text(9);
+      if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -291,8 +309,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
                      "error_message, error_count, minimum_retry_delay_s, no_progress_timeout_s, "
                      "creation_us, modification_us, transfer_completion_us, last_progress_us, "
                      "retry_at_us, notify_flags, notify_program, notify_parameters, notify_uid, "
-                     "notify_gid, notification_interval_ms) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                     "notify_gid, notification_interval_ms, security_flags, "
+                     "maximum_download_time_s, transfer_time_us) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -333,6 +352,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
       for (int i = 22; i <= 25; ++i) upsert.BindNull(i);
     }
     upsert.Bind(26, std::int64_t{job.minimum_notification_interval_ms});
+    upsert.Bind(27, std::int64_t{job.security_flags});
+    upsert.Bind(28, std::int64_t{job.maximum_download_time_s});
+    upsert.Bind(29, job.transfer_time_us);
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");
@@ -343,7 +365,8 @@ Status SqliteJobStore::Save(const core::Job& job) {
       Statement insert(db_,
                        "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
                        "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                       "remote_mtime_us, response_headers, validation_state) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -355,6 +378,12 @@ Status SqliteJobStore::Save(const core::Job& job) {
       insert.Bind(9, file.validators.etag);
       insert.Bind(10, file.validators.last_modified);
       insert.Bind(11, file.remote_mtime_us);
+      insert.Bind(12, file.response_headers);
+      if (file.validation_state) {
+        insert.Bind(13, std::int64_t{*file.validation_state ? 1 : 0});
+      } else {
+        insert.BindNull(13);
+      }
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
     return Ok();

@@ -83,6 +83,7 @@ std::optional<ContentRange> ParseContentRange(std::string_view value) {
 // The headers of the response being received (reset on every status line, so that only the
 // last response of a redirect chain counts).
 struct ResponseHeaders {
+  std::string raw;  // the whole block, status line first
   long status = 0;
   std::optional<std::uint64_t> content_length;
   std::optional<std::string> content_range;
@@ -105,6 +106,8 @@ class CurlSession : public core::TransferSession {
   static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
   // Decides, once the headers are in, whether the body is the one we asked for.
   Status AcceptResponse();
+  // Tells the sink where a redirect led when the policy reports (or refuses) redirects.
+  void ReportRedirect(std::uint32_t policy);
 
   CURL* curl_;
   const CurlTransportOptions& options_;
@@ -121,10 +124,9 @@ class CurlSession : public core::TransferSession {
 size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
   auto* self = static_cast<CurlSession*>(self_ptr);
   const std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) {
-    self->headers_.Reset();
-    return size * count;
-  }
+  if (line.starts_with("HTTP/")) self->headers_.Reset();
+  self->headers_.raw.append(line);
+  if (line.starts_with("HTTP/")) return size * count;
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return size * count;
   const std::string_view name = line.substr(0, colon);
@@ -151,6 +153,7 @@ Status CurlSession::AcceptResponse() {
                  "HTTP status " + std::to_string(status) + " for " + url);
   }
   core::DownloadResponse response;
+  response.raw_headers = headers_.raw;
   response.validators = {headers_.etag, headers_.last_modified};
   if (!headers_.last_modified.empty()) {
     const time_t parsed = curl_getdate(headers_.last_modified.c_str(), nullptr);
@@ -222,6 +225,20 @@ int CurlSession::OnProgress(void* self_ptr, curl_off_t, curl_off_t, curl_off_t, 
   return self->sink_->StopRequested() ? 1 : 0;
 }
 
+void CurlSession::ReportRedirect(std::uint32_t policy) {
+  if (policy == kRedirectPolicyAllowReport) {
+    long redirects = 0;
+    curl_easy_getinfo(curl_, CURLINFO_REDIRECT_COUNT, &redirects);
+    const char* effective = nullptr;
+    curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
+    if (redirects > 0 && effective) sink_->OnRemoteNameChanged(effective);
+  } else if (policy == kRedirectPolicyDisallow) {
+    const char* target = nullptr;
+    curl_easy_getinfo(curl_, CURLINFO_REDIRECT_URL, &target);
+    if (target) sink_->OnRemoteNameChanged(target);
+  }
+}
+
 Status CurlSession::Download(const core::DownloadRequest& request, core::DownloadSink& sink) {
   request_ = &request;
   sink_ = &sink;
@@ -232,6 +249,15 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   failure_.reset();
 
   curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
+  // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
+  // http unless ALLOW_HTTPS_TO_HTTP.
+  const std::uint32_t policy = request.security_flags & kRedirectPolicyMask;
+  const bool from_https =
+      request.url.size() > 5 && (request.url[4] == 's' || request.url[4] == 'S');
+  curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, policy == kRedirectPolicyDisallow ? 0L : 1L);
+  curl_easy_setopt(
+      curl_, CURLOPT_REDIR_PROTOCOLS_STR,
+      from_https && !(request.security_flags & kRedirectAllowHttpsToHttp) ? "https" : "http,https");
   const std::string range = "Range: bytes=" + std::to_string(request.offset) + "-";
   curl_slist* request_headers = curl_slist_append(nullptr, range.c_str());
   if (request.offset > 0) {
@@ -260,7 +286,16 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   if (sink.StopRequested()) {
     return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped");
   }
+  ReportRedirect(policy);
   if (failure_) return *failure_;
+  long redirects = 0;
+  curl_easy_getinfo(curl_, CURLINFO_REDIRECT_COUNT, &redirects);
+  if (code == CURLE_UNSUPPORTED_PROTOCOL && redirects > 0) {
+    return Error(hr::WINHTTP_REDIRECT_FAILED, ErrorContext::kRemoteFile,
+                 "a redirect from https to http was refused (set "
+                 "BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP to allow it) for " +
+                     log::RedactUrl(request.url));
+  }
   if (code != CURLE_OK) return CurlError(code, error_buffer, log::RedactUrl(request.url));
   if (!accepted_) {
     // No body at all: an error status, or an empty file.
@@ -325,8 +360,6 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   CURL* curl = curl_easy_init();
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);

@@ -76,6 +76,7 @@ class InMemoryFileSystem : public core::LocalFileSystem {
     files_.erase(path);
     return Ok();
   }
+  Status GiveTemp(const core::FileOwner&, const std::string&) override { return Ok(); }
   std::map<std::string, std::string> Files() {
     std::lock_guard lock(mutex_);
     return files_;

@@ -5,6 +5,7 @@ Serves the files under ROOT on 127.0.0.1 with what BITS needs from a server: byt
 (206 + Content-Range), strong ETag, Last-Modified, If-Range and keep-alive. Extra behaviour
 for tests:
   GET /status/NNN        -> status NNN with a short body
+  GET /redirect?to=URL   -> 302 to URL (a path or an absolute URL)
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
 Every request is logged as one JSON line to --log (method, path, range, if_range, status).
@@ -67,6 +68,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_get(self, send_body):
         url = urllib.parse.urlparse(self.path)
         query = urllib.parse.parse_qs(url.query)
+        if url.path == "/redirect" and "to" in query:
+            self.send_response(302)
+            self.send_header("Location", query["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.record(302)
+            return
         match = re.fullmatch(r"/status/(\d{3})", url.path)
         if match:
             self.send_simple(int(match.group(1)), "status %s\n" % match.group(1))

@@ -174,6 +174,55 @@ TEST_F(IsolationTest, NotifyCommandLineRunsAsItsUserAndAgainWhileItFails) {
   EXPECT_NE(bitsd_->Log().find("exit code 3"), std::string::npos);
 }
 
+TEST_F(IsolationTest, AnAdministratorTakesOwnershipAndTheOwnersSecretsAreDropped) {
+  harness::WriteRandomFile(www() + "/owned.bin", 8 * 1024 * 1024, 15);
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "owned"}), kAlice);
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  // A world-writable directory, so that the new owner may use it too.
+  const std::string shared = out() + "/shared";
+  std::filesystem::create_directories(shared);
+  std::filesystem::permissions(shared, std::filesystem::perms::all);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", id, server_->Url("/owned.bin?rate=4000000"),
+                                    shared + "/owned.bin"}),
+                         kAlice)
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      harness::Run(Bitsadmin({"/setnotifycmdline", id, "/bin/true", "NULL"}), kAlice).exit_code, 0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return std::stoull(
+               "0" +
+               harness::Run(Bitsadmin({"/rawreturn", "/getbytestransferred", id}), kAlice).out) > 0;
+  }));
+
+  // Only administrators may take a job over: another user does not even see it, and the
+  // owner herself is refused.
+  const auto hidden = harness::Run(Bitsadmin({"/takeownership", id}), kBob);
+  EXPECT_EQ(hidden.exit_code, 1);
+  EXPECT_NE(hidden.err.find("BG_E_NOT_FOUND"), std::string::npos) << hidden.err;
+  const auto denied = harness::Run(Bitsadmin({"/takeownership", id}), kAlice);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.err.find("E_ACCESSDENIED"), std::string::npos) << denied.err;
+
+  const auto taken = harness::Run(Bitsadmin({"/takeownership", id}));  // as root
+  ASSERT_EQ(taken.exit_code, 0) << taken.err;
+  EXPECT_EQ(harness::Run(Bitsadmin({"/getowner", id})).out, "root\n");
+  EXPECT_EQ(harness::Run(Bitsadmin({"/getnotifycmdline", id})).out, "(none)\n");
+  // Alice no longer sees it; the transfer goes on for its new owner to the end.
+  EXPECT_NE(harness::Run(Bitsadmin({"/getstate", id}), kAlice).err.find("BG_E_NOT_FOUND"),
+            std::string::npos);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return harness::Run(Bitsadmin({"/getstate", id})).out == "TRANSFERRED\n";
+  }));
+  ASSERT_EQ(harness::Run(Bitsadmin({"/complete", id})).exit_code, 0);
+  struct stat st {};
+  ASSERT_EQ(stat((shared + "/owned.bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(harness::Sha256OfFile(shared + "/owned.bin"),
+            harness::Sha256OfFile(www() + "/owned.bin"));
+}
+
 TEST_F(IsolationTest, NotifyCommandThatHangsIsKilledAndOtherJobsGoOn) {
   // bitsd's limit is one second here (see Config); the command would sleep for a minute.
   harness::WriteFile(www() + "/small.txt", "small");

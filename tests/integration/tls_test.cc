@@ -51,5 +51,24 @@ TEST_F(TlsTest, UntrustedServerCertificateIsAFatalSecureFailure) {
   EXPECT_TRUE(untrusted_https_->LogLines().empty());
 }
 
+TEST_F(TlsTest, RedirectFromHttpsToHttpNeedsItsFlag) {
+  harness::WriteRandomFile(www() + "/plain.bin", 2048, 21);
+  const std::string down = https_->Url("/redirect?to=" + server_->Url("/plain.bin"));
+  auto refused = client_->CreateJob("refused");
+  ASSERT_TRUE(refused->AddFile(down, out() + "/refused"));
+  ASSERT_TRUE(refused->Resume());
+  ASSERT_EQ(WaitForState(*refused, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  EXPECT_EQ(refused->GetError()->code, hr::WINHTTP_REDIRECT_FAILED);
+
+  auto allowed = client_->CreateJob("allowed");
+  ASSERT_TRUE(allowed->AddFile(down, out() + "/allowed"));
+  ASSERT_TRUE(allowed->SetSecurityFlags(kRedirectAllowHttpsToHttp));
+  ASSERT_TRUE(allowed->Resume());
+  ASSERT_EQ(WaitForState(*allowed, {JobState::kTransferred, JobState::kError}),
+            JobState::kTransferred);
+  ASSERT_TRUE(allowed->Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/allowed"), harness::Sha256OfFile(www() + "/plain.bin"));
+}
+
 }  // namespace
 }  // namespace openbits::integration

@@ -17,7 +17,8 @@ constexpr S kStates[] = {S::kQueued,      S::kConnecting,   S::kTransferring,
                          S::kTransferred, S::kAcknowledged, S::kCancelled};
 constexpr E kEvents[] = {E::kResume,        E::kSuspend,   E::kCancel,         E::kComplete,
                          E::kStartTransfer, E::kConnected, E::kAllTransferred, E::kTransientError,
-                         E::kFatalError,    E::kRetryDue,  E::kRecover,        E::kYield};
+                         E::kFatalError,    E::kRetryDue,  E::kRecover,        E::kYield,
+                         E::kRejected};
 
 // Every legal transition; anything not listed must be BG_E_INVALID_STATE.
 const std::map<std::pair<S, E>, S>& Legal() {
@@ -29,6 +30,7 @@ const std::map<std::pair<S, E>, S>& Legal() {
       t[{s, E::kCancel}] = S::kCancelled;
       t[{s, E::kComplete}] = S::kAcknowledged;
       t[{s, E::kRecover}] = s;
+      t[{s, E::kRejected}] = S::kError;
     }
     t[{S::kSuspended, E::kResume}] = S::kQueued;
     t[{S::kError, E::kResume}] = S::kQueued;
@@ -77,7 +79,7 @@ TEST(StateMachineTest, EveryStateAndEventMatchesTheBitsTable) {
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 108);
+  EXPECT_EQ(checked, 117);
 }
 
 TEST(StateMachineTest, FinalStatesAcceptNothing) {

@@ -41,6 +41,9 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.notify_command =
         core::NotifyCommand{"/usr/bin/notify-send", "notify-send \"done\"", 1000, 100};
     job.minimum_notification_interval_ms = 250;
+    job.security_flags = 0x0902;
+    job.maximum_download_time_s = 60;
+    job.transfer_time_us = 1234;
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
       file.remote_url = "http://h/f" + std::to_string(i);
@@ -51,6 +54,8 @@ class SqliteJobStoreTest : public ::testing::Test {
       file.completed = i == 0;
       file.validators = {"\"etag\"", "Wed, 21 Oct 2015 07:28:00 GMT"};
       file.remote_mtime_us = 1445412480000000;
+      file.response_headers = "HTTP/1.1 206 Partial Content\r\nETag: \"etag\"\r\n";
+      if (i == 0) file.validation_state = true;
       job.files.push_back(file);
     }
     return job;
@@ -93,6 +98,12 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.notify_flags, 0x1Bu);
   EXPECT_EQ(back.notify_command, job.notify_command);
   EXPECT_EQ(back.minimum_notification_interval_ms, 250u);
+  EXPECT_EQ(back.security_flags, 0x0902u);
+  EXPECT_EQ(back.maximum_download_time_s, 60u);
+  EXPECT_EQ(back.transfer_time_us, 1234);
+  EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
+  EXPECT_EQ(back.files[0].validation_state, true);
+  EXPECT_FALSE(back.files[1].validation_state.has_value());
   ASSERT_EQ(back.files.size(), 2u);
   EXPECT_EQ(back.files[0].bytes_total, 100u);
   EXPECT_TRUE(back.files[0].completed);
@@ -162,6 +173,7 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().notify_flags, kDefaultNotifyFlags);
   EXPECT_FALSE(loaded->front().notify_command);
   EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
+  EXPECT_EQ(loaded->front().maximum_download_time_s, 7'776'000u);
 }
 
 TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
