@@ -102,6 +102,10 @@ class Job {
   Status SetMaximumDownloadTime(std::uint32_t seconds);
   Result<std::uint32_t> GetMaximumDownloadTime();
   Status TakeOwnership();
+  // "Name: value" lines separated by CRLF; "" clears them.
+  Status SetCustomHeaders(const std::string& headers);
+  Result<std::string> GetCustomHeaders();
+  Status MakeCustomHeadersWriteOnly();
   Status SetNotifyFlags(std::uint32_t flags);  // BG_NOTIFY_* (types.h)
   Result<std::uint32_t> GetNotifyFlags();
   // Empty program and parameters clear it.

@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -444,6 +445,31 @@ int SetSecurityFlags(Context& ctx, const Args& args) {
   });
 }
 
+int SetCustomHeaders(Context& ctx, const Args& args) {
+  // bitsadmin /setcustomheaders JOB "Name: value" ["Name: value" ...]; NULL clears them.
+  if (args.size() < 2) return Usage("/setcustomheaders JOB \"Name: value\" ... | NULL");
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  std::string headers;
+  if (!(args.size() == 2 && args[1] == "NULL")) {
+    for (std::size_t i = 1; i < args.size(); ++i) headers += args[i] + "\r\n";
+  }
+  const Status status = job->SetCustomHeaders(headers);
+  explicit_bzero(headers.data(), headers.size());
+  return Done(ctx, status, "set custom headers",
+              args[1] == "NULL" ? "Custom headers cleared." : "Custom headers set.");
+}
+
+int GetCustomHeaders(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/getcustomheaders JOB", [&](Job& job) {
+    auto headers = job.GetCustomHeaders();
+    if (!headers) return Fail("get custom headers", headers.error());
+    std::cout << (headers->empty() && !ctx.raw ? "(none)\n" : *headers);
+    explicit_bzero(headers->data(), headers->size());
+    return 0;
+  });
+}
+
 int SetPriority(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW", [&](Job& job) {
     auto priority = ParseJobPriority(args[1]);
@@ -603,6 +629,15 @@ const std::map<std::string, Command>& Commands() {
       {"/getvalidationstate", GetValidationState},
       {"/replaceremoteprefix", ReplaceRemotePrefix},
       {"/takeownership", TakeOwnership},
+      {"/setcustomheaders", SetCustomHeaders},
+      {"/getcustomheaders", GetCustomHeaders},
+      {"/makecustomheaderswriteonly",
+       [](Context& ctx, const Args& args) {
+         return WithJob(ctx, args, 0, "/makecustomheaderswriteonly JOB", [&](Job& job) {
+           return Done(ctx, job.MakeCustomHeadersWriteOnly(), "make custom headers write-only",
+                       "Custom headers are now write-only.");
+         });
+       }},
       {"/setsecurityflags", SetSecurityFlags},
       {"/getsecurityflags",
        Getter<std::uint32_t>("/getsecurityflags", &Job::GetSecurityFlags,
@@ -643,6 +678,7 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setmaxdownloadtime JOB SECONDS | /getmaxdownloadtime JOB   (0 = no limit)
   /setsecurityflags JOB FLAGS | /getsecurityflags JOB  BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
   /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
+  /setcustomheaders JOB "Name: value" ... | NULL | /getcustomheaders JOB | /makecustomheaderswriteonly JOB
   /gettemporaryname JOB FILE | /setvalidationstate JOB FILE TRUE|FALSE | /getvalidationstate JOB FILE
   /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)

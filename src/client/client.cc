@@ -331,6 +331,15 @@ Status Job::SetMaximumDownloadTime(std::uint32_t seconds) {
 Result<std::uint32_t> Job::GetMaximumDownloadTime() {
   return Call([&] { return connection_->Job(id_).GetMaximumDownloadTime(); });
 }
+Status Job::SetCustomHeaders(const std::string& headers) {
+  return Call([&] { connection_->Job(id_).SetCustomHeaders(headers); });
+}
+Result<std::string> Job::GetCustomHeaders() {
+  return Call([&] { return connection_->Job(id_).GetCustomHeaders(); });
+}
+Status Job::MakeCustomHeadersWriteOnly() {
+  return Call([&] { connection_->Job(id_).MakeCustomHeadersWriteOnly(); });
+}
 Status Job::TakeOwnership() {
   return Call([&] { connection_->Job(id_).TakeOwnership(); });
 }

@@ -1,5 +1,7 @@
 #include "core/job.h"
 
+#include <string.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -127,6 +129,49 @@ Status ValidateNotifyCommand(const std::string& program, const std::string& para
   }
   auto split = SplitCommandLine(parameters);
   if (!split) return split.error();
+  return Ok();
+}
+
+std::vector<std::string> CustomHeaderLines(const SecretString& headers) {
+  std::vector<std::string> lines;
+  const std::string_view text = headers.reveal();
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) lines.emplace_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+Status ValidateCustomHeaders(const SecretString& headers) {
+  if (headers.size() > kMaxCustomHeadersLength) {
+    return Error(hr::BG_E_STRING_TOO_LONG, ErrorContext::kNone,
+                 "custom headers are longer than 16,383 characters");
+  }
+  for (std::string& line : CustomHeaderLines(headers)) {
+    const auto colon = line.find(':');
+    const std::string name = colon == std::string::npos ? "" : line.substr(0, colon);
+    const bool token = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) ||
+             std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    });
+    bool clean =
+        std::none_of(line.begin(), line.end(), [](char c) { return c == '\r' || c == '\0'; });
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    explicit_bzero(line.data(), line.size());
+    if (!token || !clean) {
+      return Error::InvalidArg("custom headers must be \"Name: value\" lines");
+    }
+    if (lower == "range" || lower == "if-range") {
+      return Error::InvalidArg("the " + name + " header is managed by OpenBITS");
+    }
+  }
   return Ok();
 }
 

@@ -10,6 +10,7 @@
 #include "core/state_machine.h"
 #include "openbits/guid.h"
 #include "openbits/result.h"
+#include "openbits/secret.h"
 #include "openbits/types.h"
 
 namespace openbits::core {
@@ -97,6 +98,10 @@ struct Job {
   // SetMaximumDownloadTime: limit on the time spent CONNECTING/TRANSFERRING (0: none).
   std::uint32_t maximum_download_time_s = kDefaultMaximumDownloadTimeSeconds;
   std::int64_t transfer_time_us = 0;  // time spent transferring in runs that have ended
+  // SetCustomHeaders: "Name: value" lines sent on every request. A secret: encrypted at
+  // rest, readable only by the owner, and not at all once made write-only.
+  SecretString custom_headers;
+  bool custom_headers_write_only = false;
 
   // Whether a notification of `flag` is wanted (BG_NOTIFY_DISABLE silences all).
   bool Notifies(std::uint32_t flag) const {
@@ -121,6 +126,13 @@ Result<std::vector<std::string>> SplitCommandLine(const std::string& line);
 // Checks SetNotifyCmdLine's arguments: an absolute program path of at most 260 characters,
 // parameters of at most 4,000 that split cleanly.
 Status ValidateNotifyCommand(const std::string& program, const std::string& parameters);
+
+inline constexpr std::size_t kMaxCustomHeadersLength = 16383;  // 16,384 with the NUL
+// Checks SetCustomHeaders' argument: CRLF- (or LF-) separated "Name: value" lines with a
+// token name, at most 16,383 characters, no Range or If-Range (they would break resuming).
+Status ValidateCustomHeaders(const SecretString& headers);
+// The header lines, without line ends or empty lines.
+std::vector<std::string> CustomHeaderLines(const SecretString& headers);
 
 // The hidden temp name for a file of a job: "<dir>/.<name>.bits-<job hex>-<index>.tmp".
 std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index);

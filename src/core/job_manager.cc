@@ -494,6 +494,8 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     changed.owner_gid = new_owner.gid;
     // Secrets of the old owner do not pass to the new one.
     changed.notify_command.reset();
+    changed.custom_headers = SecretString();
+    changed.custom_headers_write_only = false;
     return Ok();
   });
   if (status) {
@@ -533,6 +535,35 @@ void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& 
                      std::nullopt, out);
     }
   }
+}
+
+Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
+                                    const SecretString& headers) {
+  OPENBITS_RETURN_IF_ERROR(ValidateCustomHeaders(headers));
+  return Mutate(caller, id, [&](Job& job) {
+    job.custom_headers = headers;
+    return Ok();
+  });
+}
+
+Result<SecretString> JobManager::GetCustomHeaders(const Caller& caller, const Guid& id) const {
+  std::lock_guard lock(mutex_);
+  const Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  if (entry->job.owner_uid != caller.uid) {
+    return Error::AccessDenied("only the job's owner may read its custom headers");
+  }
+  if (entry->job.custom_headers_write_only) {
+    return Error::AccessDenied("the job's custom headers are write-only");
+  }
+  return entry->job.custom_headers;
+}
+
+Status JobManager::MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& id) {
+  return Mutate(caller, id, [&](Job& job) {
+    job.custom_headers_write_only = true;
+    return Ok();
+  });
 }
 
 Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {

@@ -113,6 +113,11 @@ class JobManager {
   // Administrators only: the caller becomes the owner; the notification command line (and
   // later credentials, certificates, custom headers) are dropped, temp files change hands.
   Status TakeOwnership(const Caller& caller, const Guid& id);
+  // SetCustomHeaders: an empty value clears them.
+  Status SetCustomHeaders(const Caller& caller, const Guid& id, const SecretString& headers);
+  // The owner only, and not once write-only (E_ACCESSDENIED).
+  Result<SecretString> GetCustomHeaders(const Caller& caller, const Guid& id) const;
+  Status MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& id);
   // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
   Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
   // Empty program and parameters clear it. The command runs as the caller.

@@ -97,6 +97,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     JobFile file;
     FileOwner owner;
     std::uint32_t security_flags = 0;
+    SecretString custom_headers;
     bool all_transferred = false;
     Notifications notifications;
     {
@@ -108,6 +109,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         file = entry->job.files[index];
         owner = {entry->job.owner_uid, entry->job.owner_gid};
         security_flags = entry->job.security_flags;
+        custom_headers = entry->job.custom_headers;
       } else {
         all_transferred = true;
         (void)Transition(*entry, JobEvent::kAllTransferred, notifications);
@@ -126,6 +128,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     DownloadRequest request;
     request.url = file.remote_url;
     request.security_flags = security_flags;
+    request.custom_headers = custom_headers;
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)
     // cannot be trusted to match the old validators.

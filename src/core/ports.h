@@ -73,6 +73,7 @@ struct DownloadRequest {
   std::uint64_t offset = 0;          // bytes already durable in the temp file
   RemoteValidators validators;       // from an earlier attempt; sent as If-Range
   std::uint32_t security_flags = 0;  // the job's BG_SSL_* and redirect policy bits
+  SecretString custom_headers;       // SetCustomHeaders, sent as they are
 };
 
 // What the server said before the body.

@@ -47,8 +47,10 @@ Result<std::unique_ptr<sdbus::IConnection>> ConnectToBus(const std::string& bus)
 Status RunDaemon(const DaemonOptions& options) {
   const auto logger = log::Get("daemon");
 
-  // 1. The job store.
-  auto store = store::SqliteJobStore::Open(options.state_dir + "/jobs.db");
+  // 1. The machine key and the job store.
+  auto secrets = store::SecretBox::OpenOrCreate(options.state_dir + "/secret.key");
+  if (!secrets) return secrets.error();
+  auto store = store::SqliteJobStore::Open(options.state_dir + "/jobs.db", std::move(*secrets));
   if (!store) return store.error();
 
   // 2. The bus name: exactly one bitsd per bus.

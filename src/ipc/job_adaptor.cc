@@ -196,6 +196,20 @@ uint32_t JobAdaptor::GetMaximumDownloadTime() { return Snapshot().maximum_downlo
 
 void JobAdaptor::TakeOwnership() { ThrowIfError(manager_.TakeOwnership(CurrentCaller(), id_)); }
 
+void JobAdaptor::SetCustomHeaders(const std::string& headers) {
+  ThrowIfError(manager_.SetCustomHeaders(CurrentCaller(), id_, SecretString(headers)));
+}
+
+std::string JobAdaptor::GetCustomHeaders() {
+  auto headers = manager_.GetCustomHeaders(CurrentCaller(), id_);
+  if (!headers) throw ToDbusError(headers.error());
+  return std::string(headers->reveal());
+}
+
+void JobAdaptor::MakeCustomHeadersWriteOnly() {
+  ThrowIfError(manager_.MakeCustomHeadersWriteOnly(CurrentCaller(), id_));
+}
+
 void JobAdaptor::SetNotifyFlags(const uint32_t& flags) {
   ThrowIfError(manager_.SetNotifyFlags(CurrentCaller(), id_, flags));
 }

@@ -70,6 +70,9 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   void SetMaximumDownloadTime(const uint32_t& seconds) override;
   uint32_t GetMaximumDownloadTime() override;
   void TakeOwnership() override;
+  void SetCustomHeaders(const std::string& headers) override;
+  std::string GetCustomHeaders() override;
+  void MakeCustomHeadersWriteOnly() override;
   void SetNotifyFlags(const uint32_t& flags) override;
   uint32_t GetNotifyFlags() override;
   void SetNotifyCmdLine(const std::string& program, const std::string& parameters) override;

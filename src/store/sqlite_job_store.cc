@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,8 +11,6 @@
 
 namespace openbits::store {
 namespace {
-
-constexpr int kSchemaVersion = 3;
 
 // Version 1. Every column is documented in docs/storage-schema.md.
 constexpr const char* kSchemaV1 = R"sql(
@@ -73,6 +72,17 @@ ALTER TABLE files ADD COLUMN response_headers TEXT NOT NULL DEFAULT '';
 ALTER TABLE files ADD COLUMN validation_state INTEGER;
 )sql";
 
+// Version 4: custom headers, sealed (AES-256-GCM, see SecretBox).
+constexpr const char* kMigrationV4 = R"sql(
+ALTER TABLE jobs ADD COLUMN custom_headers BLOB;
+ALTER TABLE jobs ADD COLUMN custom_headers_write_only INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Each step moves the schema up one version; the last one is the current version.
+constexpr std::array<std::pair<int, const char*>, 4> kMigrations = {
+    {{1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}, {4, kMigrationV4}}};
+constexpr int kSchemaVersion = kMigrations.back().first;
+
 std::shared_ptr<spdlog::logger> Log() {
   static const auto logger = log::Get("store");
   return logger;
@@ -105,9 +115,18 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
   }
   void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
+  void BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   int Step() { return sqlite3_step(stmt_); }
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Blob(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    return data ? std::string(static_cast<const char*>(data),
+                              static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+                : std::string();
+  }
   std::string Text(int col) const {
     const auto* text = sqlite3_column_text(stmt_, col);
     return text ? std::string(reinterpret_cast<const char*>(text)) : std::string();
@@ -138,7 +157,8 @@ std::string MoveAside(const std::string& path) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
+    const std::string& path, std::shared_ptr<const SecretBox> secrets) {
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -147,7 +167,7 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
     sqlite3_close(db);
     return error;
   }
-  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db));
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db, std::move(secrets)));
   sqlite3_busy_timeout(db, 5000);
   // The first statement that reads the file tells whether it is a database at all.
   Status pragmas =
@@ -178,9 +198,8 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
                      ")");
   }
   // Each step moves the schema up one version in one transaction.
-  const std::pair<int, const char*> steps[] = {
-      {1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}};
-  for (const auto& [target, sql] : steps) {
+  const int initial_version = version;
+  for (const auto& [target, sql] : kMigrations) {
     if (version >= target) continue;
     OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
     Status migrated = store->Exec(sql);
@@ -192,7 +211,9 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(const std::string& 
       return migrated.error();
     }
     OPENBITS_RETURN_IF_ERROR(store->Exec("COMMIT"));
-    if (version > 0) Log()->info("Migrated job database {} to schema {}", path, target);
+    if (initial_version > 0) {
+      Log()->info("Migrated job database {} to schema {}", path, target);
+    }
     version = target;
   }
   return store;
@@ -220,7 +241,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "modification_us, transfer_completion_us, last_progress_us, retry_at_us, "
                         "notify_flags, notify_program, notify_parameters, notify_uid, notify_gid, "
                         "notification_interval_ms, security_flags, maximum_download_time_s, "
-                        "transfer_time_us FROM jobs ORDER BY creation_us");
+                        "transfer_time_us, custom_headers, custom_headers_write_only "
+                        "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -266,6 +288,17 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     job.security_flags = static_cast<std::uint32_t>(select_jobs.Int(26));
     job.maximum_download_time_s = static_cast<std::uint32_t>(select_jobs.Int(27));
     job.transfer_time_us = select_jobs.Int(28);
+    if (!select_jobs.IsNull(29)) {
+      auto headers = secrets_->Open(select_jobs.Blob(29), job.id.ToString());
+      if (!headers) {
+        // The job stays usable; only its secret is lost, and the log says why.
+        Log()->error("Failed to decrypt the custom headers of job={}: {}", job.id.ToString(),
+                     headers.error().ToString());
+      } else {
+        job.custom_headers = std::move(*headers);
+      }
+    }
+    job.custom_headers_write_only = select_jobs.Int(30) != 0;
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -310,8 +343,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
                      "creation_us, modification_us, transfer_completion_us, last_progress_us, "
                      "retry_at_us, notify_flags, notify_program, notify_parameters, notify_uid, "
                      "notify_gid, notification_interval_ms, security_flags, "
-                     "maximum_download_time_s, transfer_time_us) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                     "maximum_download_time_s, transfer_time_us, custom_headers, "
+                     "custom_headers_write_only) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -355,6 +389,14 @@ Status SqliteJobStore::Save(const core::Job& job) {
     upsert.Bind(27, std::int64_t{job.security_flags});
     upsert.Bind(28, std::int64_t{job.maximum_download_time_s});
     upsert.Bind(29, job.transfer_time_us);
+    if (job.custom_headers.empty()) {
+      upsert.BindNull(30);
+    } else {
+      auto sealed = secrets_->Seal(job.custom_headers, id);
+      if (!sealed) return sealed.error();
+      upsert.BindBlob(30, *sealed);
+    }
+    upsert.Bind(31, std::int64_t{job.custom_headers_write_only ? 1 : 0});
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/ports.h"
+#include "store/secret_box.h"
 
 struct sqlite3;
 
@@ -16,7 +17,9 @@ class SqliteJobStore : public core::JobStore {
   // Opens (creating if needed) the database and migrates it to the current schema. A file
   // that is not a usable database fails with BG_E_DATABASE_CORRUPT after it was moved aside
   // to "<path>.corrupt-<time>"; it is never silently replaced.
-  static Result<std::unique_ptr<SqliteJobStore>> Open(const std::string& path);
+  // Secrets (custom headers) are sealed with `secrets` before they are written.
+  static Result<std::unique_ptr<SqliteJobStore>> Open(const std::string& path,
+                                                      std::shared_ptr<const SecretBox> secrets);
   ~SqliteJobStore() override;
 
   Result<std::vector<core::Job>> LoadAll() override;
@@ -25,11 +28,13 @@ class SqliteJobStore : public core::JobStore {
   Status Remove(const Guid& job) override;
 
  private:
-  explicit SqliteJobStore(sqlite3* db) : db_(db) {}
+  SqliteJobStore(sqlite3* db, std::shared_ptr<const SecretBox> secrets)
+      : db_(db), secrets_(std::move(secrets)) {}
   Status Exec(const char* sql);
 
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_
+  std::shared_ptr<const SecretBox> secrets_;
 };
 
 }  // namespace openbits::store

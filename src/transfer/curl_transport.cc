@@ -5,8 +5,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <string.h>
+
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -260,6 +263,10 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
       from_https && !(request.security_flags & kRedirectAllowHttpsToHttp) ? "https" : "http,https");
   const std::string range = "Range: bytes=" + std::to_string(request.offset) + "-";
   curl_slist* request_headers = curl_slist_append(nullptr, range.c_str());
+  for (std::string& line : core::CustomHeaderLines(request.custom_headers)) {
+    request_headers = curl_slist_append(request_headers, line.c_str());
+    explicit_bzero(line.data(), line.size());
+  }
   if (request.offset > 0) {
     const std::string& validator = !request.validators.etag.empty()
                                        ? request.validators.etag
@@ -281,6 +288,10 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   const CURLcode code = curl_easy_perform(curl_);
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, nullptr);
+  // The custom headers may carry tokens: wipe curl's copies before they are freed.
+  for (curl_slist* node = request_headers; node; node = node->next) {
+    explicit_bzero(node->data, std::strlen(node->data));
+  }
   curl_slist_free_all(request_headers);
 
   if (sink.StopRequested()) {

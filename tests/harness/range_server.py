@@ -8,7 +8,8 @@ for tests:
   GET /redirect?to=URL   -> 302 to URL (a path or an absolute URL)
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
-Every request is logged as one JSON line to --log (method, path, range, if_range, status).
+Every request is logged as one JSON line to --log (method, path, range, if_range, the X-*
+headers received, status).
 
 usage: range_server.py --root DIR [--port 0] [--port-file FILE] [--log FILE]
                        [--tls-cert PEM --tls-key PEM]   (serve https)
@@ -42,6 +43,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "path": self.path,
             "range": self.headers.get("Range"),
             "if_range": self.headers.get("If-Range"),
+            "x_headers": {k: v for k, v in self.headers.items() if k.lower().startswith("x-")},
             "status": status,
         }
         entry.update(extra)

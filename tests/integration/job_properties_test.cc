@@ -111,5 +111,46 @@ TEST_F(JobPropertiesTest, MaximumDownloadTimeStopsASlowJob) {
   EXPECT_LT(job.GetProgress()->bytes_transferred, 16u * 1024 * 1024);
 }
 
+TEST_F(JobPropertiesTest, CustomHeadersGoWithEveryRequestAndStaySecret) {
+  harness::WriteRandomFile(www() + "/headers.bin", 12 * 1024 * 1024, 44);
+  auto job = NewJob("headers", server_->Url("/headers.bin?rate=6000000"));
+  EXPECT_EQ(job.SetCustomHeaders("Range: bytes=5-").error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(job.SetCustomHeaders("no colon here").error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(job.SetCustomHeaders("X-Long: " + std::string(16400, 'a')).error().code(),
+            hr::BG_E_STRING_TOO_LONG);
+  const std::string headers = "X-Api-Token: tok-7741\r\nX-Trace: trace-1\r\n";
+  ASSERT_TRUE(job.SetCustomHeaders(headers));
+  EXPECT_EQ(*job.GetCustomHeaders(), headers);
+  ASSERT_TRUE(job.MakeCustomHeadersWriteOnly());
+  EXPECT_EQ(job.GetCustomHeaders().error().code(), hr::E_ACCESSDENIED);
+
+  // Across a crash and a resumed request, the headers are sent each time.
+  ASSERT_TRUE(job.Resume());
+  ASSERT_TRUE(harness::WaitUntil([&] { return job.GetProgress()->bytes_transferred > 2'000'000; }));
+  bitsd_->Kill();
+  bitsd_->Start();
+  client_ = Connect();
+  auto again = client_->GetJob(job.id());
+  ASSERT_TRUE(again);
+  ASSERT_EQ(WaitForState(*again, {JobState::kTransferred, JobState::kError}),
+            JobState::kTransferred);
+  std::size_t requests = 0;
+  for (const std::string& line : server_->LogLines()) {
+    if (line.find("/headers.bin") == std::string::npos) continue;
+    ++requests;
+    EXPECT_NE(line.find(R"("X-Api-Token": "tok-7741")"), std::string::npos) << line;
+    EXPECT_NE(line.find(R"("X-Trace": "trace-1")"), std::string::npos) << line;
+  }
+  EXPECT_GE(requests, 2u);
+  // Never at rest in the clear, never in the log.
+  for (const char* file : {"jobs.db", "jobs.db-wal"}) {
+    const std::string bytes = harness::ReadFile(bitsd_->state_dir() + "/" + file);
+    EXPECT_EQ(bytes.find("tok-7741"), std::string::npos) << file;
+  }
+  EXPECT_EQ(bitsd_->Log().find("tok-7741"), std::string::npos);
+  EXPECT_EQ(again->GetCustomHeaders().error().code(), hr::E_ACCESSDENIED);
+  ASSERT_TRUE(again->Complete());
+}
+
 }  // namespace
 }  // namespace openbits::integration

@@ -18,6 +18,12 @@ class SqliteJobStoreTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("openbits-store-" + Guid::Generate().ToHex());
     fs::create_directories(dir_);
     path_ = (dir_ / "jobs.db").string();
+    auto box = SecretBox::OpenOrCreate((dir_ / "secret.key").string());
+    ASSERT_TRUE(box) << box.error().ToString();
+    secrets_ = std::move(*box);
+  }
+  Result<std::unique_ptr<SqliteJobStore>> OpenStore() {
+    return SqliteJobStore::Open(path_, secrets_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -44,6 +50,8 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.security_flags = 0x0902;
     job.maximum_download_time_s = 60;
     job.transfer_time_us = 1234;
+    job.custom_headers = SecretString("X-Api-Token: tok-12345\r\n");
+    job.custom_headers_write_only = true;
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
       file.remote_url = "http://h/f" + std::to_string(i);
@@ -63,16 +71,17 @@ class SqliteJobStoreTest : public ::testing::Test {
 
   fs::path dir_;
   std::string path_;
+  std::shared_ptr<const SecretBox> secrets_;
 };
 
 TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   const core::Job job = SampleJob();
   {
-    auto store = SqliteJobStore::Open(path_);
+    auto store = OpenStore();
     ASSERT_TRUE(store) << store.error().ToString();
     ASSERT_TRUE((*store)->Save(job));
   }
-  auto store = SqliteJobStore::Open(path_);
+  auto store = OpenStore();
   ASSERT_TRUE(store);
   auto loaded = (*store)->LoadAll();
   ASSERT_TRUE(loaded);
@@ -101,6 +110,8 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.security_flags, 0x0902u);
   EXPECT_EQ(back.maximum_download_time_s, 60u);
   EXPECT_EQ(back.transfer_time_us, 1234);
+  EXPECT_EQ(back.custom_headers, job.custom_headers);
+  EXPECT_TRUE(back.custom_headers_write_only);
   EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
   EXPECT_EQ(back.files[0].validation_state, true);
   EXPECT_FALSE(back.files[1].validation_state.has_value());
@@ -113,9 +124,43 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.files[1].bytes_transferred, 0u);
 }
 
+TEST_F(SqliteJobStoreTest, SecretsAreEncryptedOnDiskAndBoundToTheirJob) {
+  core::Job job = SampleJob();
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(job));
+  }
+  // Neither the database nor its WAL holds the plaintext.
+  for (const char* file : {"jobs.db", "jobs.db-wal"}) {
+    std::ifstream in(dir_ / file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find("tok-12345"), std::string::npos) << file;
+  }
+  // The key file is private.
+  EXPECT_EQ(fs::status(dir_ / "secret.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  // Another machine key cannot read the secret; the job itself survives.
+  fs::remove(dir_ / "secret.key");
+  auto other_key = SecretBox::OpenOrCreate((dir_ / "secret.key").string());
+  ASSERT_TRUE(other_key);
+  auto store = SqliteJobStore::Open(path_, std::move(*other_key));
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_TRUE(loaded->front().custom_headers.empty());
+  EXPECT_EQ(loaded->front().display_name, job.display_name);
+}
+
+TEST_F(SqliteJobStoreTest, AKeyFileOthersCanReadIsRefused) {
+  fs::permissions(dir_ / "secret.key", fs::perms::others_read, fs::perm_options::add);
+  auto box = SecretBox::OpenOrCreate((dir_ / "secret.key").string());
+  ASSERT_FALSE(box);
+  EXPECT_EQ(box.error().code(), hr::E_ACCESSDENIED);
+}
+
 TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   core::Job job = SampleJob();
-  auto store = SqliteJobStore::Open(path_);
+  auto store = OpenStore();
   ASSERT_TRUE(store);
   ASSERT_TRUE((*store)->Save(job));
   core::JobFile file = job.files[1];
@@ -133,7 +178,7 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
 
 TEST_F(SqliteJobStoreTest, RemoveDeletesJobAndFiles) {
   const core::Job job = SampleJob();
-  auto store = SqliteJobStore::Open(path_);
+  auto store = OpenStore();
   ASSERT_TRUE((*store)->Save(job));
   ASSERT_TRUE((*store)->Remove(job.id));
   EXPECT_TRUE((*store)->LoadAll()->empty());
@@ -164,7 +209,7 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
     ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
-  auto store = SqliteJobStore::Open(path_);
+  auto store = OpenStore();
   ASSERT_TRUE(store) << store.error().ToString();
   auto loaded = (*store)->LoadAll();
   ASSERT_TRUE(loaded);
@@ -181,7 +226,7 @@ TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) 
     std::ofstream garbage(path_, std::ios::binary);
     garbage << std::string(8192, 'x');
   }
-  auto store = SqliteJobStore::Open(path_);
+  auto store = OpenStore();
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
   EXPECT_FALSE(fs::exists(path_));
@@ -191,7 +236,7 @@ TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) 
   }
   EXPECT_TRUE(kept);
   // The next start begins with an empty queue.
-  auto fresh = SqliteJobStore::Open(path_);
+  auto fresh = OpenStore();
   ASSERT_TRUE(fresh);
   EXPECT_TRUE((*fresh)->LoadAll()->empty());
 }
