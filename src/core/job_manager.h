@@ -185,7 +185,8 @@ class JobManager {
   void OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                        std::uint64_t bytes);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
-                   std::optional<std::uint32_t> file_index);
+                   std::optional<std::uint32_t> file_index,
+                   std::chrono::seconds retry_after = std::chrono::seconds(0));
   void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                            const std::string& url);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).

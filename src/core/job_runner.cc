@@ -65,6 +65,9 @@ class JobManager::FileSink : public DownloadSink {
     manager_.OnRemoteNameChanged(id_, run_id_, index_, url);
   }
 
+  void OnRetryAfter(std::chrono::seconds delay) override { retry_after_ = delay; }
+  std::chrono::seconds retry_after() const { return retry_after_; }
+
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
@@ -88,6 +91,7 @@ class JobManager::FileSink : public DownloadSink {
   std::uint64_t committed_;
   SteadyClock::time_point last_progress_ = SteadyClock::now();
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
+  std::chrono::seconds retry_after_{0};
 };
 
 void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) {
@@ -152,7 +156,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     Status checkpointed = sink.Checkpoint();
     if (control->stop) break;
     if (!downloaded) {
-      OnRunFailed(id, run_id, downloaded.error(), index);
+      OnRunFailed(id, run_id, downloaded.error(), index, sink.retry_after());
       break;
     }
     if (!checkpointed) {
@@ -254,7 +258,8 @@ void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint
 }
 
 void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
-                             std::optional<std::uint32_t> file_index) {
+                             std::optional<std::uint32_t> file_index,
+                             std::chrono::seconds retry_after) {
   Notifications notifications;
   {
     std::lock_guard lock(mutex_);
@@ -267,7 +272,10 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
     const bool transient = IsTransientError(error.code());
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
-    const std::int64_t retry_at = now + std::int64_t{job.minimum_retry_delay_s} * 1'000'000;
+    // Retry-After counts when it asks for longer than the minimum retry delay.
+    const std::int64_t delay_s =
+        std::max<std::int64_t>(job.minimum_retry_delay_s, retry_after.count());
+    const std::int64_t retry_at = now + delay_s * 1'000'000;
     Log()->warn("Failed to transfer job={} file={}: {} ({})", id.ToString(),
                 file_index ? std::to_string(*file_index) : "-", error.ToString(),
                 transient ? "transient" : "fatal");

@@ -97,6 +97,8 @@ class DownloadSink {
   // The request was redirected and the policy says to report it (ALLOW_REPORT), or to refuse
   // it (DISALLOW): the file's remote name becomes `url`.
   virtual void OnRemoteNameChanged(const std::string& url) = 0;
+  // The server asked to come back no sooner than this (Retry-After on a 503, 429 ...).
+  virtual void OnRetryAfter(std::chrono::seconds delay) = 0;
   // Polled often; true makes the download stop promptly with E_ABORT.
   virtual bool StopRequested() const = 0;
 };

@@ -92,6 +92,7 @@ struct ResponseHeaders {
   std::optional<std::string> content_range;
   std::string etag;
   std::string last_modified;
+  std::string retry_after;
 
   void Reset() { *this = ResponseHeaders{}; }
 };
@@ -143,6 +144,8 @@ size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_p
     self->headers_.etag = value.starts_with("W/") ? "" : value;
   } else if (StartsWithNoCase(name, "last-modified") && name.size() == 13) {
     self->headers_.last_modified = value;
+  } else if (StartsWithNoCase(name, "retry-after") && name.size() == 11) {
+    self->headers_.retry_after = value;
   }
   return size * count;
 }
@@ -151,6 +154,16 @@ Status CurlSession::AcceptResponse() {
   curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &headers_.status);
   const std::string url = log::RedactUrl(request_->url);
   const long status = headers_.status;
+  if (!headers_.retry_after.empty()) {
+    // Seconds, or an HTTP date (RFC 9110 10.2.3).
+    std::int64_t delay = -1;
+    if (auto seconds = ParseNumber(headers_.retry_after)) {
+      delay = static_cast<std::int64_t>(*seconds);
+    } else if (const time_t when = curl_getdate(headers_.retry_after.c_str(), nullptr); when > 0) {
+      delay = std::max<std::int64_t>(when - std::time(nullptr), 0);
+    }
+    if (delay > 0) sink_->OnRetryAfter(std::chrono::seconds(std::min<std::int64_t>(delay, 86400)));
+  }
   if (status >= 400 || (status >= 300 && status < 400) || status < 200) {
     return Error(HttpStatusToHresult(static_cast<int>(status)), ErrorContext::kRemoteFile,
                  "HTTP status " + std::to_string(status) + " for " + url);

@@ -129,6 +129,11 @@ class ScriptedTransport : public core::Transport {
     std::lock_guard lock(mutex_);
     return downloads_[url];
   }
+  // Failures of `url` come with "Retry-After: seconds".
+  void RetryAfter(const std::string& url, std::chrono::seconds delay) {
+    std::lock_guard lock(mutex_);
+    retry_after_[url] = delay;
+  }
   void Fail(const std::string& url, HRESULT code) {
     std::lock_guard lock(mutex_);
     failures_[url] = code;
@@ -148,6 +153,10 @@ class ScriptedTransport : public core::Transport {
         std::lock_guard lock(transport_.mutex_);
         ++transport_.downloads_[request.url];
         held = transport_.held_.contains(request.url);
+        if (auto it = transport_.retry_after_.find(request.url);
+            it != transport_.retry_after_.end()) {
+          sink.OnRetryAfter(it->second);
+        }
         if (auto it = transport_.failures_.find(request.url); it != transport_.failures_.end()) {
           return Error(it->second, ErrorContext::kRemoteFile, "scripted failure");
         }
@@ -181,6 +190,7 @@ class ScriptedTransport : public core::Transport {
   std::map<std::string, std::string> contents_;
   std::map<std::string, HRESULT> failures_;
   std::set<std::string> held_;
+  std::map<std::string, std::chrono::seconds> retry_after_;
   std::map<std::string, int> downloads_;
 };
 

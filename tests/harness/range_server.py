@@ -4,7 +4,7 @@
 Serves the files under ROOT on 127.0.0.1 with what BITS needs from a server: byte ranges
 (206 + Content-Range), strong ETag, Last-Modified, If-Range and keep-alive. Extra behaviour
 for tests:
-  GET /status/NNN        -> status NNN with a short body
+  GET /status/NNN[?retry_after=S] -> status NNN with a short body (and Retry-After)
   GET /redirect?to=URL   -> 302 to URL (a path or an absolute URL)
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
@@ -57,9 +57,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.handle_get(send_body=True)
 
-    def send_simple(self, status, text):
+    def send_simple(self, status, text, extra_headers=None):
         body = text.encode()
         self.send_response(status)
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -79,7 +81,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         match = re.fullmatch(r"/status/(\d{3})", url.path)
         if match:
-            self.send_simple(int(match.group(1)), "status %s\n" % match.group(1))
+            extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
+            self.send_simple(int(match.group(1)), "status %s\n" % match.group(1), extra)
             return
         relative = urllib.parse.unquote(url.path).lstrip("/")
         path = os.path.realpath(os.path.join(self.server.root, relative))

@@ -118,6 +118,27 @@ TEST_F(JobManagerTest, TransientErrorWaitsForRetryDelayAndFatalErrorStops) {
   EXPECT_EQ(manager_->GetJob(alice_, *gone)->error->file_index, 0u);
 }
 
+TEST_F(JobManagerTest, RetryAfterLongerThanTheRetryDelayIsHonoured) {
+  transport_.Fail("http://h/busy", HttpStatusToHresult(503));
+  transport_.RetryAfter("http://h/busy", std::chrono::seconds(1800));
+  transport_.Fail("http://h/short", HttpStatusToHresult(503));
+  transport_.RetryAfter("http://h/short", std::chrono::seconds(2));
+  auto busy = manager_->CreateJob(alice_, "busy", JobType::kDownload);
+  auto brief = manager_->CreateJob(alice_, "brief", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *busy, {{"http://h/busy", "/d/busy"}}));
+  ASSERT_TRUE(manager_->AddFiles(alice_, *brief, {{"http://h/short", "/d/short"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *busy));
+  ASSERT_TRUE(manager_->Resume(alice_, *brief));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *busy) == JobState::kTransientError; }));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *brief) == JobState::kTransientError; }));
+  const Job waiting = *manager_->GetJob(alice_, *busy);
+  EXPECT_NEAR(static_cast<double>(waiting.retry_at_us - waiting.times.modification_us), 1800e6,
+              1e6);
+  // A Retry-After shorter than the minimum retry delay does not shorten it.
+  const Job shorter = *manager_->GetJob(alice_, *brief);
+  EXPECT_NEAR(static_cast<double>(shorter.retry_at_us - shorter.times.modification_us), 600e6, 1e6);
+}
+
 TEST_F(JobManagerTest, ZeroNoProgressTimeoutMakesTheFirstErrorFatal) {
   transport_.Fail("http://h/busy", HttpStatusToHresult(503));
   auto id = manager_->CreateJob(alice_, "strict", JobType::kDownload);
