@@ -3,18 +3,9 @@
 #include <algorithm>
 #include <set>
 
-#include "base/log.h"
+#include "core/core_log.h"
 
 namespace openbits::core {
-namespace {
-
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto logger = log::Get("core");
-  return logger;
-}
-
-}  // namespace
-
 JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
                        LocalFileSystem& files, EventSink& events, CommandRunner& commands,
                        const Clock& clock)
@@ -101,10 +92,6 @@ JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& 
 
 const JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) const {
   return const_cast<JobManager*>(this)->FindAccessible(caller, id);
-}
-
-static Error JobNotFound(const Guid& id) {
-  return Error::NotFound("no job " + id.ToString() + " is visible to the caller");
 }
 
 Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
@@ -366,245 +353,6 @@ Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
   });
 }
 
-Status JobManager::SetRemoteName(const Caller& caller, const Guid& id, std::uint32_t file_index,
-                                 const std::string& url) {
-  OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(url));
-  return Mutate(caller, id, [&](Job& job) -> Status {
-    if (file_index >= job.files.size()) {
-      return Error::InvalidArg("the job has no file " + std::to_string(file_index));
-    }
-    job.files[file_index].remote_url = url;
-    return Ok();
-  });
-}
-
-Status JobManager::ReplaceRemotePrefix(const Caller& caller, const Guid& id,
-                                       const std::string& old_prefix,
-                                       const std::string& new_prefix) {
-  if (old_prefix.empty() || new_prefix.empty()) {
-    return Error::InvalidArg("both prefixes must be given");
-  }
-  return Mutate(caller, id, [&](Job& job) -> Status {
-    std::vector<std::string> urls;
-    for (const JobFile& file : job.files) {
-      std::string url = file.remote_url;
-      if (url.starts_with(old_prefix)) url = new_prefix + url.substr(old_prefix.size());
-      OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(url));  // all or nothing
-      urls.push_back(std::move(url));
-    }
-    for (std::size_t i = 0; i < urls.size(); ++i) job.files[i].remote_url = std::move(urls[i]);
-    return Ok();
-  });
-}
-
-Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
-                                      std::uint32_t file_index, bool valid) {
-  Notifications notifications;
-  {
-    std::unique_lock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
-    if (file_index >= entry->job.files.size()) {
-      return Error::InvalidArg("the job has no file " + std::to_string(file_index));
-    }
-    if (!entry->job.files[file_index].completed) {
-      return Error::InvalidState("file " + std::to_string(file_index) + " is not transferred yet");
-    }
-    entry->job.files[file_index].validation_state = valid;
-    if (valid) {
-      OPENBITS_RETURN_IF_ERROR(store_.Save(entry->job));
-    } else {
-      // The content is refused: the file starts over on the next Resume.
-      if (entry->worker_running) {
-        entry->control->stop = true;
-        StopWorkerAndWait(lock, id);
-        entry = FindAccessible(caller, id);
-        if (!entry) return JobNotFound(id);
-      }
-      JobFile& file = entry->job.files[file_index];
-      file.completed = false;
-      file.bytes_committed = file.bytes_transferred = 0;
-      file.validators = {};
-      entry->job.error = JobError{hr::BG_E_VALIDATION_FAILED, ErrorContext::kRemoteFile, file_index,
-                                  "the application rejected " + file.remote_url};
-      ++entry->job.error_count;
-      OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kRejected, notifications));
-    }
-  }
-  Dispatch(notifications);
-  return Ok();
-}
-
-Status JobManager::SetSecurityFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
-  const std::uint32_t policy = flags & kRedirectPolicyMask;
-  if ((flags & ~kSecurityFlagsKnown) != 0 ||
-      (policy != kRedirectPolicyAllowSilent && policy != kRedirectPolicyAllowReport &&
-       policy != kRedirectPolicyDisallow)) {
-    return Error(hr::E_NOTIMPL, ErrorContext::kNone,
-                 "unsupported security flags " + FormatHresult(flags));
-  }
-  return Mutate(caller, id, [&](Job& job) {
-    job.security_flags = flags;
-    return Ok();
-  });
-}
-
-Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
-                                          std::uint32_t seconds) {
-  const Status status = Mutate(caller, id, [&](Job& job) {
-    job.maximum_download_time_s = seconds;
-    return Ok();
-  });
-  scheduler_wakeup_.notify_all();
-  return status;
-}
-
-Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
-  if (!caller.is_admin) {
-    return Error::AccessDenied("only administrators may take ownership of a job");
-  }
-  const FileOwner new_owner{caller.uid, caller.gid};
-  Notifications notifications;
-  std::unique_lock lock(mutex_);
-  Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  if (entry->job.owner_uid == caller.uid) return Ok();
-  // The transfer holds files open as the old owner: stop it first.
-  if (entry->worker_running) {
-    entry->control->stop = true;
-    (void)Transition(*entry, JobEvent::kYield, notifications);
-    StopWorkerAndWait(lock, id);
-  }
-  entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  const Job job = entry->job;
-  lock.unlock();
-  for (const JobFile& file : job.files) {
-    if (auto access = files_.CheckDestination(new_owner, file.local_path); !access) {
-      return Error(hr::BG_E_NEW_OWNER_NO_FILE_ACCESS, ErrorContext::kLocalFile,
-                   "uid " + std::to_string(caller.uid) + " cannot use " + file.local_path + ": " +
-                       access.error().message());
-    }
-  }
-  for (const JobFile& file : job.files) {
-    OPENBITS_RETURN_IF_ERROR(files_.GiveTemp(new_owner, file.temp_path));
-  }
-  const Status status = Mutate(caller, id, [&](Job& changed) {
-    changed.owner_uid = new_owner.uid;
-    changed.owner_gid = new_owner.gid;
-    // Secrets of the old owner do not pass to the new one.
-    changed.notify_command.reset();
-    changed.custom_headers = SecretString();
-    changed.custom_headers_write_only = false;
-    return Ok();
-  });
-  if (status) {
-    Log()->info("job={} taken over by uid {} from uid {}", id.ToString(), caller.uid,
-                job.owner_uid);
-  }
-  Dispatch(notifications);
-  return status;
-}
-
-void JobManager::FailRunningJob(Entry& entry, const Error& error,
-                                std::optional<std::uint32_t> file_index, Notifications& out) {
-  if (entry.control) entry.control->stop = true;
-  ++entry.job.error_count;
-  entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
-  Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
-  (void)Transition(entry, JobEvent::kFatalError, out);
-}
-
-std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
-  if (!entry.worker_running || !entry.control || entry.control->stop ||
-      entry.job.maximum_download_time_s == 0) {
-    return 0;
-  }
-  return entry.run_started_us + std::int64_t{entry.job.maximum_download_time_s} * 1'000'000 -
-         entry.job.transfer_time_us;
-}
-
-void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) {
-  for (auto& [id, entry] : jobs_) {
-    const std::int64_t deadline = DownloadTimeDeadlineUs(entry);
-    if (deadline != 0 && now_us >= deadline) {
-      FailRunningJob(entry,
-                     Error(hr::BG_E_MAXDOWNLOAD_TIMEOUT, ErrorContext::kGeneralQueueManager,
-                           "the job transferred for longer than its maximum download time of " +
-                               std::to_string(entry.job.maximum_download_time_s) + " s"),
-                     std::nullopt, out);
-    }
-  }
-}
-
-Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
-                                    const SecretString& headers) {
-  OPENBITS_RETURN_IF_ERROR(ValidateCustomHeaders(headers));
-  return Mutate(caller, id, [&](Job& job) {
-    job.custom_headers = headers;
-    return Ok();
-  });
-}
-
-Result<SecretString> JobManager::GetCustomHeaders(const Caller& caller, const Guid& id) const {
-  std::lock_guard lock(mutex_);
-  const Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  if (entry->job.owner_uid != caller.uid) {
-    return Error::AccessDenied("only the job's owner may read its custom headers");
-  }
-  if (entry->job.custom_headers_write_only) {
-    return Error::AccessDenied("the job's custom headers are write-only");
-  }
-  return entry->job.custom_headers;
-}
-
-Status JobManager::MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& id) {
-  return Mutate(caller, id, [&](Job& job) {
-    job.custom_headers_write_only = true;
-    return Ok();
-  });
-}
-
-Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
-  if (flags & ~kNotifyAllFlags) {
-    return Error(hr::E_NOTIMPL, ErrorContext::kNone,
-                 "unknown notification flags " + FormatHresult(flags & ~kNotifyAllFlags));
-  }
-  return Mutate(caller, id, [&](Job& job) {
-    job.notify_flags = flags;
-    return Ok();
-  });
-}
-
-Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
-                                    const std::string& program, const std::string& parameters) {
-  const bool clear = program.empty() && parameters.empty();
-  if (!clear) OPENBITS_RETURN_IF_ERROR(ValidateNotifyCommand(program, parameters));
-  const Status status = Mutate(caller, id, [&](Job& job) {
-    if (clear) {
-      job.notify_command.reset();
-    } else {
-      job.notify_command = NotifyCommand{program, parameters, caller.uid, caller.gid};
-    }
-    return Ok();
-  });
-  if (!status) return status;
-  {
-    // BITS runs a command line registered after the event too.
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(id);
-    if (it != jobs_.end()) {
-      Entry& entry = it->second;
-      const bool due_state =
-          entry.job.state == JobState::kTransferred || entry.job.state == JobState::kError;
-      entry.notify_due_us = due_state && MayRunNotifyCommand(entry.job) ? clock_.NowUs() : 0;
-    }
-  }
-  scheduler_wakeup_.notify_all();
-  return Ok();
-}
-
 Status JobManager::Mutate(const Caller& caller, const Guid& id,
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
@@ -646,87 +394,6 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   return Ok();
 }
 
-bool JobManager::MayRunNotifyCommand(const Job& job) const {
-  if (!job.notify_command) return false;
-  const std::uint32_t flag =
-      job.state == JobState::kTransferred ? kNotifyJobTransferred : kNotifyJobError;
-  // BITS runs no command lines for service accounts' jobs.
-  return job.Notifies(flag) && job.owner_uid >= options_.system_accounts_below &&
-         job.notify_command->uid >= options_.system_accounts_below;
-}
-
-void JobManager::NoteModification(Entry& entry, bool immediately, Notifications& out) {
-  const Job& job = entry.job;
-  if (!job.Notifies(kNotifyJobModification)) return;
-  const std::int64_t now = clock_.NowUs();
-  const std::int64_t interval = std::int64_t{job.minimum_notification_interval_ms} * 1000;
-  if (!immediately && now - entry.last_modification_sent_us < interval) {
-    entry.modification_pending = true;
-    return;
-  }
-  entry.last_modification_sent_us = now;
-  entry.modification_pending = false;
-  out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
-    events_.JobModified(id, owner, state);
-  });
-}
-
-void JobManager::FlushPendingModifications(std::int64_t now_us, Notifications& out) {
-  for (auto& [id, entry] : jobs_) {
-    if (!entry.modification_pending) continue;
-    const std::int64_t due = entry.last_modification_sent_us +
-                             std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
-    if (now_us >= due) NoteModification(entry, /*immediately=*/true, out);
-  }
-}
-
-void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
-  for (auto& [id, entry] : jobs_) {
-    if (entry.notify_due_us == 0 || entry.notify_due_us > now_us || entry.notify_running) {
-      continue;
-    }
-    const Job& job = entry.job;
-    const NotifyCommand& command = *job.notify_command;
-    auto argv = SplitCommandLine(command.parameters);
-    CommandSpec spec;
-    spec.uid = command.uid;
-    spec.gid = command.gid;
-    spec.program = command.program;
-    spec.argv = argv && !argv->empty() ? *argv : std::vector<std::string>{command.program};
-    spec.timeout = options_.notify_command_timeout;
-    entry.notify_running = true;
-    entry.notify_due_us = 0;
-    Log()->info("Running notification command job={} program={} uid={}", id.ToString(),
-                command.program, command.uid);
-    commands_.Start(spec, [this, id = id, state = job.state](const CommandOutcome& outcome) {
-      OnNotifyCommandExited(id, state, outcome);
-    });
-  }
-}
-
-void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
-                                       const CommandOutcome& outcome) {
-  {
-    std::lock_guard lock(mutex_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) return;
-    Entry& entry = it->second;
-    entry.notify_running = false;
-    if (outcome.succeeded()) return;
-    const std::string why = outcome.timed_out ? std::string("timed out")
-                            : !outcome.error.empty()
-                                ? outcome.error
-                                : "exit code " + std::to_string(outcome.exit_code);
-    Log()->warn("Notification command of job={} failed: {}", id.ToString(), why);
-    // BITS runs it again after the retry delay while the job stays where it was.
-    if (entry.job.state == launched_in && MayRunNotifyCommand(entry.job)) {
-      entry.notify_due_us =
-          clock_.NowUs() + std::int64_t{entry.job.minimum_retry_delay_s} * 1'000'000;
-    }
-  }
-  scheduler_wakeup_.notify_all();
-}
-
 void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
@@ -761,6 +428,37 @@ void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, N
 void JobManager::Dispatch(Notifications& notifications) {
   for (auto& notify : notifications) notify();
   notifications.clear();
+}
+
+void JobManager::FailRunningJob(Entry& entry, const Error& error,
+                                std::optional<std::uint32_t> file_index, Notifications& out) {
+  if (entry.control) entry.control->stop = true;
+  ++entry.job.error_count;
+  entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
+  Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
+  (void)Transition(entry, JobEvent::kFatalError, out);
+}
+
+std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
+  if (!entry.worker_running || !entry.control || entry.control->stop ||
+      entry.job.maximum_download_time_s == 0) {
+    return 0;
+  }
+  return entry.run_started_us + std::int64_t{entry.job.maximum_download_time_s} * 1'000'000 -
+         entry.job.transfer_time_us;
+}
+
+void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) {
+  for (auto& [id, entry] : jobs_) {
+    const std::int64_t deadline = DownloadTimeDeadlineUs(entry);
+    if (deadline != 0 && now_us >= deadline) {
+      FailRunningJob(entry,
+                     Error(hr::BG_E_MAXDOWNLOAD_TIMEOUT, ErrorContext::kGeneralQueueManager,
+                           "the job transferred for longer than its maximum download time of " +
+                               std::to_string(entry.job.maximum_download_time_s) + " s"),
+                     std::nullopt, out);
+    }
+  }
 }
 
 // ---- Scheduler ------------------------------------------------------------------------------

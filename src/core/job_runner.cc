@@ -5,17 +5,12 @@
 // points past bytes that could be lost.
 #include <chrono>
 
-#include "base/log.h"
+#include "core/core_log.h"
 #include "core/error_policy.h"
 #include "core/job_manager.h"
 
 namespace openbits::core {
 namespace {
-
-std::shared_ptr<spdlog::logger> Log() {
-  static const auto logger = log::Get("core");
-  return logger;
-}
 
 using SteadyClock = std::chrono::steady_clock;
 // Live progress (not durable) is published at most this often.

@@ -152,7 +152,9 @@ TEST_F(IsolationTest, NotifyCommandLineRunsAsItsUserAndAgainWhileItFails) {
   // Fails the first time (leaving a mark), succeeds the second: BITS runs it again after the
   // minimum retry delay. Alice's directory is 0700, so only a command running as Alice can
   // write there.
+  // ran.txt appears whole (written aside, then renamed), so the test never reads it half done.
   const std::string script = "if test -e " + alice_dir_ + "/first; then id -u > " + alice_dir_ +
+                             "/ran.tmp && mv " + alice_dir_ + "/ran.tmp " + alice_dir_ +
                              "/ran.txt; else touch " + alice_dir_ + "/first; exit 3; fi";
   ASSERT_EQ(harness::Run(Bitsadmin({"/setminretrydelay", id, "5"}), kAlice).exit_code, 0);
   const auto set = harness::Run(

@@ -1,0 +1,89 @@
+// JobManager: notifications to the owner: JobModification throttling and the notification
+// command line (SetNotifyCmdLine), run as its user and retried while it fails.
+#include "core/core_log.h"
+#include "core/job_manager.h"
+
+namespace openbits::core {
+
+bool JobManager::MayRunNotifyCommand(const Job& job) const {
+  if (!job.notify_command) return false;
+  const std::uint32_t flag =
+      job.state == JobState::kTransferred ? kNotifyJobTransferred : kNotifyJobError;
+  // BITS runs no command lines for service accounts' jobs.
+  return job.Notifies(flag) && job.owner_uid >= options_.system_accounts_below &&
+         job.notify_command->uid >= options_.system_accounts_below;
+}
+
+void JobManager::NoteModification(Entry& entry, bool immediately, Notifications& out) {
+  const Job& job = entry.job;
+  if (!job.Notifies(kNotifyJobModification)) return;
+  const std::int64_t now = clock_.NowUs();
+  const std::int64_t interval = std::int64_t{job.minimum_notification_interval_ms} * 1000;
+  if (!immediately && now - entry.last_modification_sent_us < interval) {
+    entry.modification_pending = true;
+    return;
+  }
+  entry.last_modification_sent_us = now;
+  entry.modification_pending = false;
+  out.push_back([this, id = job.id, owner = job.owner_uid, state = job.state] {
+    events_.JobModified(id, owner, state);
+  });
+}
+
+void JobManager::FlushPendingModifications(std::int64_t now_us, Notifications& out) {
+  for (auto& [id, entry] : jobs_) {
+    if (!entry.modification_pending) continue;
+    const std::int64_t due = entry.last_modification_sent_us +
+                             std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
+    if (now_us >= due) NoteModification(entry, /*immediately=*/true, out);
+  }
+}
+
+void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
+  for (auto& [id, entry] : jobs_) {
+    if (entry.notify_due_us == 0 || entry.notify_due_us > now_us || entry.notify_running) {
+      continue;
+    }
+    const Job& job = entry.job;
+    const NotifyCommand& command = *job.notify_command;
+    auto argv = SplitCommandLine(command.parameters);
+    CommandSpec spec;
+    spec.uid = command.uid;
+    spec.gid = command.gid;
+    spec.program = command.program;
+    spec.argv = argv && !argv->empty() ? *argv : std::vector<std::string>{command.program};
+    spec.timeout = options_.notify_command_timeout;
+    entry.notify_running = true;
+    entry.notify_due_us = 0;
+    Log()->info("Running notification command job={} program={} uid={}", id.ToString(),
+                command.program, command.uid);
+    commands_.Start(spec, [this, id = id, state = job.state](const CommandOutcome& outcome) {
+      OnNotifyCommandExited(id, state, outcome);
+    });
+  }
+}
+
+void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
+                                       const CommandOutcome& outcome) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return;
+    Entry& entry = it->second;
+    entry.notify_running = false;
+    if (outcome.succeeded()) return;
+    const std::string why = outcome.timed_out ? std::string("timed out")
+                            : !outcome.error.empty()
+                                ? outcome.error
+                                : "exit code " + std::to_string(outcome.exit_code);
+    Log()->warn("Notification command of job={} failed: {}", id.ToString(), why);
+    // BITS runs it again after the retry delay while the job stays where it was.
+    if (entry.job.state == launched_in && MayRunNotifyCommand(entry.job)) {
+      entry.notify_due_us =
+          clock_.NowUs() + std::int64_t{entry.job.minimum_retry_delay_s} * 1'000'000;
+    }
+  }
+  scheduler_wakeup_.notify_all();
+}
+
+}  // namespace openbits::core
