@@ -102,6 +102,17 @@ class Job {
   Status SetMaximumDownloadTime(std::uint32_t seconds);
   Result<std::uint32_t> GetMaximumDownloadTime();
   Status TakeOwnership();
+  Status SetHttpMethod(const std::string& method);
+  Result<std::string> GetHttpMethod();
+  // IBackgroundCopyJob5 properties, typed as BITS types them.
+  Status SetDynamicContent(bool enable);
+  Status SetHighPerformance(bool enable);
+  Status SetMaxDownloadSize(std::uint64_t bytes);
+  Status SetMinimumNotificationInterval(std::uint32_t milliseconds);
+  Result<bool> GetDynamicContent();
+  Result<bool> GetHighPerformance();
+  Result<std::uint64_t> GetMaxDownloadSize();
+  Result<std::uint32_t> GetMinimumNotificationInterval();
   // "Name: value" lines separated by CRLF; "" clears them.
   Status SetCustomHeaders(const std::string& headers);
   Result<std::string> GetCustomHeaders();

@@ -59,6 +59,19 @@ inline constexpr std::uint32_t kRedirectPolicyMask = 0x0700;
 inline constexpr std::uint32_t kRedirectAllowHttpsToHttp = 0x0800;
 inline constexpr std::uint32_t kSecurityFlagsKnown = 0x001F | 0x0300 | 0x0800;
 
+// BITS_JOB_PROPERTY_ID (IBackgroundCopyJob5::SetProperty).
+enum class JobPropertyId : std::uint32_t {
+  kCostFlags = 1,
+  kNotificationClsid = 2,
+  kDynamicContent = 3,
+  kHighPerformance = 4,
+  kMaxDownloadSize = 5,
+  kUseStoredCredentials = 7,
+  kMinimumNotificationIntervalMs = 9,
+  kOnDemandMode = 10,
+};
+inline constexpr std::uint64_t kNoMaxDownloadSize = ~std::uint64_t{0};
+
 // BITS_FILE_PROPERTY_ID.
 inline constexpr std::uint32_t kFilePropertyHttpResponseHeaders = 1;
 

@@ -499,16 +499,22 @@ Result<JobState> WaitForJob(Job& job, bool show_progress) {
 
 int Transfer(Context& ctx, const Args& args) {
   const std::string usage =
-      "/transfer NAME [/download] [/priority FOREGROUND|HIGH|NORMAL|LOW] REMOTE_URL LOCAL_NAME "
+      "/transfer NAME [/download] [/priority FOREGROUND|HIGH|NORMAL|LOW] [/dynamic] REMOTE_URL "
+      "LOCAL_NAME "
       "[REMOTE_URL LOCAL_NAME ...]";
   if (args.empty()) return Usage(usage);
   std::string name = args[0];
   std::optional<JobPriority> priority;
+  bool dynamic = false;
   std::vector<std::pair<std::string, std::string>> files;
   std::vector<std::string> positional;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "/download" || arg == "/DOWNLOAD") continue;
+    if (arg == "/dynamic" || arg == "/DYNAMIC") {
+      dynamic = true;
+      continue;
+    }
     if (arg == "/priority" || arg == "/PRIORITY") {
       if (i + 1 >= args.size() || !(priority = ParseJobPriority(args[i + 1]))) {
         return Usage(usage);
@@ -537,6 +543,10 @@ int Transfer(Context& ctx, const Args& args) {
   };
   if (priority) {
     if (auto set = job->SetPriority(*priority); !set) return abandon("set priority", set.error());
+  }
+  if (dynamic) {
+    if (auto set = job->SetDynamicContent(true); !set)
+      return abandon("set dynamic content", set.error());
   }
   if (auto added = job->AddFileSet(files); !added) return abandon("add files", added.error());
   if (auto resumed = job->Resume(); !resumed) return abandon("resume job", resumed.error());
@@ -630,6 +640,9 @@ const std::map<std::string, Command>& Commands() {
       {"/replaceremoteprefix", ReplaceRemotePrefix},
       {"/takeownership", TakeOwnership},
       {"/setcustomheaders", SetCustomHeaders},
+      {"/sethttpmethod", TextSetter("/sethttpmethod", &Job::SetHttpMethod)},
+      {"/gethttpmethod", Getter<std::string>("/gethttpmethod", &Job::GetHttpMethod,
+                                             [](const std::string& s) { return s; })},
       {"/getcustomheaders", GetCustomHeaders},
       {"/makecustomheaderswriteonly",
        [](Context& ctx, const Args& args) {
@@ -661,7 +674,7 @@ void PrintHelp() {
   std::cout << R"(Usage: bitsadmin [--bus=system|session|ADDRESS] [/rawreturn] VERB ARGUMENTS
 The OpenBITS administration tool. JOB is a job GUID or its display name.
 
-  /transfer NAME [/download] [/priority P] URL LOCAL [URL LOCAL ...]
+  /transfer NAME [/download] [/priority P] [/dynamic] URL LOCAL [URL LOCAL ...]
                                   create, run with progress, complete
   /create [/download] NAME        create a job (SUSPENDED); prints its GUID
   /addfile JOB URL LOCAL          add a file (relative LOCAL paths are made absolute)
@@ -679,6 +692,7 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setsecurityflags JOB FLAGS | /getsecurityflags JOB  BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
   /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
   /setcustomheaders JOB "Name: value" ... | NULL | /getcustomheaders JOB | /makecustomheaderswriteonly JOB
+  /sethttpmethod JOB METHOD | /gethttpmethod JOB
   /gettemporaryname JOB FILE | /setvalidationstate JOB FILE TRUE|FALSE | /getvalidationstate JOB FILE
   /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)

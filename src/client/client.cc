@@ -340,6 +340,51 @@ Result<std::string> Job::GetCustomHeaders() {
 Status Job::MakeCustomHeadersWriteOnly() {
   return Call([&] { connection_->Job(id_).MakeCustomHeadersWriteOnly(); });
 }
+Status Job::SetHttpMethod(const std::string& method) {
+  return Call([&] { connection_->Job(id_).SetHttpMethod(method); });
+}
+Result<std::string> Job::GetHttpMethod() {
+  return Call([&] { return connection_->Job(id_).GetHttpMethod(); });
+}
+
+namespace {
+template <typename T>
+Status SetJobProperty(JobProxy& proxy, JobPropertyId id, T value) {
+  return Call([&] { proxy.SetProperty(static_cast<uint32_t>(id), sdbus::Variant(value)); });
+}
+template <typename T>
+Result<T> GetJobProperty(JobProxy& proxy, JobPropertyId id) {
+  return Call([&] { return proxy.GetProperty(static_cast<uint32_t>(id)).get<T>(); });
+}
+}  // namespace
+
+Status Job::SetDynamicContent(bool enable) {
+  return SetJobProperty(connection_->Job(id_), JobPropertyId::kDynamicContent, enable);
+}
+Status Job::SetHighPerformance(bool enable) {
+  return SetJobProperty(connection_->Job(id_), JobPropertyId::kHighPerformance, enable);
+}
+Status Job::SetMaxDownloadSize(std::uint64_t bytes) {
+  return SetJobProperty(connection_->Job(id_), JobPropertyId::kMaxDownloadSize, bytes);
+}
+Status Job::SetMinimumNotificationInterval(std::uint32_t milliseconds) {
+  return SetJobProperty(connection_->Job(id_), JobPropertyId::kMinimumNotificationIntervalMs,
+                        milliseconds);
+}
+Result<bool> Job::GetDynamicContent() {
+  return GetJobProperty<bool>(connection_->Job(id_), JobPropertyId::kDynamicContent);
+}
+Result<bool> Job::GetHighPerformance() {
+  return GetJobProperty<bool>(connection_->Job(id_), JobPropertyId::kHighPerformance);
+}
+Result<std::uint64_t> Job::GetMaxDownloadSize() {
+  return GetJobProperty<std::uint64_t>(connection_->Job(id_), JobPropertyId::kMaxDownloadSize);
+}
+Result<std::uint32_t> Job::GetMinimumNotificationInterval() {
+  return GetJobProperty<std::uint32_t>(connection_->Job(id_),
+                                       JobPropertyId::kMinimumNotificationIntervalMs);
+}
+
 Status Job::TakeOwnership() {
   return Call([&] { connection_->Job(id_).TakeOwnership(); });
 }

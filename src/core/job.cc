@@ -132,6 +132,16 @@ Status ValidateNotifyCommand(const std::string& program, const std::string& para
   return Ok();
 }
 
+Status ValidateHttpMethod(const std::string& method) {
+  const bool token = !method.empty() && method.size() <= 32 &&
+                     std::all_of(method.begin(), method.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) ||
+                              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+                     });
+  if (!token) return Error::InvalidArg("'" + method + "' is not an HTTP method");
+  return Ok();
+}
+
 std::vector<std::string> CustomHeaderLines(const SecretString& headers) {
   std::vector<std::string> lines;
   const std::string_view text = headers.reveal();

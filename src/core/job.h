@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/state_machine.h"
@@ -102,6 +103,17 @@ struct Job {
   // rest, readable only by the owner, and not at all once made write-only.
   SecretString custom_headers;
   bool custom_headers_write_only = false;
+  // SetHttpMethod: a verb other than GET (the job then runs FOREGROUND, fetches whole bodies
+  // from the start and treats every error as fatal). Empty: GET.
+  std::string http_method;
+  // Job5 properties.
+  bool dynamic_content = false;   // no size or ranges needed; restarts from 0
+  bool high_performance = false;  // writes straight into the destination, no checkpoints
+  std::uint64_t max_download_size = kNoMaxDownloadSize;
+  bool resumed_once = false;  // some properties are read-only after the first Resume
+
+  // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
+  bool WholeBodies() const { return dynamic_content || !http_method.empty(); }
 
   // Whether a notification of `flag` is wanted (BG_NOTIFY_DISABLE silences all).
   bool Notifies(std::uint32_t flag) const {
@@ -126,6 +138,12 @@ Result<std::vector<std::string>> SplitCommandLine(const std::string& line);
 // Checks SetNotifyCmdLine's arguments: an absolute program path of at most 260 characters,
 // parameters of at most 4,000 that split cleanly.
 Status ValidateNotifyCommand(const std::string& program, const std::string& parameters);
+
+// A Job5 property value: Enable (bool), Dword (uint32), Uint64, or a string.
+using PropertyValue = std::variant<bool, std::uint32_t, std::uint64_t, std::string>;
+
+// SetHttpMethod's argument: an HTTP token (letters, digits, !#$%&'*+-.^_`|~).
+Status ValidateHttpMethod(const std::string& method);
 
 inline constexpr std::size_t kMaxCustomHeadersLength = 16383;  // 16,384 with the NUL
 // Checks SetCustomHeaders' argument: CRLF- (or LF-) separated "Name: value" lines with a

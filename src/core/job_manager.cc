@@ -204,8 +204,11 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
       JobFile file;
       file.remote_url = spec.remote_url;
       file.local_path = spec.local_path;
+      // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
       file.temp_path =
-          TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
+          job.high_performance
+              ? spec.local_path
+              : TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
       job.files.push_back(std::move(file));
     }
     return Ok();
@@ -227,6 +230,7 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
         job.state == JobState::kTransferring) {
       return Ok();
     }
+    job.resumed_once = true;  // saved by the transition
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kResume, notifications));
   }
   scheduler_wakeup_.notify_all();
@@ -253,6 +257,7 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
     // Only what the job created goes: its temp files. Destinations are untouched.
     bool all_deleted = true;
     for (const JobFile& file : job.files) {
+      if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
       if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
         Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
                     file.temp_path, removed.error().ToString());
@@ -274,6 +279,7 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
             files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
       } else {
         partial = true;
+        if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has
         if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
           Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
                       file.temp_path, removed.error().ToString());
@@ -329,7 +335,12 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
   if (priority > static_cast<std::uint32_t>(JobPriority::kLow)) {
     return Error::InvalidArg("priority must be 0 (FOREGROUND) to 3 (LOW)");
   }
-  const Status status = Mutate(caller, id, [&](Job& job) {
+  const Status status = Mutate(caller, id, [&](Job& job) -> Status {
+    if (!job.http_method.empty() &&
+        priority != static_cast<std::uint32_t>(JobPriority::kForeground)) {
+      return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
+                   "a job with a custom HTTP method stays FOREGROUND");
+    }
     job.priority = static_cast<JobPriority>(priority);
     return Ok();
   });

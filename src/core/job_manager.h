@@ -118,6 +118,16 @@ class JobManager {
   // The owner only, and not once write-only (E_ACCESSDENIED).
   Result<SecretString> GetCustomHeaders(const Caller& caller, const Guid& id) const;
   Status MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& id);
+  // SetHttpMethod: before the first Resume; "GET" (any case) restores the default. The job
+  // becomes FOREGROUND and its priority can no longer change.
+  Status SetHttpMethod(const Caller& caller, const Guid& id, const std::string& method);
+  // IBackgroundCopyJob5: DYNAMIC_CONTENT, HIGH_PERFORMANCE, MAX_DOWNLOAD_SIZE and
+  // MINIMUM_NOTIFICATION_INTERVAL_MS, with BITS's read-only rules; E_NOTIMPL for the other
+  // known ids, BG_E_UNKNOWN_PROPERTY_ID for the rest.
+  Status SetProperty(const Caller& caller, const Guid& id, JobPropertyId property,
+                     const PropertyValue& value);
+  Result<PropertyValue> GetProperty(const Caller& caller, const Guid& id,
+                                    JobPropertyId property) const;
   // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
   Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
   // Empty program and parameters clear it. The command runs as the caller.

@@ -3,6 +3,8 @@
 #include "core/core_log.h"
 #include "core/job_manager.h"
 
+#include <cctype>
+
 namespace openbits::core {
 
 Status JobManager::SetRemoteName(const Caller& caller, const Guid& id, std::uint32_t file_index,
@@ -172,6 +174,135 @@ Status JobManager::MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& 
     job.custom_headers_write_only = true;
     return Ok();
   });
+}
+
+Status JobManager::SetHttpMethod(const Caller& caller, const Guid& id, const std::string& method) {
+  OPENBITS_RETURN_IF_ERROR(ValidateHttpMethod(method));
+  std::string upper = method;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return Mutate(caller, id, [&](Job& job) -> Status {
+    if (job.resumed_once) {
+      return Error(hr::BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, ErrorContext::kNone,
+                   "the HTTP method must be set before the job is first resumed");
+    }
+    if (upper == "GET") {
+      job.http_method.clear();
+      return Ok();
+    }
+    if (job.dynamic_content) {
+      return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
+                   "a dynamic-content job cannot use a custom HTTP method");
+    }
+    job.http_method = method;
+    job.priority = JobPriority::kForeground;
+    return Ok();
+  });
+}
+
+namespace {
+
+// The value of `value` as T, or E_INVALIDARG naming the property.
+template <typename T>
+Result<T> ValueAs(const PropertyValue& value, const char* property) {
+  if (const T* typed = std::get_if<T>(&value)) return *typed;
+  return Error::InvalidArg(std::string("wrong value type for ") + property);
+}
+
+}  // namespace
+
+Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobPropertyId property,
+                               const PropertyValue& value) {
+  auto read_only_after_resume = [](const Job& job) -> Status {
+    if (job.resumed_once) {
+      return Error(hr::BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, ErrorContext::kNone,
+                   "this property must be set before the job is first resumed");
+    }
+    return Ok();
+  };
+  switch (property) {
+    case JobPropertyId::kDynamicContent: {
+      auto enable = ValueAs<bool>(value, "DYNAMIC_CONTENT");
+      if (!enable) return enable.error();
+      return Mutate(caller, id, [&](Job& job) -> Status {
+        OPENBITS_RETURN_IF_ERROR(read_only_after_resume(job));
+        if (*enable && !job.http_method.empty()) {
+          return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
+                       "a job with a custom HTTP method cannot be dynamic content");
+        }
+        job.dynamic_content = *enable;
+        return Ok();
+      });
+    }
+    case JobPropertyId::kHighPerformance: {
+      auto enable = ValueAs<bool>(value, "HIGH_PERFORMANCE");
+      if (!enable) return enable.error();
+      return Mutate(caller, id, [&](Job& job) -> Status {
+        if (!job.files.empty()) {
+          return Error(hr::BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE, ErrorContext::kNone,
+                       "HIGH_PERFORMANCE must be set before files are added");
+        }
+        job.high_performance = *enable;
+        return Ok();
+      });
+    }
+    case JobPropertyId::kMaxDownloadSize: {
+      auto size = ValueAs<std::uint64_t>(value, "MAX_DOWNLOAD_SIZE");
+      if (!size) return size.error();
+      if (*size == 0) {
+        return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE, ErrorContext::kNone,
+                     "the maximum download size must be at least one byte");
+      }
+      return Mutate(caller, id, [&](Job& job) -> Status {
+        OPENBITS_RETURN_IF_ERROR(read_only_after_resume(job));
+        job.max_download_size = *size;
+        return Ok();
+      });
+    }
+    case JobPropertyId::kMinimumNotificationIntervalMs: {
+      auto interval = ValueAs<std::uint32_t>(value, "MINIMUM_NOTIFICATION_INTERVAL_MS");
+      if (!interval) return interval.error();
+      return Mutate(caller, id, [&](Job& job) {
+        job.minimum_notification_interval_ms = *interval;
+        return Ok();
+      });
+    }
+    case JobPropertyId::kCostFlags:
+    case JobPropertyId::kNotificationClsid:
+    case JobPropertyId::kUseStoredCredentials:
+    case JobPropertyId::kOnDemandMode:
+      return Error(hr::E_NOTIMPL, ErrorContext::kNone,
+                   "job property " + std::to_string(static_cast<int>(property)) +
+                       " is not supported yet (see docs/compatibility.md)");
+  }
+  return Error(hr::BG_E_UNKNOWN_PROPERTY_ID, ErrorContext::kNone,
+               "unknown job property " + std::to_string(static_cast<int>(property)));
+}
+
+Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& id,
+                                              JobPropertyId property) const {
+  std::lock_guard lock(mutex_);
+  const Entry* entry = FindAccessible(caller, id);
+  if (!entry) return JobNotFound(id);
+  const Job& job = entry->job;
+  switch (property) {
+    case JobPropertyId::kDynamicContent:
+      return PropertyValue(job.dynamic_content);
+    case JobPropertyId::kHighPerformance:
+      return PropertyValue(job.high_performance);
+    case JobPropertyId::kMaxDownloadSize:
+      return PropertyValue(job.max_download_size);
+    case JobPropertyId::kMinimumNotificationIntervalMs:
+      return PropertyValue(job.minimum_notification_interval_ms);
+    case JobPropertyId::kCostFlags:
+    case JobPropertyId::kNotificationClsid:
+    case JobPropertyId::kUseStoredCredentials:
+    case JobPropertyId::kOnDemandMode:
+      return Error(
+          hr::E_NOTIMPL, ErrorContext::kNone,
+          "job property " + std::to_string(static_cast<int>(property)) + " is not supported yet");
+  }
+  return Error(hr::BG_E_UNKNOWN_PROPERTY_ID, ErrorContext::kNone,
+               "unknown job property " + std::to_string(static_cast<int>(property)));
 }
 
 Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {

@@ -20,18 +20,25 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 
 class JobManager::FileSink : public DownloadSink {
  public:
+  // budget: bytes this file may still take under MAX_DOWNLOAD_SIZE; periodic_checkpoints:
+  // false for HIGH_PERFORMANCE jobs, which only record a file once it is complete.
   FileSink(JobManager& manager, Guid id, std::uint64_t run_id, std::uint32_t index, TempFile& temp,
-           const RunControl& control)
+           const RunControl& control, std::uint64_t budget, bool periodic_checkpoints)
       : manager_(manager),
         id_(id),
         run_id_(run_id),
         index_(index),
         temp_(temp),
         control_(control),
+        budget_(budget),
+        periodic_checkpoints_(periodic_checkpoints),
         written_(temp.size()),
         committed_(temp.size()) {}
 
   Status OnResponse(const DownloadResponse& response) override {
+    if (response.bytes_total != kSizeUnknown && response.bytes_total > budget_) {
+      return OverBudget();
+    }
     if (response.restart_from_zero) {
       OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
       written_ = committed_ = 0;
@@ -41,6 +48,7 @@ class JobManager::FileSink : public DownloadSink {
   }
 
   Status OnData(const char* data, std::size_t length) override {
+    if (written_ + length > budget_) return OverBudget();
     OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
     written_ += length;
     const auto now = SteadyClock::now();
@@ -48,7 +56,7 @@ class JobManager::FileSink : public DownloadSink {
       last_progress_ = now;
       manager_.OnProgress(id_, run_id_, index_, written_);
     }
-    if (now - last_checkpoint_ >= manager_.options_.checkpoint_interval) {
+    if (periodic_checkpoints_ && now - last_checkpoint_ >= manager_.options_.checkpoint_interval) {
       OPENBITS_RETURN_IF_ERROR(Checkpoint());
     }
     return Ok();
@@ -76,12 +84,19 @@ class JobManager::FileSink : public DownloadSink {
   std::uint64_t written() const { return written_; }
 
  private:
+  static Error OverBudget() {
+    return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED, ErrorContext::kRemoteFile,
+                 "the download would exceed the job's MAX_DOWNLOAD_SIZE");
+  }
+
   JobManager& manager_;
   const Guid id_;
   const std::uint64_t run_id_;
   const std::uint32_t index_;
   TempFile& temp_;
   const RunControl& control_;
+  const std::uint64_t budget_;
+  const bool periodic_checkpoints_;
   std::uint64_t written_;
   std::uint64_t committed_;
   SteadyClock::time_point last_progress_ = SteadyClock::now();
@@ -97,6 +112,9 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     FileOwner owner;
     std::uint32_t security_flags = 0;
     SecretString custom_headers;
+    bool whole_body = false, high_performance = false;
+    std::string http_method;
+    std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
     Notifications notifications;
     {
@@ -107,8 +125,19 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         index = *next;
         file = entry->job.files[index];
         owner = {entry->job.owner_uid, entry->job.owner_gid};
-        security_flags = entry->job.security_flags;
-        custom_headers = entry->job.custom_headers;
+        const Job& job = entry->job;
+        security_flags = job.security_flags;
+        custom_headers = job.custom_headers;
+        whole_body = job.WholeBodies();
+        high_performance = job.high_performance;
+        http_method = job.http_method;
+        if (job.max_download_size != kNoMaxDownloadSize) {
+          std::uint64_t others = 0;
+          for (std::uint32_t i = 0; i < job.files.size(); ++i) {
+            if (i != index) others += job.files[i].bytes_transferred;
+          }
+          budget = job.max_download_size > others ? job.max_download_size - others : 0;
+        }
       } else {
         all_transferred = true;
         (void)Transition(*entry, JobEvent::kAllTransferred, notifications);
@@ -119,7 +148,8 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
       break;
     }
 
-    auto temp = files_.OpenTemp(owner, file.temp_path, file.bytes_committed);
+    // Whole bodies cannot resume: they start again from byte 0.
+    auto temp = files_.OpenTemp(owner, file.temp_path, whole_body ? 0 : file.bytes_committed);
     if (!temp) {
       OnRunFailed(id, run_id, temp.error(), index);
       break;
@@ -128,6 +158,8 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.url = file.remote_url;
     request.security_flags = security_flags;
     request.custom_headers = custom_headers;
+    request.whole_body = whole_body;
+    request.http_method = http_method;
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)
     // cannot be trusted to match the old validators.
@@ -140,7 +172,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         break;
       }
     }
-    FileSink sink(*this, id, run_id, index, **temp, *control);
+    FileSink sink(*this, id, run_id, index, **temp, *control, budget, !high_performance);
     if (file.bytes_total != kSizeUnknown && request.offset == file.bytes_total &&
         file.bytes_total > 0) {
       OnFileCompleted(id, run_id, index, request.offset);  // all bytes were already durable
@@ -264,7 +296,8 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
     const std::int64_t now = clock_.NowUs();
     ++job.error_count;
     job.error = JobError{error.code(), error.context(), file_index, error.message()};
-    const bool transient = IsTransientError(error.code());
+    // A job with a custom HTTP method cannot resume, so BITS makes every error fatal.
+    const bool transient = IsTransientError(error.code()) && job.http_method.empty();
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     // Retry-After counts when it asks for longer than the minimum retry delay.

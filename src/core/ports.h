@@ -74,6 +74,10 @@ struct DownloadRequest {
   RemoteValidators validators;       // from an earlier attempt; sent as If-Range
   std::uint32_t security_flags = 0;  // the job's BG_SSL_* and redirect policy bits
   SecretString custom_headers;       // SetCustomHeaders, sent as they are
+  // Dynamic content or a custom HTTP method: no Range, the whole body from byte 0, any 2xx
+  // accepted, the size may stay unknown.
+  bool whole_body = false;
+  std::string http_method;  // empty: GET
 };
 
 // What the server said before the body.

@@ -196,6 +196,39 @@ uint32_t JobAdaptor::GetMaximumDownloadTime() { return Snapshot().maximum_downlo
 
 void JobAdaptor::TakeOwnership() { ThrowIfError(manager_.TakeOwnership(CurrentCaller(), id_)); }
 
+void JobAdaptor::SetHttpMethod(const std::string& method) {
+  ThrowIfError(manager_.SetHttpMethod(CurrentCaller(), id_, method));
+}
+std::string JobAdaptor::GetHttpMethod() {
+  const std::string method = Snapshot().http_method;
+  return method.empty() ? "GET" : method;
+}
+
+void JobAdaptor::SetProperty(const uint32_t& property_id, const sdbus::Variant& value) {
+  // D-Bus variants carry their type; each property takes exactly one.
+  core::PropertyValue typed;
+  const std::string signature = value.peekValueType();
+  if (signature == "b") {
+    typed = value.get<bool>();
+  } else if (signature == "u") {
+    typed = value.get<uint32_t>();
+  } else if (signature == "t") {
+    typed = value.get<uint64_t>();
+  } else if (signature == "s") {
+    typed = value.get<std::string>();
+  } else {
+    throw ToDbusError(Error::InvalidArg("unsupported value type '" + signature + "'"));
+  }
+  ThrowIfError(
+      manager_.SetProperty(CurrentCaller(), id_, static_cast<JobPropertyId>(property_id), typed));
+}
+
+sdbus::Variant JobAdaptor::GetProperty(const uint32_t& property_id) {
+  auto value = manager_.GetProperty(CurrentCaller(), id_, static_cast<JobPropertyId>(property_id));
+  if (!value) throw ToDbusError(value.error());
+  return std::visit([](const auto& v) { return sdbus::Variant(v); }, *value);
+}
+
 void JobAdaptor::SetCustomHeaders(const std::string& headers) {
   ThrowIfError(manager_.SetCustomHeaders(CurrentCaller(), id_, SecretString(headers)));
 }

@@ -70,6 +70,10 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   void SetMaximumDownloadTime(const uint32_t& seconds) override;
   uint32_t GetMaximumDownloadTime() override;
   void TakeOwnership() override;
+  void SetHttpMethod(const std::string& method) override;
+  std::string GetHttpMethod() override;
+  void SetProperty(const uint32_t& property_id, const sdbus::Variant& value) override;
+  sdbus::Variant GetProperty(const uint32_t& property_id) override;
   void SetCustomHeaders(const std::string& headers) override;
   std::string GetCustomHeaders() override;
   void MakeCustomHeadersWriteOnly() override;

@@ -78,9 +78,18 @@ ALTER TABLE jobs ADD COLUMN custom_headers BLOB;
 ALTER TABLE jobs ADD COLUMN custom_headers_write_only INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 5: the HTTP method and the Job5 properties.
+constexpr const char* kMigrationV5 = R"sql(
+ALTER TABLE jobs ADD COLUMN http_method TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN dynamic_content INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN high_performance INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN max_download_size INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE jobs ADD COLUMN resumed_once INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // Each step moves the schema up one version; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 4> kMigrations = {
-    {{1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}, {4, kMigrationV4}}};
+constexpr std::array<std::pair<int, const char*>, 5> kMigrations = {
+    {{1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}, {4, kMigrationV4}, {5, kMigrationV5}}};
 constexpr int kSchemaVersion = kMigrations.back().first;
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -241,7 +250,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "modification_us, transfer_completion_us, last_progress_us, retry_at_us, "
                         "notify_flags, notify_program, notify_parameters, notify_uid, notify_gid, "
                         "notification_interval_ms, security_flags, maximum_download_time_s, "
-                        "transfer_time_us, custom_headers, custom_headers_write_only "
+                        "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
+                        "dynamic_content, high_performance, max_download_size, resumed_once "
                         "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
@@ -299,6 +309,11 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       }
     }
     job.custom_headers_write_only = select_jobs.Int(30) != 0;
+    job.http_method = select_jobs.Text(31);
+    job.dynamic_content = select_jobs.Int(32) != 0;
+    job.high_performance = select_jobs.Int(33) != 0;
+    job.max_download_size = static_cast<std::uint64_t>(select_jobs.Int(34));
+    job.resumed_once = select_jobs.Int(35) != 0;
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -336,16 +351,18 @@ Status SqliteJobStore::Save(const core::Job& job) {
   std::lock_guard lock(mutex_);
   OPENBITS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto write = [&]() -> Status {
-    Statement upsert(db_,
-                     "INSERT OR REPLACE INTO jobs (id, owner_uid, owner_gid, display_name, "
-                     "description, type, priority, state, error_code, error_context, error_file, "
-                     "error_message, error_count, minimum_retry_delay_s, no_progress_timeout_s, "
-                     "creation_us, modification_us, transfer_completion_us, last_progress_us, "
-                     "retry_at_us, notify_flags, notify_program, notify_parameters, notify_uid, "
-                     "notify_gid, notification_interval_ms, security_flags, "
-                     "maximum_download_time_s, transfer_time_us, custom_headers, "
-                     "custom_headers_write_only) "
-                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    Statement upsert(
+        db_,
+        "INSERT OR REPLACE INTO jobs (id, owner_uid, owner_gid, display_name, "
+        "description, type, priority, state, error_code, error_context, error_file, "
+        "error_message, error_count, minimum_retry_delay_s, no_progress_timeout_s, "
+        "creation_us, modification_us, transfer_completion_us, last_progress_us, "
+        "retry_at_us, notify_flags, notify_program, notify_parameters, notify_uid, "
+        "notify_gid, notification_interval_ms, security_flags, "
+        "maximum_download_time_s, transfer_time_us, custom_headers, "
+        "custom_headers_write_only, http_method, dynamic_content, high_performance, "
+        "max_download_size, resumed_once) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -397,6 +414,11 @@ Status SqliteJobStore::Save(const core::Job& job) {
       upsert.BindBlob(30, *sealed);
     }
     upsert.Bind(31, std::int64_t{job.custom_headers_write_only ? 1 : 0});
+    upsert.Bind(32, job.http_method);
+    upsert.Bind(33, std::int64_t{job.dynamic_content ? 1 : 0});
+    upsert.Bind(34, std::int64_t{job.high_performance ? 1 : 0});
+    upsert.Bind(35, static_cast<std::int64_t>(job.max_download_size));
+    upsert.Bind(36, std::int64_t{job.resumed_once ? 1 : 0});
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");

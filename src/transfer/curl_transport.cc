@@ -176,7 +176,15 @@ Status CurlSession::AcceptResponse() {
     if (parsed > 0) response.remote_mtime_us = std::int64_t{parsed} * 1'000'000;
   }
   std::uint64_t start = 0;
-  if (status == 206) {
+  if (request_->whole_body) {
+    // Dynamic content or a custom verb: whatever the body is, from byte 0.
+    if (status == 206) {
+      return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                   "the server sent a partial body without being asked for one: " + url);
+    }
+    response.bytes_total = headers_.content_length.value_or(kSizeUnknown);
+    expected_end_ = response.bytes_total;
+  } else if (status == 206) {
     auto range = headers_.content_range ? ParseContentRange(*headers_.content_range) : std::nullopt;
     if (!range || range->first != request_->offset) {
       return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
@@ -275,12 +283,13 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
       curl_, CURLOPT_REDIR_PROTOCOLS_STR,
       from_https && !(request.security_flags & kRedirectAllowHttpsToHttp) ? "https" : "http,https");
   const std::string range = "Range: bytes=" + std::to_string(request.offset) + "-";
-  curl_slist* request_headers = curl_slist_append(nullptr, range.c_str());
+  curl_slist* request_headers =
+      request.whole_body ? nullptr : curl_slist_append(nullptr, range.c_str());
   for (std::string& line : core::CustomHeaderLines(request.custom_headers)) {
     request_headers = curl_slist_append(request_headers, line.c_str());
     explicit_bzero(line.data(), line.size());
   }
-  if (request.offset > 0) {
+  if (request.offset > 0 && !request.whole_body) {
     const std::string& validator = !request.validators.etag.empty()
                                        ? request.validators.etag
                                        : request.validators.last_modified;
@@ -289,6 +298,8 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     }
   }
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, request_headers);
+  curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST,
+                   request.http_method.empty() ? nullptr : request.http_method.c_str());
   curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &CurlSession::OnHeader);
   curl_easy_setopt(curl_, CURLOPT_HEADERDATA, this);
   curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CurlSession::OnBody);
@@ -300,6 +311,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
   const CURLcode code = curl_easy_perform(curl_);
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, nullptr);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, nullptr);
   // The custom headers may carry tokens: wipe curl's copies before they are freed.
   for (curl_slist* node = request_headers; node; node = node->next) {

@@ -152,5 +152,103 @@ TEST_F(JobPropertiesTest, CustomHeadersGoWithEveryRequestAndStaySecret) {
   ASSERT_TRUE(again->Complete());
 }
 
+TEST_F(JobPropertiesTest, DynamicContentNeedsNoSizeAndRestartsFromZero) {
+  auto rejected = NewJob("sized", server_->Url("/dynamic?len=300000&job=sized"));
+  ASSERT_TRUE(rejected.Resume());
+  ASSERT_EQ(WaitForState(rejected, {JobState::kError, JobState::kTransferred}), JobState::kError);
+  EXPECT_EQ(rejected.GetError()->code, hr::BG_E_MISSING_FILE_SIZE);
+
+  auto job = NewJob("dynamic", server_->Url("/dynamic?len=300000&job=dynamic"));
+  ASSERT_TRUE(job.SetDynamicContent(true));
+  EXPECT_TRUE(*job.GetDynamicContent());
+  ASSERT_TRUE(job.Resume());
+  EXPECT_EQ(job.SetDynamicContent(false).error().code(), hr::BG_E_READ_ONLY_PROPERTY_AFTER_RESUME);
+  ASSERT_EQ(WaitForState(job, {JobState::kError, JobState::kTransferred}), JobState::kTransferred);
+  EXPECT_EQ(job.GetProgress()->bytes_total, 300000u);
+  ASSERT_TRUE(job.Complete());
+  const std::string content = harness::ReadFile(out() + "/dynamic");
+  ASSERT_EQ(content.size(), 300000u);
+  for (std::size_t i = 0; i < content.size(); i += 4999) {
+    ASSERT_EQ(static_cast<unsigned char>(content[i]), i % 251) << i;
+  }
+  // No Range header was sent for it.
+  bool requested = false;
+  for (const std::string& line : server_->LogLines()) {
+    if (line.find("job=dynamic") == std::string::npos) continue;
+    requested = true;
+    EXPECT_NE(line.find(R"("range": null)"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(requested);
+}
+
+TEST_F(JobPropertiesTest, CustomHttpMethodIsForegroundWholeBodyAndFailsFast) {
+  harness::WriteRandomFile(www() + "/posted.bin", 50000, 45);
+  auto job = NewJob("posted", server_->Url("/posted.bin"));
+  ASSERT_TRUE(job.SetPriority(JobPriority::kLow));
+  ASSERT_TRUE(job.SetHttpMethod("POST"));
+  EXPECT_EQ(*job.GetHttpMethod(), "POST");
+  EXPECT_EQ(*job.GetPriority(), JobPriority::kForeground);
+  EXPECT_EQ(job.SetPriority(JobPriority::kLow).error().code(),
+            hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD);
+  EXPECT_EQ(job.SetDynamicContent(true).error().code(),
+            hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD);
+  ASSERT_TRUE(job.Resume());
+  EXPECT_EQ(job.SetHttpMethod("PUT").error().code(), hr::BG_E_READ_ONLY_PROPERTY_AFTER_RESUME);
+  ASSERT_EQ(WaitForState(job, {JobState::kError, JobState::kTransferred}), JobState::kTransferred);
+  ASSERT_TRUE(job.Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/posted"), harness::Sha256OfFile(www() + "/posted.bin"));
+  bool posted = false;
+  for (const std::string& line : server_->LogLines()) {
+    if (line.find("/posted.bin") == std::string::npos) continue;
+    posted = true;
+    EXPECT_NE(line.find(R"("method": "POST")"), std::string::npos) << line;
+    EXPECT_NE(line.find(R"("range": null)"), std::string::npos) << line;
+  }
+  EXPECT_TRUE(posted);
+
+  // What would be transient for a GET job is fatal here: it could not resume anyway.
+  auto busy = NewJob("busy-post", server_->Url("/status/503"));
+  ASSERT_TRUE(busy.SetHttpMethod("POST"));
+  ASSERT_TRUE(busy.Resume());
+  ASSERT_EQ(WaitForState(busy, {JobState::kError, JobState::kTransientError}), JobState::kError);
+  EXPECT_EQ(busy.GetError()->code, HttpStatusToHresult(503));
+}
+
+TEST_F(JobPropertiesTest, MaxDownloadSizeStopsAJobThatWouldExceedIt) {
+  harness::WriteRandomFile(www() + "/big.bin", 100000, 46);
+  auto job = NewJob("capped", server_->Url("/big.bin"));
+  EXPECT_EQ(*job.GetMaxDownloadSize(), kNoMaxDownloadSize);
+  EXPECT_EQ(job.SetMaxDownloadSize(0).error().code(), hr::BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE);
+  ASSERT_TRUE(job.SetMaxDownloadSize(50000));
+  ASSERT_TRUE(job.Resume());
+  ASSERT_EQ(WaitForState(job, {JobState::kError, JobState::kTransferred}), JobState::kError);
+  EXPECT_EQ(job.GetError()->code, hr::BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED);
+}
+
+TEST_F(JobPropertiesTest, HighPerformanceWritesStraightIntoTheDestination) {
+  harness::WriteRandomFile(www() + "/fast.bin", 2 * 1024 * 1024, 47);
+  auto job = client_->CreateJob("fast");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->SetHighPerformance(true));
+  ASSERT_TRUE(job->AddFile(server_->Url("/fast.bin"), out() + "/fast.bin"));
+  EXPECT_EQ(job->SetHighPerformance(false).error().code(),
+            hr::BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE);
+  EXPECT_EQ(*job->GetTemporaryName(0), out() + "/fast.bin");
+  ASSERT_TRUE(job->Resume());
+  ASSERT_EQ(WaitForState(*job, {JobState::kError, JobState::kTransferred}), JobState::kTransferred);
+  // Already in place before Complete.
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/fast.bin"), harness::Sha256OfFile(www() + "/fast.bin"));
+  ASSERT_TRUE(job->Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/fast.bin"), harness::Sha256OfFile(www() + "/fast.bin"));
+  EXPECT_EQ(job->SetMinimumNotificationInterval(100).error().code(), hr::BG_E_NOT_FOUND);
+}
+
+TEST_F(JobPropertiesTest, MinimumNotificationIntervalIsAJob5Property) {
+  auto job = NewJob("props", server_->Url("/x"));
+  EXPECT_EQ(*job.GetMinimumNotificationInterval(), 500u);
+  ASSERT_TRUE(job.SetMinimumNotificationInterval(250));
+  EXPECT_EQ(*job.GetMinimumNotificationInterval(), 250u);
+}
+
 }  // namespace
 }  // namespace openbits::integration

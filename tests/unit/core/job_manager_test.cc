@@ -267,6 +267,36 @@ TEST_F(JobManagerTest, NotifyFlagsChooseTheEvents) {
             (std::vector<std::string>{"file 0 " + id->ToString(), "file 1 " + id->ToString()}));
 }
 
+TEST_F(JobManagerTest, Job5PropertiesCheckTypeIdAndOrder) {
+  auto id = manager_->CreateJob(alice_, "props", JobType::kDownload);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(manager_
+                ->SetProperty(alice_, *id, JobPropertyId::kDynamicContent,
+                              PropertyValue(std::uint32_t{1}))
+                .error()
+                .code(),
+            hr::E_INVALIDARG);
+  EXPECT_EQ(manager_->SetProperty(alice_, *id, static_cast<JobPropertyId>(6), PropertyValue(true))
+                .error()
+                .code(),
+            hr::BG_E_UNKNOWN_PROPERTY_ID);
+  EXPECT_EQ(manager_->SetProperty(alice_, *id, JobPropertyId::kOnDemandMode, PropertyValue(true))
+                .error()
+                .code(),
+            hr::E_NOTIMPL);
+  EXPECT_EQ(manager_->GetProperty(alice_, *id, JobPropertyId::kCostFlags).error().code(),
+            hr::E_NOTIMPL);
+  // Another user's job stays invisible whatever the property.
+  EXPECT_EQ(manager_->SetProperty(bob_, *id, JobPropertyId::kDynamicContent, PropertyValue(true))
+                .error()
+                .code(),
+            hr::BG_E_NOT_FOUND);
+  ASSERT_TRUE(
+      manager_->SetProperty(alice_, *id, JobPropertyId::kHighPerformance, PropertyValue(true)));
+  EXPECT_EQ(std::get<bool>(*manager_->GetProperty(alice_, *id, JobPropertyId::kHighPerformance)),
+            true);
+}
+
 TEST(SplitCommandLineTest, QuotesGroupAndBackslashesEscapeInsideThem) {
   EXPECT_EQ(*SplitCommandLine("a  b\tc"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(*SplitCommandLine(R"(prog "two words" x"y z"w)"),

@@ -52,6 +52,10 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.transfer_time_us = 1234;
     job.custom_headers = SecretString("X-Api-Token: tok-12345\r\n");
     job.custom_headers_write_only = true;
+    job.http_method = "POST";
+    job.dynamic_content = true;
+    job.max_download_size = 1 << 20;
+    job.resumed_once = true;
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
       file.remote_url = "http://h/f" + std::to_string(i);
@@ -112,6 +116,11 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.transfer_time_us, 1234);
   EXPECT_EQ(back.custom_headers, job.custom_headers);
   EXPECT_TRUE(back.custom_headers_write_only);
+  EXPECT_EQ(back.http_method, "POST");
+  EXPECT_TRUE(back.dynamic_content);
+  EXPECT_FALSE(back.high_performance);
+  EXPECT_EQ(back.max_download_size, 1u << 20);
+  EXPECT_TRUE(back.resumed_once);
   EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
   EXPECT_EQ(back.files[0].validation_state, true);
   EXPECT_FALSE(back.files[1].validation_state.has_value());
@@ -219,6 +228,7 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_FALSE(loaded->front().notify_command);
   EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
   EXPECT_EQ(loaded->front().maximum_download_time_s, 7'776'000u);
+  EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
 }
 
 TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
