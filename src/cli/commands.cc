@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
+#include "cli/job_report.h"
 #include "cli/progress_bar.h"
 
 namespace openbits::cli {
@@ -31,20 +34,6 @@ std::string AbsolutePath(const std::string& path) {
   std::error_code ec;
   auto absolute = std::filesystem::absolute(path, ec);
   return ec ? path : absolute.lexically_normal().string();
-}
-
-std::string FormatTime(std::int64_t us) {
-  if (us == 0) return "UNKNOWN";
-  const std::time_t seconds = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  localtime_r(&seconds, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
-  return buffer;
-}
-
-std::string FormatSize(std::uint64_t bytes) {
-  return bytes == kSizeUnknown ? "UNKNOWN" : std::to_string(bytes);
 }
 
 // A job named by GUID, or by display name among the jobs the caller can see.
@@ -89,72 +78,6 @@ int PrintOr(Context&, const std::string& what, const Result<T>& value,
 int Done(Context& ctx, const Status& status, const std::string& what, const std::string& said) {
   if (!status) return Fail(what, status.error());
   if (!ctx.raw) std::cout << said << "\n";
-  return 0;
-}
-
-std::string SummaryLine(Job& job) {
-  const auto name = job.GetDisplayName();
-  const auto state = job.GetState();
-  const auto progress = job.GetProgress();
-  if (!name || !state || !progress) return job.id().ToString() + " (gone)";
-  return job.id().ToString() + " '" + *name + "' " + std::string(JobStateName(*state)) + " " +
-         std::to_string(progress->files_transferred) + " / " +
-         std::to_string(progress->files_total) + " " + std::to_string(progress->bytes_transferred) +
-         " / " + FormatSize(progress->bytes_total);
-}
-
-void PrintError(const JobErrorInfo& error, const std::vector<FileInfo>& files) {
-  if (error.file_index && *error.file_index < files.size()) {
-    const FileInfo& file = files[*error.file_index];
-    std::cout << "ERROR FILE:    " << file.remote_url << " -> " << file.local_name << "\n";
-  }
-  std::cout << "ERROR CODE:    " << FormatHresult(error.code);
-  if (auto name = HresultName(error.code)) std::cout << " (" << *name << ")";
-  std::cout << " - " << error.description << "\n";
-  std::cout << "ERROR CONTEXT: " << FormatHresult(static_cast<HRESULT>(error.context)) << " - "
-            << DescribeErrorContext(error.context) << "\n";
-}
-
-int Verbose(Job& job) {
-  auto name = job.GetDisplayName();
-  if (!name) return Fail("read job", name.error());
-  const auto state = job.GetState();
-  const auto progress = job.GetProgress();
-  const auto times = job.GetTimes();
-  const auto owner = job.GetOwner();
-  const auto priority = job.GetPriority();
-  const auto type = job.GetType();
-  const auto files = job.EnumFiles();
-  if (!state || !progress || !times || !owner || !priority || !type || !files) {
-    return Fail("read job", Error::NotFound("the job disappeared while being read"));
-  }
-  std::cout << "GUID: " << job.id().ToString() << " DISPLAY: '" << *name << "'\n"
-            << "TYPE: " << JobTypeName(*type) << " STATE: " << JobStateName(*state)
-            << " OWNER: " << owner->name << " (uid " << owner->uid << ")\n"
-            << "PRIORITY: " << JobPriorityName(*priority)
-            << " FILES: " << progress->files_transferred << " / " << progress->files_total
-            << " BYTES: " << progress->bytes_transferred << " / "
-            << FormatSize(progress->bytes_total) << "\n"
-            << "CREATION TIME: " << FormatTime(times->creation_us)
-            << " MODIFICATION TIME: " << FormatTime(times->modification_us) << "\n"
-            << "COMPLETION TIME: " << FormatTime(times->transfer_completion_us) << "\n";
-  if (auto count = job.GetErrorCount()) std::cout << "ERROR COUNT: " << *count << "\n";
-  if (auto delay = job.GetMinimumRetryDelay()) std::cout << "MINIMUM RETRY DELAY: " << *delay;
-  if (auto timeout = job.GetNoProgressTimeout()) {
-    std::cout << " NO PROGRESS TIMEOUT: " << *timeout << "\n";
-  }
-  if (auto description = job.GetDescription()) {
-    std::cout << "DESCRIPTION: " << *description << "\n";
-  }
-  if (*state == JobState::kError || *state == JobState::kTransientError) {
-    if (auto error = job.GetError()) PrintError(*error, *files);
-  }
-  std::cout << "JOB FILES:\n";
-  for (const FileInfo& file : *files) {
-    std::cout << "\t" << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
-              << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url << " -> "
-              << file.local_name << "\n";
-  }
   return 0;
 }
 
@@ -243,8 +166,13 @@ int Info(Context& ctx, const Args& args) {
   }
   auto job = ResolveJob(ctx.client, args[0]);
   if (!job) return Fail("find job '" + args[0] + "'", job.error());
-  if (verbose) return Verbose(*job);
-  std::cout << SummaryLine(*job) << "\n";
+  auto report = ReadJob(*job);
+  if (!report) return Fail("read job", report.error());
+  if (ctx.json) {
+    std::cout << ToJson(*report) << "\n";
+  } else {
+    std::cout << (verbose ? VerboseText(*report) : SummaryLine(*report) + "\n");
+  }
   return 0;
 }
 
@@ -261,16 +189,93 @@ int List(Context& ctx, const Args& args) {
   }
   auto jobs = ctx.client.EnumJobs(all_users);
   if (!jobs) return Fail("list jobs", jobs.error());
+  std::vector<JobReport> reports;
   for (Job& job : *jobs) {
-    if (verbose) {
-      Verbose(job);
-      std::cout << "\n";
-    } else {
-      std::cout << SummaryLine(job) << "\n";
+    // A job completed or cancelled meanwhile is simply no longer listed.
+    if (auto report = ReadJob(job)) reports.push_back(std::move(*report));
+  }
+  if (ctx.json) {
+    std::cout << "[";
+    for (std::size_t i = 0; i < reports.size(); ++i)
+      std::cout << (i ? "," : "") << ToJson(reports[i]);
+    std::cout << "]\n";
+    return 0;
+  }
+  for (const JobReport& report : reports) {
+    std::cout << (verbose ? VerboseText(report) + "\n" : SummaryLine(report) + "\n");
+  }
+  if (!ctx.raw) std::cout << "Listed " << reports.size() << " job(s).\n";
+  return 0;
+}
+
+int Reset(Context& ctx, const Args& args) {
+  const bool all_users = args.size() == 1 && (args[0] == "/allusers" || args[0] == "/ALLUSERS");
+  if (!args.empty() && !all_users) return Usage("/reset [/allusers]");
+  auto jobs = ctx.client.EnumJobs(all_users);
+  if (!jobs) return Fail("list jobs", jobs.error());
+  std::size_t cancelled = 0;
+  for (Job& job : *jobs) {
+    if (auto result = job.Cancel()) {
+      ++cancelled;
+      if (!ctx.raw) std::cout << job.id().ToString() << " canceled.\n";
+    } else if (result.error().code() != hr::BG_E_NOT_FOUND) {
+      std::cerr << job.id().ToString() << ": " << result.error().ToString() << "\n";
     }
   }
-  if (!ctx.raw) std::cout << "Listed " << jobs->size() << " job(s).\n";
-  return 0;
+  if (!ctx.raw) std::cout << cancelled << " out of " << jobs->size() << " jobs canceled.\n";
+  return cancelled == jobs->size() ? 0 : 1;
+}
+
+int Monitor(Context& ctx, const Args& args) {
+  bool all_users = false;
+  long refresh_s = 5;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "/allusers" || args[i] == "/ALLUSERS") {
+      all_users = true;
+    } else if ((args[i] == "/refresh" || args[i] == "/REFRESH") && i + 1 < args.size()) {
+      refresh_s = std::strtol(args[++i].c_str(), nullptr, 10);
+      if (refresh_s <= 0) return Usage("/monitor [/allusers] [/refresh SECONDS]");
+    } else {
+      return Usage("/monitor [/allusers] [/refresh SECONDS]");
+    }
+  }
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  for (;;) {  // until interrupted, as on Windows
+    auto jobs = ctx.client.EnumJobs(all_users);
+    if (!jobs) return Fail("list jobs", jobs.error());
+    if (terminal) std::cout << "\033[H\033[2J";
+    std::cout << "MONITORING BACKGROUND COPY MANAGER (" << refresh_s << " second refresh)\n";
+    for (Job& job : *jobs) {
+      if (auto report = ReadJob(job)) std::cout << SummaryLine(*report) << "\n";
+    }
+    std::cout << std::flush;
+    std::this_thread::sleep_for(std::chrono::seconds(refresh_s));
+  }
+}
+
+int AddFileSet(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 1, "/addfileset JOB TEXTFILE", [&](Job& job) {
+    // One "REMOTE_URL LOCAL_NAME" pair a line; blank lines and # comments are skipped.
+    std::ifstream list(args[1]);
+    if (!list) {
+      return Fail("read " + args[1], Error(hr::ERROR_FILE_NOT_FOUND, ErrorContext::kNone,
+                                           "cannot open the file list"));
+    }
+    std::vector<std::pair<std::string, std::string>> files;
+    std::string line;
+    for (int number = 1; std::getline(list, line); ++number) {
+      std::istringstream words(line);
+      std::string remote, local, extra;
+      if (!(words >> remote) || remote.front() == '#') continue;
+      if (!(words >> local) || (words >> extra)) {
+        return Usage("/addfileset: line " + std::to_string(number) + " of " + args[1] +
+                     " is not \"REMOTE_URL LOCAL_NAME\"");
+      }
+      files.emplace_back(remote, AbsolutePath(local));
+    }
+    return Done(ctx, job.AddFileSet(files), "add file set",
+                "Added " + std::to_string(files.size()) + " file(s) to job.");
+  });
 }
 
 int ListFiles(Context& ctx, const Args& args) {
@@ -299,10 +304,12 @@ int GetError(Context& ctx, const Args& args) {
     auto error = job.GetError();
     if (!error) return Fail("get error", error.error());
     auto files = job.EnumFiles();
-    if (ctx.raw) {
+    if (ctx.json) {
+      std::cout << ToJson(*error) << "\n";
+    } else if (ctx.raw) {
       std::cout << FormatHresult(error->code) << "\n";
     } else {
-      PrintError(*error, files ? *files : std::vector<FileInfo>{});
+      std::cout << ErrorText(*error, files ? *files : std::vector<FileInfo>{});
     }
     return 0;
   });
@@ -557,8 +564,8 @@ int Transfer(Context& ctx, const Args& args) {
     auto error = job->GetError();
     auto job_files = job->EnumFiles();
     if (error) {
-      std::cout << "Transfer failed.\n";
-      PrintError(*error, job_files ? *job_files : std::vector<FileInfo>{});
+      std::cout << "Transfer failed.\n"
+                << ErrorText(*error, job_files ? *job_files : std::vector<FileInfo>{});
     }
     (void)job->Cancel();
     return 1;
@@ -586,6 +593,9 @@ const std::map<std::string, Command>& Commands() {
       {"/info", Info},
       {"/list", List},
       {"/listfiles", ListFiles},
+      {"/reset", Reset},
+      {"/monitor", Monitor},
+      {"/addfileset", AddFileSet},
       {"/transfer", Transfer},
       {"/getstate", GetState},
       {"/geterror", GetError},
@@ -679,7 +689,9 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /create [/download] NAME        create a job (SUSPENDED); prints its GUID
   /addfile JOB URL LOCAL          add a file (relative LOCAL paths are made absolute)
   /resume JOB | /suspend JOB | /cancel JOB | /complete JOB
+  /addfileset JOB TEXTFILE        add the "URL LOCAL" pairs of a file, one a line
   /info JOB [/verbose]            one job;  /list [/allusers] [/verbose]  all your jobs
+  /monitor [/allusers] [/refresh SECONDS]   live list;  /reset [/allusers]  cancel all
   /listfiles JOB                  files and their progress
   /getstate JOB                   e.g. TRANSFERRED;  /geterror JOB  error, file and context
   /getbytestotal /getbytestransferred /getfilestotal /getfilestransferred JOB
@@ -698,7 +710,8 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)
 
   --bus: where bitsd is (default: the system bus if bitsd is there, else the session bus)
-  /rawreturn: bare values for scripts.   Exit status: 0 success, 1 failure, 2 bad usage.
+  /rawreturn: bare values for scripts.   --json: /info, /list and /geterror as JSON.
+  Exit status: 0 success, 1 failure, 2 bad usage.
 )";
 }
 

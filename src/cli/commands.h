@@ -13,7 +13,8 @@ namespace openbits::cli {
 
 struct Context {
   Client& client;
-  bool raw = false;  // /rawreturn: bare values, no decoration
+  bool raw = false;   // /rawreturn: bare values, no decoration
+  bool json = false;  // --json: /info, /list and /geterror print JSON
 };
 
 using Args = std::vector<std::string>;

@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   openbits::BusChoice bus = openbits::BusChoice::Auto();
-  bool raw = false;
+  bool raw = false, json = false;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       bus = openbits::BusChoice::Parse(arg.substr(6));
     } else if (lower == "/rawreturn") {
       raw = true;
+    } else if (lower == "--json" || lower == "/json") {
+      json = true;
     } else if (lower == "/wrap" || lower == "/nowrap") {
       // Accepted for compatibility; output is never wrapped.
     } else if (lower == "/help" || lower == "/?" || lower == "--help" || lower == "-h") {
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
     std::cerr << "Unable to connect to bitsd - " << client.error().ToString() << "\n";
     return 1;
   }
-  openbits::cli::Context context{**client, raw};
+  openbits::cli::Context context{**client, raw, json};
   args.erase(args.begin());
   return command->second(context, args);
 }

@@ -66,5 +66,45 @@ TEST_F(DaemonTest, StepByStepVerbsWorkByNameAndByGuid) {
   EXPECT_EQ(harness::Run(Bitsadmin({"/getstate", id})).exit_code, 1);
 }
 
+TEST_F(DaemonTest, FileSetsJsonOutputMonitorAndReset) {
+  harness::WriteRandomFile(www() + "/a.bin", 1000, 50);
+  harness::WriteRandomFile(www() + "/b.bin", 2000, 51);
+  harness::WriteFile(dir_ / "files.txt", "# remote local\n" + server_->Url("/a.bin") +
+                                             " a.bin\n\n" + server_->Url("/b.bin") +
+                                             "  sub/../b.bin\n");
+  const auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "set"}));
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  const auto added =
+      harness::Run(Bitsadmin({"/addfileset", id, dir_ / "files.txt"}), std::nullopt, 60s, out());
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_NE(added.out.find("Added 2 file(s)"), std::string::npos) << added.out;
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id})).exit_code, 0);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return harness::Run(Bitsadmin({"/getstate", id})).out == "TRANSFERRED\n";
+  }));
+
+  const auto json = harness::Run(Bitsadmin({"--json", "/info", id}));
+  EXPECT_EQ(json.exit_code, 0);
+  EXPECT_EQ(json.out.front(), '{');
+  EXPECT_NE(json.out.find("\"state\":\"TRANSFERRED\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"bytes_total\":3000"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"local_name\":\"" + out() + "/b.bin\""), std::string::npos) << json.out;
+  const auto listed = harness::Run(Bitsadmin({"--json", "/list"}));
+  EXPECT_EQ(listed.out.substr(0, 2), "[{") << listed.out;
+
+  // /monitor refreshes until interrupted: let it run briefly.
+  const auto monitor = harness::Run(Bitsadmin({"/monitor", "/refresh", "1"}), std::nullopt, 1500ms);
+  EXPECT_NE(monitor.out.find("MONITORING BACKGROUND COPY MANAGER"), std::string::npos);
+  EXPECT_NE(monitor.out.find(id + " 'set' TRANSFERRED 2 / 2 3000 / 3000"), std::string::npos)
+      << monitor.out;
+
+  ASSERT_EQ(harness::Run(Bitsadmin({"/create", "second"})).exit_code, 0);
+  const auto reset = harness::Run(Bitsadmin({"/reset"}));
+  EXPECT_EQ(reset.exit_code, 0) << reset.err;
+  EXPECT_NE(reset.out.find("2 out of 2 jobs canceled."), std::string::npos) << reset.out;
+  EXPECT_NE(harness::Run(Bitsadmin({"/list"})).out.find("Listed 0 job(s)."), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(out() + "/a.bin"));  // cancelled, never completed
+}
+
 }  // namespace
 }  // namespace openbits::integration
