@@ -60,6 +60,8 @@ struct NotifyCmdLine {
   std::string parameters;
 };
 
+inline constexpr std::uint64_t kLengthToEof = ~std::uint64_t{0};  // BG_LENGTH_TO_EOF
+
 class Connection;
 
 class Job {
@@ -68,6 +70,11 @@ class Job {
 
   Status AddFile(const std::string& remote_url, const std::string& local_name);
   Status AddFileSet(const std::vector<std::pair<std::string, std::string>>& files);
+  // (offset, length) pairs; length kLengthToEof for "to the end of the file".
+  Status AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
+                           const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
+  Result<std::vector<std::pair<std::uint64_t, std::uint64_t>>> GetFileRanges(
+      std::uint32_t file_index);
   Result<std::vector<FileInfo>> EnumFiles();
   Status Resume();
   Status Suspend();

@@ -118,6 +118,41 @@ int AddFile(Context& ctx, const Args& args) {
   });
 }
 
+// "0:100,4096:eof" -> ranges; nullopt when malformed.
+std::optional<std::vector<std::pair<std::uint64_t, std::uint64_t>>> ParseRanges(
+    const std::string& text) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  std::istringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    const auto colon = item.find(':');
+    if (colon == std::string::npos) return std::nullopt;
+    char* end = nullptr;
+    const std::string offset = item.substr(0, colon), length = item.substr(colon + 1);
+    const unsigned long long first = std::strtoull(offset.c_str(), &end, 10);
+    if (offset.empty() || *end) return std::nullopt;
+    std::uint64_t count = kLengthToEof;
+    if (length != "eof" && length != "EOF") {
+      count = std::strtoull(length.c_str(), &end, 10);
+      if (length.empty() || *end) return std::nullopt;
+    }
+    ranges.emplace_back(first, count);
+  }
+  if (ranges.empty()) return std::nullopt;
+  return ranges;
+}
+
+int AddFileWithRanges(Context& ctx, const Args& args) {
+  const std::string usage = "/addfilewithranges JOB REMOTE_URL LOCAL_NAME OFFSET:LENGTH[,...]";
+  return WithJob(ctx, args, 3, usage, [&](Job& job) {
+    auto ranges = ParseRanges(args[3]);
+    if (!ranges) return Usage(usage + "  (LENGTH may be eof)");
+    const std::string local = AbsolutePath(args[2]);
+    return Done(ctx, job.AddFileWithRanges(args[1], local, *ranges), "add file with ranges",
+                "Added " + args[1] + " (" + std::to_string(ranges->size()) + " range(s)) -> " +
+                    local + " to job.");
+  });
+}
+
 int Resume(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 0, "/resume JOB",
                  [&](Job& job) { return Done(ctx, job.Resume(), "resume job", "Job resumed."); });
@@ -596,6 +631,7 @@ const std::map<std::string, Command>& Commands() {
       {"/reset", Reset},
       {"/monitor", Monitor},
       {"/addfileset", AddFileSet},
+      {"/addfilewithranges", AddFileWithRanges},
       {"/transfer", Transfer},
       {"/getstate", GetState},
       {"/geterror", GetError},
@@ -690,6 +726,7 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /addfile JOB URL LOCAL          add a file (relative LOCAL paths are made absolute)
   /resume JOB | /suspend JOB | /cancel JOB | /complete JOB
   /addfileset JOB TEXTFILE        add the "URL LOCAL" pairs of a file, one a line
+  /addfilewithranges JOB URL LOCAL OFFSET:LENGTH[,...]   only those bytes (LENGTH may be eof)
   /info JOB [/verbose]            one job;  /list [/allusers] [/verbose]  all your jobs
   /monitor [/allusers] [/refresh SECONDS]   live list;  /reset [/allusers]  cancel all
   /listfiles JOB                  files and their progress

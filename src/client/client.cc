@@ -194,6 +194,22 @@ Status Job::AddFileSet(const std::vector<std::pair<std::string, std::string>>& f
   return Call([&] { connection_->Job(id_).AddFileSet(set); });
 }
 
+Status Job::AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
+                              const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  std::vector<sdbus::Struct<uint64_t, uint64_t>> wire;
+  for (const auto& [offset, length] : ranges) wire.emplace_back(offset, length);
+  return Call([&] { connection_->Job(id_).AddFileWithRanges(remote_url, local_name, wire); });
+}
+
+Result<std::vector<std::pair<std::uint64_t, std::uint64_t>>> Job::GetFileRanges(
+    std::uint32_t file_index) {
+  auto wire = Call([&] { return connection_->Job(id_).GetFileRanges(file_index); });
+  if (!wire) return wire.error();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+  for (const auto& range : *wire) ranges.emplace_back(std::get<0>(range), std::get<1>(range));
+  return ranges;
+}
+
 Result<std::vector<FileInfo>> Job::EnumFiles() {
   auto files = Call([&] { return connection_->Job(id_).EnumFiles(); });
   if (!files) return files.error();

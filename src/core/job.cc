@@ -185,6 +185,72 @@ Status ValidateCustomHeaders(const SecretString& headers) {
   return Ok();
 }
 
+Status ValidateFileRanges(std::vector<FileRange>& ranges, std::size_t max_ranges) {
+  if (ranges.empty()) return Error::InvalidArg("no ranges given");
+  if (ranges.size() > max_ranges) {
+    return Error(hr::BG_E_TOO_MANY_RANGES_IN_FILE, ErrorContext::kNone,
+                 "a file may have at most " + std::to_string(max_ranges) + " ranges");
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const FileRange& a, const FileRange& b) { return a.offset < b.offset; });
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    const FileRange& range = ranges[i];
+    const bool to_eof = range.length == kLengthToEof;
+    if (range.length == 0 || (to_eof && i + 1 != ranges.size()) ||
+        (!to_eof && range.offset > kLengthToEof - range.length)) {
+      return Error(hr::BG_E_INVALID_RANGE, ErrorContext::kNone,
+                   "range " + std::to_string(range.offset) + ":" + std::to_string(range.length) +
+                       " is not valid");
+    }
+    if (i > 0) {
+      const FileRange& previous = ranges[i - 1];
+      if (previous.offset + previous.length > range.offset) {
+        return Error(hr::BG_E_OVERLAPPING_RANGES, ErrorContext::kNone,
+                     "ranges at " + std::to_string(previous.offset) + " and " +
+                         std::to_string(range.offset) + " overlap");
+      }
+    }
+  }
+  return Ok();
+}
+
+std::vector<SourceRange> RemainingRanges(const std::vector<FileRange>& ranges,
+                                         std::uint64_t output_offset) {
+  std::vector<SourceRange> remaining;
+  std::uint64_t skip = output_offset;
+  for (const FileRange& range : ranges) {
+    if (range.length != kLengthToEof && skip >= range.length) {
+      skip -= range.length;
+      continue;
+    }
+    SourceRange source;
+    source.first = range.offset + skip;
+    source.last = range.length == kLengthToEof ? kSizeUnknown : range.offset + range.length - 1;
+    remaining.push_back(source);
+    skip = 0;
+  }
+  return remaining;
+}
+
+Result<std::uint64_t> RangesOutputSize(const std::vector<FileRange>& ranges,
+                                       std::uint64_t remote_size) {
+  std::uint64_t total = 0;
+  for (const FileRange& range : ranges) {
+    const std::uint64_t end =
+        range.length == kLengthToEof ? remote_size : range.offset + range.length;
+    if (range.offset >= remote_size || end > remote_size) {
+      return Error(
+          hr::BG_E_INVALID_RANGE, ErrorContext::kRemoteFile,
+          "range " + std::to_string(range.offset) + ":" +
+              (range.length == kLengthToEof ? std::string("eof") : std::to_string(range.length)) +
+              " lies beyond the end of the remote file (" + std::to_string(remote_size) +
+              " bytes)");
+    }
+    total += end - range.offset;
+  }
+  return total;
+}
+
 std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index) {
   const auto slash = local_path.rfind('/');
   const std::string dir = local_path.substr(0, slash + 1);

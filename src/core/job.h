@@ -24,6 +24,14 @@ struct RemoteValidators {
   bool empty() const { return etag.empty() && last_modified.empty(); }
 };
 
+// BG_FILE_RANGE: `length` may be kLengthToEof (BG_LENGTH_TO_EOF).
+inline constexpr std::uint64_t kLengthToEof = ~std::uint64_t{0};
+struct FileRange {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  bool operator==(const FileRange&) const = default;
+};
+
 struct JobFile {
   std::string remote_url;
   std::string local_path;  // absolute; untouched until Complete
@@ -41,6 +49,9 @@ struct JobFile {
   std::string response_headers;
   // SetValidationState: the application's verdict on the content (unset until it says).
   std::optional<bool> validation_state;
+  // AddFileWithRanges: only these byte ranges of the remote file, concatenated, sorted by
+  // offset. Empty: the whole file.
+  std::vector<FileRange> ranges;
 };
 
 struct JobError {
@@ -151,6 +162,24 @@ inline constexpr std::size_t kMaxCustomHeadersLength = 16383;  // 16,384 with th
 Status ValidateCustomHeaders(const SecretString& headers);
 // The header lines, without line ends or empty lines.
 std::vector<std::string> CustomHeaderLines(const SecretString& headers);
+
+// Checks and sorts AddFileWithRanges' ranges: at least one, at most `max_ranges`
+// (BG_E_TOO_MANY_RANGES_IN_FILE), no empty one and only the last to EOF
+// (BG_E_INVALID_RANGE), none overlapping (BG_E_OVERLAPPING_RANGES).
+Status ValidateFileRanges(std::vector<FileRange>& ranges, std::size_t max_ranges);
+
+// The source ranges still to fetch for a file whose first `output_offset` bytes are in hand.
+// `last` is kSizeUnknown for "to the end of the file".
+struct SourceRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = kSizeUnknown;
+};
+std::vector<SourceRange> RemainingRanges(const std::vector<FileRange>& ranges,
+                                         std::uint64_t output_offset);
+// The size of the output once the remote size is known, or BG_E_INVALID_RANGE when a range
+// lies beyond the end of the remote file.
+Result<std::uint64_t> RangesOutputSize(const std::vector<FileRange>& ranges,
+                                       std::uint64_t remote_size);
 
 // The hidden temp name for a file of a job: "<dir>/.<name>.bits-<job hex>-<index>.tmp".
 std::string TempPathFor(const std::string& local_path, const Guid& job, std::uint32_t index);

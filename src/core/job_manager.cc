@@ -162,10 +162,16 @@ Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
 
 Status JobManager::AddFiles(const Caller& caller, const Guid& id,
                             const std::vector<FileSpec>& specs) {
-  // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates.
+  // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.
   if (specs.empty()) return Error::InvalidArg("no files given");
+  std::vector<FileSpec> checked = specs;
+  for (FileSpec& spec : checked) {
+    if (!spec.ranges.empty()) {
+      OPENBITS_RETURN_IF_ERROR(ValidateFileRanges(spec.ranges, options_.max_ranges_per_file));
+    }
+  }
   std::set<std::string> new_paths;
-  for (const FileSpec& spec : specs) {
+  for (const FileSpec& spec : checked) {
     OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
     if (spec.local_path.empty() || spec.local_path.front() != '/') {
       return Error::InvalidArg("the local name '" + spec.local_path + "' is not an absolute path");
@@ -200,10 +206,15 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
                                  "'");
       }
     }
-    for (const FileSpec& spec : specs) {
+    for (const FileSpec& spec : checked) {
+      if (!spec.ranges.empty() && job.WholeBodies()) {
+        return Error::InvalidArg(
+            "byte ranges need range requests: not with dynamic content or a custom HTTP method");
+      }
       JobFile file;
       file.remote_url = spec.remote_url;
       file.local_path = spec.local_path;
+      file.ranges = spec.ranges;
       // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
       file.temp_path =
           job.high_performance

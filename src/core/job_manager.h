@@ -34,8 +34,11 @@ struct Caller {
 };
 
 struct FileSpec {
+  FileSpec(std::string url, std::string path, std::vector<FileRange> byte_ranges = {})
+      : remote_url(std::move(url)), local_path(std::move(path)), ranges(std::move(byte_ranges)) {}
   std::string remote_url;
   std::string local_path;
+  std::vector<FileRange> ranges;  // AddFileWithRanges; empty: the whole file
 };
 
 struct ManagerOptions {
@@ -48,6 +51,7 @@ struct ManagerOptions {
   std::uint32_t max_jobs_per_user = 60;      // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
   std::uint32_t max_jobs_per_machine = 300;  // BG_E_TOO_MANY_JOBS_PER_MACHINE
   std::uint32_t max_files_per_job = 200;     // BG_E_TOO_MANY_FILES_IN_JOB
+  std::uint32_t max_ranges_per_file = 500;   // BG_E_TOO_MANY_RANGES_IN_FILE
   // How often a transferring file is made durable (fdatasync, then the offset is stored).
   std::chrono::milliseconds checkpoint_interval{1000};
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
@@ -81,7 +85,7 @@ class JobManager {
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
 
-  // AddFile/AddFileSet: all files or none.
+  // AddFile/AddFileSet/AddFileWithRanges: all files or none.
   Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);
   Status Resume(const Caller& caller, const Guid& id);
   Status Suspend(const Caller& caller, const Guid& id);
@@ -199,6 +203,8 @@ class JobManager {
                    std::chrono::seconds retry_after = std::chrono::seconds(0));
   void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                            const std::string& url);
+  // The file starts again from byte 0 (its remote file changed under a ranged download).
+  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out);

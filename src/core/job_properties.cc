@@ -229,6 +229,11 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
           return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
                        "a job with a custom HTTP method cannot be dynamic content");
         }
+        for (const JobFile& file : job.files) {
+          if (*enable && !file.ranges.empty()) {
+            return Error::InvalidArg("a job with byte ranges cannot be dynamic content");
+          }
+        }
         job.dynamic_content = *enable;
         return Ok();
       });

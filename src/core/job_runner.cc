@@ -22,9 +22,12 @@ class JobManager::FileSink : public DownloadSink {
  public:
   // budget: bytes this file may still take under MAX_DOWNLOAD_SIZE; periodic_checkpoints:
   // false for HIGH_PERFORMANCE jobs, which only record a file once it is complete.
+  // ranges: the file's AddFileWithRanges ranges, or null for the whole file.
   FileSink(JobManager& manager, Guid id, std::uint64_t run_id, std::uint32_t index, TempFile& temp,
-           const RunControl& control, std::uint64_t budget, bool periodic_checkpoints)
+           const RunControl& control, std::uint64_t budget, bool periodic_checkpoints,
+           const std::vector<FileRange>* ranges)
       : manager_(manager),
+        ranges_(ranges),
         id_(id),
         run_id_(run_id),
         index_(index),
@@ -35,7 +38,16 @@ class JobManager::FileSink : public DownloadSink {
         written_(temp.size()),
         committed_(temp.size()) {}
 
-  Status OnResponse(const DownloadResponse& response) override {
+  Status OnResponse(const DownloadResponse& remote) override {
+    DownloadResponse response = remote;
+    if (ranges_) {
+      // The file is the ranges, not the remote file: its size follows from both.
+      auto size = RangesOutputSize(*ranges_, remote.bytes_total);
+      if (!size) return size.error();
+      response.bytes_total = *size;
+      response.restart_from_zero = false;
+    }
+    output_total_ = response.bytes_total;
     if (response.bytes_total != kSizeUnknown && response.bytes_total > budget_) {
       return OverBudget();
     }
@@ -82,6 +94,7 @@ class JobManager::FileSink : public DownloadSink {
   }
 
   std::uint64_t written() const { return written_; }
+  std::uint64_t output_total() const { return output_total_; }
 
  private:
   static Error OverBudget() {
@@ -90,6 +103,8 @@ class JobManager::FileSink : public DownloadSink {
   }
 
   JobManager& manager_;
+  const std::vector<FileRange>* ranges_;
+  std::uint64_t output_total_ = kSizeUnknown;
   const Guid id_;
   const std::uint64_t run_id_;
   const std::uint32_t index_;
@@ -106,6 +121,7 @@ class JobManager::FileSink : public DownloadSink {
 
 void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) {
   std::unique_ptr<TransferSession> session = transport_.OpenSession();
+  bool restarted_changed_file = false;  // at most one restart per run for a changed file
   while (!control->stop) {
     std::uint32_t index = 0;
     JobFile file;
@@ -160,6 +176,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.custom_headers = custom_headers;
     request.whole_body = whole_body;
     request.http_method = http_method;
+    const bool ranged = !file.ranges.empty();
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)
     // cannot be trusted to match the old validators.
@@ -172,22 +189,42 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         break;
       }
     }
-    FileSink sink(*this, id, run_id, index, **temp, *control, budget, !high_performance);
+    FileSink sink(*this, id, run_id, index, **temp, *control, budget, !high_performance,
+                  ranged ? &file.ranges : nullptr);
     if (file.bytes_total != kSizeUnknown && request.offset == file.bytes_total &&
         file.bytes_total > 0) {
       OnFileCompleted(id, run_id, index, request.offset);  // all bytes were already durable
       continue;
     }
+    if (ranged) request.ranges = RemainingRanges(file.ranges, request.offset);
+    const std::uint64_t written_before = sink.written();
     Status downloaded = session->Download(request, sink);
     // Whatever arrived is kept, even when the download failed or was stopped.
     Status checkpointed = sink.Checkpoint();
     if (control->stop) break;
+    if (!downloaded && ranged && downloaded.error().code() == hr::BG_E_REMOTE_FILE_CHANGED &&
+        !restarted_changed_file) {
+      // The ranges must all come from one version of the file: start this file again.
+      restarted_changed_file = true;
+      OnFileRestart(id, run_id, index);
+      continue;
+    }
     if (!downloaded) {
       OnRunFailed(id, run_id, downloaded.error(), index, sink.retry_after());
       break;
     }
     if (!checkpointed) {
       OnRunFailed(id, run_id, checkpointed.error(), index);
+      break;
+    }
+    if (ranged && sink.written() != sink.output_total()) {
+      // The server sent only some of the ranges (a single-range answer to a multi-range
+      // request): ask again for the rest, as long as it makes progress.
+      if (sink.written() > written_before) continue;
+      OnRunFailed(id, run_id,
+                  Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                        "the server sent none of the requested byte ranges"),
+                  index);
       break;
     }
     OnFileCompleted(id, run_id, index, sink.written());
@@ -328,6 +365,18 @@ void JobManager::OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::
               log::RedactUrl(url));
   it->second.job.files[index].remote_url = url;
   (void)store_.Save(it->second.job);
+}
+
+void JobManager::OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) {
+  std::lock_guard lock(mutex_);
+  Entry* entry = FindRun(id, run_id);
+  if (!entry) return;
+  JobFile& file = entry->job.files[index];
+  Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(), index);
+  file.bytes_committed = file.bytes_transferred = 0;
+  file.bytes_total = kSizeUnknown;
+  file.validators = {};
+  (void)store_.Save(entry->job);
 }
 
 void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {

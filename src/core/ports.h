@@ -78,6 +78,11 @@ struct DownloadRequest {
   // accepted, the size may stay unknown.
   bool whole_body = false;
   std::string http_method;  // empty: GET
+  // AddFileWithRanges: the source ranges still wanted, in order (`offset` is then unused).
+  // Asked for in one multi-range request; the server may answer some of them only, and the
+  // caller asks again for the rest. Validators are compared, not sent: a changed file fails
+  // with BG_E_REMOTE_FILE_CHANGED.
+  std::vector<SourceRange> ranges;
 };
 
 // What the server said before the body.

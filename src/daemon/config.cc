@@ -52,7 +52,7 @@ const std::map<std::string, Setter>& Keys() {
       {"limits.max_jobs_per_user", ManagerNumber(&core::ManagerOptions::max_jobs_per_user)},
       {"limits.max_jobs_per_machine", ManagerNumber(&core::ManagerOptions::max_jobs_per_machine)},
       {"limits.max_files_per_job", ManagerNumber(&core::ManagerOptions::max_files_per_job)},
-      {"limits.max_ranges_per_file", Number(&Config::max_ranges_per_file)},
+      {"limits.max_ranges_per_file", ManagerNumber(&core::ManagerOptions::max_ranges_per_file)},
       {"transfer.max_background_jobs", ManagerNumber(&core::ManagerOptions::max_background_jobs)},
       {"transfer.checkpoint_interval_ms",
        [](Config& c, const std::string& v) {

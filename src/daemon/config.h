@@ -13,11 +13,10 @@
 namespace openbits::daemon {
 
 struct Config {
-  core::ManagerOptions manager;             // [limits], [transfer]
-  transfer::CurlTransportOptions curl;      // [transfer]
-  std::uint32_t max_ranges_per_file = 500;  // [limits]; enforced with AddFileWithRanges
-  std::string admin_group = "bitsadmin";    // [identity]
-  std::string log_level = "info";           // [log]
+  core::ManagerOptions manager;           // [limits], [transfer]
+  transfer::CurlTransportOptions curl;    // [transfer]
+  std::string admin_group = "bitsadmin";  // [identity]
+  std::string log_level = "info";         // [log]
 };
 
 Result<Config> ParseConfig(const std::string& text, const std::string& source);

@@ -53,13 +53,30 @@ void JobAdaptor::SendFileTransferred(const std::vector<std::string>& destination
 }
 
 void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {{remote_url, local_name}}));
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {{remote_url, local_name, {}}}));
 }
 
 void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) {
   std::vector<core::FileSpec> specs;
-  for (const auto& file : files) specs.push_back({std::get<0>(file), std::get<1>(file)});
+  for (const auto& file : files) specs.push_back({std::get<0>(file), std::get<1>(file), {}});
   ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, specs));
+}
+
+void JobAdaptor::AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
+                                   const std::vector<sdbus::Struct<uint64_t, uint64_t>>& ranges) {
+  core::FileSpec spec{remote_url, local_name, {}};
+  for (const auto& range : ranges) spec.ranges.push_back({std::get<0>(range), std::get<1>(range)});
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
+}
+
+std::vector<sdbus::Struct<uint64_t, uint64_t>> JobAdaptor::GetFileRanges(
+    const uint32_t& file_index) {
+  std::vector<sdbus::Struct<uint64_t, uint64_t>> ranges;
+  const core::Job job = Snapshot();  // FileOf returns into it: keep it alive
+  for (const core::FileRange& range : FileOf(job, file_index).ranges) {
+    ranges.emplace_back(range.offset, range.length);
+  }
+  return ranges;
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>>

@@ -35,6 +35,9 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
 
   void AddFile(const std::string& remote_url, const std::string& local_name) override;
   void AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) override;
+  void AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
+                         const std::vector<sdbus::Struct<uint64_t, uint64_t>>& ranges) override;
+  std::vector<sdbus::Struct<uint64_t, uint64_t>> GetFileRanges(const uint32_t& file_index) override;
   std::vector<sdbus::Struct<std::string, std::string, uint64_t, uint64_t, bool>> EnumFiles()
       override;
   void Resume() override;

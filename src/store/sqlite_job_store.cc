@@ -87,9 +87,46 @@ ALTER TABLE jobs ADD COLUMN max_download_size INTEGER NOT NULL DEFAULT -1;
 ALTER TABLE jobs ADD COLUMN resumed_once INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 6: AddFileWithRanges ("offset:length,..." with "eof" for BG_LENGTH_TO_EOF).
+constexpr const char* kMigrationV6 = R"sql(
+ALTER TABLE files ADD COLUMN ranges TEXT NOT NULL DEFAULT '';
+)sql";
+
 // Each step moves the schema up one version; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 5> kMigrations = {
-    {{1, kSchemaV1}, {2, kMigrationV2}, {3, kMigrationV3}, {4, kMigrationV4}, {5, kMigrationV5}}};
+constexpr std::array<std::pair<int, const char*>, 6> kMigrations = {{{1, kSchemaV1},
+                                                                     {2, kMigrationV2},
+                                                                     {3, kMigrationV3},
+                                                                     {4, kMigrationV4},
+                                                                     {5, kMigrationV5},
+                                                                     {6, kMigrationV6}}};
+
+std::string EncodeRanges(const std::vector<core::FileRange>& ranges) {
+  std::string text;
+  for (const core::FileRange& range : ranges) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(range.offset) + ":" +
+            (range.length == core::kLengthToEof ? "eof" : std::to_string(range.length));
+  }
+  return text;
+}
+
+std::vector<core::FileRange> DecodeRanges(const std::string& text) {
+  std::vector<core::FileRange> ranges;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const auto colon = item.find(':');
+    if (colon != std::string::npos) {
+      const std::string length = item.substr(colon + 1);
+      ranges.push_back({std::stoull(item.substr(0, colon)),
+                        length == "eof" ? core::kLengthToEof : std::stoull(length)});
+    }
+    start = end + 1;
+  }
+  return ranges;
+}
 constexpr int kSchemaVersion = kMigrations.back().first;
 
 std::shared_ptr<spdlog::logger> Log() {
@@ -322,7 +359,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state "
+                           "response_headers, validation_state, ranges "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -340,6 +377,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.remote_mtime_us = select_files.Int(8);
       file.response_headers = select_files.Text(9);
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
+      file.ranges = DecodeRanges(select_files.Text(11));
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -429,8 +467,8 @@ Status SqliteJobStore::Save(const core::Job& job) {
       Statement insert(db_,
                        "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
                        "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                       "remote_mtime_us, response_headers, validation_state, ranges) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -448,6 +486,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
       } else {
         insert.BindNull(13);
       }
+      insert.Bind(14, EncodeRanges(file.ranges));
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
     return Ok();

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "transfer/byte_ranges.h"
 #include "transfer/curl_errors.h"
 
 namespace openbits::transfer {
@@ -54,35 +55,6 @@ std::optional<std::uint64_t> ParseNumber(std::string_view text) {
   return value;
 }
 
-// "bytes 100-199/4194304" -> first, total ("*" total -> unknown).
-struct ContentRange {
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  std::uint64_t total = kSizeUnknown;
-};
-
-std::optional<ContentRange> ParseContentRange(std::string_view value) {
-  if (!StartsWithNoCase(value, "bytes ")) return std::nullopt;
-  value.remove_prefix(6);
-  const auto dash = value.find('-');
-  const auto slash = value.find('/');
-  if (dash == std::string_view::npos || slash == std::string_view::npos || dash > slash) {
-    return std::nullopt;
-  }
-  ContentRange range;
-  auto first = ParseNumber(value.substr(0, dash));
-  auto last = ParseNumber(value.substr(dash + 1, slash - dash - 1));
-  if (!first || !last || *last < *first) return std::nullopt;
-  range.first = *first;
-  range.last = *last;
-  if (value.substr(slash + 1) != "*") {
-    auto total = ParseNumber(value.substr(slash + 1));
-    if (!total || *total <= *last) return std::nullopt;
-    range.total = *total;
-  }
-  return range;
-}
-
 // The headers of the response being received (reset on every status line, so that only the
 // last response of a redirect chain counts).
 struct ResponseHeaders {
@@ -90,6 +62,7 @@ struct ResponseHeaders {
   long status = 0;
   std::optional<std::uint64_t> content_length;
   std::optional<std::string> content_range;
+  std::string content_type;
   std::string etag;
   std::string last_modified;
   std::string retry_after;
@@ -112,6 +85,11 @@ class CurlSession : public core::TransferSession {
   Status AcceptResponse();
   // Tells the sink where a redirect led when the policy reports (or refuses) redirects.
   void ReportRedirect(std::uint32_t policy);
+  // Range mode: checks the 206 and sets up the multipart parser or the single part.
+  Status AcceptRangesResponse(core::DownloadResponse response);
+  // Range mode: reports the remote size once, when the first part says it.
+  Status ReportRanges(std::uint64_t total);
+  Status OnRangesBody(const char* data, std::size_t length);
 
   CURL* curl_;
   const CurlTransportOptions& options_;
@@ -123,6 +101,11 @@ class CurlSession : public core::TransferSession {
   std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
   std::uint64_t position_ = 0;                 // offset of the next byte
   std::optional<Error> failure_;               // why a callback stopped the transfer
+  // Range mode (AddFileWithRanges):
+  std::optional<RangeCursor> cursor_;
+  core::DownloadResponse pending_response_;
+  std::optional<MultipartParser> multipart_;
+  bool response_reported_ = false;
 };
 
 size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
@@ -139,6 +122,8 @@ size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_p
     self->headers_.content_length = ParseNumber(value);
   } else if (StartsWithNoCase(name, "content-range") && name.size() == 13) {
     self->headers_.content_range = value;
+  } else if (StartsWithNoCase(name, "content-type") && name.size() == 12) {
+    self->headers_.content_type = value;
   } else if (StartsWithNoCase(name, "etag") && name.size() == 4) {
     // A weak ETag cannot validate a byte range (RFC 9110 13.1.5).
     self->headers_.etag = value.starts_with("W/") ? "" : value;
@@ -164,6 +149,10 @@ Status CurlSession::AcceptResponse() {
     }
     if (delay > 0) sink_->OnRetryAfter(std::chrono::seconds(std::min<std::int64_t>(delay, 86400)));
   }
+  if (status == 416 && !request_->ranges.empty()) {
+    return Error(hr::BG_E_INVALID_RANGE, ErrorContext::kRemoteFile,
+                 "the server cannot satisfy the requested byte ranges of " + url);
+  }
   if (status >= 400 || (status >= 300 && status < 400) || status < 200) {
     return Error(HttpStatusToHresult(static_cast<int>(status)), ErrorContext::kRemoteFile,
                  "HTTP status " + std::to_string(status) + " for " + url);
@@ -174,6 +163,11 @@ Status CurlSession::AcceptResponse() {
   if (!headers_.last_modified.empty()) {
     const time_t parsed = curl_getdate(headers_.last_modified.c_str(), nullptr);
     if (parsed > 0) response.remote_mtime_us = std::int64_t{parsed} * 1'000'000;
+  }
+  if (!request_->ranges.empty()) {
+    OPENBITS_RETURN_IF_ERROR(AcceptRangesResponse(std::move(response)));
+    accepted_ = true;
+    return Ok();
   }
   std::uint64_t start = 0;
   if (request_->whole_body) {
@@ -231,6 +225,13 @@ size_t CurlSession::OnBody(char* data, size_t size, size_t count, void* self_ptr
       return CURL_WRITEFUNC_ERROR;
     }
   }
+  if (self->cursor_) {
+    if (auto taken = self->OnRangesBody(data, length); !taken) {
+      self->failure_ = taken.error();
+      return CURL_WRITEFUNC_ERROR;
+    }
+    return length;
+  }
   if (self->position_ + length > self->expected_end_) {
     self->failure_ = Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
                            "the server sent more bytes than announced");
@@ -263,6 +264,61 @@ void CurlSession::ReportRedirect(std::uint32_t policy) {
   }
 }
 
+Status CurlSession::AcceptRangesResponse(core::DownloadResponse response) {
+  const std::string url = log::RedactUrl(request_->url);
+  if (!request_->validators.empty() && response.validators != request_->validators) {
+    return Error(hr::BG_E_REMOTE_FILE_CHANGED, ErrorContext::kRemoteFile,
+                 "the remote file changed between range requests: " + url);
+  }
+  if (headers_.status != 206) {
+    return Error(hr::BG_E_INSUFFICIENT_RANGE_SUPPORT, ErrorContext::kRemoteFile,
+                 "the server answered a range request with status " +
+                     std::to_string(headers_.status) + " for " + url);
+  }
+  pending_response_ = std::move(response);
+  cursor_.emplace(request_->ranges);
+  if (auto boundary = MultipartBoundary(headers_.content_type)) {
+    multipart_.emplace(*boundary);
+    return Ok();  // the parts say their ranges and the size
+  }
+  auto range = headers_.content_range ? ParseContentRange(*headers_.content_range) : std::nullopt;
+  if (!range || range->total == kSizeUnknown) {
+    return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                 "a 206 response without a usable Content-Range for " + url);
+  }
+  OPENBITS_RETURN_IF_ERROR(ReportRanges(range->total));
+  return cursor_->StartPart(range->first, range->last);
+}
+
+Status CurlSession::ReportRanges(std::uint64_t total) {
+  if (response_reported_) return Ok();
+  response_reported_ = true;
+  cursor_->SetRemoteSize(total);
+  pending_response_.bytes_total = total;
+  return sink_->OnResponse(pending_response_);
+}
+
+Status CurlSession::OnRangesBody(const char* data, std::size_t length) {
+  if (!multipart_) {
+    OPENBITS_RETURN_IF_ERROR(cursor_->Consume(length));
+    return sink_->OnData(data, length);
+  }
+  return multipart_->Feed(
+      data, length,
+      [&](std::uint64_t first, std::uint64_t last, std::uint64_t total) -> Status {
+        if (total == kSizeUnknown) {
+          return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                       "a range part does not say the size of the file");
+        }
+        OPENBITS_RETURN_IF_ERROR(ReportRanges(total));
+        return cursor_->StartPart(first, last);
+      },
+      [&](const char* part, std::size_t part_length) -> Status {
+        OPENBITS_RETURN_IF_ERROR(cursor_->Consume(part_length));
+        return sink_->OnData(part, part_length);
+      });
+}
+
 Status CurlSession::Download(const core::DownloadRequest& request, core::DownloadSink& sink) {
   request_ = &request;
   sink_ = &sink;
@@ -271,6 +327,9 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   expected_end_ = kSizeUnknown;
   position_ = request.offset;
   failure_.reset();
+  cursor_.reset();
+  multipart_.reset();
+  response_reported_ = false;
 
   curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
   // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
@@ -282,14 +341,16 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   curl_easy_setopt(
       curl_, CURLOPT_REDIR_PROTOCOLS_STR,
       from_https && !(request.security_flags & kRedirectAllowHttpsToHttp) ? "https" : "http,https");
-  const std::string range = "Range: bytes=" + std::to_string(request.offset) + "-";
+  const std::string range =
+      "Range: " + (request.ranges.empty() ? "bytes=" + std::to_string(request.offset) + "-"
+                                          : RangeHeaderValue(request.ranges));
   curl_slist* request_headers =
       request.whole_body ? nullptr : curl_slist_append(nullptr, range.c_str());
   for (std::string& line : core::CustomHeaderLines(request.custom_headers)) {
     request_headers = curl_slist_append(request_headers, line.c_str());
     explicit_bzero(line.data(), line.size());
   }
-  if (request.offset > 0 && !request.whole_body) {
+  if (request.offset > 0 && !request.whole_body && request.ranges.empty()) {
     const std::string& validator = !request.validators.etag.empty()
                                        ? request.validators.etag
                                        : request.validators.last_modified;
@@ -336,6 +397,13 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   if (!accepted_) {
     // No body at all: an error status, or an empty file.
     OPENBITS_RETURN_IF_ERROR(AcceptResponse());
+  }
+  if (cursor_) {
+    if (multipart_ && !multipart_->finished()) {
+      return Error(hr::BG_E_CONNECTION_CLOSED, ErrorContext::kRemoteFile,
+                   "the multipart response ended early for " + log::RedactUrl(request.url));
+    }
+    return Ok();  // the caller asks again for ranges the server left out
   }
   if (expected_end_ != kSizeUnknown && position_ != expected_end_) {
     return Error(hr::BG_E_CONNECTION_CLOSED, ErrorContext::kRemoteFile,

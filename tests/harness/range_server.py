@@ -10,6 +10,8 @@ for tests:
   POST (any path)        -> as GET (for jobs with a custom HTTP method)
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
+  ?singlerange=1         -> answers a multi-range request with its first range only
+Several ranges in one request get a multipart/byteranges answer.
 Every request is logged as one JSON line to --log (method, path, range, if_range, the X-*
 headers received, status).
 
@@ -20,6 +22,7 @@ The port (useful with --port 0) is written to --port-file once the server accept
 import argparse
 import email.utils
 import http.server
+import io
 import json
 import os
 import re
@@ -128,18 +131,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if honour_range and if_range is not None and if_range not in (etag, last_modified):
             honour_range = False  # the file changed: send it whole
         if honour_range:
-            m = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted.strip())
-            if m:
-                start = int(m.group(1))
-                end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-                if start >= size and size > 0:
-                    self.send_response(416)
-                    self.send_header("Content-Range", "bytes */%d" % size)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    self.record(416)
-                    return
-                status = 206
+            spans = []
+            for item in wanted.strip()[len("bytes="):].split(","):
+                m = re.fullmatch(r"\s*(\d+)-(\d*)\s*", item)
+                if not wanted.strip().startswith("bytes=") or not m:
+                    spans = []
+                    break
+                first = int(m.group(1))
+                last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+                if first < size:
+                    spans.append((first, last))
+            if not spans:
+                self.send_response(416)
+                self.send_header("Content-Range", "bytes */%d" % size)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                self.record(416)
+                return
+            if "singlerange" in query:
+                spans = spans[:1]
+            if len(spans) > 1:
+                self.send_multipart(path, spans, size, etag, last_modified, send_body,
+                                    int(query["rate"][0]) if "rate" in query else 0)
+                return
+            start, end = spans[0]
+            status = 206
         length = max(end - start + 1, 0)
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
@@ -160,6 +176,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_plain(f, start, length)
             else:
                 self.send_throttled(f, start, length, rate)
+
+    def send_multipart(self, path, spans, size, etag, last_modified, send_body, rate=0):
+        boundary = "OPENBITS_TEST_BOUNDARY"
+        parts = []
+        with open(path, "rb") as f:
+            for first, last in spans:
+                f.seek(first)
+                head = ("--%s\r\nContent-Type: application/octet-stream\r\n"
+                        "Content-Range: bytes %d-%d/%d\r\n\r\n" % (boundary, first, last, size))
+                parts.append(head.encode() + f.read(last - first + 1) + b"\r\n")
+        body = b"".join(parts) + ("--%s--\r\n" % boundary).encode()
+        self.send_response(206)
+        self.send_header("Content-Type", "multipart/byteranges; boundary=" + boundary)
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", last_modified)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.record(206, bytes=len(body), parts=len(spans))
+        if send_body and rate:
+            self.send_throttled(io.BytesIO(body), 0, len(body), rate)
+        elif send_body:
+            self.wfile.write(body)
 
     def send_plain(self, f, start, length):
         sent = 0

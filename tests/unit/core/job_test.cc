@@ -64,5 +64,32 @@ TEST(JobTest, TempFileIsHiddenBesideTheDestinationAndBounded) {
   EXPECT_LE(temp.size() - 3, 255u);
 }
 
+TEST(FileRangesTest, ValidationSortsAndRejectsBadRanges) {
+  std::vector<FileRange> ranges = {{500, kLengthToEof}, {0, 10}, {10, 5}};
+  ASSERT_TRUE(ValidateFileRanges(ranges, 500));
+  EXPECT_EQ(ranges.front().offset, 0u);
+  std::vector<FileRange> overlap = {{0, 10}, {9, 5}};
+  EXPECT_EQ(ValidateFileRanges(overlap, 500).error().code(), hr::BG_E_OVERLAPPING_RANGES);
+  std::vector<FileRange> empty_range = {{0, 0}};
+  EXPECT_EQ(ValidateFileRanges(empty_range, 500).error().code(), hr::BG_E_INVALID_RANGE);
+  std::vector<FileRange> eof_not_last = {{0, kLengthToEof}, {100, 1}};
+  EXPECT_EQ(ValidateFileRanges(eof_not_last, 500).error().code(), hr::BG_E_INVALID_RANGE);
+  std::vector<FileRange> many(3, FileRange{0, 1});
+  EXPECT_EQ(ValidateFileRanges(many, 2).error().code(), hr::BG_E_TOO_MANY_RANGES_IN_FILE);
+}
+
+TEST(FileRangesTest, RemainingRangesAndOutputSize) {
+  const std::vector<FileRange> ranges = {{100, 10}, {200, 5}, {300, kLengthToEof}};
+  auto all = RemainingRanges(ranges, 0);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[2].last, kSizeUnknown);
+  auto later = RemainingRanges(ranges, 12);  // all of the first, 2 bytes of the second
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].first, 202u);
+  EXPECT_EQ(later[0].last, 204u);
+  EXPECT_EQ(*RangesOutputSize(ranges, 1000), 10u + 5u + 700u);
+  EXPECT_EQ(RangesOutputSize(ranges, 250).error().code(), hr::BG_E_INVALID_RANGE);
+}
+
 }  // namespace
 }  // namespace openbits::core

@@ -14,7 +14,7 @@ TEST(ConfigTest, DefaultsAreBitsDefaults) {
   EXPECT_EQ(config->manager.max_jobs_per_user, 60u);
   EXPECT_EQ(config->manager.max_jobs_per_machine, 300u);
   EXPECT_EQ(config->manager.max_files_per_job, 200u);
-  EXPECT_EQ(config->max_ranges_per_file, 500u);
+  EXPECT_EQ(config->manager.max_ranges_per_file, 500u);
   EXPECT_EQ(config->admin_group, "bitsadmin");
 }
 

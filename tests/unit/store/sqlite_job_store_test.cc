@@ -68,6 +68,7 @@ class SqliteJobStoreTest : public ::testing::Test {
       file.remote_mtime_us = 1445412480000000;
       file.response_headers = "HTTP/1.1 206 Partial Content\r\nETag: \"etag\"\r\n";
       if (i == 0) file.validation_state = true;
+      if (i == 1) file.ranges = {{0, 100}, {4096, core::kLengthToEof}};
       job.files.push_back(file);
     }
     return job;
@@ -124,6 +125,8 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
   EXPECT_EQ(back.files[0].validation_state, true);
   EXPECT_FALSE(back.files[1].validation_state.has_value());
+  EXPECT_TRUE(back.files[0].ranges.empty());
+  EXPECT_EQ(back.files[1].ranges, job.files[1].ranges);
   ASSERT_EQ(back.files.size(), 2u);
   EXPECT_EQ(back.files[0].bytes_total, 100u);
   EXPECT_TRUE(back.files[0].completed);
