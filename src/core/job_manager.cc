@@ -483,6 +483,40 @@ void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& 
   }
 }
 
+std::int64_t JobManager::LastActivityUs(const Job& job) const {
+  return std::max(job.times.modification_us, job.last_progress_us);
+}
+
+void JobManager::ScavengeInactiveJobs(std::unique_lock<std::mutex>& lock, std::int64_t now_us) {
+  const std::int64_t timeout_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
+          .count();
+  std::vector<Job> idle;
+  for (const auto& [id, entry] : jobs_) {
+    if (entry.worker_running || IsFinalState(entry.job.state)) continue;
+    if (now_us - LastActivityUs(entry.job) >= timeout_us) idle.push_back(entry.job);
+  }
+  for (const Job& job : idle) {
+    lock.unlock();
+    for (const JobFile& file : job.files) {
+      if (file.temp_path != file.local_path) {
+        (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
+      }
+    }
+    lock.lock();
+    auto it = jobs_.find(job.id);
+    if (it == jobs_.end() || it->second.worker_running) continue;
+    Notifications notifications;
+    if (!it->second.job.Apply(JobEvent::kCancel, now_us)) continue;
+    Log()->warn("Scavenged job={} owner={}: inactive for {} s (JobInactivityTimeout)",
+                job.id.ToString(), job.owner_uid, options_.job_inactivity_timeout.count());
+    RemoveJob(lock, job.id, notifications);
+    lock.unlock();
+    Dispatch(notifications);
+    lock.lock();
+  }
+}
+
 // ---- Scheduler ------------------------------------------------------------------------------
 
 void JobManager::SchedulerLoop() {
@@ -491,6 +525,8 @@ void JobManager::SchedulerLoop() {
     Notifications notifications;
     ReapFinishedWorkers();
     const std::int64_t now = clock_.NowUs();
+    ScavengeInactiveJobs(lock, now);
+    if (stopping_) break;
     RequeueDueJobs(now, notifications);
     EnforceMaximumDownloadTime(now, notifications);
     FlushPendingModifications(now, notifications);
@@ -581,9 +617,13 @@ std::int64_t JobManager::NextTimerDeadlineUs() const {
   auto consider = [&next](std::int64_t deadline) {
     if (deadline != 0 && (next == 0 || deadline < next)) next = deadline;
   };
+  const std::int64_t inactivity_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
+          .count();
   for (const auto& [id, entry] : jobs_) {
     const Job& job = entry.job;
     consider(DownloadTimeDeadlineUs(entry));
+    if (!entry.worker_running) consider(LastActivityUs(job) + inactivity_us);
     if (!entry.notify_running) consider(entry.notify_due_us);
     if (entry.modification_pending) {
       consider(entry.last_modification_sent_us +

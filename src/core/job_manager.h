@@ -57,6 +57,9 @@ struct ManagerOptions {
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
   // only that uid (E_ACCESSDENIED for others).
   std::uint32_t daemon_uid = 0;
+  // A job not modified (no progress, no property change) for this long is cancelled, as
+  // BITS's JobInactivityTimeout does. Default: 90 days.
+  std::chrono::seconds job_inactivity_timeout{7'776'000};
   // Uids below this are system accounts: their jobs run no notification command lines.
   std::uint32_t system_accounts_below = 1000;
   // A notification command still running after this is killed (and retried later).
@@ -209,6 +212,9 @@ class JobManager {
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out);
   void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out);
+  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread.
+  void ScavengeInactiveJobs(std::unique_lock<std::mutex>& lock, std::int64_t now_us);
+  std::int64_t LastActivityUs(const Job& job) const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id);
 

@@ -53,6 +53,13 @@ const std::map<std::string, Setter>& Keys() {
       {"limits.max_jobs_per_machine", ManagerNumber(&core::ManagerOptions::max_jobs_per_machine)},
       {"limits.max_files_per_job", ManagerNumber(&core::ManagerOptions::max_files_per_job)},
       {"limits.max_ranges_per_file", ManagerNumber(&core::ManagerOptions::max_ranges_per_file)},
+      {"limits.job_inactivity_timeout_s",
+       [](Config& c, const std::string& v) {
+         std::uint64_t seconds = 0;
+         if (!ParseUnsigned(v, seconds) || seconds == 0) return false;
+         c.manager.job_inactivity_timeout = std::chrono::seconds(seconds);
+         return true;
+       }},
       {"transfer.max_background_jobs", ManagerNumber(&core::ManagerOptions::max_background_jobs)},
       {"transfer.checkpoint_interval_ms",
        [](Config& c, const std::string& v) {

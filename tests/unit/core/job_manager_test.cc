@@ -297,6 +297,19 @@ TEST_F(JobManagerTest, Job5PropertiesCheckTypeIdAndOrder) {
             true);
 }
 
+TEST_F(JobManagerTest, InactiveJobsAreScavenged) {
+  manager_->Stop();
+  options_.job_inactivity_timeout = std::chrono::seconds(1);
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  ASSERT_TRUE(manager_->Start());
+  auto id = manager_->CreateJob(alice_, "forgotten", JobType::kDownload);
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(WaitUntil([&] { return !manager_->GetJob(alice_, *id); }));
+  EXPECT_EQ(manager_->GetJob(alice_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  EXPECT_EQ(store_.size(), 0u);
+}
+
 TEST(SplitCommandLineTest, QuotesGroupAndBackslashesEscapeInsideThem) {
   EXPECT_EQ(*SplitCommandLine("a  b\tc"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(*SplitCommandLine(R"(prog "two words" x"y z"w)"),
