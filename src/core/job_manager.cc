@@ -1,6 +1,7 @@
 #include "core/job_manager.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "core/core_log.h"
@@ -71,6 +72,41 @@ void JobManager::Stop() {
     }
   }
   for (std::thread& worker : workers) worker.join();
+}
+
+void JobManager::SetNetworkConnected(bool connected) {
+  Notifications notifications;
+  {
+    std::lock_guard lock(mutex_);
+    if (network_connected_ == connected) return;
+    network_connected_ = connected;
+    const std::int64_t now = clock_.NowUs();
+    for (auto& [id, entry] : jobs_) {
+      const bool running = entry.worker_running && !entry.control->stop;
+      const JobState state = entry.job.state;
+      if (!connected &&
+          (running || state == JobState::kQueued || state == JobState::kTransientError)) {
+        if (running) entry.control->stop = true;  // the transfer checkpoints and ends
+        if (running) ++entry.job.error_count;
+        entry.job.error = JobError{hr::BG_E_NETWORK_DISCONNECTED, ErrorContext::kGeneralTransport,
+                                   std::nullopt, "the network connection was lost"};
+        // Not retried on a timer: only when the network comes back.
+        entry.job.retry_at_us = std::numeric_limits<std::int64_t>::max();
+        if (state == JobState::kTransientError) {
+          (void)store_.Save(entry.job);  // already waiting; now for the network
+        } else {
+          (void)Transition(entry, JobEvent::kTransientError, notifications);
+        }
+      } else if (connected && entry.job.state == JobState::kTransientError) {
+        (void)Transition(entry, JobEvent::kRetryDue, notifications);
+        entry.job.last_progress_us = std::max(entry.job.last_progress_us, now);
+      }
+    }
+  }
+  Log()->info("Network {}: transfers {}", connected ? "back" : "lost",
+              connected ? "resume" : "wait");
+  scheduler_wakeup_.notify_all();
+  Dispatch(notifications);
 }
 
 std::vector<Guid> JobManager::AllJobIds() const {
@@ -562,6 +598,8 @@ void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
   for (auto& [id, entry] : jobs_) {
     Job& job = entry.job;
     if (job.state != JobState::kTransientError) continue;
+    // A job waiting for the network waits for the network, not for a timer.
+    if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     if (now_us >= no_progress_deadline) {
@@ -574,6 +612,7 @@ void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
 }
 
 std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) {
+  if (!network_connected_) return 0;  // nothing starts until the network is back
   std::vector<SchedulingCandidate> candidates;
   for (auto& [id, entry] : jobs_) {
     if (entry.worker_running) {
@@ -630,6 +669,7 @@ std::int64_t JobManager::NextTimerDeadlineUs() const {
                std::int64_t{job.minimum_notification_interval_ms} * 1000);
     }
     if (job.state != JobState::kTransientError) continue;
+    if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     consider(std::min(job.retry_at_us, no_progress_deadline));

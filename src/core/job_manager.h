@@ -79,6 +79,10 @@ class JobManager {
   Status Start();
   // Stops every transfer (each checkpointed) and the scheduler. Jobs keep their states.
   void Stop();
+  // The network went away or came back. Without it, transfers stop in TRANSIENT_ERROR with
+  // BG_E_NETWORK_DISCONNECTED and nothing starts; when it returns, every TRANSIENT_ERROR job
+  // is queued again at once, as in BITS.
+  void SetNetworkConnected(bool connected);
   // Every job in the queue, for the IPC layer to publish at start-up.
   std::vector<Guid> AllJobIds() const;
 
@@ -232,6 +236,7 @@ class JobManager {
   std::map<Guid, Entry> jobs_;  // guarded by mutex_
   std::uint64_t next_run_id_ = 1;
   bool stopping_ = false;
+  bool network_connected_ = true;  // guarded by mutex_
   std::thread scheduler_;
 };
 

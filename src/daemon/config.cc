@@ -75,6 +75,12 @@ const std::map<std::string, Setter>& Keys() {
          c.manager.time_slice = std::chrono::milliseconds(ms);
          return true;
        }},
+      {"transfer.watch_network",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false") return false;
+         c.watch_network = v == "true";
+         return true;
+       }},
       {"transfer.connect_timeout_s",
        CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},

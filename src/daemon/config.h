@@ -16,6 +16,7 @@ struct Config {
   core::ManagerOptions manager;           // [limits], [transfer]
   transfer::CurlTransportOptions curl;    // [transfer]
   std::string admin_group = "bitsadmin";  // [identity]
+  bool watch_network = true;              // [transfer]: jobs wait while the network is gone
   std::string log_level = "info";         // [log]
 };
 

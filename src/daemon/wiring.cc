@@ -19,6 +19,7 @@
 #include "openbits/dbus_names.h"
 #include "store/sqlite_job_store.h"
 #include "transfer/curl_transport.h"
+#include "transfer/network_monitor.h"
 
 namespace openbits::daemon {
 namespace {
@@ -72,6 +73,13 @@ Status RunDaemon(const DaemonOptions& options) {
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
   core::JobManager manager(manager_options, **store, **transport, files, events, commands, clock);
 
+  // The network: jobs wait in TRANSIENT_ERROR while it is gone.
+  transfer::NetworkMonitor network;
+  if (options.config.watch_network) {
+    manager.SetNetworkConnected(
+        network.Start([&manager](bool connected) { manager.SetNetworkConnected(connected); }));
+  }
+
   // 4. Recover the queue and publish it.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
   for (const Guid& id : manager.AllJobIds()) objects.Publish(id, manager);
@@ -85,6 +93,7 @@ Status RunDaemon(const DaemonOptions& options) {
 
   // 6. Stop: every transfer checkpoints before the threads end.
   sd_notify(0, "STOPPING=1");
+  network.Stop();
   manager.Stop();
   logger->info("bitsd stopped");
   return Ok();

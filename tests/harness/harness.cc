@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -251,7 +252,8 @@ TestPki MakeTestPki(const TempDir& dir, const std::string& name) {
 }
 
 RangeServer::RangeServer(const TempDir& dir, const std::string& root,
-                         const std::optional<TestPki>& tls) {
+                         const std::optional<TestPki>& tls, const std::string& host)
+    : host_(host) {
   static int servers = 0;
   const std::string name = "http" + std::to_string(servers++);
   log_path_ = dir / (name + "-requests.log");
@@ -263,7 +265,9 @@ RangeServer::RangeServer(const TempDir& dir, const std::string& root,
                                    "--port-file",
                                    port_file,
                                    "--log",
-                                   log_path_};
+                                   log_path_,
+                                   "--host",
+                                   host};
   if (tls) {
     argv.insert(argv.end(), {"--tls-cert", tls->server_cert, "--tls-key", tls->server_key});
     scheme_ = "https";
@@ -276,7 +280,7 @@ RangeServer::RangeServer(const TempDir& dir, const std::string& root,
 }
 
 std::string RangeServer::Url(const std::string& path) const {
-  return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
+  return scheme_ + "://" + host_ + ":" + std::to_string(port_) + path;
 }
 
 std::vector<std::string> RangeServer::LogLines() const {
@@ -299,11 +303,13 @@ std::vector<std::uint64_t> RangeServer::RangeStarts(const std::string& path) con
   return starts;
 }
 
-Bitsd::Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config)
+Bitsd::Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config,
+             std::vector<std::string> launcher)
     : bus_address_(bus_address),
       state_dir_(dir / "state"),
       config_path_(dir / "bitsd.conf"),
-      log_path_(dir / "bitsd.log") {
+      log_path_(dir / "bitsd.log"),
+      launcher_(std::move(launcher)) {
   WriteFile(config_path_, config);
 }
 
@@ -320,9 +326,10 @@ void Bitsd::Start() {
     return count;
   };
   const std::size_t before = ready_lines();
-  process_ = Process::Start({BitsdPath(), "--bus=" + bus_address_, "--state-dir=" + state_dir_,
-                             "--config=" + config_path_, "--log-level=debug"},
-                            log_path_);
+  std::vector<std::string> argv = launcher_;
+  argv.insert(argv.end(), {BitsdPath(), "--bus=" + bus_address_, "--state-dir=" + state_dir_,
+                           "--config=" + config_path_, "--log-level=debug"});
+  process_ = Process::Start(argv, log_path_);
   // Ready when the log says so (the bus name is taken before that line is written).
   const bool ready = WaitUntil([&] { return ready_lines() > before || !process_.running(); });
   if (!ready || !process_.running()) {
@@ -335,6 +342,52 @@ std::optional<int> Bitsd::Stop() { return process_.Stop(); }
 void Bitsd::Kill() {
   process_.Signal(SIGKILL);
   process_.Wait(10s);
+}
+
+bool NetworkNamespace::Supported() {
+  return geteuid() == 0 && std::filesystem::exists("/usr/sbin/ip");
+}
+
+NetworkNamespace::NetworkNamespace() {
+  auto ip = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/sbin/ip");
+    return Run(args);
+  };
+  // Leftovers of an interrupted run go first.
+  ip({"link", "del", "obnet0"});
+  ip({"netns", "del", name_});
+  const std::vector<std::vector<std::string>> steps = {
+      {"netns", "add", name_},
+      {"link", "add", "obnet0", "type", "veth", "peer", "name", "obnet1"},
+      {"link", "set", "obnet1", "netns", name_},
+      {"addr", "add", "10.231.77.1/30", "dev", "obnet0"},
+      {"link", "set", "obnet0", "up"},
+      {"netns", "exec", name_, "ip", "addr", "add", "10.231.77.2/30", "dev", "obnet1"},
+      {"netns", "exec", name_, "ip", "link", "set", "lo", "up"},
+      {"netns", "exec", name_, "ip", "link", "set", "obnet1", "up"},
+  };
+  for (const auto& step : steps) {
+    const CommandResult result = ip(step);
+    if (result.exit_code != 0) throw std::runtime_error("ip " + step[0] + " failed: " + result.err);
+  }
+}
+
+NetworkNamespace::~NetworkNamespace() {
+  Run({"/usr/sbin/ip", "link", "del", "obnet0"});
+  Run({"/usr/sbin/ip", "netns", "del", name_});
+}
+
+bool NetworkNamespace::CanReach(const std::string& host, int port) const {
+  const std::string probe = "import socket; socket.create_connection(('" + host + "', " +
+                            std::to_string(port) + "), 1).close()";
+  const CommandResult result =
+      Run({"/usr/sbin/ip", "netns", "exec", name_, "/usr/bin/python3", "-c", probe});
+  if (result.exit_code != 0 && std::getenv("OPENBITS_DEBUG_NETNS")) std::cerr << result.err;
+  return result.exit_code == 0;
+}
+
+void NetworkNamespace::SetLinkUp(bool up) {
+  Run({"/usr/sbin/ip", "netns", "exec", name_, "ip", "link", "set", "obnet1", up ? "up" : "down"});
 }
 
 std::string BitsdPath() { return BITSD_PATH; }

@@ -108,7 +108,8 @@ class RangeServer {
  public:
   // Serves https with `tls` (server certificate and key) when given.
   RangeServer(const TempDir& dir, const std::string& root,
-              const std::optional<TestPki>& tls = std::nullopt);
+              const std::optional<TestPki>& tls = std::nullopt,
+              const std::string& host = "127.0.0.1");
   int port() const { return port_; }
   std::string Url(const std::string& path) const;
   // The "Range: bytes=N-" start offsets of the GET requests for `path`, in order.
@@ -118,6 +119,7 @@ class RangeServer {
  private:
   std::string log_path_;
   std::string scheme_ = "http";
+  std::string host_;
   int port_ = 0;
   Process process_;
 };
@@ -125,7 +127,9 @@ class RangeServer {
 // bitsd on a private bus, with its own state directory and configuration.
 class Bitsd {
  public:
-  Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config = "");
+  // `launcher` prefixes the command line (e.g. "ip netns exec NAME").
+  Bitsd(const TempDir& dir, const std::string& bus_address, const std::string& config = "",
+        std::vector<std::string> launcher = {});
   ~Bitsd();
   void Start();
   // SIGTERM and wait: the clean shutdown path. Returns bitsd's exit status (0 when clean),
@@ -142,7 +146,27 @@ class Bitsd {
   std::string state_dir_;
   std::string config_path_;
   std::string log_path_;
+  std::vector<std::string> launcher_;
   Process process_;
+};
+
+// A network namespace joined to this one by a veth pair: this side 10.231.77.1, the
+// namespace side 10.231.77.2 (a /30 of the project's own test hosts). Removed on destruction.
+class NetworkNamespace {
+ public:
+  NetworkNamespace();
+  ~NetworkNamespace();
+  static bool Supported();  // root with iproute2
+  const std::string& name() const { return name_; }
+  std::string host_address() const { return "10.231.77.1"; }
+  // Whether a TCP connection from inside the namespace to host:port succeeds.
+  bool CanReach(const std::string& host, int port) const;
+  // Takes the namespace's link down or up, as if its cable were pulled or plugged in.
+  void SetLinkUp(bool up);
+  std::vector<std::string> Launcher() const { return {"/usr/sbin/ip", "netns", "exec", name_}; }
+
+ private:
+  std::string name_ = "openbits-net-test";
 };
 
 std::string BitsdPath();

@@ -15,7 +15,7 @@ Several ranges in one request get a multipart/byteranges answer.
 Every request is logged as one JSON line to --log (method, path, range, if_range, the X-*
 headers received, status).
 
-usage: range_server.py --root DIR [--port 0] [--port-file FILE] [--log FILE]
+usage: range_server.py --root DIR [--host 127.0.0.1] [--port 0] [--port-file FILE] [--log FILE]
                        [--tls-cert PEM --tls-key PEM]   (serve https)
 The port (useful with --port 0) is written to --port-file once the server accepts.
 """
@@ -232,13 +232,14 @@ class Server(http.server.ThreadingHTTPServer):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
     parser.add_argument("--log", default=os.devnull)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), Handler)
+    server = Server((args.host, args.port), Handler)
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)

@@ -310,6 +310,29 @@ TEST_F(JobManagerTest, InactiveJobsAreScavenged) {
   EXPECT_EQ(store_.size(), 0u);
 }
 
+TEST_F(JobManagerTest, LosingTheNetworkParksJobsUntilItReturns) {
+  transport_.Hold("http://h/slow");
+  transport_.Serve("http://h/slow", std::string(1000, 's'));
+  auto id = manager_->CreateJob(alice_, "net", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/slow", "/d/slow"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferring; }));
+
+  manager_->SetNetworkConnected(false);
+  EXPECT_EQ(StateOf(alice_, *id), JobState::kTransientError);
+  EXPECT_EQ(manager_->GetJob(alice_, *id)->error->code, hr::BG_E_NETWORK_DISCONNECTED);
+  // Nothing new starts while the network is gone.
+  auto waiting = manager_->CreateJob(alice_, "waiting", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *waiting, {{"http://h/slow", "/d/other"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *waiting));
+  EXPECT_EQ(StateOf(alice_, *waiting), JobState::kQueued);
+
+  manager_->SetNetworkConnected(true);
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferring; }));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *waiting) == JobState::kTransferring; }));
+  EXPECT_EQ(store_.Get(*id).files[0].bytes_committed, 500u);  // kept across the outage
+}
+
 TEST(SplitCommandLineTest, QuotesGroupAndBackslashesEscapeInsideThem) {
   EXPECT_EQ(*SplitCommandLine("a  b\tc"), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(*SplitCommandLine(R"(prog "two words" x"y z"w)"),
