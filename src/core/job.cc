@@ -30,7 +30,9 @@ Status Job::Apply(JobEvent event, std::int64_t now_us) {
   if (state != JobState::kError && state != JobState::kTransientError) error.reset();
   if (state != JobState::kTransientError) retry_at_us = 0;
   if (state == JobState::kTransferred) times.transfer_completion_us = now_us;
-  if (state == JobState::kQueued) last_progress_us = std::max(last_progress_us, now_us);
+  // The no-progress timer starts again when the application resumes the job, not when the
+  // scheduler retries it: retries without progress must run into NoProgressTimeout.
+  if (event == JobEvent::kResume) last_progress_us = std::max(last_progress_us, now_us);
   return Ok();
 }
 

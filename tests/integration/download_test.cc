@@ -194,6 +194,22 @@ TEST_F(DaemonTest, ConnectionRefusedIsTransientErrorAndRetried) {
   EXPECT_EQ(WaitForState(*job, {JobState::kTransientError}), JobState::kTransientError);
 }
 
+TEST_F(DaemonTest, NoProgressTimeoutTurnsRepeatedTransientErrorsIntoAnError) {
+  auto job = client_->CreateJob("hopeless");
+  ASSERT_TRUE(job);
+  const std::string url = "http://127.0.0.1:" + std::to_string(harness::UnusedPort()) + "/x";
+  ASSERT_TRUE(job->AddFile(url, out() + "/x"));
+  ASSERT_TRUE(job->SetMinimumRetryDelay(5));
+  ASSERT_TRUE(job->SetNoProgressTimeout(7));
+  ASSERT_TRUE(job->Resume());
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransientError, JobState::kError}),
+            JobState::kTransientError);
+  // The retry 5 s later fails too, and the next one would come after the 7 s without progress.
+  ASSERT_EQ(WaitForState(*job, {JobState::kError}, 20s), JobState::kError);
+  EXPECT_EQ(job->GetError()->code, hr::WINHTTP_CANNOT_CONNECT);
+  EXPECT_EQ(*job->GetErrorCount(), 2u);
+}
+
 TEST_F(DaemonTest, ServerErrorIsTransientAndClientErrorIsFatal) {
   auto busy = client_->CreateJob("busy");
   ASSERT_TRUE(busy);
