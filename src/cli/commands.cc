@@ -390,14 +390,19 @@ Command TextSetter(const std::string& verb, Status (Job::*set)(const std::string
   };
 }
 
+// A flags argument: decimal, or hex with 0x.
+std::optional<std::uint32_t> ParseFlags(const std::string& text) {
+  char* end = nullptr;
+  const unsigned long flags = std::strtoul(text.c_str(), &end, 0);
+  if (text.empty() || *end != '\0' || flags > UINT32_MAX) return std::nullopt;
+  return static_cast<std::uint32_t>(flags);
+}
+
 int SetNotifyFlags(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setnotifyflags JOB FLAGS", [&](Job& job) {
-    char* end = nullptr;
-    const unsigned long flags = std::strtoul(args[1].c_str(), &end, 0);
-    if (args[1].empty() || *end != '\0' || flags > UINT32_MAX) {
-      return Usage("/setnotifyflags JOB FLAGS (a number, e.g. 3 or 0x1B)");
-    }
-    return Done(ctx, job.SetNotifyFlags(static_cast<std::uint32_t>(flags)), "set notify flags",
+    const auto flags = ParseFlags(args[1]);
+    if (!flags) return Usage("/setnotifyflags JOB FLAGS (a number, e.g. 3 or 0x1B)");
+    return Done(ctx, job.SetNotifyFlags(*flags), "set notify flags",
                 "Notification flags set to " + args[1] + ".");
   });
 }
@@ -477,12 +482,9 @@ int TakeOwnership(Context& ctx, const Args& args) {
 
 int SetSecurityFlags(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setsecurityflags JOB FLAGS", [&](Job& job) {
-    char* end = nullptr;
-    const unsigned long flags = std::strtoul(args[1].c_str(), &end, 0);
-    if (args[1].empty() || *end != '\0' || flags > UINT32_MAX) {
-      return Usage("/setsecurityflags JOB FLAGS (a number, e.g. 0x200)");
-    }
-    return Done(ctx, job.SetSecurityFlags(static_cast<std::uint32_t>(flags)), "set security flags",
+    const auto flags = ParseFlags(args[1]);
+    if (!flags) return Usage("/setsecurityflags JOB FLAGS (a number, e.g. 0x200)");
+    return Done(ctx, job.SetSecurityFlags(*flags), "set security flags",
                 "Security flags set to " + args[1] + ".");
   });
 }

@@ -38,6 +38,17 @@ template <typename T>
 Setter ManagerNumber(T core::ManagerOptions::*field) {
   return [field](Config& c, const std::string& v) { return ParseUnsigned(v, c.manager.*field); };
 }
+// A positive duration in `Unit`s, stored in a ManagerOptions duration of any unit.
+template <typename Unit, typename Duration>
+Setter ManagerDuration(Duration core::ManagerOptions::*field) {
+  return [field](Config& c, const std::string& v) {
+    std::uint64_t count = 0;
+    if (!ParseUnsigned(v, count) || count == 0) return false;
+    c.manager.*field = std::chrono::duration_cast<Duration>(Unit(count));
+    return true;
+  };
+}
+
 Setter CurlSeconds(long transfer::CurlTransportOptions::*field) {
   return [field](Config& c, const std::string& v) {
     unsigned value = 0;
@@ -54,27 +65,12 @@ const std::map<std::string, Setter>& Keys() {
       {"limits.max_files_per_job", ManagerNumber(&core::ManagerOptions::max_files_per_job)},
       {"limits.max_ranges_per_file", ManagerNumber(&core::ManagerOptions::max_ranges_per_file)},
       {"limits.job_inactivity_timeout_s",
-       [](Config& c, const std::string& v) {
-         std::uint64_t seconds = 0;
-         if (!ParseUnsigned(v, seconds) || seconds == 0) return false;
-         c.manager.job_inactivity_timeout = std::chrono::seconds(seconds);
-         return true;
-       }},
+       ManagerDuration<std::chrono::seconds>(&core::ManagerOptions::job_inactivity_timeout)},
       {"transfer.max_background_jobs", ManagerNumber(&core::ManagerOptions::max_background_jobs)},
       {"transfer.checkpoint_interval_ms",
-       [](Config& c, const std::string& v) {
-         unsigned ms = 0;
-         if (!ParseUnsigned(v, ms) || ms == 0) return false;
-         c.manager.checkpoint_interval = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       ManagerDuration<std::chrono::milliseconds>(&core::ManagerOptions::checkpoint_interval)},
       {"transfer.time_slice_ms",
-       [](Config& c, const std::string& v) {
-         unsigned ms = 0;
-         if (!ParseUnsigned(v, ms) || ms == 0) return false;
-         c.manager.time_slice = std::chrono::milliseconds(ms);
-         return true;
-       }},
+       ManagerDuration<std::chrono::milliseconds>(&core::ManagerOptions::time_slice)},
       {"transfer.watch_network",
        [](Config& c, const std::string& v) {
          if (v != "true" && v != "false") return false;
@@ -92,12 +88,7 @@ const std::map<std::string, Setter>& Keys() {
       {"identity.system_accounts_below",
        ManagerNumber(&core::ManagerOptions::system_accounts_below)},
       {"notify.command_timeout_s",
-       [](Config& c, const std::string& v) {
-         unsigned seconds = 0;
-         if (!ParseUnsigned(v, seconds) || seconds == 0) return false;
-         c.manager.notify_command_timeout = std::chrono::seconds(seconds);
-         return true;
-       }},
+       ManagerDuration<std::chrono::seconds>(&core::ManagerOptions::notify_command_timeout)},
       {"identity.admin_group",
        [](Config& c, const std::string& v) {
          c.admin_group = v;
