@@ -85,6 +85,11 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.extra_ca_file = v;
          return !v.empty();
        }},
+      {"tls.crl_file",
+       [](Config& c, const std::string& v) {
+         c.curl.crl_file = v;
+         return !v.empty();
+       }},
       {"identity.system_accounts_below",
        ManagerNumber(&core::ManagerOptions::system_accounts_below)},
       {"notify.command_timeout_s",

@@ -1,9 +1,6 @@
 #include "transfer/curl_transport.h"
 
 #include <curl/curl.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include <string.h>
 
@@ -72,7 +69,8 @@ struct ResponseHeaders {
 
 class CurlSession : public core::TransferSession {
  public:
-  CurlSession(CURL* curl, const CurlTransportOptions& options) : curl_(curl), options_(options) {}
+  CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust)
+      : curl_(curl), options_(options), trust_(trust) {}
   ~CurlSession() override { curl_easy_cleanup(curl_); }
 
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
@@ -93,6 +91,8 @@ class CurlSession : public core::TransferSession {
 
   CURL* curl_;
   const CurlTransportOptions& options_;
+  const TlsTrust* trust_;
+  TlsRequest tls_;  // the current request's TLS settings, read by the handshake callbacks
   // Per download:
   const core::DownloadRequest* request_ = nullptr;
   core::DownloadSink* sink_ = nullptr;
@@ -332,6 +332,8 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   response_reported_ = false;
 
   curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
+  tls_ = TlsRequest{trust_, request.security_flags, false};
+  ConfigureTls(curl_, &tls_);
   // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
   // http unless ALLOW_HTTPS_TO_HTTP.
   const std::uint32_t policy = request.security_flags & kRedirectPolicyMask;
@@ -393,7 +395,12 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
                  "BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP to allow it) for " +
                      log::RedactUrl(request.url));
   }
-  if (code != CURLE_OK) return CurlError(code, error_buffer, log::RedactUrl(request.url));
+  if (code != CURLE_OK) {
+    if (auto tls = TlsError(curl_, code, error_buffer, tls_, log::RedactUrl(request.url))) {
+      return *tls;
+    }
+    return CurlError(code, error_buffer, log::RedactUrl(request.url));
+  }
   if (!accepted_) {
     // No body at all: an error status, or an empty file.
     OPENBITS_RETURN_IF_ERROR(AcceptResponse());
@@ -415,42 +422,15 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
 
 }  // namespace
 
-// CAs added to every TLS handshake's trust store, on top of the system store (CURLOPT_CAINFO
-// would replace the system store instead).
-struct CurlTransport::ExtraCertificates {
-  std::vector<X509*> certificates;
-  ~ExtraCertificates() {
-    for (X509* certificate : certificates) X509_free(certificate);
-  }
-  static CURLcode AddToContext(CURL*, void* ssl_context, void* self) {
-    X509_STORE* store = SSL_CTX_get_cert_store(static_cast<SSL_CTX*>(ssl_context));
-    for (X509* certificate : static_cast<ExtraCertificates*>(self)->certificates) {
-      X509_STORE_add_cert(store, certificate);  // a duplicate is harmless
-    }
-    return CURLE_OK;
-  }
-};
-
 Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
   std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options)));
-  const std::string& path = transport->options_.extra_ca_file;
-  if (path.empty()) return transport;
-  FILE* file = std::fopen(path.c_str(), "r");
-  if (!file) {
-    return Error(hr::ERROR_FILE_NOT_FOUND, ErrorContext::kGeneralTransport,
-                 "cannot read [tls] extra_ca_file " + path);
+  auto trust = TlsTrust::Load(transport->options_.extra_ca_file, transport->options_.crl_file);
+  if (!trust) return trust.error();
+  transport->trust_ = std::move(*trust);
+  if (!transport->options_.extra_ca_file.empty()) {
+    Log()->info("Trusting {} extra CA certificate(s) from {}",
+                transport->trust_->extra_cas().size(), transport->options_.extra_ca_file);
   }
-  transport->extra_cas_ = std::make_unique<ExtraCertificates>();
-  while (X509* certificate = PEM_read_X509(file, nullptr, nullptr, nullptr)) {
-    transport->extra_cas_->certificates.push_back(certificate);
-  }
-  std::fclose(file);
-  if (transport->extra_cas_->certificates.empty()) {
-    return Error(hr::E_INVALIDARG, ErrorContext::kGeneralTransport,
-                 "[tls] extra_ca_file " + path + " holds no PEM certificate");
-  }
-  Log()->info("Trusting {} extra CA certificate(s) from {}",
-              transport->extra_cas_->certificates.size(), path);
   return transport;
 }
 
@@ -471,17 +451,11 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kBufferSize);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (extra_cas_) {
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, &ExtraCertificates::AddToContext);
-    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, extra_cas_.get());
-  }
   // Bytes on disk must be the server's bytes: no transparent decompression.
   curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   Log()->debug("Opened transfer session");
-  return std::make_unique<CurlSession>(curl, options_);
+  return std::make_unique<CurlSession>(curl, options_, trust_.get());
 }
 
 }  // namespace openbits::transfer

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/ports.h"
+#include "transfer/tls_policy.h"
 
 namespace openbits::transfer {
 
@@ -19,21 +20,22 @@ struct CurlTransportOptions {
   std::string user_agent = "Microsoft BITS/7.8 OpenBITS/0.1";
   // PEM bundle of CAs trusted in addition to the system store ([tls] extra_ca_file).
   std::string extra_ca_file;
+  // PEM CRLs used when a job sets BG_SSL_ENABLE_CRL_CHECK ([tls] crl_file).
+  std::string crl_file;
 };
 
 class CurlTransport : public core::Transport {
  public:
-  // Fails when extra_ca_file cannot be read or holds no certificate.
+  // Fails when extra_ca_file or crl_file cannot be read or hold nothing.
   static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
   ~CurlTransport() override;
   std::unique_ptr<core::TransferSession> OpenSession() override;
 
  private:
-  struct ExtraCertificates;
   explicit CurlTransport(CurlTransportOptions options);
 
   CurlTransportOptions options_;
-  std::unique_ptr<ExtraCertificates> extra_cas_;
+  std::unique_ptr<TlsTrust> trust_;
 };
 
 }  // namespace openbits::transfer

@@ -229,26 +229,61 @@ PrivateBus::PrivateBus(const TempDir& dir) {
   fs::permissions(socket, fs::perms::all);
 }
 
+namespace {
+
+void Openssl(std::vector<std::string> args) {
+  args.insert(args.begin(), "/usr/bin/openssl");
+  const CommandResult result = Run(args);
+  if (result.exit_code != 0)
+    throw std::runtime_error("openssl " + args[1] + " failed: " + result.err);
+}
+
+}  // namespace
+
 TestPki MakeTestPki(const TempDir& dir, const std::string& name) {
-  TestPki pki{dir / (name + "-ca.pem"), dir / (name + "-server.pem"), dir / (name + "-server.key")};
-  const std::string ca_key = dir / (name + "-ca.key"), csr = dir / (name + "-server.csr");
-  const std::string extensions = dir / (name + "-ext.cnf");
-  WriteFile(extensions,
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-            "extendedKeyUsage=serverAuth\n");
-  const std::vector<std::vector<std::string>> steps = {
-      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=OpenBITS test CA " + name, "-keyout", ca_key, "-out", pki.ca_cert},
-      {"/usr/bin/openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-       "-keyout", pki.server_key, "-out", csr},
-      {"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", pki.ca_cert, "-CAkey", ca_key,
-       "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", pki.server_cert},
-  };
-  for (const auto& step : steps) {
-    const CommandResult result = Run(step);
-    if (result.exit_code != 0) throw std::runtime_error("openssl failed: " + result.err);
-  }
+  TestPki ca;
+  ca.ca_cert = dir / (name + "-ca.pem");
+  ca.ca_key = dir / (name + "-ca.key");
+  ca.ca_config = dir / (name + "-ca.cnf");
+  const std::string database = dir / (name + "-ca");
+  std::filesystem::create_directories(database);
+  WriteFile(database + "/index.txt", "");
+  WriteFile(database + "/crlnumber", "01\n");
+  WriteFile(ca.ca_config, "[ca]\ndefault_ca = test\n[test]\ndatabase = " + database +
+                              "/index.txt\ncrlnumber = " + database +
+                              "/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n");
+  Openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+           "/CN=OpenBITS test CA " + name, "-keyout", ca.ca_key, "-out", ca.ca_cert});
+  TestPki server = IssueServerCertificate(dir, ca, name, {});
+  return server;
+}
+
+TestPki IssueServerCertificate(const TempDir& dir, const TestPki& ca, const std::string& name,
+                               const ServerCertificateOptions& options) {
+  TestPki pki = ca;
+  pki.server_cert = dir / (name + "-server.pem");
+  pki.server_key = dir / (name + "-server.key");
+  const std::string csr = dir / (name + "-server.csr"), extensions = dir / (name + "-ext.cnf");
+  WriteFile(
+      extensions,
+      "subjectAltName=DNS:" + options.host + (options.host == "localhost" ? ",IP:127.0.0.1" : "") +
+          "\nextendedKeyUsage=" + (options.client_auth_only ? "clientAuth" : "serverAuth") + "\n");
+  Openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + options.host, "-keyout",
+           pki.server_key, "-out", csr});
+  Openssl({"x509", "-req", "-in", csr, "-CA", ca.ca_cert, "-CAkey", ca.ca_key, "-CAcreateserial",
+           "-days", options.expired ? "0" : "2", "-extfile", extensions, "-out", pki.server_cert});
   return pki;
+}
+
+std::string MakeCrl(const TempDir& dir, const TestPki& ca, const std::string& certificate) {
+  if (!certificate.empty()) {
+    Openssl({"ca", "-config", ca.ca_config, "-keyfile", ca.ca_key, "-cert", ca.ca_cert, "-revoke",
+             certificate});
+  }
+  const std::string crl = dir / (std::filesystem::path(ca.ca_cert).stem().string() + "-crl.pem");
+  Openssl({"ca", "-config", ca.ca_config, "-keyfile", ca.ca_key, "-cert", ca.ca_cert, "-gencrl",
+           "-out", crl});
+  return crl;
 }
 
 RangeServer::RangeServer(const TempDir& dir, const std::string& root,
@@ -270,6 +305,11 @@ RangeServer::RangeServer(const TempDir& dir, const std::string& root,
                                    host};
   if (tls) {
     argv.insert(argv.end(), {"--tls-cert", tls->server_cert, "--tls-key", tls->server_key});
+    if (!tls->client_verify.empty()) {
+      argv.insert(argv.end(),
+                  {"--tls-client-ca", tls->client_ca, "--tls-client-verify", tls->client_verify});
+    }
+    if (!tls->max_tls.empty()) argv.insert(argv.end(), {"--tls-max", tls->max_tls});
     scheme_ = "https";
   }
   process_ = Process::Start(argv, dir / (name + ".log"));

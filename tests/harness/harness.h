@@ -83,14 +83,31 @@ struct CommandResult {
 CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as = std::nullopt,
                   std::chrono::milliseconds timeout = 60s, const std::string& cwd = "");
 
-// A CA and a server certificate for localhost/127.0.0.1 signed by it, made with the openssl
-// command line in `dir`/`name`-*.pem.
+// A CA and a server certificate signed by it, made with the openssl command line in
+// `dir`/`name`-*.pem. ca_key and the CA's database let IssueServerCertificate and MakeCrl add
+// more certificates and revoke them.
 struct TestPki {
   std::string ca_cert;
   std::string server_cert;
   std::string server_key;
+  std::string ca_key;
+  std::string ca_config;  // for `openssl ca` (revocation, CRLs)
+  // TLS server options for range_server.py: a CA whose clients it checks, and how.
+  std::string client_ca;
+  std::string client_verify;  // "", "optional" or "required"
+  std::string max_tls;        // "", "1.2"
+};
+struct ServerCertificateOptions {
+  std::string host = "localhost";  // the SAN: DNS:host (and IP:127.0.0.1 for localhost)
+  bool expired = false;
+  bool client_auth_only = false;  // extendedKeyUsage=clientAuth instead of serverAuth
 };
 TestPki MakeTestPki(const TempDir& dir, const std::string& name);
+// Another server certificate of `ca`'s authority, under `name`.
+TestPki IssueServerCertificate(const TempDir& dir, const TestPki& ca, const std::string& name,
+                               const ServerCertificateOptions& options);
+// Revokes `certificate` (if not empty) and writes the CA's CRL; returns its path.
+std::string MakeCrl(const TempDir& dir, const TestPki& ca, const std::string& certificate);
 
 // A private dbus-daemon that any local uid may use.
 class PrivateBus {

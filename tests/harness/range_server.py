@@ -17,6 +17,8 @@ headers received, status).
 
 usage: range_server.py --root DIR [--host 127.0.0.1] [--port 0] [--port-file FILE] [--log FILE]
                        [--tls-cert PEM --tls-key PEM]   (serve https)
+                       [--tls-client-ca PEM --tls-client-verify optional|required]
+                       [--tls-max 1.2]
 The port (useful with --port 0) is written to --port-file once the server accepts.
 """
 import argparse
@@ -238,11 +240,20 @@ def main():
     parser.add_argument("--log", default=os.devnull)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--tls-client-ca")
+    parser.add_argument("--tls-client-verify", choices=["optional", "required"])
+    parser.add_argument("--tls-max", choices=["1.2", "1.3"])
     args = parser.parse_args()
     server = Server((args.host, args.port), Handler)
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_verify:
+            context.load_verify_locations(args.tls_client_ca)
+            context.verify_mode = (ssl.CERT_REQUIRED if args.tls_client_verify == "required"
+                                   else ssl.CERT_OPTIONAL)
+        if args.tls_max == "1.2":
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         server.socket = context.wrap_socket(server.socket, server_side=True)
     server.root = os.path.realpath(args.root)
     server.log_file = open(args.log, "a")
