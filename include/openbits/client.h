@@ -60,6 +60,23 @@ struct NotifyCmdLine {
   std::string parameters;
 };
 
+// BG_CERT_STORE_LOCATION values that exist on Linux.
+inline constexpr std::uint32_t kCertStoreCurrentUser = 0;
+inline constexpr std::uint32_t kCertStoreLocalMachine = 1;
+
+struct ClientCertificate {
+  std::uint32_t location = kCertStoreCurrentUser;
+  std::string store;    // MY, ROOT, CA, SPC
+  std::string sha1;     // 40 hex digits, or empty when chosen by subject
+  std::string subject;  // or empty when chosen by thumbprint
+};
+
+struct StoreCertificate {
+  std::string sha1;
+  std::string subject;
+  std::int64_t not_after = 0;  // seconds since the epoch
+};
+
 inline constexpr std::uint64_t kLengthToEof = ~std::uint64_t{0};  // BG_LENGTH_TO_EOF
 
 class Connection;
@@ -109,6 +126,13 @@ class Job {
   Status SetMaximumDownloadTime(std::uint32_t seconds);
   Result<std::uint32_t> GetMaximumDownloadTime();
   Status TakeOwnership();
+  // sha1_hex: the thumbprint as 40 hex digits.
+  Status SetClientCertificateByID(std::uint32_t location, const std::string& store,
+                                  const std::string& sha1_hex);
+  Status SetClientCertificateByName(std::uint32_t location, const std::string& store,
+                                    const std::string& subject);
+  Status RemoveClientCertificate();
+  Result<ClientCertificate> GetClientCertificate();
   Status SetHttpMethod(const std::string& method);
   Result<std::string> GetHttpMethod();
   // IBackgroundCopyJob5 properties, typed as BITS types them.
@@ -147,6 +171,9 @@ class Client {
   // The caller's jobs; all users' with all_users (administrators only).
   Result<std::vector<Job>> EnumJobs(bool all_users = false);
   Result<std::string> GetErrorDescription(HRESULT code);
+  // The certificates of a store (CURRENT_USER: the caller's own).
+  Result<std::vector<StoreCertificate>> ListCertificates(std::uint32_t location,
+                                                         const std::string& store);
 
  private:
   explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}

@@ -62,6 +62,8 @@ constexpr std::array kCodes{
              "The server's TLS certificate has been revoked."},
     CodeInfo{hr::WINHTTP_SECURE_CERT_WRONG_USAGE, "ERROR_WINHTTP_SECURE_CERT_WRONG_USAGE",
              "The server's TLS certificate is not valid for server authentication."},
+    CodeInfo{hr::CRYPT_E_NOT_FOUND, "CRYPT_E_NOT_FOUND",
+             "The certificate was not found in the certificate store."},
     CodeInfo{hr::BG_S_PARTIAL_COMPLETE, "BG_S_PARTIAL_COMPLETE",
              "Some of the transferred files were deleted because they were incomplete."},
     CodeInfo{hr::BG_S_UNABLE_TO_DELETE_FILES, "BG_S_UNABLE_TO_DELETE_FILES",

@@ -514,6 +514,59 @@ int GetCustomHeaders(Context& ctx, const Args& args) {
   });
 }
 
+// CURRENT_USER / LOCAL_MACHINE (or their numbers).
+std::optional<std::uint32_t> ParseStoreLocation(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (text == "CURRENT_USER" || text == "0") return kCertStoreCurrentUser;
+  if (text == "LOCAL_MACHINE" || text == "1") return kCertStoreLocalMachine;
+  if (text.size() == 1 && text[0] >= '2' && text[0] <= '7') return text[0] - '0';
+  return std::nullopt;
+}
+
+int SetClientCertificate(Context& ctx, const Args& args, bool by_id) {
+  const std::string usage = by_id ? "/setclientcertificatebyid JOB LOCATION STORE SHA1HEX"
+                                  : "/setclientcertificatebyname JOB LOCATION STORE SUBJECT";
+  return WithJob(ctx, args, 3, usage, [&](Job& job) {
+    auto location = ParseStoreLocation(args[1]);
+    if (!location) return Usage(usage + "  (LOCATION: CURRENT_USER or LOCAL_MACHINE)");
+    const Status status = by_id ? job.SetClientCertificateByID(*location, args[2], args[3])
+                                : job.SetClientCertificateByName(*location, args[2], args[3]);
+    return Done(ctx, status, "set client certificate", "Client certificate set.");
+  });
+}
+
+int GetClientCertificate(Context& ctx, const Args& args) {
+  return WithJob(ctx, args, 0, "/getclientcertificate JOB", [&](Job& job) {
+    auto certificate = job.GetClientCertificate();
+    if (!certificate) return Fail("get client certificate", certificate.error());
+    std::cout << (certificate->location == kCertStoreLocalMachine ? "LOCAL_MACHINE"
+                                                                  : "CURRENT_USER")
+              << " " << certificate->store << " "
+              << (certificate->sha1.empty() ? "subject '" + certificate->subject + "'"
+                                            : certificate->sha1)
+              << "\n";
+    return 0;
+  });
+}
+
+int Util(Context& ctx, const Args& args) {
+  if (args.empty() || (args[0] != "/listcertificates" && args[0] != "/LISTCERTIFICATES") ||
+      args.size() > 3) {
+    return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
+  }
+  const auto location = ParseStoreLocation(args.size() > 1 ? args[1] : "CURRENT_USER");
+  if (!location) return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
+  const std::string store = args.size() > 2 ? args[2] : "MY";
+  auto certificates = ctx.client.ListCertificates(*location, store);
+  if (!certificates) return Fail("list certificates", certificates.error());
+  for (const StoreCertificate& certificate : *certificates) {
+    std::cout << certificate.sha1 << "  " << certificate.subject << "  expires "
+              << FormatTime(certificate.not_after * 1'000'000) << "\n";
+  }
+  if (!ctx.raw) std::cout << "Listed " << certificates->size() << " certificate(s).\n";
+  return 0;
+}
+
 int SetPriority(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setpriority JOB FOREGROUND|HIGH|NORMAL|LOW", [&](Job& job) {
     auto priority = ParseJobPriority(args[1]);
@@ -687,6 +740,19 @@ const std::map<std::string, Command>& Commands() {
       {"/getvalidationstate", GetValidationState},
       {"/replaceremoteprefix", ReplaceRemotePrefix},
       {"/takeownership", TakeOwnership},
+      {"/setclientcertificatebyid",
+       [](Context& ctx, const Args& args) { return SetClientCertificate(ctx, args, true); }},
+      {"/setclientcertificatebyname",
+       [](Context& ctx, const Args& args) { return SetClientCertificate(ctx, args, false); }},
+      {"/removeclientcertificate",
+       [](Context& ctx, const Args& args) {
+         return WithJob(ctx, args, 0, "/removeclientcertificate JOB", [&](Job& job) {
+           return Done(ctx, job.RemoveClientCertificate(), "remove client certificate",
+                       "Client certificate removed.");
+         });
+       }},
+      {"/getclientcertificate", GetClientCertificate},
+      {"/util", Util},
       {"/setcustomheaders", SetCustomHeaders},
       {"/sethttpmethod", TextSetter("/sethttpmethod", &Job::SetHttpMethod)},
       {"/gethttpmethod", Getter<std::string>("/gethttpmethod", &Job::GetHttpMethod,
@@ -744,6 +810,9 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
   /setcustomheaders JOB "Name: value" ... | NULL | /getcustomheaders JOB | /makecustomheaderswriteonly JOB
   /sethttpmethod JOB METHOD | /gethttpmethod JOB
+  /setclientcertificatebyid JOB LOCATION STORE SHA1HEX | /setclientcertificatebyname JOB LOCATION STORE SUBJECT
+  /removeclientcertificate JOB | /getclientcertificate JOB
+  /util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]
   /gettemporaryname JOB FILE | /setvalidationstate JOB FILE TRUE|FALSE | /getvalidationstate JOB FILE
   /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)

@@ -177,6 +177,18 @@ Result<std::vector<Job>> Client::EnumJobs(bool all_users) {
   return jobs;
 }
 
+Result<std::vector<StoreCertificate>> Client::ListCertificates(std::uint32_t location,
+                                                               const std::string& store) {
+  auto wire = Call([&] { return connection_->manager().ListCertificates(location, store); });
+  if (!wire) return wire.error();
+  std::vector<StoreCertificate> certificates;
+  for (const auto& item : *wire) {
+    certificates.push_back(
+        {std::get<0>(item), std::get<1>(item), static_cast<std::int64_t>(std::get<2>(item))});
+  }
+  return certificates;
+}
+
 Result<std::string> Client::GetErrorDescription(HRESULT code) {
   return Call([&] { return connection_->manager().GetErrorDescription(code, 0); });
 }
@@ -401,6 +413,37 @@ Result<std::uint32_t> Job::GetMinimumNotificationInterval() {
                                        JobPropertyId::kMinimumNotificationIntervalMs);
 }
 
+Status Job::SetClientCertificateByID(std::uint32_t location, const std::string& store,
+                                     const std::string& sha1_hex) {
+  std::vector<uint8_t> sha1;
+  for (std::size_t i = 0; i + 1 < sha1_hex.size(); i += 2) {
+    char* end = nullptr;
+    const std::string pair = sha1_hex.substr(i, 2);
+    const long byte = std::strtol(pair.c_str(), &end, 16);
+    if (*end != '\0') return Error::InvalidArg("the thumbprint is not hexadecimal");
+    sha1.push_back(static_cast<uint8_t>(byte));
+  }
+  if (sha1_hex.size() != 40) return Error::InvalidArg("a SHA-1 thumbprint has 40 hex digits");
+  return Call([&] { connection_->Job(id_).SetClientCertificateByID(location, store, sha1); });
+}
+Status Job::SetClientCertificateByName(std::uint32_t location, const std::string& store,
+                                       const std::string& subject) {
+  return Call([&] { connection_->Job(id_).SetClientCertificateByName(location, store, subject); });
+}
+Status Job::RemoveClientCertificate() {
+  return Call([&] { connection_->Job(id_).RemoveClientCertificate(); });
+}
+Result<ClientCertificate> Job::GetClientCertificate() {
+  auto wire = Call([&] { return connection_->Job(id_).GetClientCertificate(); });
+  if (!wire) return wire.error();
+  ClientCertificate certificate{std::get<0>(*wire), std::get<1>(*wire), "", std::get<3>(*wire)};
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (uint8_t b : std::get<2>(*wire)) {
+    certificate.sha1 += kHex[b >> 4];
+    certificate.sha1 += kHex[b & 0xF];
+  }
+  return certificate;
+}
 Status Job::TakeOwnership() {
   return Call([&] { connection_->Job(id_).TakeOwnership(); });
 }

@@ -144,6 +144,30 @@ Status ValidateHttpMethod(const std::string& method) {
   return Ok();
 }
 
+Status ValidateClientCertificate(ClientCertificateRef& reference) {
+  if (reference.location > 7) return Error::InvalidArg("unknown certificate store location");
+  if (reference.location > 1) {
+    return Error(hr::E_NOTIMPL, ErrorContext::kNone,
+                 "only CURRENT_USER (0) and LOCAL_MACHINE (1) stores exist on Linux");
+  }
+  std::transform(reference.store.begin(), reference.store.end(), reference.store.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  if (reference.store != "MY" && reference.store != "ROOT" && reference.store != "CA" &&
+      reference.store != "SPC") {
+    return Error::InvalidArg("the certificate store must be MY, ROOT, CA or SPC");
+  }
+  std::transform(reference.sha1.begin(), reference.sha1.end(), reference.sha1.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const bool hash_ok = reference.sha1.size() == 40 &&
+                       std::all_of(reference.sha1.begin(), reference.sha1.end(),
+                                   [](unsigned char c) { return std::isxdigit(c) != 0; });
+  if (reference.sha1.empty() == reference.subject.empty() ||
+      (!reference.sha1.empty() && !hash_ok)) {
+    return Error::InvalidArg("give either a 20-byte SHA-1 thumbprint or a subject");
+  }
+  return Ok();
+}
+
 std::vector<std::string> CustomHeaderLines(const SecretString& headers) {
   std::vector<std::string> lines;
   const std::string_view text = headers.reveal();

@@ -83,6 +83,16 @@ inline constexpr std::size_t kMaxNotifyProgramLength = 260;  // MAX_PATH
 inline constexpr std::size_t kMaxNotifyParametersLength = 4000;
 inline constexpr std::uint32_t kDefaultNotificationIntervalMs = 500;
 
+// SetClientCertificateByID/ByName: which certificate of which store (resolved when a
+// transfer starts, with the owner's identity).
+struct ClientCertificateRef {
+  std::uint32_t location = 0;  // BG_CERT_STORE_LOCATION: 0 CURRENT_USER, 1 LOCAL_MACHINE
+  std::string store;           // "MY", "ROOT", "CA" or "SPC"
+  std::string sha1;            // 40 hex digits of the DER certificate's SHA-1, or empty
+  std::string subject;         // a subject substring, or empty
+  bool operator==(const ClientCertificateRef&) const = default;
+};
+
 struct Job {
   Guid id;
   std::uint32_t owner_uid = 0;
@@ -122,6 +132,7 @@ struct Job {
   bool high_performance = false;  // writes straight into the destination, no checkpoints
   std::uint64_t max_download_size = kNoMaxDownloadSize;
   bool resumed_once = false;  // some properties are read-only after the first Resume
+  std::optional<ClientCertificateRef> client_certificate;
 
   // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
   bool WholeBodies() const { return dynamic_content || !http_method.empty(); }
@@ -155,6 +166,10 @@ using PropertyValue = std::variant<bool, std::uint32_t, std::uint64_t, std::stri
 
 // SetHttpMethod's argument: an HTTP token (letters, digits, !#$%&'*+-.^_`|~).
 Status ValidateHttpMethod(const std::string& method);
+
+// Checks a certificate reference: a supported location (E_NOTIMPL for the other BITS
+// locations), a known store name (E_INVALIDARG), and a 20-byte hash or a subject.
+Status ValidateClientCertificate(ClientCertificateRef& reference);
 
 inline constexpr std::size_t kMaxCustomHeadersLength = 16383;  // 16,384 with the NUL
 // Checks SetCustomHeaders' argument: CRLF- (or LF-) separated "Name: value" lines with a

@@ -124,6 +124,9 @@ class JobManager {
   // Administrators only: the caller becomes the owner; the notification command line (and
   // later credentials, certificates, custom headers) are dropped, temp files change hands.
   Status TakeOwnership(const Caller& caller, const Guid& id);
+  // SetClientCertificateByID/ByName; nullopt is RemoveClientCertificate.
+  Status SetClientCertificate(const Caller& caller, const Guid& id,
+                              std::optional<ClientCertificateRef> reference);
   // SetCustomHeaders: an empty value clears them.
   Status SetCustomHeaders(const Caller& caller, const Guid& id, const SecretString& headers);
   // The owner only, and not once write-only (E_ACCESSDENIED).

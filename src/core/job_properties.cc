@@ -136,6 +136,7 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     // Secrets of the old owner do not pass to the new one.
     changed.notify_command.reset();
     changed.custom_headers = SecretString();
+    changed.client_certificate.reset();
     changed.custom_headers_write_only = false;
     return Ok();
   });
@@ -145,6 +146,15 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   }
   Dispatch(notifications);
   return status;
+}
+
+Status JobManager::SetClientCertificate(const Caller& caller, const Guid& id,
+                                        std::optional<ClientCertificateRef> reference) {
+  if (reference) OPENBITS_RETURN_IF_ERROR(ValidateClientCertificate(*reference));
+  return Mutate(caller, id, [&](Job& job) {
+    job.client_certificate = reference;
+    return Ok();
+  });
 }
 
 Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,

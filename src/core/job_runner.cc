@@ -130,6 +130,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     SecretString custom_headers;
     bool whole_body = false, high_performance = false;
     std::string http_method;
+    std::optional<ClientCertificateRef> client_certificate;
     std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
     Notifications notifications;
@@ -147,6 +148,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         whole_body = job.WholeBodies();
         high_performance = job.high_performance;
         http_method = job.http_method;
+        client_certificate = job.client_certificate;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -176,6 +178,8 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.custom_headers = custom_headers;
     request.whole_body = whole_body;
     request.http_method = http_method;
+    request.owner = owner;
+    request.client_certificate = client_certificate;
     const bool ranged = !file.ranges.empty();
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)

@@ -67,6 +67,31 @@ class LocalFileSystem {
   virtual Status GiveTemp(const FileOwner& new_owner, const std::string& temp_path) = 0;
 };
 
+// A client certificate and its key, in PEM, as the transfer hands them to TLS.
+struct ClientCredential {
+  std::string certificate_pem;
+  SecretString key_pem;
+};
+
+// A certificate of a store, as /util /listcertificates shows it.
+struct CertificateInfo {
+  std::string sha1;            // 40 hex digits
+  std::string subject;         // RFC 2253
+  std::int64_t not_after = 0;  // seconds since the epoch
+};
+
+// Certificate stores (DESIGN.md 3): CURRENT_USER stores are read with the owner's identity.
+class CertificateStore {
+ public:
+  virtual ~CertificateStore() = default;
+  // The certificate `reference` names, with its private key. CRYPT_E_NOT_FOUND when there is
+  // none; E_ACCESSDENIED when its key is readable by other users.
+  virtual Result<ClientCredential> Resolve(const FileOwner& owner,
+                                           const ClientCertificateRef& reference) = 0;
+  virtual Result<std::vector<CertificateInfo>> List(const FileOwner& owner, std::uint32_t location,
+                                                    const std::string& store) = 0;
+};
+
 // One HTTP(S) GET of a file from `offset`.
 struct DownloadRequest {
   std::string url;
@@ -83,6 +108,10 @@ struct DownloadRequest {
   // caller asks again for the rest. Validators are compared, not sent: a changed file fails
   // with BG_E_REMOTE_FILE_CHANGED.
   std::vector<SourceRange> ranges;
+  // Mutual TLS: the job's certificate, resolved by the transport from the owner's (or the
+  // machine's) store when the request starts.
+  std::optional<ClientCertificateRef> client_certificate;
+  FileOwner owner;
 };
 
 // What the server said before the body.

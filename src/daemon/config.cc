@@ -90,6 +90,16 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.crl_file = v;
          return !v.empty();
        }},
+      {"tls.user_store_root",
+       [](Config& c, const std::string& v) {
+         c.certificates.user_root = v;
+         return !v.empty();
+       }},
+      {"tls.machine_store_root",
+       [](Config& c, const std::string& v) {
+         c.certificates.machine_root = v;
+         return !v.empty();
+       }},
       {"identity.system_accounts_below",
        ManagerNumber(&core::ManagerOptions::system_accounts_below)},
       {"notify.command_timeout_s",

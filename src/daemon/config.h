@@ -8,16 +8,18 @@
 
 #include "core/job_manager.h"
 #include "openbits/result.h"
+#include "transfer/certificate_store.h"
 #include "transfer/curl_transport.h"
 
 namespace openbits::daemon {
 
 struct Config {
-  core::ManagerOptions manager;           // [limits], [transfer]
-  transfer::CurlTransportOptions curl;    // [transfer]
-  std::string admin_group = "bitsadmin";  // [identity]
-  bool watch_network = true;              // [transfer]: jobs wait while the network is gone
-  std::string log_level = "info";         // [log]
+  core::ManagerOptions manager;                    // [limits], [transfer]
+  transfer::CurlTransportOptions curl;             // [transfer]
+  transfer::CertificateStoreOptions certificates;  // [tls] user/machine_store_root
+  std::string admin_group = "bitsadmin";           // [identity]
+  bool watch_network = true;       // [transfer]: jobs wait while the network is gone
+  std::string log_level = "info";  // [log]
 };
 
 Result<Config> ParseConfig(const std::string& text, const std::string& source);

@@ -18,6 +18,7 @@
 #include "ipc/manager_adaptor.h"
 #include "openbits/dbus_names.h"
 #include "store/sqlite_job_store.h"
+#include "transfer/certificate_store.h"
 #include "transfer/curl_transport.h"
 #include "transfer/network_monitor.h"
 
@@ -61,7 +62,8 @@ Status RunDaemon(const DaemonOptions& options) {
   ipc::BusLoop loop(**connection);
 
   // 3. The concrete parts.
-  auto transport = transfer::CurlTransport::Create(options.config.curl);
+  transfer::FileCertificateStore certificates(options.config.certificates);
+  auto transport = transfer::CurlTransport::Create(options.config.curl, &certificates);
   if (!transport) return transport.error();
   identity::PosixLocalFileSystem files;
   identity::ProcessLauncher commands;
@@ -83,7 +85,7 @@ Status RunDaemon(const DaemonOptions& options) {
   // 4. Recover the queue and publish it.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
   for (const Guid& id : manager.AllJobIds()) objects.Publish(id, manager);
-  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects);
+  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects, certificates);
 
   // 5. Serve.
   sd_notify(0, "READY=1");

@@ -213,6 +213,47 @@ uint32_t JobAdaptor::GetMaximumDownloadTime() { return Snapshot().maximum_downlo
 
 void JobAdaptor::TakeOwnership() { ThrowIfError(manager_.TakeOwnership(CurrentCaller(), id_)); }
 
+void JobAdaptor::SetClientCertificateByID(const uint32_t& location, const std::string& store,
+                                          const std::vector<uint8_t>& sha1) {
+  if (sha1.size() != 20) {
+    throw ToDbusError(Error::InvalidArg("a SHA-1 thumbprint has 20 bytes"));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (uint8_t b : sha1) {
+    hex += kHex[b >> 4];
+    hex += kHex[b & 0xF];
+  }
+  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), id_,
+                                             core::ClientCertificateRef{location, store, hex, ""}));
+}
+
+void JobAdaptor::SetClientCertificateByName(const uint32_t& location, const std::string& store,
+                                            const std::string& subject) {
+  if (subject.empty()) throw ToDbusError(Error::InvalidArg("the subject is empty"));
+  ThrowIfError(manager_.SetClientCertificate(
+      CurrentCaller(), id_, core::ClientCertificateRef{location, store, "", subject}));
+}
+
+void JobAdaptor::RemoveClientCertificate() {
+  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), id_, std::nullopt));
+}
+
+std::tuple<uint32_t, std::string, std::vector<uint8_t>, std::string>
+JobAdaptor::GetClientCertificate() {
+  const core::Job job = Snapshot();
+  if (!job.client_certificate) {
+    throw ToDbusError(
+        Error(hr::CRYPT_E_NOT_FOUND, ErrorContext::kNone, "the job has no client certificate"));
+  }
+  const core::ClientCertificateRef& ref = *job.client_certificate;
+  std::vector<uint8_t> sha1;
+  for (std::size_t i = 0; i + 1 < ref.sha1.size(); i += 2) {
+    sha1.push_back(static_cast<uint8_t>(std::stoi(ref.sha1.substr(i, 2), nullptr, 16)));
+  }
+  return {ref.location, ref.store, sha1, ref.subject};
+}
+
 void JobAdaptor::SetHttpMethod(const std::string& method) {
   ThrowIfError(manager_.SetHttpMethod(CurrentCaller(), id_, method));
 }

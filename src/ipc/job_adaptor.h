@@ -73,6 +73,13 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   void SetMaximumDownloadTime(const uint32_t& seconds) override;
   uint32_t GetMaximumDownloadTime() override;
   void TakeOwnership() override;
+  void SetClientCertificateByID(const uint32_t& location, const std::string& store,
+                                const std::vector<uint8_t>& sha1) override;
+  void SetClientCertificateByName(const uint32_t& location, const std::string& store,
+                                  const std::string& subject) override;
+  void RemoveClientCertificate() override;
+  std::tuple<uint32_t, std::string, std::vector<uint8_t>, std::string> GetClientCertificate()
+      override;
   void SetHttpMethod(const std::string& method) override;
   std::string GetHttpMethod() override;
   void SetProperty(const uint32_t& property_id, const sdbus::Variant& value) override;

@@ -11,11 +11,13 @@ constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
 }  // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
-                               CallerRegistry& callers, JobObjects& objects)
+                               CallerRegistry& callers, JobObjects& objects,
+                               core::CertificateStore& certificates)
     : AdaptorInterfaces(connection, dbus::kManagerPath),
       manager_(manager),
       callers_(callers),
-      objects_(objects) {
+      objects_(objects),
+      certificates_(certificates) {
   registerAdaptor();
 }
 
@@ -49,6 +51,20 @@ std::vector<sdbus::ObjectPath> ManagerAdaptor::EnumJobs(const uint32_t& flags) {
     paths.emplace_back(dbus::JobPath(id));
   }
   return paths;
+}
+
+std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ManagerAdaptor::ListCertificates(
+    const uint32_t& location, const std::string& store) {
+  const core::Caller caller = CurrentCaller();
+  core::ClientCertificateRef reference{location, store, "", "-"};
+  ThrowIfError(core::ValidateClientCertificate(reference));
+  auto listed = certificates_.List({caller.uid, caller.gid}, location, reference.store);
+  if (!listed) throw ToDbusError(listed.error());
+  std::vector<sdbus::Struct<std::string, std::string, uint64_t>> certificates;
+  for (const core::CertificateInfo& info : *listed) {
+    certificates.emplace_back(info.sha1, info.subject, static_cast<uint64_t>(info.not_after));
+  }
+  return certificates;
 }
 
 std::string ManagerAdaptor::GetErrorDescription(const uint32_t& hresult, const uint32_t&) {

@@ -14,7 +14,7 @@ class ManagerAdaptor final
     : public sdbus::AdaptorInterfaces<org::openbits::bits1::Manager_adaptor> {
  public:
   ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager, CallerRegistry& callers,
-                 JobObjects& objects);
+                 JobObjects& objects, core::CertificateStore& certificates);
   ~ManagerAdaptor();
 
  private:
@@ -25,10 +25,13 @@ class ManagerAdaptor final
   sdbus::ObjectPath GetJob(const std::string& job_id) override;
   std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
   std::string GetErrorDescription(const uint32_t& hresult, const uint32_t& language_id) override;
+  std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ListCertificates(
+      const uint32_t& location, const std::string& store) override;
 
   core::JobManager& manager_;
   CallerRegistry& callers_;
   JobObjects& objects_;
+  core::CertificateStore& certificates_;
 };
 
 }  // namespace openbits::ipc

@@ -93,12 +93,22 @@ ALTER TABLE files ADD COLUMN ranges TEXT NOT NULL DEFAULT '';
 )sql";
 
 // Each step moves the schema up one version; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 6> kMigrations = {{{1, kSchemaV1},
+// Version 7: the client certificate reference (never the certificate or its key).
+constexpr const char* kMigrationV7 = R"sql(
+ALTER TABLE jobs ADD COLUMN client_cert_location INTEGER;
+ALTER TABLE jobs ADD COLUMN client_cert_store TEXT;
+ALTER TABLE jobs ADD COLUMN client_cert_sha1 TEXT;
+ALTER TABLE jobs ADD COLUMN client_cert_subject TEXT;
+)sql";
+
+// One step per version, in order; the last one is the current version.
+constexpr std::array<std::pair<int, const char*>, 7> kMigrations = {{{1, kSchemaV1},
                                                                      {2, kMigrationV2},
                                                                      {3, kMigrationV3},
                                                                      {4, kMigrationV4},
                                                                      {5, kMigrationV5},
-                                                                     {6, kMigrationV6}}};
+                                                                     {6, kMigrationV6},
+                                                                     {7, kMigrationV7}}};
 
 std::string EncodeRanges(const std::vector<core::FileRange>& ranges) {
   std::string text;
@@ -288,8 +298,9 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "notify_flags, notify_program, notify_parameters, notify_uid, notify_gid, "
                         "notification_interval_ms, security_flags, maximum_download_time_s, "
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
-                        "dynamic_content, high_performance, max_download_size, resumed_once "
-                        "FROM jobs ORDER BY creation_us");
+                        "dynamic_content, high_performance, max_download_size, resumed_once, "
+                        "client_cert_location, client_cert_store, client_cert_sha1, "
+                        "client_cert_subject FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -351,6 +362,11 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     job.high_performance = select_jobs.Int(33) != 0;
     job.max_download_size = static_cast<std::uint64_t>(select_jobs.Int(34));
     job.resumed_once = select_jobs.Int(35) != 0;
+    if (!select_jobs.IsNull(36)) {
+      job.client_certificate = core::ClientCertificateRef{
+          static_cast<std::uint32_t>(select_jobs.Int(36)), select_jobs.Text(37),
+          select_jobs.Text(38), select_jobs.Text(39)};
+    }
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -399,8 +415,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "notify_gid, notification_interval_ms, security_flags, "
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
-        "max_download_size, resumed_once) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "max_download_size, resumed_once, client_cert_location, client_cert_store, "
+        "client_cert_sha1, client_cert_subject) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -457,6 +474,14 @@ Status SqliteJobStore::Save(const core::Job& job) {
     upsert.Bind(34, std::int64_t{job.high_performance ? 1 : 0});
     upsert.Bind(35, static_cast<std::int64_t>(job.max_download_size));
     upsert.Bind(36, std::int64_t{job.resumed_once ? 1 : 0});
+    if (job.client_certificate) {
+      upsert.Bind(37, std::int64_t{job.client_certificate->location});
+      upsert.Bind(38, job.client_certificate->store);
+      upsert.Bind(39, job.client_certificate->sha1);
+      upsert.Bind(40, job.client_certificate->subject);
+    } else {
+      for (int i = 37; i <= 40; ++i) upsert.BindNull(i);
+    }
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");

@@ -69,8 +69,9 @@ struct ResponseHeaders {
 
 class CurlSession : public core::TransferSession {
  public:
-  CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust)
-      : curl_(curl), options_(options), trust_(trust) {}
+  CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust,
+              core::CertificateStore* certificates)
+      : curl_(curl), options_(options), trust_(trust), certificates_(certificates) {}
   ~CurlSession() override { curl_easy_cleanup(curl_); }
 
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
@@ -83,6 +84,8 @@ class CurlSession : public core::TransferSession {
   Status AcceptResponse();
   // Tells the sink where a redirect led when the policy reports (or refuses) redirects.
   void ReportRedirect(std::uint32_t policy);
+  // Hands the certificate and key to TLS as in-memory blobs (or clears them).
+  void SetClientCredential(const std::optional<core::ClientCredential>& credential);
   // Range mode: checks the 206 and sets up the multipart parser or the single part.
   Status AcceptRangesResponse(core::DownloadResponse response);
   // Range mode: reports the remote size once, when the first part says it.
@@ -92,6 +95,7 @@ class CurlSession : public core::TransferSession {
   CURL* curl_;
   const CurlTransportOptions& options_;
   const TlsTrust* trust_;
+  core::CertificateStore* certificates_;
   TlsRequest tls_;  // the current request's TLS settings, read by the handshake callbacks
   // Per download:
   const core::DownloadRequest* request_ = nullptr;
@@ -250,6 +254,22 @@ int CurlSession::OnProgress(void* self_ptr, curl_off_t, curl_off_t, curl_off_t, 
   return self->sink_->StopRequested() ? 1 : 0;
 }
 
+void CurlSession::SetClientCredential(const std::optional<core::ClientCredential>& credential) {
+  if (!credential) {
+    curl_easy_setopt(curl_, CURLOPT_SSLCERT_BLOB, nullptr);
+    curl_easy_setopt(curl_, CURLOPT_SSLKEY_BLOB, nullptr);
+    return;
+  }
+  curl_blob certificate{const_cast<char*>(credential->certificate_pem.data()),
+                        credential->certificate_pem.size(), CURL_BLOB_COPY};
+  const std::string_view key_pem = credential->key_pem.reveal();
+  curl_blob key{const_cast<char*>(key_pem.data()), key_pem.size(), CURL_BLOB_COPY};
+  curl_easy_setopt(curl_, CURLOPT_SSLCERTTYPE, "PEM");
+  curl_easy_setopt(curl_, CURLOPT_SSLCERT_BLOB, &certificate);
+  curl_easy_setopt(curl_, CURLOPT_SSLKEYTYPE, "PEM");
+  curl_easy_setopt(curl_, CURLOPT_SSLKEY_BLOB, &key);
+}
+
 void CurlSession::ReportRedirect(std::uint32_t policy) {
   if (policy == kRedirectPolicyAllowReport) {
     long redirects = 0;
@@ -334,6 +354,17 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
   tls_ = TlsRequest{trust_, request.security_flags, false};
   ConfigureTls(curl_, &tls_);
+  // The client certificate is looked up now, so that a changed store takes effect.
+  std::optional<core::ClientCredential> credential;
+  if (request.client_certificate) {
+    if (!certificates_) {
+      return Error(hr::CRYPT_E_NOT_FOUND, ErrorContext::kLocalFile, "no certificate stores");
+    }
+    auto resolved = certificates_->Resolve(request.owner, *request.client_certificate);
+    if (!resolved) return resolved.error();
+    credential = std::move(*resolved);
+  }
+  SetClientCredential(credential);
   // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
   // http unless ALLOW_HTTPS_TO_HTTP.
   const std::uint32_t policy = request.security_flags & kRedirectPolicyMask;
@@ -422,8 +453,10 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
 
 }  // namespace
 
-Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options) {
+Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options,
+                                                             core::CertificateStore* certificates) {
   std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options)));
+  transport->certificates_ = certificates;
   auto trust = TlsTrust::Load(transport->options_.extra_ca_file, transport->options_.crl_file);
   if (!trust) return trust.error();
   transport->trust_ = std::move(*trust);
@@ -455,7 +488,7 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   Log()->debug("Opened transfer session");
-  return std::make_unique<CurlSession>(curl, options_, trust_.get());
+  return std::make_unique<CurlSession>(curl, options_, trust_.get(), certificates_);
 }
 
 }  // namespace openbits::transfer

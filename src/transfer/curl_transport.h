@@ -27,7 +27,9 @@ struct CurlTransportOptions {
 class CurlTransport : public core::Transport {
  public:
   // Fails when extra_ca_file or crl_file cannot be read or hold nothing.
-  static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options);
+  // `certificates` resolves jobs' client certificates (may be null: none are usable).
+  static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options,
+                                                       core::CertificateStore* certificates);
   ~CurlTransport() override;
   std::unique_ptr<core::TransferSession> OpenSession() override;
 
@@ -36,6 +38,7 @@ class CurlTransport : public core::Transport {
 
   CurlTransportOptions options_;
   std::unique_ptr<TlsTrust> trust_;
+  core::CertificateStore* certificates_ = nullptr;
 };
 
 }  // namespace openbits::transfer

@@ -179,6 +179,11 @@ std::optional<Error> TlsError(CURL* curl, CURLcode code, const std::string& deta
     return Secure(hr::WINHTTP_CLIENT_AUTH_CERT_NEEDED,
                   "the server requires a client certificate (" + detail + ")", url);
   }
+  // A TLS alert from the server (e.g. it rejected the client certificate): no retry helps.
+  if (refused && detail.find("alert") != std::string::npos) {
+    return Secure(hr::WINHTTP_SECURE_FAILURE, "the server refused the TLS session (" + detail + ")",
+                  url);
+  }
   if (tls_failure) {
     return Secure(hr::WINHTTP_SECURE_FAILURE, "the TLS handshake failed (" + detail + ")", url);
   }

@@ -275,6 +275,32 @@ TestPki IssueServerCertificate(const TempDir& dir, const TestPki& ca, const std:
   return pki;
 }
 
+ClientCertificateFiles IssueClientCertificate(const TempDir& dir, const TestPki& ca,
+                                              const std::string& name) {
+  ClientCertificateFiles files{dir / (name + ".pem"), dir / (name + ".key"), dir / (name + ".p12"),
+                               ""};
+  const std::string csr = dir / (name + ".csr"), extensions = dir / (name + "-ext.cnf");
+  WriteFile(extensions, "extendedKeyUsage=clientAuth\n");
+  Openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name + "/O=OpenBITS Test",
+           "-keyout", files.key, "-out", csr});
+  Openssl({"x509", "-req", "-in", csr, "-CA", ca.ca_cert, "-CAkey", ca.ca_key, "-CAcreateserial",
+           "-days", "2", "-extfile", extensions, "-out", files.certificate});
+  Openssl({"pkcs12", "-export", "-in", files.certificate, "-inkey", files.key, "-passout",
+           "pass:", "-out", files.pkcs12});
+  std::filesystem::permissions(
+      files.key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      files.pkcs12, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const CommandResult fingerprint = Run(
+      {"/usr/bin/openssl", "x509", "-in", files.certificate, "-noout", "-fingerprint", "-sha1"});
+  for (char c : fingerprint.out.substr(fingerprint.out.find('=') + 1)) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) {
+      files.sha1 += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return files;
+}
+
 std::string MakeCrl(const TempDir& dir, const TestPki& ca, const std::string& certificate) {
   if (!certificate.empty()) {
     Openssl({"ca", "-config", ca.ca_config, "-keyfile", ca.ca_key, "-cert", ca.ca_cert, "-revoke",

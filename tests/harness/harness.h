@@ -106,6 +106,17 @@ TestPki MakeTestPki(const TempDir& dir, const std::string& name);
 // Another server certificate of `ca`'s authority, under `name`.
 TestPki IssueServerCertificate(const TempDir& dir, const TestPki& ca, const std::string& name,
                                const ServerCertificateOptions& options);
+// A client certificate (clientAuth) of `ca`'s authority with its key, as `dir`/`name`.pem and
+// .key (mode 0600), and the same as a password-less PKCS#12 `name`.p12.
+struct ClientCertificateFiles {
+  std::string certificate;
+  std::string key;
+  std::string pkcs12;
+  std::string sha1;  // 40 lower-case hex digits of the DER certificate's SHA-1
+};
+ClientCertificateFiles IssueClientCertificate(const TempDir& dir, const TestPki& ca,
+                                              const std::string& name);
+
 // Revokes `certificate` (if not empty) and writes the CA's CRL; returns its path.
 std::string MakeCrl(const TempDir& dir, const TestPki& ca, const std::string& certificate);
 

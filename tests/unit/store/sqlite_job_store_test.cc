@@ -56,6 +56,7 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.dynamic_content = true;
     job.max_download_size = 1 << 20;
     job.resumed_once = true;
+    job.client_certificate = core::ClientCertificateRef{0, "MY", std::string(40, 'a'), ""};
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
       file.remote_url = "http://h/f" + std::to_string(i);
@@ -122,6 +123,7 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_FALSE(back.high_performance);
   EXPECT_EQ(back.max_download_size, 1u << 20);
   EXPECT_TRUE(back.resumed_once);
+  EXPECT_EQ(back.client_certificate, job.client_certificate);
   EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
   EXPECT_EQ(back.files[0].validation_state, true);
   EXPECT_FALSE(back.files[1].validation_state.has_value());
