@@ -11,7 +11,7 @@ packages=(
   dbus-daemon python3 curl ca-certificates
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(googletest libgtest-dev libgmock-dev openssl iproute2)
+  packages+=(googletest libgtest-dev libgmock-dev openssl iproute2 apache2)
 fi
 
 missing=()

@@ -410,6 +410,69 @@ void Bitsd::Kill() {
   process_.Wait(10s);
 }
 
+bool Apache::Installed() { return std::filesystem::exists("/usr/sbin/apache2"); }
+
+Apache::Apache(const TempDir& dir, const std::string& root, const TestPki& pki) {
+  const std::string home = dir / "apache";
+  std::filesystem::create_directories(home + "/run");
+  require_port_ = UnusedPort();
+  optional_port_ = UnusedPort();
+  error_log_ = home + "/error.log";
+  const std::string modules = "/usr/lib/apache2/modules";
+  std::string config = "ServerRoot \"" + home + "\"\nServerName localhost\nPidFile \"" + home +
+                       "/run/httpd.pid\"\nDefaultRuntimeDir \"" + home +
+                       "/run\"\nMutex file:" + home + "/run default\n" +
+                       (geteuid() == 0 ? "User www-data\nGroup www-data\n" : "") +
+                       "Listen 127.0.0.1:" + std::to_string(require_port_) +
+                       "\nListen 127.0.0.1:" + std::to_string(optional_port_) + "\n";
+  for (const char* module :
+       {"mpm_event", "authz_core", "ssl", "socache_shmcb", "mime", "headers"}) {
+    config +=
+        std::string("LoadModule ") + module + "_module " + modules + "/mod_" + module + ".so\n";
+  }
+  config +=
+      "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\n"
+      "TypesConfig /etc/mime.types\nErrorLog \"" +
+      error_log_ + "\"\nLogLevel info\nDocumentRoot \"" + root +
+      "\"\n<Directory />\n  Require all "
+      "granted\n</Directory>\nHeader always set X-Client-Cert \"expr=%{SSL_CLIENT_S_DN}\"\n"
+      "SSLSessionCache \"shmcb:" +
+      home + "/run/ssl_scache(512000)\"\n";
+  for (const auto& [port, verify] :
+       {std::pair{require_port_, "require"}, std::pair{optional_port_, "optional"}}) {
+    config += "<VirtualHost 127.0.0.1:" + std::to_string(port) +
+              ">\n  SSLEngine on\n  SSLCertificateFile \"" + pki.server_cert +
+              "\"\n  SSLCertificateKeyFile \"" + pki.server_key + "\"\n  SSLCACertificateFile \"" +
+              pki.ca_cert + "\"\n  SSLVerifyClient " + verify +
+              "\n  SSLVerifyDepth 2\n</VirtualHost>\n";
+  }
+  WriteFile(home + "/httpd.conf", config);
+  process_ = Process::Start({"/usr/sbin/apache2", "-f", home + "/httpd.conf", "-DFOREGROUND"},
+                            home + "/apache.out");
+  auto listening = [](int port) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    return ok;
+  };
+  if (!WaitUntil([&] { return listening(require_port_) && listening(optional_port_); }, 15s)) {
+    throw std::runtime_error("apache did not start: " + ReadFile(home + "/apache.out") +
+                             ReadFile(error_log_));
+  }
+}
+
+std::string Apache::RequireUrl(const std::string& path) const {
+  return "https://localhost:" + std::to_string(require_port_) + path;
+}
+
+std::string Apache::OptionalUrl(const std::string& path) const {
+  return "https://localhost:" + std::to_string(optional_port_) + path;
+}
+
 bool NetworkNamespace::Supported() {
   return geteuid() == 0 && std::filesystem::exists("/usr/sbin/ip");
 }

@@ -152,6 +152,24 @@ class RangeServer {
   Process process_;
 };
 
+// Apache httpd with mod_ssl serving `root` on two TLS ports of 127.0.0.1: one that requires a
+// client certificate of `pki`'s CA, one that accepts one optionally. Every response carries
+// X-Client-Cert: the subject DN of the client's certificate (empty without one).
+class Apache {
+ public:
+  Apache(const TempDir& dir, const std::string& root, const TestPki& pki);
+  static bool Installed();
+  std::string RequireUrl(const std::string& path) const;
+  std::string OptionalUrl(const std::string& path) const;
+  std::string ErrorLog() const { return ReadFile(error_log_); }
+
+ private:
+  int require_port_ = 0;
+  int optional_port_ = 0;
+  std::string error_log_;
+  Process process_;
+};
+
 // bitsd on a private bus, with its own state directory and configuration.
 class Bitsd {
  public:

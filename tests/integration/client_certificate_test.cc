@@ -149,6 +149,46 @@ TEST_F(ClientCertificateTest, NoCertificateAStrangersAMissingOneOrAnExposedKeyAl
             hr::E_INVALIDARG);
 }
 
+TEST_F(ClientCertificateTest, ApacheRequiresOrAcceptsACertificateAndSeesWhoseItIs) {
+  if (!harness::Apache::Installed()) GTEST_SKIP() << "apache2 is not installed";
+  harness::Apache apache(dir_, www(), ca_);
+  const std::string user = getpwuid(geteuid())->pw_name;
+  Install(UserStore(user), good_.certificate, good_.key);
+  auto run = [&](const std::string& name, const std::string& url, bool with_certificate,
+                 std::string* headers) {
+    auto job = client_->CreateJob(name);
+    EXPECT_TRUE(job->AddFile(url, out() + "/" + name));
+    if (with_certificate) {
+      EXPECT_TRUE(job->SetClientCertificateByID(kCertStoreCurrentUser, "MY", good_.sha1));
+    }
+    EXPECT_TRUE(job->Resume());
+    const JobState state = WaitForState(*job, {JobState::kTransferred, JobState::kError});
+    if (state == JobState::kTransferred) {
+      *headers = job->GetHttpResponseHeaders(0).value();
+      EXPECT_TRUE(job->Complete());
+    } else {
+      *headers = FormatHresult(job->GetError()->code);
+    }
+    return state;
+  };
+  std::string headers;
+  // Required: only with the certificate, and Apache saw Alice's subject.
+  EXPECT_EQ(run("apache-with", apache.RequireUrl("/secret.txt"), true, &headers),
+            JobState::kTransferred)
+      << headers << apache.ErrorLog();
+  // Apache writes the DN in RFC 2253 order.
+  EXPECT_NE(headers.find("X-Client-Cert: O=OpenBITS Test,CN=alice-client"), std::string::npos)
+      << headers;
+  EXPECT_EQ(run("apache-without", apache.RequireUrl("/secret.txt"), false, &headers),
+            JobState::kError);
+  EXPECT_EQ(headers, FormatHresult(hr::WINHTTP_CLIENT_AUTH_CERT_NEEDED));
+  // Optional: the transfer goes on without one.
+  EXPECT_EQ(run("apache-optional", apache.OptionalUrl("/secret.txt"), false, &headers),
+            JobState::kTransferred);
+  EXPECT_NE(headers.find("X-Client-Cert: \r\n"), std::string::npos) << headers;
+  EXPECT_EQ(harness::ReadFile(out() + "/apache-optional"), "for certificate holders only");
+}
+
 TEST_F(ClientCertificateTest, AUsersStoreServesOnlyThatUsersJobs) {
   // getpwnam returns a static buffer: keep the values, not the pointers.
   auto user = [](const char* name) -> std::optional<harness::RunAs> {
