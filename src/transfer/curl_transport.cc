@@ -365,6 +365,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     credential = std::move(*resolved);
   }
   SetClientCredential(credential);
+  tls_.presented_certificate = credential.has_value();
   // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
   // http unless ALLOW_HTTPS_TO_HTTP.
   const std::uint32_t policy = request.security_flags & kRedirectPolicyMask;

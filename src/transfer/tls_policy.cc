@@ -22,23 +22,30 @@ TlsRequest* RequestOf(SSL_CTX* context) {
   return static_cast<TlsRequest*>(SSL_CTX_get_ex_data(context, RequestIndex()));
 }
 
-bool Excused(int error, std::uint32_t flags) {
+// The verification errors that mean "issued by an authority we do not trust".
+bool IsUnknownCa(long error) {
   switch (error) {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return flags & kSslIgnoreCertDateInvalid;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_UNTRUSTED:
-      return flags & kSslIgnoreUnknownCa;
-    case X509_V_ERR_INVALID_PURPOSE:
-      return flags & kSslIgnoreCertWrongUsage;
+      return true;
     default:
       return false;
   }
+}
+
+bool IsDateError(long error) {
+  return error == X509_V_ERR_CERT_HAS_EXPIRED || error == X509_V_ERR_CERT_NOT_YET_VALID;
+}
+
+bool Excused(int error, std::uint32_t flags) {
+  if (IsDateError(error)) return flags & kSslIgnoreCertDateInvalid;
+  if (IsUnknownCa(error)) return flags & kSslIgnoreUnknownCa;
+  if (error == X509_V_ERR_INVALID_PURPOSE) return flags & kSslIgnoreCertWrongUsage;
+  return false;
 }
 
 int VerifyCallback(int preverified, X509_STORE_CTX* store) {
@@ -134,16 +141,20 @@ std::optional<Error> TlsError(CURL* curl, CURLcode code, const std::string& deta
         detail.find("target host") != std::string::npos) {
       result = X509_V_ERR_HOSTNAME_MISMATCH;
     }
+    if (IsDateError(result)) {
+      return Secure(hr::WINHTTP_SECURE_CERT_DATE_INVALID,
+                    "the server certificate has expired or is not yet valid", url);
+    }
+    if (IsUnknownCa(result)) {
+      return Secure(hr::WINHTTP_SECURE_INVALID_CA,
+                    "the server certificate is issued by an untrusted authority", url);
+    }
     switch (result) {
       case X509_V_OK:  // the chain was fine: curl's own host name check failed
       case X509_V_ERR_HOSTNAME_MISMATCH:
       case X509_V_ERR_IP_ADDRESS_MISMATCH:
         return Secure(hr::WINHTTP_SECURE_CERT_CN_INVALID,
                       "the server certificate is not for this host name", url);
-      case X509_V_ERR_CERT_HAS_EXPIRED:
-      case X509_V_ERR_CERT_NOT_YET_VALID:
-        return Secure(hr::WINHTTP_SECURE_CERT_DATE_INVALID,
-                      "the server certificate has expired or is not yet valid", url);
       case X509_V_ERR_INVALID_PURPOSE:
         return Secure(hr::WINHTTP_SECURE_CERT_WRONG_USAGE,
                       "the server certificate is not for server authentication", url);
@@ -154,14 +165,6 @@ std::optional<Error> TlsError(CURL* curl, CURLcode code, const std::string& deta
       case X509_V_ERR_CRL_NOT_YET_VALID:
         return Secure(hr::WINHTTP_SECURE_CERT_REV_FAILED,
                       "the revocation of the server certificate could not be checked", url);
-      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-      case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-      case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-      case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-      case X509_V_ERR_CERT_UNTRUSTED:
-        return Secure(hr::WINHTTP_SECURE_INVALID_CA,
-                      "the server certificate is issued by an untrusted authority", url);
       default:
         return Secure(hr::WINHTTP_SECURE_FAILURE,
                       std::string("the server certificate failed verification: ") +
@@ -179,8 +182,12 @@ std::optional<Error> TlsError(CURL* curl, CURLcode code, const std::string& deta
     return Secure(hr::WINHTTP_CLIENT_AUTH_CERT_NEEDED,
                   "the server requires a client certificate (" + detail + ")", url);
   }
-  // A TLS alert from the server (e.g. it rejected the client certificate): no retry helps.
-  if (refused && detail.find("alert") != std::string::npos) {
+  // The server ended the session before any HTTP answer although (or because) we presented
+  // a client certificate, or it sent a TLS alert: no retry helps.
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (refused && ((request.presented_certificate && status == 0) ||
+                  detail.find("alert") != std::string::npos)) {
     return Secure(hr::WINHTTP_SECURE_FAILURE, "the server refused the TLS session (" + detail + ")",
                   url);
   }

@@ -36,6 +36,7 @@ struct TlsRequest {
   const TlsTrust* trust = nullptr;
   std::uint32_t security_flags = 0;
   bool server_asked_for_certificate = false;  // set during the handshake
+  bool presented_certificate = false;         // the job sent a client certificate
 };
 
 // Points the easy handle's TLS setup at `request` (verification, flags, trust).
