@@ -83,6 +83,14 @@ class JobManager::FileSink : public DownloadSink {
   void OnRetryAfter(std::chrono::seconds delay) override { retry_after_ = delay; }
   std::chrono::seconds retry_after() const { return retry_after_; }
 
+  // Makes everything written so far durable without recording it (the caller records it).
+  Status Sync() {
+    if (written_ == committed_) return Ok();
+    OPENBITS_RETURN_IF_ERROR(temp_.Sync());
+    committed_ = written_;
+    return Ok();
+  }
+
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
@@ -203,8 +211,11 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     if (ranged) request.ranges = RemainingRanges(file.ranges, request.offset);
     const std::uint64_t written_before = sink.written();
     Status downloaded = session->Download(request, sink);
-    // Whatever arrived is kept, even when the download failed or was stopped.
-    Status checkpointed = sink.Checkpoint();
+    const bool file_done =
+        downloaded && !control->stop && (!ranged || sink.written() == sink.output_total());
+    // Whatever arrived is kept, even when the download failed or was stopped. A finished file
+    // is recorded once, complete, by OnFileCompleted: one write per file.
+    Status checkpointed = file_done ? sink.Sync() : sink.Checkpoint();
     if (control->stop) break;
     if (!downloaded && ranged && downloaded.error().code() == hr::BG_E_REMOTE_FILE_CHANGED &&
         !restarted_changed_file) {
@@ -265,7 +276,7 @@ void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t 
     if (entry->job.state == JobState::kConnecting) {
       (void)Transition(*entry, JobEvent::kConnected, notifications);
     } else {
-      (void)store_.Save(entry->job);
+      (void)store_.SaveFileProgress(id, index, file);
     }
   }
   Dispatch(notifications);
@@ -312,7 +323,7 @@ void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint
     file.bytes_committed = file.bytes_transferred = bytes;
     if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
     job.last_progress_us = clock_.NowUs();
-    if (auto saved = store_.Save(job); !saved) {
+    if (auto saved = store_.SaveFileProgress(id, index, file); !saved) {
       Log()->error("Failed to save job={}: {}", id.ToString(), saved.error().ToString());
     }
     Log()->info("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);

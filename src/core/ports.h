@@ -23,8 +23,9 @@ class JobStore {
   virtual Result<std::vector<Job>> LoadAll() = 0;
   // Writes the job and all its files in one transaction.
   virtual Status Save(const Job& job) = 0;
-  // Progress checkpoint of one file (offset, size, validators); REQUIRES: the temp file's bytes
-  // up to file.bytes_transferred are already durable.
+  // One file's row only (offset, size, validators, completion, response headers): the
+  // per-file write, so a job of thousands of files costs no more per file than one of two.
+  // REQUIRES: the temp file's bytes up to file.bytes_committed are already durable.
   virtual Status SaveFileProgress(const Guid& job, std::uint32_t index, const JobFile& file) = 0;
   virtual Status Remove(const Guid& job) = 0;
 };

@@ -529,15 +529,18 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   std::lock_guard lock(mutex_);
   Statement update(db_,
                    "UPDATE files SET bytes_total = ?, bytes_committed = ?, etag = ?, "
-                   "last_modified = ?, remote_mtime_us = ? WHERE job_id = ? AND idx = ?");
+                   "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ? "
+                   "WHERE job_id = ? AND idx = ?");
   if (!update.ok()) return SqliteError(db_, "prepare progress save");
   update.Bind(1, static_cast<std::int64_t>(file.bytes_total));
   update.Bind(2, static_cast<std::int64_t>(file.bytes_committed));
   update.Bind(3, file.validators.etag);
   update.Bind(4, file.validators.last_modified);
   update.Bind(5, file.remote_mtime_us);
-  update.Bind(6, job.ToString());
-  update.Bind(7, std::int64_t{index});
+  update.Bind(6, std::int64_t{file.completed ? 1 : 0});
+  update.Bind(7, file.response_headers);
+  update.Bind(8, job.ToString());
+  update.Bind(9, std::int64_t{index});
   return StepDone(db_, update, "save progress");
 }
 

@@ -181,12 +181,16 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   file.bytes_committed = 4096;
   file.bytes_transferred = 9999;  // live, not durable: must not be stored
   file.bytes_total = 10000;
+  file.completed = true;
+  file.response_headers = "HTTP/1.1 206 Partial Content\r\n";
   ASSERT_TRUE((*store)->SaveFileProgress(job.id, 1, file));
   auto loaded = (*store)->LoadAll();
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->front().files[1].bytes_committed, 4096u);
   EXPECT_EQ(loaded->front().files[1].bytes_transferred, 4096u);
   EXPECT_EQ(loaded->front().files[1].bytes_total, 10000u);
+  EXPECT_TRUE(loaded->front().files[1].completed);
+  EXPECT_EQ(loaded->front().files[1].response_headers, "HTTP/1.1 206 Partial Content\r\n");
   EXPECT_EQ(loaded->front().files[0].bytes_committed, 100u);
 }
 
