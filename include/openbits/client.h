@@ -17,6 +17,7 @@
 
 #include "openbits/guid.h"
 #include "openbits/result.h"
+#include "openbits/secret.h"
 #include "openbits/types.h"
 
 namespace openbits {
@@ -144,6 +145,15 @@ class Job {
   Result<bool> GetHighPerformance();
   Result<std::uint64_t> GetMaxDownloadSize();
   Result<std::uint32_t> GetMinimumNotificationInterval();
+  // SetCredentials with a user name and password for the (target, scheme) slot.
+  Status SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
+                        const SecretString& password);
+  // SetCredentials with NULL user name and password: the owner's own logon credentials
+  // (NTLM, NEGOTIATE). This process's KRB5CCNAME goes along, so that bitsd can use the
+  // caller's Kerberos tickets (it accepts a cache only if it belongs to the job's owner).
+  Status SetImplicitCredentials(AuthTarget target, AuthScheme scheme);
+  // S_OK, or S_FALSE when the slot was empty.
+  Result<HRESULT> RemoveCredentials(AuthTarget target, AuthScheme scheme);
   // "Name: value" lines separated by CRLF; "" clears them.
   Status SetCustomHeaders(const std::string& headers);
   Result<std::string> GetCustomHeaders();

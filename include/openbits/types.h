@@ -72,6 +72,19 @@ enum class JobPropertyId : std::uint32_t {
 };
 inline constexpr std::uint64_t kNoMaxDownloadSize = ~std::uint64_t{0};
 
+// BG_AUTH_TARGET and BG_AUTH_SCHEME (SetCredentials). The numeric values are BITS's.
+enum class AuthTarget : std::uint32_t {
+  kServer = 1,
+  kProxy = 2,
+};
+enum class AuthScheme : std::uint32_t {
+  kBasic = 1,
+  kDigest = 2,
+  kNtlm = 3,
+  kNegotiate = 4,
+  kPassport = 5,
+};
+
 // BITS_FILE_PROPERTY_ID.
 inline constexpr std::uint32_t kFilePropertyHttpResponseHeaders = 1;
 
@@ -98,5 +111,11 @@ std::string_view JobPriorityName(JobPriority priority);
 std::string_view JobTypeName(JobType type);
 std::optional<JobPriority> ParseJobPriority(std::string_view name);
 bool IsFinalState(JobState state);
+// "SERVER", "PROXY"; "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT" (bitsadmin's words).
+std::string_view AuthTargetName(AuthTarget target);
+std::string_view AuthSchemeName(AuthScheme scheme);
+// Case-insensitive; nullopt for anything else.
+std::optional<AuthTarget> ParseAuthTarget(std::string_view name);
+std::optional<AuthScheme> ParseAuthScheme(std::string_view name);
 
 }  // namespace openbits

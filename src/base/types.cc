@@ -56,13 +56,65 @@ std::string_view JobTypeName(JobType type) {
   return "UNKNOWN";
 }
 
-std::optional<JobPriority> ParseJobPriority(std::string_view name) {
+namespace {
+
+std::string Upper(std::string_view name) {
   std::string upper(name);
   std::transform(upper.begin(), upper.end(), upper.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return upper;
+}
+
+}  // namespace
+
+std::optional<JobPriority> ParseJobPriority(std::string_view name) {
+  const std::string upper = Upper(name);
   for (JobPriority p :
        {JobPriority::kForeground, JobPriority::kHigh, JobPriority::kNormal, JobPriority::kLow}) {
     if (JobPriorityName(p) == upper) return p;
+  }
+  return std::nullopt;
+}
+
+std::string_view AuthTargetName(AuthTarget target) {
+  switch (target) {
+    case AuthTarget::kServer:
+      return "SERVER";
+    case AuthTarget::kProxy:
+      return "PROXY";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view AuthSchemeName(AuthScheme scheme) {
+  switch (scheme) {
+    case AuthScheme::kBasic:
+      return "BASIC";
+    case AuthScheme::kDigest:
+      return "DIGEST";
+    case AuthScheme::kNtlm:
+      return "NTLM";
+    case AuthScheme::kNegotiate:
+      return "NEGOTIATE";
+    case AuthScheme::kPassport:
+      return "PASSPORT";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<AuthTarget> ParseAuthTarget(std::string_view name) {
+  const std::string upper = Upper(name);
+  for (AuthTarget t : {AuthTarget::kServer, AuthTarget::kProxy}) {
+    if (AuthTargetName(t) == upper) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<AuthScheme> ParseAuthScheme(std::string_view name) {
+  const std::string upper = Upper(name);
+  for (AuthScheme s : {AuthScheme::kBasic, AuthScheme::kDigest, AuthScheme::kNtlm,
+                       AuthScheme::kNegotiate, AuthScheme::kPassport}) {
+    if (AuthSchemeName(s) == upper) return s;
   }
   return std::nullopt;
 }

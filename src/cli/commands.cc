@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -514,6 +515,83 @@ int GetCustomHeaders(Context& ctx, const Args& args) {
   });
 }
 
+// SERVER / PROXY and BASIC ... PASSPORT, by name or by BITS's number (an unknown number goes
+// to bitsd, which answers BG_E_INVALID_AUTH_TARGET / _SCHEME).
+template <typename Enum>
+std::optional<Enum> ParseAuthWord(const std::string& text,
+                                  std::optional<Enum> (*parse)(std::string_view)) {
+  if (auto named = parse(text)) return named;
+  if (auto number = ParseFlags(text)) return static_cast<Enum>(*number);
+  return std::nullopt;
+}
+
+// The password argument: "-" reads one line from standard input, "*" prompts on the
+// terminal without echo; anything else is the password itself.
+std::optional<SecretString> ReadPassword(const std::string& argument) {
+  if (argument != "-" && argument != "*") return SecretString(argument);
+  std::string line;
+  if (argument == "-") {
+    if (!std::getline(std::cin, line) && line.empty()) return std::nullopt;
+  } else {
+    std::cerr << "Password: " << std::flush;
+    termios saved{};
+    const bool tty = tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+      termios silent = saved;
+      silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+    }
+    const bool read = static_cast<bool>(std::getline(std::cin, line));
+    if (tty) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+    if (!read) return std::nullopt;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  SecretString password(line);
+  explicit_bzero(line.data(), line.size());
+  return password;
+}
+
+int SetCredentials(Context& ctx, const Args& args) {
+  const char* usage =
+      "/setcredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT USER PASSWORD\n"
+      "  (PASSWORD - reads standard input, * prompts; USER and PASSWORD NULL NULL: your own "
+      "logon credentials)";
+  if (args.size() != 5) return Usage(usage);
+  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
+  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
+  if (!target || !scheme) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  if (args[3] == "NULL" && args[4] == "NULL") {
+    return Done(ctx, job->SetImplicitCredentials(*target, *scheme), "set credentials",
+                "Implicit credentials set.");
+  }
+  const auto password = ReadPassword(args[4]);
+  if (!password) return Fail("set credentials", Error::InvalidArg("no password was given"));
+  return Done(ctx, job->SetCredentials(*target, *scheme, SecretString(args[3]), *password),
+              "set credentials", "Credentials set.");
+}
+
+int RemoveCredentials(Context& ctx, const Args& args) {
+  const char* usage = "/removecredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT";
+  if (args.size() != 3) return Usage(usage);
+  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
+  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
+  if (!target || !scheme) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto removed = job->RemoveCredentials(*target, *scheme);
+  if (!removed) return Fail("remove credentials", removed.error());
+  if (ctx.raw) {
+    std::cout << FormatHresult(*removed) << "\n";
+  } else {
+    std::cout << (*removed == hr::S_OK ? "Credentials removed." : "No credentials were set.")
+              << "\n";
+  }
+  return 0;
+}
+
 // CURRENT_USER / LOCAL_MACHINE (or their numbers).
 std::optional<std::uint32_t> ParseStoreLocation(std::string text) {
   for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -754,6 +832,8 @@ const std::map<std::string, Command>& Commands() {
       {"/getclientcertificate", GetClientCertificate},
       {"/util", Util},
       {"/setcustomheaders", SetCustomHeaders},
+      {"/setcredentials", SetCredentials},
+      {"/removecredentials", RemoveCredentials},
       {"/sethttpmethod", TextSetter("/sethttpmethod", &Job::SetHttpMethod)},
       {"/gethttpmethod", Getter<std::string>("/gethttpmethod", &Job::GetHttpMethod,
                                              [](const std::string& s) { return s; })},
@@ -810,6 +890,9 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
   /setcustomheaders JOB "Name: value" ... | NULL | /getcustomheaders JOB | /makecustomheaderswriteonly JOB
   /sethttpmethod JOB METHOD | /gethttpmethod JOB
+  /setcredentials JOB SERVER|PROXY SCHEME USER PASSWORD   SCHEME: BASIC DIGEST NTLM NEGOTIATE
+                                  PASSPORT; PASSWORD - reads stdin, * prompts; NULL NULL: implicit
+  /removecredentials JOB SERVER|PROXY SCHEME
   /setclientcertificatebyid JOB LOCATION STORE SHA1HEX | /setclientcertificatebyname JOB LOCATION STORE SUBJECT
   /removeclientcertificate JOB | /getclientcertificate JOB
   /util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]

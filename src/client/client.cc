@@ -359,6 +359,28 @@ Status Job::SetMaximumDownloadTime(std::uint32_t seconds) {
 Result<std::uint32_t> Job::GetMaximumDownloadTime() {
   return Call([&] { return connection_->Job(id_).GetMaximumDownloadTime(); });
 }
+Status Job::SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
+                           const SecretString& password) {
+  return Call([&] {
+    connection_->Job(id_).SetCredentials(
+        static_cast<uint32_t>(target), static_cast<uint32_t>(scheme), false,
+        std::string(user.reveal()), std::string(password.reveal()), "");
+  });
+}
+Status Job::SetImplicitCredentials(AuthTarget target, AuthScheme scheme) {
+  const char* ccache = std::getenv("KRB5CCNAME");
+  return Call([&] {
+    connection_->Job(id_).SetCredentials(static_cast<uint32_t>(target),
+                                         static_cast<uint32_t>(scheme), true, "", "",
+                                         ccache ? ccache : "");
+  });
+}
+Result<HRESULT> Job::RemoveCredentials(AuthTarget target, AuthScheme scheme) {
+  return Call([&] {
+    return static_cast<HRESULT>(connection_->Job(id_).RemoveCredentials(
+        static_cast<uint32_t>(target), static_cast<uint32_t>(scheme)));
+  });
+}
 Status Job::SetCustomHeaders(const std::string& headers) {
   return Call([&] { connection_->Job(id_).SetCustomHeaders(headers); });
 }

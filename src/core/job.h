@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/credentials.h"
 #include "core/state_machine.h"
 #include "openbits/guid.h"
 #include "openbits/result.h"
@@ -133,6 +134,8 @@ struct Job {
   std::uint64_t max_download_size = kNoMaxDownloadSize;
   bool resumed_once = false;  // some properties are read-only after the first Resume
   std::optional<ClientCertificateRef> client_certificate;
+  // SetCredentials: one slot per (target, scheme). Encrypted at rest, never returned.
+  CredentialSet credentials;
 
   // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
   bool WholeBodies() const { return dynamic_content || !http_method.empty(); }

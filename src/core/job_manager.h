@@ -121,12 +121,17 @@ class JobManager {
   Status SetSecurityFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
   // 0: no limit. Exceeded: ERROR with BG_E_MAXDOWNLOAD_TIMEOUT.
   Status SetMaximumDownloadTime(const Caller& caller, const Guid& id, std::uint32_t seconds);
-  // Administrators only: the caller becomes the owner; the notification command line (and
-  // later credentials, certificates, custom headers) are dropped, temp files change hands.
+  // Administrators only: the caller becomes the owner; the notification command line,
+  // credentials, client certificate and custom headers are dropped, temp files change hands.
   Status TakeOwnership(const Caller& caller, const Guid& id);
   // SetClientCertificateByID/ByName; nullopt is RemoveClientCertificate.
   Status SetClientCertificate(const Caller& caller, const Guid& id,
                               std::optional<ClientCertificateRef> reference);
+  // SetCredentials: fills the (target, scheme) slot; never readable afterwards.
+  Status SetCredentials(const Caller& caller, const Guid& id, const Credential& credential);
+  // RemoveCredentials: S_OK, or S_FALSE when the slot was empty.
+  Result<HRESULT> RemoveCredentials(const Caller& caller, const Guid& id, std::uint32_t target,
+                                    std::uint32_t scheme);
   // SetCustomHeaders: an empty value clears them.
   Status SetCustomHeaders(const Caller& caller, const Guid& id, const SecretString& headers);
   // The owner only, and not once write-only (E_ACCESSDENIED).

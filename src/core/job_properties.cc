@@ -137,6 +137,7 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     changed.notify_command.reset();
     changed.custom_headers = SecretString();
     changed.client_certificate.reset();
+    changed.credentials.Clear();
     changed.custom_headers_write_only = false;
     return Ok();
   });
@@ -155,6 +156,28 @@ Status JobManager::SetClientCertificate(const Caller& caller, const Guid& id,
     job.client_certificate = reference;
     return Ok();
   });
+}
+
+Status JobManager::SetCredentials(const Caller& caller, const Guid& id,
+                                  const Credential& credential) {
+  OPENBITS_RETURN_IF_ERROR(ValidateCredential(credential));
+  return Mutate(caller, id, [&](Job& job) {
+    job.credentials.Set(credential);
+    return Ok();
+  });
+}
+
+Result<HRESULT> JobManager::RemoveCredentials(const Caller& caller, const Guid& id,
+                                              std::uint32_t target, std::uint32_t scheme) {
+  OPENBITS_RETURN_IF_ERROR(ValidateAuthSlot(target, scheme));
+  bool removed = false;
+  const Status status = Mutate(caller, id, [&](Job& job) {
+    removed =
+        job.credentials.Remove(static_cast<AuthTarget>(target), static_cast<AuthScheme>(scheme));
+    return Ok();
+  });
+  if (!status) return status.error();
+  return removed ? hr::S_OK : hr::S_FALSE;
 }
 
 Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,

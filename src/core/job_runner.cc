@@ -139,6 +139,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     bool whole_body = false, high_performance = false;
     std::string http_method;
     std::optional<ClientCertificateRef> client_certificate;
+    CredentialSet credentials;
     std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
     Notifications notifications;
@@ -157,6 +158,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         high_performance = job.high_performance;
         http_method = job.http_method;
         client_certificate = job.client_certificate;
+        credentials = job.credentials;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -188,6 +190,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.http_method = http_method;
     request.owner = owner;
     request.client_certificate = client_certificate;
+    request.credentials = credentials;
     const bool ranged = !file.ranges.empty();
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)

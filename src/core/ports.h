@@ -112,6 +112,8 @@ struct DownloadRequest {
   // Mutual TLS: the job's certificate, resolved by the transport from the owner's (or the
   // machine's) store when the request starts.
   std::optional<ClientCertificateRef> client_certificate;
+  // SetCredentials: what the transport may answer a server's or a proxy's challenge with.
+  CredentialSet credentials;
   FileOwner owner;
 };
 

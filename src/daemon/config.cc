@@ -49,6 +49,16 @@ Setter ManagerDuration(Duration core::ManagerOptions::*field) {
   };
 }
 
+// A number from 0 to `max` in the [auth] policy.
+Setter AuthLevel(std::uint32_t auth::AuthPolicy::*field, std::uint32_t max) {
+  return [field, max](Config& c, const std::string& v) {
+    std::uint32_t value = 0;
+    if (!ParseUnsigned(v, value) || value > max) return false;
+    c.curl.auth.*field = value;
+    return true;
+  };
+}
+
 Setter CurlSeconds(long transfer::CurlTransportOptions::*field) {
   return [field](Config& c, const std::string& v) {
     unsigned value = 0;
@@ -80,6 +90,14 @@ const std::map<std::string, Setter>& Keys() {
       {"transfer.connect_timeout_s",
        CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},
+      {"auth.use_lm_compat", AuthLevel(&auth::AuthPolicy::use_lm_compat, 2)},
+      {"auth.lm_compatibility_level", AuthLevel(&auth::AuthPolicy::lm_compatibility_level, 5)},
+      {"auth.allow_basic_over_http",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false") return false;
+         c.curl.auth.allow_basic_over_http = v == "true";
+         return true;
+       }},
       {"tls.extra_ca_file",
        [](Config& c, const std::string& v) {
          c.curl.extra_ca_file = v;

@@ -65,6 +65,11 @@ Status RunDaemon(const DaemonOptions& options) {
   transfer::FileCertificateStore certificates(options.config.certificates);
   auto transport = transfer::CurlTransport::Create(options.config.curl, &certificates);
   if (!transport) return transport.error();
+  if (options.config.curl.auth.allow_basic_over_http) {
+    logger->warn(
+        "[auth] allow_basic_over_http is set: Basic passwords may cross the network "
+        "in the clear");
+  }
   identity::PosixLocalFileSystem files;
   identity::ProcessLauncher commands;
   core::SystemClock clock;

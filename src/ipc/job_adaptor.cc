@@ -287,6 +287,25 @@ sdbus::Variant JobAdaptor::GetProperty(const uint32_t& property_id) {
   return std::visit([](const auto& v) { return sdbus::Variant(v); }, *value);
 }
 
+void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,
+                                const bool& implicit, const std::string& user,
+                                const std::string& password, const std::string& credential_cache) {
+  core::Credential credential;
+  credential.target = static_cast<AuthTarget>(target);
+  credential.scheme = static_cast<AuthScheme>(scheme);
+  credential.implicit = implicit;
+  credential.user = SecretString(user);
+  credential.password = SecretString(password);
+  credential.credential_cache = credential_cache;
+  ThrowIfError(manager_.SetCredentials(CurrentCaller(), id_, credential));
+}
+
+uint32_t JobAdaptor::RemoveCredentials(const uint32_t& target, const uint32_t& scheme) {
+  auto removed = manager_.RemoveCredentials(CurrentCaller(), id_, target, scheme);
+  if (!removed) throw ToDbusError(removed.error());
+  return *removed;
+}
+
 void JobAdaptor::SetCustomHeaders(const std::string& headers) {
   ThrowIfError(manager_.SetCustomHeaders(CurrentCaller(), id_, SecretString(headers)));
 }

@@ -84,6 +84,10 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   std::string GetHttpMethod() override;
   void SetProperty(const uint32_t& property_id, const sdbus::Variant& value) override;
   sdbus::Variant GetProperty(const uint32_t& property_id) override;
+  void SetCredentials(const uint32_t& target, const uint32_t& scheme, const bool& implicit,
+                      const std::string& user, const std::string& password,
+                      const std::string& credential_cache) override;
+  uint32_t RemoveCredentials(const uint32_t& target, const uint32_t& scheme) override;
   void SetCustomHeaders(const std::string& headers) override;
   std::string GetCustomHeaders() override;
   void MakeCustomHeadersWriteOnly() override;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "base/log.h"
 
@@ -101,14 +102,68 @@ ALTER TABLE jobs ADD COLUMN client_cert_sha1 TEXT;
 ALTER TABLE jobs ADD COLUMN client_cert_subject TEXT;
 )sql";
 
+// Version 8: credentials, one row per (target, scheme) slot; user name, password and
+// credential cache name sealed together (SecretBox, bound to the job and the slot).
+constexpr const char* kMigrationV8 = R"sql(
+CREATE TABLE credentials (
+  job_id   TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  target   INTEGER NOT NULL,
+  scheme   INTEGER NOT NULL,
+  implicit INTEGER NOT NULL,
+  sealed   BLOB NOT NULL,
+  PRIMARY KEY (job_id, target, scheme)
+);
+)sql";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 7> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 8> kMigrations = {{{1, kSchemaV1},
                                                                      {2, kMigrationV2},
                                                                      {3, kMigrationV3},
                                                                      {4, kMigrationV4},
                                                                      {5, kMigrationV5},
                                                                      {6, kMigrationV6},
-                                                                     {7, kMigrationV7}}};
+                                                                     {7, kMigrationV7},
+                                                                     {8, kMigrationV8}}};
+
+// What a sealed credential row holds: three length-prefixed fields.
+SecretString PackCredential(const core::Credential& credential) {
+  std::string packed;
+  for (std::string_view field : {credential.user.reveal(), credential.password.reveal(),
+                                 std::string_view(credential.credential_cache)}) {
+    packed += std::to_string(field.size());
+    packed += ':';
+    packed += field;
+  }
+  SecretString secret(std::move(packed));
+  return secret;
+}
+
+std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
+  std::string_view rest = packed.reveal();
+  std::string fields[3];
+  for (std::string& field : fields) {
+    const auto colon = rest.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::size_t length = 0;
+    for (char c : rest.substr(0, colon)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      length = length * 10 + static_cast<std::size_t>(c - '0');
+    }
+    rest.remove_prefix(colon + 1);
+    if (length > rest.size()) return std::nullopt;
+    field.assign(rest.substr(0, length));
+    rest.remove_prefix(length);
+  }
+  core::Credential credential;
+  credential.user = SecretString(std::move(fields[0]));
+  credential.password = SecretString(std::move(fields[1]));
+  credential.credential_cache = std::move(fields[2]);
+  return credential;
+}
+
+std::string CredentialContext(const std::string& job_id, std::int64_t target, std::int64_t scheme) {
+  return job_id + "/credential/" + std::to_string(target) + "/" + std::to_string(scheme);
+}
 
 std::string EncodeRanges(const std::vector<core::FileRange>& ranges) {
   std::string text;
@@ -397,6 +452,31 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
+
+    Statement select_credentials(
+        db_, "SELECT target, scheme, implicit, sealed FROM credentials WHERE job_id = ?");
+    if (!select_credentials.ok()) return SqliteError(db_, "read credentials");
+    const std::string id = job.id.ToString();
+    select_credentials.Bind(1, id);
+    while ((rc = select_credentials.Step()) == SQLITE_ROW) {
+      const std::int64_t target = select_credentials.Int(0);
+      const std::int64_t scheme = select_credentials.Int(1);
+      auto opened =
+          secrets_->Open(select_credentials.Blob(3), CredentialContext(id, target, scheme));
+      std::optional<core::Credential> credential;
+      if (opened) credential = UnpackCredential(*opened);
+      if (!credential) {
+        // The job stays usable without this slot; the log says why (never what).
+        Log()->error("Failed to decrypt credentials of job={} target={} scheme={}", id, target,
+                     scheme);
+        continue;
+      }
+      credential->target = static_cast<AuthTarget>(target);
+      credential->scheme = static_cast<AuthScheme>(scheme);
+      credential->implicit = select_credentials.Int(2) != 0;
+      job.credentials.Set(std::move(*credential));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read credentials");
   }
   return jobs;
 }
@@ -513,6 +593,26 @@ Status SqliteJobStore::Save(const core::Job& job) {
       }
       insert.Bind(14, EncodeRanges(file.ranges));
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
+    }
+
+    Statement clear_credentials(db_, "DELETE FROM credentials WHERE job_id = ?");
+    clear_credentials.Bind(1, id);
+    OPENBITS_RETURN_IF_ERROR(StepDone(db_, clear_credentials, "save credentials"));
+    for (const core::Credential& credential : job.credentials.all()) {
+      const auto target = static_cast<std::int64_t>(credential.target);
+      const auto scheme = static_cast<std::int64_t>(credential.scheme);
+      auto sealed =
+          secrets_->Seal(PackCredential(credential), CredentialContext(id, target, scheme));
+      if (!sealed) return sealed.error();
+      Statement insert(db_,
+                       "INSERT INTO credentials (job_id, target, scheme, implicit, sealed) "
+                       "VALUES (?,?,?,?,?)");
+      insert.Bind(1, id);
+      insert.Bind(2, target);
+      insert.Bind(3, scheme);
+      insert.Bind(4, std::int64_t{credential.implicit ? 1 : 0});
+      insert.BindBlob(5, *sealed);
+      OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save credential"));
     }
     return Ok();
   };

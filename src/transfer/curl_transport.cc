@@ -8,8 +8,10 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <optional>
 
+#include "auth/challenge.h"
 #include "base/log.h"
 #include "transfer/byte_ranges.h"
 #include "transfer/curl_errors.h"
@@ -23,6 +25,48 @@ std::shared_ptr<spdlog::logger> Log() {
 }
 
 constexpr long kBufferSize = 512 * 1024;
+// Requests for one download at most: the first and one per authentication leg (NTLM and
+// SPNEGO take three; a refused answer is retried once, then another scheme may be tried).
+constexpr int kMaxAuthLegs = 8;
+
+// The parts of a URL that authentication needs.
+struct UrlParts {
+  std::string origin;  // scheme://host:port
+  std::string host;
+  std::string target;  // path and query
+  bool secure = false;
+};
+
+std::optional<UrlParts> SplitUrl(const std::string& url) {
+  CURLU* handle = curl_url();
+  if (curl_url_set(handle, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    curl_url_cleanup(handle);
+    return std::nullopt;
+  }
+  auto part = [&](CURLUPart which, unsigned flags = 0) {
+    char* value = nullptr;
+    std::string text;
+    if (curl_url_get(handle, which, &value, flags) == CURLUE_OK && value) text = value;
+    curl_free(value);
+    return text;
+  };
+  UrlParts parts;
+  const std::string scheme = part(CURLUPART_SCHEME);
+  parts.host = part(CURLUPART_HOST);
+  if (parts.host.size() > 2 && parts.host.front() == '[') {
+    parts.host = parts.host.substr(1, parts.host.size() - 2);
+  }
+  parts.origin =
+      scheme + "://" + part(CURLUPART_HOST) + ":" + part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  parts.target = part(CURLUPART_PATH);
+  if (parts.target.empty()) parts.target = "/";
+  if (const std::string query = part(CURLUPART_QUERY); !query.empty()) {
+    parts.target += "?" + query;
+  }
+  parts.secure = scheme == "https";
+  curl_url_cleanup(handle);
+  return parts;
+}
 
 std::string Trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
@@ -77,6 +121,13 @@ class CurlSession : public core::TransferSession {
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
 
  private:
+  // One request of a download to `url` (the request's URL, or where a same-origin redirect
+  // led), with `authorization` as its Authorization header when set. A 401 sets challenged_.
+  Status Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
+                 const std::string& url, const std::optional<SecretString>& authorization);
+  // The server authenticator of an origin, made on first use from the job's credentials.
+  auth::Authenticator& ServerAuthenticator(const core::DownloadRequest& request,
+                                           const std::string& origin);
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
@@ -96,6 +147,8 @@ class CurlSession : public core::TransferSession {
   const CurlTransportOptions& options_;
   const TlsTrust* trust_;
   core::CertificateStore* certificates_;
+  // Per origin, for the whole session: a scheme accepted once is sent ahead afterwards.
+  std::map<std::string, auth::Authenticator> server_auth_;
   TlsRequest tls_;  // the current request's TLS settings, read by the handshake callbacks
   // Per download:
   const core::DownloadRequest* request_ = nullptr;
@@ -105,6 +158,7 @@ class CurlSession : public core::TransferSession {
   std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
   std::uint64_t position_ = 0;                 // offset of the next byte
   std::optional<Error> failure_;               // why a callback stopped the transfer
+  bool challenged_ = false;  // a 401: its body is discarded, its challenges answered
   // Range mode (AddFileWithRanges):
   std::optional<RangeCursor> cursor_;
   core::DownloadResponse pending_response_;
@@ -143,6 +197,13 @@ Status CurlSession::AcceptResponse() {
   curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &headers_.status);
   const std::string url = log::RedactUrl(request_->url);
   const long status = headers_.status;
+  if (status == 401) {
+    // Answered by Download with the challenges of the header block; the body is dropped
+    // and the connection kept, as connection-bound schemes (NTLM) need.
+    challenged_ = true;
+    accepted_ = true;
+    return Ok();
+  }
   if (!headers_.retry_after.empty()) {
     // Seconds, or an HTTP date (RFC 9110 10.2.3).
     std::int64_t delay = -1;
@@ -229,6 +290,7 @@ size_t CurlSession::OnBody(char* data, size_t size, size_t count, void* self_ptr
       return CURL_WRITEFUNC_ERROR;
     }
   }
+  if (self->challenged_) return length;
   if (self->cursor_) {
     if (auto taken = self->OnRangesBody(data, length); !taken) {
       self->failure_ = taken.error();
@@ -339,8 +401,65 @@ Status CurlSession::OnRangesBody(const char* data, std::size_t length) {
       });
 }
 
+auth::Authenticator& CurlSession::ServerAuthenticator(const core::DownloadRequest& request,
+                                                      const std::string& origin) {
+  auto it = server_auth_.find(origin);
+  if (it == server_auth_.end()) {
+    it = server_auth_
+             .emplace(origin, auth::Authenticator(AuthTarget::kServer, request.credentials,
+                                                  options_.auth, {request.owner.uid, ""}))
+             .first;
+  }
+  return it->second;
+}
+
 Status CurlSession::Download(const core::DownloadRequest& request, core::DownloadSink& sink) {
+  const auto first = SplitUrl(request.url);
+  if (!first) {
+    return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
+                 "the URL cannot be parsed: " + log::RedactUrl(request.url));
+  }
+  auth::RequestInfo info{request.http_method.empty() ? "GET" : request.http_method, first->target,
+                         first->host, first->secure};
+  std::string url = request.url;
+  std::optional<SecretString> authorization =
+      ServerAuthenticator(request, first->origin).Preemptive(info);
+  for (int leg = 1;; ++leg) {
+    Status status = Perform(request, sink, url, authorization);
+    const char* effective = nullptr;
+    curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
+    const auto answered = SplitUrl(effective ? effective : url);
+    if (!challenged_) {
+      if (status && authorization && answered && answered->origin == first->origin) {
+        ServerAuthenticator(request, first->origin).Accepted();
+      }
+      return status;
+    }
+    const std::string where = log::RedactUrl(request.url);
+    auto refuse = [&](const std::string& why) {
+      return Error(HttpStatusToHresult(401), ErrorContext::kRemoteFile,
+                   "HTTP status 401 (authentication required) for " + where + ": " + why);
+    };
+    if (!answered || answered->origin != first->origin) {
+      // Credentials never follow a redirect to another origin (DESIGN.md 6).
+      return refuse("a redirect led to another origin, which gets no credentials");
+    }
+    if (leg >= kMaxAuthLegs) return refuse("the authentication exchange did not end");
+    // A same-origin redirect: authenticate where it led.
+    url = effective;
+    info.uri = answered->target;
+    auto answer = ServerAuthenticator(request, first->origin)
+                      .Answer(auth::ChallengesFromHeaders(headers_.raw, "WWW-Authenticate"), info);
+    if (!answer) return refuse(answer.error().message());
+    authorization = std::move(*answer);
+  }
+}
+
+Status CurlSession::Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
+                            const std::string& url,
+                            const std::optional<SecretString>& authorization) {
   request_ = &request;
+  challenged_ = false;
   sink_ = &sink;
   headers_.Reset();
   accepted_ = false;
@@ -351,7 +470,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   multipart_.reset();
   response_reported_ = false;
 
-  curl_easy_setopt(curl_, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
   tls_ = TlsRequest{trust_, request.security_flags, false};
   ConfigureTls(curl_, &tls_);
   // The client certificate is looked up now, so that a changed store takes effect.
@@ -381,6 +500,14 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
   curl_slist* request_headers =
       request.whole_body ? nullptr : curl_slist_append(nullptr, range.c_str());
   for (std::string& line : core::CustomHeaderLines(request.custom_headers)) {
+    request_headers = curl_slist_append(request_headers, line.c_str());
+    explicit_bzero(line.data(), line.size());
+  }
+  if (authorization) {
+    // curl sends a custom Authorization header only to the host of CURLOPT_URL, never to
+    // another host after a redirect (CVE-2018-1000007, CVE-2022-27776).
+    std::string line = "Authorization: ";
+    line.append(authorization->reveal());
     request_headers = curl_slist_append(request_headers, line.c_str());
     explicit_bzero(line.data(), line.size());
   }
@@ -437,6 +564,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     // No body at all: an error status, or an empty file.
     OPENBITS_RETURN_IF_ERROR(AcceptResponse());
   }
+  if (challenged_) return Ok();  // Download answers the challenge
   if (cursor_) {
     if (multipart_ && !multipart_->finished()) {
       return Error(hr::BG_E_CONNECTION_CLOSED, ErrorContext::kRemoteFile,

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "auth/authenticator.h"
 #include "core/ports.h"
 #include "transfer/tls_policy.h"
 
@@ -22,6 +23,8 @@ struct CurlTransportOptions {
   std::string extra_ca_file;
   // PEM CRLs used when a job sets BG_SSL_ENABLE_CRL_CHECK ([tls] crl_file).
   std::string crl_file;
+  // [auth]: implicit credentials and Basic over http.
+  auth::AuthPolicy auth;
 };
 
 class CurlTransport : public core::Transport {

@@ -1,0 +1,52 @@
+// One authentication scheme behind the same few verbs (the shape of curl's lib/vauth): read a
+// challenge, write a response, say whether the exchange is over. A mechanism never sees the
+// transport; Authenticator (authenticator.h) chooses among them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "auth/challenge.h"
+#include "core/credentials.h"
+#include "openbits/result.h"
+#include "openbits/secret.h"
+
+namespace openbits::auth {
+
+// What a mechanism may know of the request it authenticates.
+struct RequestInfo {
+  std::string method = "GET";
+  std::string uri;   // the request target: path and query ("/a/b?c")
+  std::string host;  // the server's host (the proxy's for proxy authentication): the SPN
+  bool secure = false;
+};
+
+// Whose implicit credentials a mechanism uses (the job's owner, or a helper identity).
+struct Identity {
+  std::uint32_t uid = 0;
+  // Kerberos credential cache to use for implicit Negotiate ("" = the identity's default).
+  std::string credential_cache;
+};
+
+class Mechanism {
+ public:
+  virtual ~Mechanism() = default;
+  virtual AuthScheme scheme() const = 0;
+  // Takes in a challenge of this mechanism's scheme from a 401/407: the first one, the next
+  // leg of a multi-leg exchange, or a fresh nonce (Digest stale=true). Fails when it cannot be
+  // answered: malformed, an unsupported algorithm, or a refusal of what we already sent.
+  virtual Status ReadChallenge(const Challenge& challenge) = 0;
+  // The Authorization (or Proxy-Authorization) value for the next request, scheme included.
+  virtual Result<SecretString> Respond(const RequestInfo& request) = 0;
+  // One-leg schemes that were accepted: Respond may be called again without a new challenge,
+  // so later requests of the session carry credentials at once (no extra round trip).
+  virtual bool Reusable() const { return false; }
+};
+
+std::unique_ptr<Mechanism> MakeBasic(const core::Credential& credential);
+std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential);
+// Explicit credentials (user and password) or implicit ones (the identity's Kerberos cache).
+std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
+                                         const Identity& identity);
+
+}  // namespace openbits::auth
