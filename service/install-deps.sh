@@ -6,12 +6,15 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache
-  libcurl4-openssl-dev libssl-dev libsqlite3-dev libspdlog-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev libspdlog-dev libkrb5-dev
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
   dbus-daemon python3 curl ca-certificates
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(googletest libgtest-dev libgmock-dev openssl iproute2 apache2)
+  # Real peers: Apache with mod_ssl and mod_auth_gssapi, an MIT KDC, gss-ntlmssp (NTLM inside
+  # SPNEGO), squid and Samba's ntlm_auth (proxies).
+  packages+=(googletest libgtest-dev libgmock-dev openssl iproute2 apache2 apache2-utils
+    libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server krb5-user gss-ntlmssp)
 fi
 
 missing=()

@@ -1,0 +1,290 @@
+// Authentication against real peers: Apache with Basic, Digest and Negotiate locations and an
+// MIT KDC. What a user observes: the bytes on disk, the job's state and error, and who the
+// server says it authenticated (its access log).
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "harness/auth_peers.h"
+#include "integration/daemon_fixture.h"
+
+namespace openbits::integration {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr HRESULT kHttp401 = 0x80190191;  // BG_E_HTTP_ERROR_401
+
+class AuthTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    kdc_ = std::make_unique<harness::Kdc>(dir_);
+    DaemonTest::SetUp();
+    harness::WriteRandomFile(www() + "/file.bin", 300'000, 17);
+    apache_ = std::make_unique<harness::AuthApache>(dir_, www(), *kdc_);
+  }
+  std::string Config() override {
+    return DaemonTest::Config() + "[auth]\nallow_basic_over_http = true\n";
+  }
+
+  struct Outcome {
+    JobState state = JobState::kCancelled;
+    HRESULT code = hr::S_OK;
+    ErrorContext context = ErrorContext::kNone;
+    std::string description;
+    std::string sha256;  // of the completed file
+  };
+  // Runs a one-file job for `path` on Apache with `configure` setting its credentials.
+  Outcome Fetch(const std::string& name, const std::string& path,
+                const std::function<Status(Job&)>& configure) {
+    Outcome outcome;
+    auto job = client_->CreateJob(name);
+    if (!job) {
+      ADD_FAILURE() << job.error().ToString();
+      return outcome;
+    }
+    const std::string local = out() + "/" + name;
+    const Status added = job->AddFile(apache_->Url(path), local);
+    const Status configured = configure(*job);
+    if (!added || !configured || !job->SetMinimumRetryDelay(5) || !job->Resume()) {
+      ADD_FAILURE() << "could not start " << name << ": "
+                    << (!configured ? configured.error().ToString() : "");
+      return outcome;
+    }
+    outcome.state =
+        WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
+    if (outcome.state == JobState::kTransferred) {
+      EXPECT_TRUE(job->Complete());
+      outcome.sha256 = harness::Sha256OfFile(local);
+    } else if (auto error = job->GetError()) {
+      outcome.code = error->code;
+      outcome.context = error->context;
+      outcome.description = error->description;
+      (void)job->Cancel();
+    }
+    return outcome;
+  }
+  static Status Explicit(Job& job, AuthScheme scheme, const std::string& user,
+                         const std::string& password) {
+    return job.SetCredentials(AuthTarget::kServer, scheme, SecretString(user),
+                              SecretString(password));
+  }
+  // Access-log lines for `path`.
+  std::vector<std::string> Requests(const std::string& path) const {
+    std::vector<std::string> lines;
+    for (const std::string& line : apache_->AccessLog()) {
+      if (line.ends_with(" " + path)) lines.push_back(line);
+    }
+    return lines;
+  }
+  std::string Expected() const { return harness::Sha256OfFile(www() + "/file.bin"); }
+
+  std::unique_ptr<harness::Kdc> kdc_;
+  std::unique_ptr<harness::AuthApache> apache_;
+};
+
+TEST_F(AuthTest, BasicWithTheRightPasswordTransfersAsThatUser) {
+  const Outcome outcome = Fetch("basic", "/basic/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kBasic, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  const auto requests = Requests("/basic/file.bin");
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests.back().substr(0, 16), "206 alice Basic ");
+}
+
+TEST_F(AuthTest, AWrongPasswordEndsInError401AfterOneRetryNotALoop) {
+  const Outcome outcome = Fetch("wrong", "/basic/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kBasic, "alice", "not-the-password");
+  });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp401);
+  EXPECT_EQ(outcome.context, ErrorContext::kRemoteFile);
+  EXPECT_NE(outcome.description.find("refused"), std::string::npos) << outcome.description;
+  // The anonymous request, the answer, and its one retry: three requests, all 401.
+  const auto requests = Requests("/basic/file.bin");
+  EXPECT_EQ(requests.size(), 3u);
+  for (const std::string& line : requests) EXPECT_TRUE(line.starts_with("401 ")) << line;
+}
+
+TEST_F(AuthTest, NoCredentialsEndInError401SayingWhatWasOffered) {
+  const Outcome outcome = Fetch("none", "/digest/file.bin", [](Job&) { return Ok(); });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp401);
+  EXPECT_NE(outcome.description.find("offered digest"), std::string::npos) << outcome.description;
+}
+
+TEST_F(AuthTest, DigestWithTheRightPasswordTransfers) {
+  const Outcome outcome = Fetch("digest", "/digest/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kDigest, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  EXPECT_EQ(Requests("/digest/file.bin").back().substr(0, 17), "206 alice Digest ");
+}
+
+TEST_F(AuthTest, NegotiateWithAnExplicitPasswordGetsAKerberosTicket) {
+  const Outcome outcome = Fetch("krb-explicit", "/negotiate/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kNegotiate, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  const std::string last = Requests("/negotiate/file.bin").back();
+  EXPECT_TRUE(last.starts_with("206 alice@TEST.LOCAL ")) << last;
+  EXPECT_NE(last.find("Negotiate/krb5"), std::string::npos) << last;
+}
+
+TEST_F(AuthTest, ImplicitNegotiateUsesTheCallersTicketCache) {
+  // The client library sends this process's KRB5CCNAME with implicit credentials.
+  const std::string bob = kdc_->Kinit("bob", "bob.ccache");
+  setenv("KRB5CCNAME", bob.c_str(), 1);
+  const Outcome outcome = Fetch("krb-implicit", "/negotiate/file.bin", [](Job& job) {
+    return job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNegotiate);
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_TRUE(Requests("/negotiate/file.bin").back().starts_with("206 bob@TEST.LOCAL "));
+}
+
+TEST_F(AuthTest, ImplicitNegotiateWithoutATicketEndsIn401) {
+  setenv("KRB5CCNAME", ("FILE:" + dir_ / "no-such.ccache").c_str(), 1);
+  const Outcome outcome = Fetch("krb-none", "/negotiate/file.bin", [](Job& job) {
+    return job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNegotiate);
+  });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp401);
+  EXPECT_NE(outcome.description.find("no Kerberos credential cache"), std::string::npos)
+      << outcome.description;
+}
+
+TEST_F(AuthTest, ACacheOfAnotherUserIsNotUsed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the cache to another user";
+  const passwd* bob = getpwnam("openbits-bob");
+  ASSERT_NE(bob, nullptr);
+  const std::string cache = kdc_->Kinit("bob", "bobs.ccache", harness::RunAs{bob->pw_uid, 0});
+  setenv("KRB5CCNAME", cache.c_str(), 1);
+  const Outcome outcome = Fetch("krb-stolen", "/negotiate/file.bin", [](Job& job) {
+    return job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNegotiate);
+  });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp401);
+  EXPECT_NE(outcome.description.find("does not belong to uid 0"), std::string::npos)
+      << outcome.description;
+}
+
+TEST_F(AuthTest, NegotiateWithoutATicketFallsBackToBasic) {
+  // /multi/ offers Negotiate, NTLM and Basic; the job's Negotiate cannot be used.
+  setenv("KRB5CCNAME", ("FILE:" + dir_ / "no-such.ccache").c_str(), 1);
+  const Outcome outcome = Fetch("fallback", "/multi/file.bin", [](Job& job) {
+    const Status implicit = job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNegotiate);
+    if (!implicit) return implicit;
+    return Explicit(job, AuthScheme::kBasic, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  const std::string last = Requests("/multi/file.bin").back();
+  EXPECT_TRUE(last.starts_with("206 alice@TEST.LOCAL ")) << last;
+  EXPECT_NE(last.find("Basic/krb5"), std::string::npos) << last;
+}
+
+TEST_F(AuthTest, CredentialsSurviveARestartAndNeverReachTheLogOrTheDatabaseInClear) {
+  const std::string password = "pw-that-must-never-leak-4711";
+  auto job = client_->CreateJob("persisted");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->AddFile(apache_->Url("/basic/file.bin"), out() + "/persisted"));
+  ASSERT_TRUE(Explicit(*job, AuthScheme::kBasic, "alice", password));
+  ASSERT_TRUE(Explicit(*job, AuthScheme::kBasic, "alice", "alicepw"));  // the slot is replaced
+  ASSERT_TRUE(Explicit(*job, AuthScheme::kDigest, "alice", password));
+  ASSERT_EQ(bitsd_->Stop(), 0);
+  bitsd_->Start();
+  client_ = Connect();
+  auto again = client_->GetJob(job->id());
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(again->Resume());
+  EXPECT_EQ(WaitForState(*again, {JobState::kTransferred, JobState::kError}),
+            JobState::kTransferred);
+  ASSERT_TRUE(again->Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/persisted"), Expected());
+  ASSERT_EQ(bitsd_->Stop(), 0);
+  for (const auto& entry : fs::directory_iterator(bitsd_->state_dir())) {
+    if (!entry.is_regular_file()) continue;
+    EXPECT_EQ(harness::ReadFile(entry.path()).find(password), std::string::npos) << entry.path();
+    EXPECT_EQ(harness::ReadFile(entry.path()).find("alicepw"), std::string::npos) << entry.path();
+  }
+  EXPECT_EQ(bitsd_->Log().find(password), std::string::npos);
+  EXPECT_EQ(bitsd_->Log().find("alicepw"), std::string::npos);
+  bitsd_->Start();
+}
+
+TEST_F(AuthTest, SetAndRemoveCredentialsValidateLikeBits) {
+  auto job = client_->CreateJob("validation");
+  ASSERT_TRUE(job);
+  auto code = [](const Status& status) { return status ? hr::S_OK : status.error().code(); };
+  EXPECT_EQ(code(job->SetCredentials(static_cast<AuthTarget>(3), AuthScheme::kBasic,
+                                     SecretString("a"), SecretString("b"))),
+            hr::BG_E_INVALID_AUTH_TARGET);
+  EXPECT_EQ(code(job->SetCredentials(AuthTarget::kServer, static_cast<AuthScheme>(9),
+                                     SecretString("a"), SecretString("b"))),
+            hr::BG_E_INVALID_AUTH_SCHEME);
+  EXPECT_EQ(code(Explicit(*job, AuthScheme::kBasic, std::string(301, 'u'), "b")),
+            hr::BG_E_USERNAME_TOO_LARGE);
+  EXPECT_EQ(code(Explicit(*job, AuthScheme::kBasic, "u", std::string(65'536, 'p'))),
+            hr::BG_E_PASSWORD_TOO_LARGE);
+  EXPECT_EQ(
+      code(Explicit(*job, AuthScheme::kBasic, std::string(300, 'u'), std::string(65'535, 'p'))),
+      hr::S_OK);
+  EXPECT_EQ(code(job->SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kBasic)),
+            hr::E_INVALIDARG);
+  EXPECT_EQ(*job->RemoveCredentials(AuthTarget::kServer, AuthScheme::kBasic), hr::S_OK);
+  EXPECT_EQ(*job->RemoveCredentials(AuthTarget::kServer, AuthScheme::kBasic), hr::S_FALSE);
+  EXPECT_EQ(job->RemoveCredentials(AuthTarget::kProxy, static_cast<AuthScheme>(0)).error().code(),
+            hr::BG_E_INVALID_AUTH_SCHEME);
+}
+
+TEST_F(AuthTest, BitsadminReadsThePasswordFromStandardInput) {
+  auto created = harness::Run(Bitsadmin({"/rawreturn", "/create", "cli-auth"}));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  ASSERT_EQ(harness::Run(Bitsadmin({"/addfile", "cli-auth", apache_->Url("/basic/file.bin"),
+                                    out() + "/cli-auth"}))
+                .exit_code,
+            0);
+  std::string command;
+  for (const std::string& arg :
+       Bitsadmin({"/setcredentials", "cli-auth", "SERVER", "BASIC", "alice", "-"})) {
+    command += "'" + arg + "' ";
+  }
+  const auto set = harness::Run({"/bin/sh", "-c", "echo alicepw | " + command});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out, "Credentials set.\n");
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", "cli-auth"})).exit_code, 0);
+  std::string id = created.out;
+  std::erase(id, '\n');
+  ASSERT_TRUE(Guid::Parse(id)) << id;
+  auto job = client_->GetJob(*Guid::Parse(id));
+  ASSERT_TRUE(job);
+  EXPECT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
+  const auto removed =
+      harness::Run(Bitsadmin({"/removecredentials", "cli-auth", "SERVER", "BASIC"}));
+  EXPECT_EQ(removed.out, "Credentials removed.\n");
+}
+
+class DefaultPolicyAuthTest : public AuthTest {
+ protected:
+  std::string Config() override { return DaemonTest::Config(); }
+};
+
+TEST_F(DefaultPolicyAuthTest, BasicOverPlainHttpIsRefusedByDefault) {
+  const Outcome outcome = Fetch("basic-http", "/basic/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kBasic, "alice", "alicepw");
+  });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp401);
+  EXPECT_NE(outcome.description.find("allow_basic_over_http"), std::string::npos)
+      << outcome.description;
+  // The password never went out: only the anonymous request reached the server.
+  EXPECT_EQ(Requests("/basic/file.bin").size(), 1u);
+}
+
+}  // namespace
+}  // namespace openbits::integration
