@@ -269,6 +269,100 @@ TEST_F(AuthTest, BitsadminReadsThePasswordFromStandardInput) {
   EXPECT_EQ(removed.out, "Credentials removed.\n");
 }
 
+TEST_F(AuthTest, TwoUsersAuthenticateAsThemselvesInConcurrentJobs) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
+  struct Person {
+    std::string name, principal;
+    harness::RunAs id{0, 0};
+    std::string cache, dir;
+  };
+  std::vector<Person> people(2);
+  people[0].name = "openbits-alice";
+  people[0].principal = "alice";
+  people[1].name = "openbits-bob";
+  people[1].principal = "bob";
+  for (Person& person : people) {
+    const passwd* entry = getpwnam(person.name.c_str());
+    ASSERT_NE(entry, nullptr) << person.name << " is missing (tests/run.sh makes it)";
+    person.id = {entry->pw_uid, entry->pw_gid};
+    person.cache = kdc_->Kinit(person.principal, person.principal + ".ccache", person.id);
+    person.dir = out() + "/" + person.principal;
+    fs::create_directories(person.dir);
+    ASSERT_EQ(chown(person.dir.c_str(), person.id.uid, person.id.gid), 0);
+  }
+  // Each user, with their own KRB5CCNAME, sets implicit credentials and starts the job;
+  // both jobs then run at the same time on the same daemon.
+  for (const Person& person : people) {
+    auto as_user = [&](std::vector<std::string> args) {
+      std::vector<std::string> argv = {"/usr/bin/env", "KRB5CCNAME=" + person.cache};
+      for (std::string& arg : Bitsadmin(std::move(args))) argv.push_back(std::move(arg));
+      return harness::Run(argv, person.id);
+    };
+    const std::string job = "krb-" + person.principal;
+    ASSERT_EQ(as_user({"/create", job}).exit_code, 0);
+    ASSERT_EQ(as_user({"/addfile", job, apache_->Url("/negotiate/" + person.principal + ".bin"),
+                       person.dir + "/file.bin"})
+                  .exit_code,
+              0);
+    const auto set = as_user({"/setcredentials", job, "SERVER", "NEGOTIATE", "NULL", "NULL"});
+    ASSERT_EQ(set.exit_code, 0) << set.err;
+    fs::copy_file(www() + "/file.bin", www() + "/" + person.principal + ".bin");
+  }
+  for (const Person& person : people) {
+    std::vector<std::string> argv = {"/usr/bin/env", "KRB5CCNAME=" + person.cache};
+    for (std::string& arg : Bitsadmin({"/resume", "krb-" + person.principal})) {
+      argv.push_back(std::move(arg));
+    }
+    ASSERT_EQ(harness::Run(argv, person.id).exit_code, 0);
+  }
+  for (const Person& person : people) {
+    EXPECT_TRUE(harness::WaitUntil([&] {
+      const auto lines = Requests("/negotiate/" + person.principal + ".bin");
+      return !lines.empty() && lines.back().starts_with("206 ");
+    })) << person.name;
+    const auto lines = Requests("/negotiate/" + person.principal + ".bin");
+    ASSERT_FALSE(lines.empty());
+    EXPECT_TRUE(lines.back().starts_with("206 " + person.principal + "@TEST.LOCAL "))
+        << lines.back();
+  }
+}
+
+// The UseLMCompat x LmCompatibilityLevel table of the BITS authentication documentation:
+// whether implicit credentials go out when the job did or did not call SetCredentials with
+// NULL user name and password, observable as a transfer (200) or ERROR 401.
+TEST_F(AuthTest, ImplicitCredentialsFollowUseLmCompatAndLmCompatibilityLevel) {
+  // The owner's default cache (krb5.conf's default_ccache_name) holds alice's ticket.
+  kdc_->Kinit("alice", "ccache.default");
+  unsetenv("KRB5CCNAME");
+  int run = 0;
+  for (int use_lm_compat = 0; use_lm_compat <= 2; ++use_lm_compat) {
+    for (int level : {1, 2, 3}) {
+      ASSERT_EQ(bitsd_->Stop(), 0);
+      bitsd_ = std::make_unique<harness::Bitsd>(
+          dir_, bus_->address(),
+          DaemonTest::Config() + "[auth]\nuse_lm_compat = " + std::to_string(use_lm_compat) +
+              "\nlm_compatibility_level = " + std::to_string(level) + "\n");
+      bitsd_->Start();
+      client_ = Connect();
+      for (bool called : {false, true}) {
+        const bool sent = called || use_lm_compat == 0 || (use_lm_compat == 1 && level >= 2);
+        const Outcome outcome =
+            Fetch("matrix-" + std::to_string(run++), "/negotiate/file.bin", [&](Job& job) {
+              return called
+                         ? job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNegotiate)
+                         : Ok();
+            });
+        EXPECT_EQ(outcome.state, sent ? JobState::kTransferred : JobState::kError)
+            << "use_lm_compat=" << use_lm_compat << " level=" << level << " called=" << called
+            << ": " << outcome.description;
+        if (!sent) {
+          EXPECT_EQ(outcome.code, kHttp401);
+        }
+      }
+    }
+  }
+}
+
 class DefaultPolicyAuthTest : public AuthTest {
  protected:
   std::string Config() override { return DaemonTest::Config(); }
