@@ -116,6 +116,11 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
   return Error(hr::E_NOTIMPL, ErrorContext::kNone, "unknown scheme");
 }
 
+int Authenticator::Refusals(AuthScheme scheme) const {
+  const auto it = refusals_.find(scheme);
+  return it == refusals_.end() ? 0 : it->second;
+}
+
 void Authenticator::Note(AuthScheme scheme, const std::string& reason) {
   reasons_.push_back(Name(scheme) + ": " + reason);
 }
@@ -158,7 +163,7 @@ Result<SecretString> Authenticator::Answer(const std::vector<Challenge>& challen
   }
   for (AuthScheme scheme : kRanking) {
     const Challenge* challenge = offered(scheme);
-    if (!challenge || unusable_.contains(scheme) || refusals_[scheme] >= 2) continue;
+    if (!challenge || unusable_.contains(scheme) || Refusals(scheme) >= 2) continue;
     auto mechanism = MakeMechanism(scheme, request);
     if (!mechanism) {
       unusable_.insert(scheme);

@@ -55,6 +55,8 @@ class Authenticator {
   Result<std::unique_ptr<Mechanism>> MakeMechanism(AuthScheme scheme,
                                                    const RequestInfo& request) const;
   void Note(AuthScheme scheme, const std::string& reason);
+  // How often the server refused an answer of `scheme` in this session.
+  int Refusals(AuthScheme scheme) const;
 
   AuthTarget target_;
   core::CredentialSet credentials_;

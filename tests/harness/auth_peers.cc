@@ -163,7 +163,7 @@ AuthApache::AuthApache(const TempDir& dir, const std::string& root, const Kdc& k
       "Header always set X-Remote-User \"expr=%{REMOTE_USER}\"\n"
       "Header always set X-Auth-Type \"expr=%{AUTH_TYPE}\"\n"
       "Header always set X-Gss-Mech \"expr=%{reqenv:GSS_MECH}\"\n"
-      "AliasMatch \"^/(public|basic|digest|negotiate|spnego|multi)/(.*)$\" \"" +
+      "AliasMatch \"^/(public|basic|digest|negotiate|ntlm|spnego|multi)/(.*)$\" \"" +
       root + "/$2\"\n" +
       "<Location /basic/>\n  AuthType Basic\n  AuthName \"bits-basic\"\n"
       "  AuthBasicProvider file\n  AuthUserFile \"" +
@@ -171,7 +171,8 @@ AuthApache::AuthApache(const TempDir& dir, const std::string& root, const Kdc& k
       "<Location /digest/>\n  AuthType Digest\n  AuthName \"bits-digest\"\n"
       "  AuthDigestDomain /digest/\n  AuthDigestProvider file\n  AuthUserFile \"" +
       home_ + "/htdigest\"\n  Require valid-user\n</Location>\n" +
-      gssapi("negotiate", "krb5", false) + gssapi("spnego", "krb5 ntlmssp", false) +
+      gssapi("negotiate", "krb5", false) + gssapi("ntlm", "ntlmssp", false) +
+      gssapi("spnego", "krb5 ntlmssp", false) +
       gssapi("multi", "krb5 ntlmssp", true);
   WriteFile(home_ + "/httpd.conf", config);
   // The environment of httpd is this process's; gss-ntlmssp and mod_auth_gssapi read theirs.

@@ -35,6 +35,7 @@ class Kdc {
 //   /basic/      Basic (htpasswd: alice/alicepw, bob/bobpw)
 //   /digest/     Digest MD5, realm "bits-digest"
 //   /negotiate/  Negotiate, Kerberos only (mod_auth_gssapi)
+//   /ntlm/       Negotiate, NTLM inside SPNEGO only (gss-ntlmssp, users in ntlm_users)
 //   /spnego/     Negotiate, Kerberos or NTLM inside SPNEGO (gss-ntlmssp, connection-bound)
 //   /multi/      offers Negotiate, NTLM and Basic (Basic checked against the KDC)
 // Every response carries X-Remote-User, X-Auth-Type and X-Gss-Mech, and the access log
