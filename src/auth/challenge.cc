@@ -64,11 +64,20 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-// After a scheme name: is what follows an auth-param ("name =") rather than a token68 or the
-// next challenge?
+// After a scheme name: is what follows an auth-param ("name = value") rather than a token68
+// ("abc==", whose padding also starts with '=') or the next challenge?
 bool AtAuthParam(Reader& reader) {
   const std::size_t start = reader.pos();
-  const bool is_param = !reader.Token().empty() && (reader.SkipSpace(), reader.peek() == '=');
+  bool is_param = false;
+  if (!reader.Token().empty()) {
+    reader.SkipSpace();
+    if (reader.peek() == '=') {
+      reader.Seek(reader.pos() + 1);
+      reader.SkipSpace();
+      // A parameter has a value; padding is followed by more '=', a comma or the end.
+      is_param = !reader.done() && reader.peek() != '=' && reader.peek() != ',';
+    }
+  }
   reader.Seek(start);
   return is_param;
 }

@@ -40,7 +40,8 @@ std::string Quote(std::string_view value) {
 
 class Digest : public Mechanism {
  public:
-  explicit Digest(const core::Credential& credential) : credential_(credential) {}
+  Digest(const core::Credential& credential, std::string fixed_cnonce)
+      : credential_(credential), fixed_cnonce_(std::move(fixed_cnonce)) {}
   AuthScheme scheme() const override { return AuthScheme::kDigest; }
 
   Status ReadChallenge(const Challenge& challenge) override {
@@ -93,7 +94,7 @@ class Digest : public Mechanism {
     if (RAND_bytes(random, sizeof random) != 1) {
       return Error(hr::E_FAIL, ErrorContext::kNone, "no random bytes for the Digest cnonce");
     }
-    cnonce_ = Hex(random, sizeof random);
+    cnonce_ = fixed_cnonce_.empty() ? Hex(random, sizeof random) : fixed_cnonce_;
     answered_ = false;
     return Ok();
   }
@@ -134,6 +135,7 @@ class Digest : public Mechanism {
   }
 
   const core::Credential credential_;
+  const std::string fixed_cnonce_;
   const EVP_MD* digest_ = nullptr;
   bool session_ = false;
   bool qop_auth_ = false;
@@ -145,8 +147,9 @@ class Digest : public Mechanism {
 
 }  // namespace
 
-std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential) {
-  return std::make_unique<Digest>(credential);
+std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
+                                      std::string fixed_cnonce) {
+  return std::make_unique<Digest>(credential, std::move(fixed_cnonce));
 }
 
 }  // namespace openbits::auth

@@ -44,7 +44,9 @@ class Mechanism {
 };
 
 std::unique_ptr<Mechanism> MakeBasic(const core::Credential& credential);
-std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential);
+// fixed_cnonce: for known-answer tests only (empty: a random cnonce per challenge).
+std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
+                                      std::string fixed_cnonce = "");
 // Explicit credentials (user and password) or implicit ones (the identity's Kerberos cache).
 std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
                                          const Identity& identity);

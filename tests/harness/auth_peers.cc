@@ -172,8 +172,7 @@ AuthApache::AuthApache(const TempDir& dir, const std::string& root, const Kdc& k
       "  AuthDigestDomain /digest/\n  AuthDigestProvider file\n  AuthUserFile \"" +
       home_ + "/htdigest\"\n  Require valid-user\n</Location>\n" +
       gssapi("negotiate", "krb5", false) + gssapi("ntlm", "ntlmssp", false) +
-      gssapi("spnego", "krb5 ntlmssp", false) +
-      gssapi("multi", "krb5 ntlmssp", true);
+      gssapi("spnego", "krb5 ntlmssp", false) + gssapi("multi", "krb5 ntlmssp", true);
   WriteFile(home_ + "/httpd.conf", config);
   // The environment of httpd is this process's; gss-ntlmssp and mod_auth_gssapi read theirs.
   setenv("KRB5_KTNAME", ("FILE:" + kdc.keytab()).c_str(), 1);

@@ -1,0 +1,125 @@
+// Scheme choice, fallback and the end of a refused exchange, and the Digest computation
+// against the RFC 7616 examples. No network: challenges are written out by hand.
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+namespace openbits::auth {
+namespace {
+
+core::Credential Explicit(AuthScheme scheme, const std::string& user, const std::string& pw) {
+  core::Credential credential;
+  credential.scheme = scheme;
+  credential.user = SecretString(user);
+  credential.password = SecretString(pw);
+  return credential;
+}
+
+const RequestInfo kHttps{"GET", "/dir/index.html", "example.org", true};
+
+TEST(DigestTest, MatchesTheRfc7616ExamplesForMd5AndSha256) {
+  const core::Credential mufasa = Explicit(AuthScheme::kDigest, "Mufasa", "Circle of Life");
+  const std::string cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ";
+  for (const auto& [algorithm, response] :
+       {std::pair{"MD5", "8ca523f5e9506fed4657c9700eebdbec"},
+        std::pair{"SHA-256", "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"}}) {
+    auto digest = MakeDigest(mufasa, cnonce);
+    const auto challenge = ParseChallenges(
+        std::string("Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", "
+                    "algorithm=") +
+        algorithm +
+        ", nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+        "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"");
+    ASSERT_EQ(challenge.size(), 1u);
+    ASSERT_TRUE(digest->ReadChallenge(challenge[0]));
+    auto value = digest->Respond(kHttps);
+    ASSERT_TRUE(value);
+    const std::string text(value->reveal());
+    EXPECT_NE(text.find(std::string("response=\"") + response + "\""), std::string::npos) << text;
+    EXPECT_NE(text.find("nc=00000001"), std::string::npos);
+    EXPECT_NE(text.find("opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""),
+              std::string::npos);
+    // The same challenge again is a refusal; a stale one is a fresh nonce.
+    EXPECT_FALSE(digest->ReadChallenge(challenge[0]));
+    auto stale = challenge[0];
+    stale.params.emplace_back("stale", "TRUE");
+    EXPECT_TRUE(digest->ReadChallenge(stale));
+  }
+}
+
+TEST(DigestTest, RefusesAlgorithmsAndQopsItDoesNotSpeak) {
+  auto digest = MakeDigest(Explicit(AuthScheme::kDigest, "u", "p"));
+  EXPECT_FALSE(digest->ReadChallenge(ParseChallenges("Digest nonce=1, algorithm=SHA-512-256")[0]));
+  EXPECT_FALSE(digest->ReadChallenge(ParseChallenges("Digest nonce=1, qop=auth-int")[0]));
+  EXPECT_FALSE(digest->ReadChallenge(ParseChallenges("Digest realm=x")[0]));
+}
+
+TEST(AuthenticatorTest, PicksTheBestOfferedSchemeWithCredentialsAndRetriesARefusalOnce) {
+  core::CredentialSet credentials;
+  credentials.Set(Explicit(AuthScheme::kBasic, "alice", "pw"));
+  credentials.Set(Explicit(AuthScheme::kDigest, "alice", "pw"));
+  Authenticator authenticator(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  const auto offered = ParseChallenges("Basic realm=r, Digest realm=r, nonce=n, qop=auth");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto answer = authenticator.Answer(offered, kHttps);
+    ASSERT_TRUE(answer);
+    EXPECT_TRUE(answer->reveal().starts_with("Digest ")) << attempt;
+  }
+  // Digest was refused twice: Basic next, twice, then nothing is left.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto answer = authenticator.Answer(offered, kHttps);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->reveal(), "Basic YWxpY2U6cHc=");
+  }
+  auto exhausted = authenticator.Answer(offered, kHttps);
+  ASSERT_FALSE(exhausted);
+  EXPECT_NE(exhausted.error().message().find("refused"), std::string::npos);
+}
+
+TEST(AuthenticatorTest, AnAcceptedBasicIsSentAheadOnTheNextRequest) {
+  core::CredentialSet credentials;
+  credentials.Set(Explicit(AuthScheme::kBasic, "alice", "pw"));
+  Authenticator authenticator(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  EXPECT_FALSE(authenticator.Preemptive(kHttps));
+  ASSERT_TRUE(authenticator.Answer(ParseChallenges("Basic realm=r"), kHttps));
+  EXPECT_FALSE(authenticator.Preemptive(kHttps));  // not yet known to be accepted
+  authenticator.Accepted();
+  auto ahead = authenticator.Preemptive(kHttps);
+  ASSERT_TRUE(ahead);
+  EXPECT_EQ(ahead->reveal(), "Basic YWxpY2U6cHc=");
+}
+
+TEST(AuthenticatorTest, BasicOverHttpOnlyWhenThePolicyAllowsIt) {
+  core::CredentialSet credentials;
+  credentials.Set(Explicit(AuthScheme::kBasic, "alice", "pw"));
+  const RequestInfo http{"GET", "/", "example.org", false};
+  Authenticator strict(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  auto refused = strict.Answer(ParseChallenges("Basic realm=r"), http);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("allow_basic_over_http"), std::string::npos);
+  AuthPolicy lenient;
+  lenient.allow_basic_over_http = true;
+  Authenticator relaxed(AuthTarget::kServer, credentials, lenient, {});
+  EXPECT_TRUE(relaxed.Answer(ParseChallenges("Basic realm=r"), http));
+}
+
+TEST(AuthenticatorTest, ProxyCredentialsDoNotAnswerTheServer) {
+  core::CredentialSet credentials;
+  core::Credential proxy = Explicit(AuthScheme::kBasic, "alice", "pw");
+  proxy.target = AuthTarget::kProxy;
+  credentials.Set(proxy);
+  Authenticator server(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  EXPECT_FALSE(server.Answer(ParseChallenges("Basic realm=r"), kHttps));
+  Authenticator for_proxy(AuthTarget::kProxy, credentials, AuthPolicy{}, {});
+  EXPECT_TRUE(for_proxy.Answer(ParseChallenges("Basic realm=r"), kHttps));
+}
+
+TEST(AuthenticatorTest, NoOfferedSchemeSaysSo) {
+  Authenticator authenticator(AuthTarget::kServer, {}, AuthPolicy{}, {});
+  auto none = authenticator.Answer({}, kHttps);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message().find("no authentication scheme was offered"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace openbits::auth
