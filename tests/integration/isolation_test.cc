@@ -191,6 +191,10 @@ TEST_F(IsolationTest, AnAdministratorTakesOwnershipAndTheOwnersSecretsAreDropped
             0);
   ASSERT_EQ(
       harness::Run(Bitsadmin({"/setnotifycmdline", id, "/bin/true", "NULL"}), kAlice).exit_code, 0);
+  ASSERT_EQ(
+      harness::Run(Bitsadmin({"/setcredentials", id, "SERVER", "DIGEST", "alice", "pw"}), kAlice)
+          .exit_code,
+      0);
   ASSERT_EQ(harness::Run(Bitsadmin({"/resume", id}), kAlice).exit_code, 0);
   ASSERT_TRUE(harness::WaitUntil([&] {
     return std::stoull(
@@ -211,6 +215,8 @@ TEST_F(IsolationTest, AnAdministratorTakesOwnershipAndTheOwnersSecretsAreDropped
   ASSERT_EQ(taken.exit_code, 0) << taken.err;
   EXPECT_EQ(harness::Run(Bitsadmin({"/getowner", id})).out, "root\n");
   EXPECT_EQ(harness::Run(Bitsadmin({"/getnotifycmdline", id})).out, "(none)\n");
+  EXPECT_EQ(harness::Run(Bitsadmin({"/removecredentials", id, "SERVER", "DIGEST"})).out,
+            "No credentials were set.\n");
   // Alice no longer sees it; the transfer goes on for its new owner to the end.
   EXPECT_NE(harness::Run(Bitsadmin({"/getstate", id}), kAlice).err.find("BG_E_NOT_FOUND"),
             std::string::npos);
