@@ -1,8 +1,5 @@
 #include "harness/auth_peers.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,17 +16,6 @@ void MustRun(const std::vector<std::string>& argv) {
   if (result.exit_code != 0) {
     throw std::runtime_error(argv[0] + " failed: " + result.out + result.err);
   }
-}
-
-bool Listening(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return ok;
 }
 
 // Apache's children run as www-data when the tests run as root: they must read these.
@@ -84,7 +70,7 @@ Kdc::Kdc(const TempDir& dir) : home_(dir / "krb5"), keytab_(dir / "krb5/http.key
   }
   MakeWorldReadable(keytab_);
   process_ = Process::Start({"/usr/sbin/krb5kdc", "-n"}, home_ + "/krb5kdc.out");
-  if (!WaitUntil([&] { return Listening(port); }, 15s)) {
+  if (!WaitUntil([&] { return IsListening(port); }, 15s)) {
     throw std::runtime_error("krb5kdc did not start: " + ReadFile(home_ + "/krb5kdc.out"));
   }
 }
@@ -184,7 +170,7 @@ AuthApache::AuthApache(const TempDir& dir, const std::string& root, const Kdc& k
                             home_ + "/apache.out");
   unsetenv("KRB5_KTNAME");
   unsetenv("NTLM_USER_FILE");
-  if (!WaitUntil([&] { return Listening(port_); }, 15s)) {
+  if (!WaitUntil([&] { return IsListening(port_); }, 15s)) {
     throw std::runtime_error("apache did not start: " + ReadFile(home_ + "/apache.out") +
                              ErrorLog());
   }

@@ -410,6 +410,17 @@ void Bitsd::Kill() {
   process_.Wait(10s);
 }
 
+bool IsListening(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return ok;
+}
+
 bool Apache::Installed() { return std::filesystem::exists("/usr/sbin/apache2"); }
 
 Apache::Apache(const TempDir& dir, const std::string& root, const TestPki& pki) {
@@ -449,17 +460,7 @@ Apache::Apache(const TempDir& dir, const std::string& root, const TestPki& pki) 
   WriteFile(home + "/httpd.conf", config);
   process_ = Process::Start({"/usr/sbin/apache2", "-f", home + "/httpd.conf", "-DFOREGROUND"},
                             home + "/apache.out");
-  auto listening = [](int port) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<std::uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-    close(fd);
-    return ok;
-  };
-  if (!WaitUntil([&] { return listening(require_port_) && listening(optional_port_); }, 15s)) {
+  if (!WaitUntil([&] { return IsListening(require_port_) && IsListening(optional_port_); }, 15s)) {
     throw std::runtime_error("apache did not start: " + ReadFile(home + "/apache.out") +
                              ReadFile(error_log_));
   }

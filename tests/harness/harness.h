@@ -28,6 +28,8 @@ void WriteRandomFile(const std::string& path, std::uint64_t size, std::uint32_t 
 std::string Sha256OfFile(const std::string& path);
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
 int UnusedPort();
+// Whether something accepts TCP connections on 127.0.0.1:port.
+bool IsListening(int port);
 
 class TempDir {
  public:
