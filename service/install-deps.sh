@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libspdlog-dev libkrb5-dev
+  libntlm0-dev
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
   dbus-daemon python3 curl ca-certificates
 )

@@ -108,8 +108,13 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
     case AuthScheme::kNegotiate:
       return MakeNegotiate(*credential, identity_);
     case AuthScheme::kNtlm:
-      return Error(hr::E_NOTIMPL, ErrorContext::kNone,
-                   "raw NTLM is not available yet (NTLM inside Negotiate is)");
+      if (credential->implicit) {
+        // Our NTLM needs the password; logon credentials live in Kerberos caches here.
+        return Error(hr::E_NOTIMPL, ErrorContext::kNone,
+                     "implicit NTLM credentials are not supported (use NEGOTIATE with a "
+                     "Kerberos ticket, or give NTLM a user name and password)");
+      }
+      return MakeNtlm(*credential, policy_.lm_compatibility_level);
     case AuthScheme::kPassport:
       return Error(hr::E_NOTIMPL, ErrorContext::kNone, "Passport is not available yet");
   }

@@ -47,6 +47,10 @@ std::unique_ptr<Mechanism> MakeBasic(const core::Credential& credential);
 // fixed_cnonce: for known-answer tests only (empty: a random cnonce per challenge).
 std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
                                       std::string fixed_cnonce = "");
+// Explicit credentials only ("DOMAIN\\user", "user@domain" or "user"). Level 0-5 is
+// [auth] lm_compatibility_level.
+std::unique_ptr<Mechanism> MakeNtlm(const core::Credential& credential,
+                                    std::uint32_t lm_compatibility_level);
 // Explicit credentials (user and password) or implicit ones (the identity's Kerberos cache).
 std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
                                          const Identity& identity);

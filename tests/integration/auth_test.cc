@@ -137,6 +137,41 @@ TEST_F(AuthTest, NegotiateWithAnExplicitPasswordGetsAKerberosTicket) {
   EXPECT_NE(last.find("Negotiate/krb5"), std::string::npos) << last;
 }
 
+TEST_F(AuthTest, RawNtlmV2WithOurOwnCodecAgainstGssNtlmssp) {
+  // Three legs on one connection; gss-ntlmssp checks the NTLMv2 response and the MIC.
+  const Outcome outcome = Fetch("ntlm", "/ntlm/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kNtlm, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description << apache_->ErrorLog();
+  EXPECT_EQ(outcome.sha256, Expected());
+  // Apache's log escapes the backslash of DOMAIN\user.
+  EXPECT_TRUE(
+      Requests("/ntlm/file.bin").back().starts_with("206 TESTDOM\\\\alice NTLM NTLM/NTLM "));
+  const Outcome wrong = Fetch("ntlm-wrong", "/ntlm/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kNtlm, "TESTDOM\\alice", "wrong");
+  });
+  EXPECT_EQ(wrong.state, JobState::kError);
+  EXPECT_EQ(wrong.code, kHttp401);
+  EXPECT_NE(wrong.description.find("NTLM: the password was refused"), std::string::npos)
+      << wrong.description;
+}
+
+TEST_F(AuthTest, NtlmAuthenticatesAtLowAndHighCompatibilityLevels) {
+  for (int level : {1, 2, 5}) {
+    ASSERT_EQ(bitsd_->Stop(), 0);
+    bitsd_ = std::make_unique<harness::Bitsd>(
+        dir_, bus_->address(),
+        DaemonTest::Config() + "[auth]\nlm_compatibility_level = " + std::to_string(level) + "\n");
+    bitsd_->Start();
+    client_ = Connect();
+    const Outcome outcome =
+        Fetch("ntlm-level-" + std::to_string(level), "/ntlm/file.bin",
+              [](Job& job) { return Explicit(job, AuthScheme::kNtlm, "alice", "alicepw"); });
+    // gss-ntlmssp accepts NTLMv1 (levels 0-2 send it) as well as NTLMv2 (3-5).
+    EXPECT_EQ(outcome.state, JobState::kTransferred) << level << ": " << outcome.description;
+  }
+}
+
 TEST_F(AuthTest, ImplicitNegotiateUsesTheCallersTicketCache) {
   // The client library sends this process's KRB5CCNAME with implicit credentials.
   const std::string bob = kdc_->Kinit("bob", "bob.ccache");
