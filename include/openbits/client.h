@@ -145,6 +145,15 @@ class Job {
   Result<bool> GetHighPerformance();
   Result<std::uint64_t> GetMaxDownloadSize();
   Result<std::uint32_t> GetMinimumNotificationInterval();
+  // SetProxySettings: list and bypass only with OVERRIDE.
+  Status SetProxySettings(ProxyUsage usage, const std::string& list = "",
+                          const std::string& bypass = "");
+  struct ProxySettings {
+    ProxyUsage usage = ProxyUsage::kPreconfig;
+    std::string list;
+    std::string bypass;
+  };
+  Result<ProxySettings> GetProxySettings();
   // SetCredentials with a user name and password for the (target, scheme) slot.
   Status SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
                         const SecretString& password);

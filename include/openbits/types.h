@@ -85,6 +85,14 @@ enum class AuthScheme : std::uint32_t {
   kPassport = 5,
 };
 
+// BG_JOB_PROXY_USAGE (SetProxySettings).
+enum class ProxyUsage : std::uint32_t {
+  kPreconfig = 0,
+  kNoProxy = 1,
+  kOverride = 2,
+  kAutodetect = 3,
+};
+
 // BITS_FILE_PROPERTY_ID.
 inline constexpr std::uint32_t kFilePropertyHttpResponseHeaders = 1;
 
@@ -114,6 +122,9 @@ bool IsFinalState(JobState state);
 // "SERVER", "PROXY"; "BASIC", "DIGEST", "NTLM", "NEGOTIATE", "PASSPORT" (bitsadmin's words).
 std::string_view AuthTargetName(AuthTarget target);
 std::string_view AuthSchemeName(AuthScheme scheme);
+// "PRECONFIG", "NO_PROXY", "OVERRIDE", "AUTODETECT".
+std::string_view ProxyUsageName(ProxyUsage usage);
+std::optional<ProxyUsage> ParseProxyUsage(std::string_view name);
 // Case-insensitive; nullopt for anything else.
 std::optional<AuthTarget> ParseAuthTarget(std::string_view name);
 std::optional<AuthScheme> ParseAuthScheme(std::string_view name);

@@ -102,6 +102,29 @@ std::string_view AuthSchemeName(AuthScheme scheme) {
   return "UNKNOWN";
 }
 
+std::string_view ProxyUsageName(ProxyUsage usage) {
+  switch (usage) {
+    case ProxyUsage::kPreconfig:
+      return "PRECONFIG";
+    case ProxyUsage::kNoProxy:
+      return "NO_PROXY";
+    case ProxyUsage::kOverride:
+      return "OVERRIDE";
+    case ProxyUsage::kAutodetect:
+      return "AUTODETECT";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<ProxyUsage> ParseProxyUsage(std::string_view name) {
+  const std::string upper = Upper(name);
+  for (ProxyUsage u : {ProxyUsage::kPreconfig, ProxyUsage::kNoProxy, ProxyUsage::kOverride,
+                       ProxyUsage::kAutodetect}) {
+    if (ProxyUsageName(u) == upper) return u;
+  }
+  return std::nullopt;
+}
+
 std::optional<AuthTarget> ParseAuthTarget(std::string_view name) {
   const std::string upper = Upper(name);
   for (AuthTarget t : {AuthTarget::kServer, AuthTarget::kProxy}) {

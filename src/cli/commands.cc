@@ -573,6 +573,36 @@ int SetCredentials(Context& ctx, const Args& args) {
               "set credentials", "Credentials set.");
 }
 
+int SetProxySettings(Context& ctx, const Args& args) {
+  // bitsadmin /setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT
+  //           /setproxysettings JOB OVERRIDE LIST BYPASS   (BYPASS NULL or "" for none)
+  const char* usage_text =
+      "/setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT | OVERRIDE PROXYLIST BYPASSLIST\n"
+      "  (BYPASSLIST NULL or \"\" for none)";
+  if (args.size() != 2 && args.size() != 4) return Usage(usage_text);
+  const auto usage = ParseAuthWord<ProxyUsage>(args[1], &ParseProxyUsage);
+  if (!usage) return Usage(usage_text);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto list_word = [&](std::size_t i) {
+    return args.size() > i && args[i] != "NULL" ? args[i] : std::string();
+  };
+  return Done(ctx, job->SetProxySettings(*usage, list_word(2), list_word(3)), "set proxy settings",
+              "Proxy usage set to " + std::string(ProxyUsageName(*usage)) + ".");
+}
+
+int GetProxy(Context& ctx, const Args& args, const std::string& verb, int part) {
+  return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
+    auto settings = job.GetProxySettings();
+    if (!settings) return Fail("get proxy settings", settings.error());
+    const std::string value = part == 0   ? std::string(ProxyUsageName(settings->usage))
+                              : part == 1 ? settings->list
+                                          : settings->bypass;
+    std::cout << (value.empty() && !ctx.raw ? "(none)" : value) << "\n";
+    return 0;
+  });
+}
+
 int RemoveCredentials(Context& ctx, const Args& args) {
   const char* usage = "/removecredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT";
   if (args.size() != 3) return Usage(usage);
@@ -834,6 +864,15 @@ const std::map<std::string, Command>& Commands() {
       {"/setcustomheaders", SetCustomHeaders},
       {"/setcredentials", SetCredentials},
       {"/removecredentials", RemoveCredentials},
+      {"/setproxysettings", SetProxySettings},
+      {"/getproxyusage",
+       [](Context& ctx, const Args& args) { return GetProxy(ctx, args, "/getproxyusage", 0); }},
+      {"/getproxylist",
+       [](Context& ctx, const Args& args) { return GetProxy(ctx, args, "/getproxylist", 1); }},
+      {"/getproxybypasslist",
+       [](Context& ctx, const Args& args) {
+         return GetProxy(ctx, args, "/getproxybypasslist", 2);
+       }},
       {"/sethttpmethod", TextSetter("/sethttpmethod", &Job::SetHttpMethod)},
       {"/gethttpmethod", Getter<std::string>("/gethttpmethod", &Job::GetHttpMethod,
                                              [](const std::string& s) { return s; })},
@@ -893,6 +932,8 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setcredentials JOB SERVER|PROXY SCHEME USER PASSWORD   SCHEME: BASIC DIGEST NTLM NEGOTIATE
                                   PASSPORT; PASSWORD - reads stdin, * prompts; NULL NULL: implicit
   /removecredentials JOB SERVER|PROXY SCHEME
+  /setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT | OVERRIDE LIST BYPASS (NULL: none)
+  /getproxyusage JOB | /getproxylist JOB | /getproxybypasslist JOB
   /setclientcertificatebyid JOB LOCATION STORE SHA1HEX | /setclientcertificatebyname JOB LOCATION STORE SUBJECT
   /removeclientcertificate JOB | /getclientcertificate JOB
   /util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]

@@ -359,6 +359,16 @@ Status Job::SetMaximumDownloadTime(std::uint32_t seconds) {
 Result<std::uint32_t> Job::GetMaximumDownloadTime() {
   return Call([&] { return connection_->Job(id_).GetMaximumDownloadTime(); });
 }
+Status Job::SetProxySettings(ProxyUsage usage, const std::string& list, const std::string& bypass) {
+  return Call(
+      [&] { connection_->Job(id_).SetProxySettings(static_cast<uint32_t>(usage), list, bypass); });
+}
+Result<Job::ProxySettings> Job::GetProxySettings() {
+  return Call([&] {
+    auto [usage, list, bypass] = connection_->Job(id_).GetProxySettings();
+    return ProxySettings{static_cast<ProxyUsage>(usage), list, bypass};
+  });
+}
 Status Job::SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
                            const SecretString& password) {
   return Call([&] {

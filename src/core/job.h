@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/credentials.h"
+#include "core/proxy_settings.h"
 #include "core/state_machine.h"
 #include "openbits/guid.h"
 #include "openbits/result.h"
@@ -136,6 +137,7 @@ struct Job {
   std::optional<ClientCertificateRef> client_certificate;
   // SetCredentials: one slot per (target, scheme). Encrypted at rest, never returned.
   CredentialSet credentials;
+  ProxySettings proxy;
 
   // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
   bool WholeBodies() const { return dynamic_content || !http_method.empty(); }

@@ -132,6 +132,9 @@ class JobManager {
   // RemoveCredentials: S_OK, or S_FALSE when the slot was empty.
   Result<HRESULT> RemoveCredentials(const Caller& caller, const Guid& id, std::uint32_t target,
                                     std::uint32_t scheme);
+  // SetProxySettings, checked as BITS does (lists only with OVERRIDE).
+  Status SetProxySettings(const Caller& caller, const Guid& id, std::uint32_t usage,
+                          const std::string& list, const std::string& bypass);
   // SetCustomHeaders: an empty value clears them.
   Status SetCustomHeaders(const Caller& caller, const Guid& id, const SecretString& headers);
   // The owner only, and not once write-only (E_ACCESSDENIED).

@@ -180,6 +180,15 @@ Result<HRESULT> JobManager::RemoveCredentials(const Caller& caller, const Guid& 
   return removed ? hr::S_OK : hr::S_FALSE;
 }
 
+Status JobManager::SetProxySettings(const Caller& caller, const Guid& id, std::uint32_t usage,
+                                    const std::string& list, const std::string& bypass) {
+  OPENBITS_RETURN_IF_ERROR(ValidateProxySettings(usage, list, bypass));
+  return Mutate(caller, id, [&](Job& job) {
+    job.proxy = {static_cast<ProxyUsage>(usage), list, bypass};
+    return Ok();
+  });
+}
+
 Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
                                     const SecretString& headers) {
   OPENBITS_RETURN_IF_ERROR(ValidateCustomHeaders(headers));

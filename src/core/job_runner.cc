@@ -140,6 +140,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::string http_method;
     std::optional<ClientCertificateRef> client_certificate;
     CredentialSet credentials;
+    ProxySettings proxy;
     std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
     Notifications notifications;
@@ -159,6 +160,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         http_method = job.http_method;
         client_certificate = job.client_certificate;
         credentials = job.credentials;
+        proxy = job.proxy;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -191,6 +193,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.owner = owner;
     request.client_certificate = client_certificate;
     request.credentials = credentials;
+    request.proxy = proxy;
     const bool ranged = !file.ranges.empty();
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)

@@ -114,6 +114,8 @@ struct DownloadRequest {
   std::optional<ClientCertificateRef> client_certificate;
   // SetCredentials: what the transport may answer a server's or a proxy's challenge with.
   CredentialSet credentials;
+  // SetProxySettings: how the transport finds its proxy for this URL.
+  ProxySettings proxy;
   FileOwner owner;
 };
 

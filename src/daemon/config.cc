@@ -98,6 +98,23 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.auth.allow_basic_over_http = v == "true";
          return true;
        }},
+      {"proxy.usage",
+       [](Config& c, const std::string& v) {
+         const auto usage = ParseProxyUsage(v);
+         if (!usage) return false;
+         c.curl.proxy.machine.usage = *usage;
+         return true;
+       }},
+      {"proxy.list",
+       [](Config& c, const std::string& v) {
+         c.curl.proxy.machine.list = v;
+         return true;
+       }},
+      {"proxy.bypass",
+       [](Config& c, const std::string& v) {
+         c.curl.proxy.machine.bypass = v;
+         return true;
+       }},
       {"tls.extra_ca_file",
        [](Config& c, const std::string& v) {
          c.curl.extra_ca_file = v;
@@ -167,6 +184,12 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
     if (!it->second(config, value)) {
       return bad("invalid value '" + value + "' for " + key);
     }
+  }
+  const core::ProxySettings& proxy = config.curl.proxy.machine;
+  if (auto valid = core::ValidateProxySettings(static_cast<std::uint32_t>(proxy.usage), proxy.list,
+                                               proxy.bypass);
+      !valid) {
+    return Error::InvalidArg(source + ": [proxy]: " + valid.error().message());
   }
   return config;
 }

@@ -287,6 +287,16 @@ sdbus::Variant JobAdaptor::GetProperty(const uint32_t& property_id) {
   return std::visit([](const auto& v) { return sdbus::Variant(v); }, *value);
 }
 
+void JobAdaptor::SetProxySettings(const uint32_t& usage, const std::string& list,
+                                  const std::string& bypass) {
+  ThrowIfError(manager_.SetProxySettings(CurrentCaller(), id_, usage, list, bypass));
+}
+
+std::tuple<uint32_t, std::string, std::string> JobAdaptor::GetProxySettings() {
+  const core::Job job = Snapshot();
+  return {static_cast<uint32_t>(job.proxy.usage), job.proxy.list, job.proxy.bypass};
+}
+
 void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,
                                 const bool& implicit, const std::string& user,
                                 const std::string& password, const std::string& credential_cache) {

@@ -84,6 +84,9 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   std::string GetHttpMethod() override;
   void SetProperty(const uint32_t& property_id, const sdbus::Variant& value) override;
   sdbus::Variant GetProperty(const uint32_t& property_id) override;
+  void SetProxySettings(const uint32_t& usage, const std::string& list,
+                        const std::string& bypass) override;
+  std::tuple<uint32_t, std::string, std::string> GetProxySettings() override;
   void SetCredentials(const uint32_t& target, const uint32_t& scheme, const bool& implicit,
                       const std::string& user, const std::string& password,
                       const std::string& credential_cache) override;

@@ -115,15 +115,23 @@ CREATE TABLE credentials (
 );
 )sql";
 
+// Version 9: proxy settings.
+constexpr const char* kMigrationV9 = R"sql(
+ALTER TABLE jobs ADD COLUMN proxy_usage INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN proxy_list TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN proxy_bypass TEXT NOT NULL DEFAULT '';
+)sql";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 8> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 9> kMigrations = {{{1, kSchemaV1},
                                                                      {2, kMigrationV2},
                                                                      {3, kMigrationV3},
                                                                      {4, kMigrationV4},
                                                                      {5, kMigrationV5},
                                                                      {6, kMigrationV6},
                                                                      {7, kMigrationV7},
-                                                                     {8, kMigrationV8}}};
+                                                                     {8, kMigrationV8},
+                                                                     {9, kMigrationV9}}};
 
 // What a sealed credential row holds: three length-prefixed fields.
 SecretString PackCredential(const core::Credential& credential) {
@@ -355,7 +363,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
                         "dynamic_content, high_performance, max_download_size, resumed_once, "
                         "client_cert_location, client_cert_store, client_cert_sha1, "
-                        "client_cert_subject FROM jobs ORDER BY creation_us");
+                        "client_cert_subject, proxy_usage, proxy_list, proxy_bypass "
+                        "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -422,6 +431,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
           static_cast<std::uint32_t>(select_jobs.Int(36)), select_jobs.Text(37),
           select_jobs.Text(38), select_jobs.Text(39)};
     }
+    job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), select_jobs.Text(41),
+                 select_jobs.Text(42)};
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -496,8 +507,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
         "max_download_size, resumed_once, client_cert_location, client_cert_store, "
-        "client_cert_sha1, client_cert_subject) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_list, proxy_bypass) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        "?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -562,6 +574,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
     } else {
       for (int i = 37; i <= 40; ++i) upsert.BindNull(i);
     }
+    upsert.Bind(41, static_cast<std::int64_t>(job.proxy.usage));
+    upsert.Bind(42, job.proxy.list);
+    upsert.Bind(43, job.proxy.bypass);
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");

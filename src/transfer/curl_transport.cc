@@ -32,7 +32,9 @@ constexpr int kMaxAuthLegs = 8;
 // The parts of a URL that authentication needs.
 struct UrlParts {
   std::string origin;  // scheme://host:port
+  std::string scheme;
   std::string host;
+  int port = 0;
   std::string target;  // path and query
   bool secure = false;
 };
@@ -56,8 +58,10 @@ std::optional<UrlParts> SplitUrl(const std::string& url) {
   if (parts.host.size() > 2 && parts.host.front() == '[') {
     parts.host = parts.host.substr(1, parts.host.size() - 2);
   }
-  parts.origin =
-      scheme + "://" + part(CURLUPART_HOST) + ":" + part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  const std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  parts.origin = scheme + "://" + part(CURLUPART_HOST) + ":" + port;
+  parts.scheme = scheme;
+  parts.port = std::atoi(port.c_str());
   parts.target = part(CURLUPART_PATH);
   if (parts.target.empty()) parts.target = "/";
   if (const std::string query = part(CURLUPART_QUERY); !query.empty()) {
@@ -114,20 +118,30 @@ struct ResponseHeaders {
 class CurlSession : public core::TransferSession {
  public:
   CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust,
-              core::CertificateStore* certificates)
-      : curl_(curl), options_(options), trust_(trust), certificates_(certificates) {}
+              core::CertificateStore* certificates, const proxy::Resolver* proxies)
+      : curl_(curl),
+        options_(options),
+        trust_(trust),
+        certificates_(certificates),
+        proxies_(proxies) {}
   ~CurlSession() override { curl_easy_cleanup(curl_); }
 
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
 
  private:
+  // The download over one route (route_): the request, then one more per authentication
+  // leg, for the server (401) and for the proxy (407).
+  Status DownloadVia(const core::DownloadRequest& request, core::DownloadSink& sink,
+                     const UrlParts& first);
   // One request of a download to `url` (the request's URL, or where a same-origin redirect
-  // led), with `authorization` as its Authorization header when set. A 401 sets challenged_.
+  // led), with the Authorization and Proxy-Authorization values when set. A 401 or 407 sets
+  // challenged_.
   Status Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
-                 const std::string& url, const std::optional<SecretString>& authorization);
-  // The server authenticator of an origin, made on first use from the job's credentials.
-  auth::Authenticator& ServerAuthenticator(const core::DownloadRequest& request,
-                                           const std::string& origin);
+                 const std::string& url, const std::optional<SecretString>& authorization,
+                 const std::optional<SecretString>& proxy_authorization);
+  // The authenticator of an origin or a proxy, made on first use from the job's credentials.
+  auth::Authenticator& AuthenticatorFor(AuthTarget target, const core::DownloadRequest& request,
+                                        const std::string& origin);
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
@@ -147,9 +161,12 @@ class CurlSession : public core::TransferSession {
   const CurlTransportOptions& options_;
   const TlsTrust* trust_;
   core::CertificateStore* certificates_;
-  // Per origin, for the whole session: a scheme accepted once is sent ahead afterwards.
-  std::map<std::string, auth::Authenticator> server_auth_;
-  TlsRequest tls_;  // the current request's TLS settings, read by the handshake callbacks
+  const proxy::Resolver* proxies_;
+  // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
+  // afterwards.
+  std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;
+  proxy::Route route_;  // the proxy of the current request, or direct
+  TlsRequest tls_;      // the current request's TLS settings, read by the handshake callbacks
   // Per download:
   const core::DownloadRequest* request_ = nullptr;
   core::DownloadSink* sink_ = nullptr;
@@ -158,7 +175,8 @@ class CurlSession : public core::TransferSession {
   std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
   std::uint64_t position_ = 0;                 // offset of the next byte
   std::optional<Error> failure_;               // why a callback stopped the transfer
-  bool challenged_ = false;  // a 401: its body is discarded, its challenges answered
+  long challenged_ = 0;  // 401 or 407: the body is discarded, the challenges answered
+  CURLcode last_code_ = CURLE_OK;
   // Range mode (AddFileWithRanges):
   std::optional<RangeCursor> cursor_;
   core::DownloadResponse pending_response_;
@@ -197,10 +215,10 @@ Status CurlSession::AcceptResponse() {
   curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &headers_.status);
   const std::string url = log::RedactUrl(request_->url);
   const long status = headers_.status;
-  if (status == 401) {
+  if (status == 401 || (status == 407 && route_)) {
     // Answered by Download with the challenges of the header block; the body is dropped
     // and the connection kept, as connection-bound schemes (NTLM) need.
-    challenged_ = true;
+    challenged_ = status;
     accepted_ = true;
     return Ok();
   }
@@ -401,13 +419,15 @@ Status CurlSession::OnRangesBody(const char* data, std::size_t length) {
       });
 }
 
-auth::Authenticator& CurlSession::ServerAuthenticator(const core::DownloadRequest& request,
-                                                      const std::string& origin) {
-  auto it = server_auth_.find(origin);
-  if (it == server_auth_.end()) {
-    it = server_auth_
-             .emplace(origin, auth::Authenticator(AuthTarget::kServer, request.credentials,
-                                                  options_.auth, {request.owner.uid, ""}))
+auth::Authenticator& CurlSession::AuthenticatorFor(AuthTarget target,
+                                                   const core::DownloadRequest& request,
+                                                   const std::string& origin) {
+  const auto key = std::pair{target, origin};
+  auto it = authenticators_.find(key);
+  if (it == authenticators_.end()) {
+    it = authenticators_
+             .emplace(key, auth::Authenticator(target, request.credentials, options_.auth,
+                                               {request.owner.uid, ""}))
              .first;
   }
   return it->second;
@@ -419,28 +439,82 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
-  auth::RequestInfo info{request.http_method.empty() ? "GET" : request.http_method, first->target,
-                         first->host, first->secure};
+  auto routes = proxies_->Routes(request.proxy, first->scheme, first->host, first->port);
+  if (!routes) {
+    return Error(routes.error().code(), routes.error().context(),
+                 routes.error().message() + " (for " + log::RedactUrl(request.url) + ")");
+  }
+  // Proxies are tried in order; one that cannot be reached hands over to the next.
+  std::string unreachable;
+  std::optional<Error> last;
+  for (const proxy::Route& route : *routes) {
+    route_ = route;
+    Status status = DownloadVia(request, sink, *first);
+    const bool proxy_down =
+        route && (last_code_ == CURLE_COULDNT_CONNECT || last_code_ == CURLE_COULDNT_RESOLVE_PROXY);
+    if (status || !proxy_down || sink.StopRequested()) return status;
+    Log()->info("Proxy {} cannot be reached: {}", route->Url(), status.error().message());
+    unreachable += (unreachable.empty() ? "" : ", ") + route->Url();
+    last = status.error();
+  }
+  return Error(last->code(), ErrorContext::kGeneralTransport,
+               "no proxy of the list could be reached (" + unreachable + ") for " +
+                   log::RedactUrl(request.url));
+}
+
+Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::DownloadSink& sink,
+                                const UrlParts& first) {
+  auth::RequestInfo info{request.http_method.empty() ? "GET" : request.http_method, first.target,
+                         first.host, first.secure};
+  // What the proxy authenticates: the CONNECT of a tunnel (https), else the request itself,
+  // whose target is then the absolute URL.
+  const bool tunnel = first.secure;
+  auth::RequestInfo proxy_info{tunnel ? "CONNECT" : info.method,
+                               tunnel ? first.host + ":" + std::to_string(first.port) : request.url,
+                               route_ ? route_->host : "", route_ && route_->scheme == "https"};
+  const std::string proxy_key = route_ ? route_->Url() : "";
   std::string url = request.url;
   std::optional<SecretString> authorization =
-      ServerAuthenticator(request, first->origin).Preemptive(info);
+      AuthenticatorFor(AuthTarget::kServer, request, first.origin).Preemptive(info);
+  std::optional<SecretString> proxy_authorization;
+  if (route_) {
+    proxy_authorization =
+        AuthenticatorFor(AuthTarget::kProxy, request, proxy_key).Preemptive(proxy_info);
+  }
+  const std::string where = log::RedactUrl(request.url);
   for (int leg = 1;; ++leg) {
-    Status status = Perform(request, sink, url, authorization);
+    Status status = Perform(request, sink, url, authorization, proxy_authorization);
     const char* effective = nullptr;
     curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
     const auto answered = SplitUrl(effective ? effective : url);
     if (!challenged_) {
-      if (status && authorization && answered && answered->origin == first->origin) {
-        ServerAuthenticator(request, first->origin).Accepted();
+      if (status && authorization && answered && answered->origin == first.origin) {
+        AuthenticatorFor(AuthTarget::kServer, request, first.origin).Accepted();
+      }
+      if (status && proxy_authorization) {
+        AuthenticatorFor(AuthTarget::kProxy, request, proxy_key).Accepted();
       }
       return status;
     }
-    const std::string where = log::RedactUrl(request.url);
+    if (challenged_ == 407) {
+      auto refuse = [&](const std::string& why) {
+        return Error(HttpStatusToHresult(407), ErrorContext::kGeneralTransport,
+                     "HTTP status 407 (proxy authentication required) from the proxy " + proxy_key +
+                         " for " + where + ": " + why);
+      };
+      if (leg >= kMaxAuthLegs) return refuse("the authentication exchange did not end");
+      auto answer =
+          AuthenticatorFor(AuthTarget::kProxy, request, proxy_key)
+              .Answer(auth::ChallengesFromHeaders(headers_.raw, "Proxy-Authenticate"), proxy_info);
+      if (!answer) return refuse(answer.error().message());
+      proxy_authorization = std::move(*answer);
+      continue;
+    }
     auto refuse = [&](const std::string& why) {
       return Error(HttpStatusToHresult(401), ErrorContext::kRemoteFile,
                    "HTTP status 401 (authentication required) for " + where + ": " + why);
     };
-    if (!answered || answered->origin != first->origin) {
+    if (!answered || answered->origin != first.origin) {
       // Credentials never follow a redirect to another origin (DESIGN.md 6).
       return refuse("a redirect led to another origin, which gets no credentials");
     }
@@ -448,7 +522,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     // A same-origin redirect: authenticate where it led.
     url = effective;
     info.uri = answered->target;
-    auto answer = ServerAuthenticator(request, first->origin)
+    auto answer = AuthenticatorFor(AuthTarget::kServer, request, first.origin)
                       .Answer(auth::ChallengesFromHeaders(headers_.raw, "WWW-Authenticate"), info);
     if (!answer) return refuse(answer.error().message());
     authorization = std::move(*answer);
@@ -457,9 +531,10 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
 
 Status CurlSession::Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
                             const std::string& url,
-                            const std::optional<SecretString>& authorization) {
+                            const std::optional<SecretString>& authorization,
+                            const std::optional<SecretString>& proxy_authorization) {
   request_ = &request;
-  challenged_ = false;
+  challenged_ = 0;
   sink_ = &sink;
   headers_.Reset();
   accepted_ = false;
@@ -471,6 +546,19 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   response_reported_ = false;
 
   curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+  // Always set: an empty string is "no proxy", whatever the environment of bitsd says.
+  const std::string proxy_url = route_ ? route_->Url() : "";
+  curl_easy_setopt(curl_, CURLOPT_PROXY, proxy_url.c_str());
+  curl_slist* proxy_headers = nullptr;
+  if (proxy_authorization) {
+    std::string line = "Proxy-Authorization: ";
+    line.append(proxy_authorization->reveal());
+    proxy_headers = curl_slist_append(nullptr, line.c_str());
+    explicit_bzero(line.data(), line.size());
+  }
+  // Proxy-Authorization goes to the proxy only (the CONNECT of a tunnel, or the request).
+  curl_easy_setopt(curl_, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+  curl_easy_setopt(curl_, CURLOPT_PROXYHEADER, proxy_headers);
   tls_ = TlsRequest{trust_, request.security_flags, false};
   ConfigureTls(curl_, &tls_);
   // The client certificate is looked up now, so that a changed store takes effect.
@@ -532,7 +620,13 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   char error_buffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
   const CURLcode code = curl_easy_perform(curl_);
+  last_code_ = code;
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl_, CURLOPT_PROXYHEADER, nullptr);
+  for (curl_slist* node = proxy_headers; node; node = node->next) {
+    explicit_bzero(node->data, std::strlen(node->data));
+  }
+  curl_slist_free_all(proxy_headers);
   curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, nullptr);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, nullptr);
   // The custom headers may carry tokens: wipe curl's copies before they are freed.
@@ -543,6 +637,18 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
 
   if (sink.StopRequested()) {
     return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped");
+  }
+  long connect_code = 0;
+  curl_easy_getinfo(curl_, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  if (route_ && code != CURLE_OK && connect_code == 407) {
+    challenged_ = 407;  // the proxy wants authentication for the tunnel
+    return Ok();
+  }
+  if (route_ && code != CURLE_OK && connect_code >= 300) {
+    return Error(
+        HttpStatusToHresult(static_cast<int>(connect_code)), ErrorContext::kGeneralTransport,
+        "the proxy " + route_->Url() + " refused the tunnel for " + log::RedactUrl(request.url) +
+            " with HTTP status " + std::to_string(connect_code));
   }
   ReportRedirect(policy);
   if (failure_) return *failure_;
@@ -596,7 +702,8 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOption
   return transport;
 }
 
-CurlTransport::CurlTransport(CurlTransportOptions options) : options_(std::move(options)) {
+CurlTransport::CurlTransport(CurlTransportOptions options)
+    : options_(std::move(options)), proxies_(options_.proxy) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
@@ -617,7 +724,7 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   Log()->debug("Opened transfer session");
-  return std::make_unique<CurlSession>(curl, options_, trust_.get(), certificates_);
+  return std::make_unique<CurlSession>(curl, options_, trust_.get(), certificates_, &proxies_);
 }
 
 }  // namespace openbits::transfer

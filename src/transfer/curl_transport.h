@@ -10,6 +10,7 @@
 
 #include "auth/authenticator.h"
 #include "core/ports.h"
+#include "proxy/resolver.h"
 #include "transfer/tls_policy.h"
 
 namespace openbits::transfer {
@@ -25,6 +26,8 @@ struct CurlTransportOptions {
   std::string crl_file;
   // [auth]: implicit credentials and Basic over http.
   auth::AuthPolicy auth;
+  // [proxy]: what PRECONFIG jobs use.
+  proxy::ResolverOptions proxy;
 };
 
 class CurlTransport : public core::Transport {
@@ -40,6 +43,7 @@ class CurlTransport : public core::Transport {
   explicit CurlTransport(CurlTransportOptions options);
 
   CurlTransportOptions options_;
+  proxy::Resolver proxies_;
   std::unique_ptr<TlsTrust> trust_;
   core::CertificateStore* certificates_ = nullptr;
 };

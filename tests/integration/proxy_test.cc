@@ -1,0 +1,207 @@
+// Proxies against a real squid: OVERRIDE lists with failover and bypass rules, NO_PROXY,
+// PRECONFIG from bitsd.conf, and proxy authentication (Basic, Negotiate, NTLM) for http
+// targets and through CONNECT to https ones. What a user observes: the bytes on disk, the
+// job's state and error, and squid's access log (which request went through which proxy,
+// as whom).
+#include <unistd.h>
+
+#include "harness/proxy_peers.h"
+#include "integration/daemon_fixture.h"
+
+namespace openbits::integration {
+namespace {
+
+constexpr HRESULT kHttp407 = 0x80190197;  // BG_E_HTTP_ERROR_407
+
+class ProxyTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    // bitsd never takes a proxy from its environment: this one does not exist.
+    setenv("http_proxy", ("http://127.0.0.1:" + std::to_string(harness::UnusedPort())).c_str(), 1);
+    setenv("https_proxy", getenv("http_proxy"), 1);
+    tls_ = harness::MakeTestPki(dir_, "proxied");
+    DaemonTest::SetUp();
+    unsetenv("http_proxy");
+    unsetenv("https_proxy");
+    harness::WriteRandomFile(www() + "/file.bin", 200'000, 23);
+    open_ = std::make_unique<harness::Squid>(dir_, "open", "none");
+  }
+  std::string Config() override {
+    return DaemonTest::Config() + "[tls]\nextra_ca_file = " + tls_.ca_cert + "\n" + MoreConfig();
+  }
+  virtual std::string MoreConfig() { return ""; }
+
+  struct Outcome {
+    JobState state = JobState::kCancelled;
+    HRESULT code = hr::S_OK;
+    ErrorContext context = ErrorContext::kNone;
+    std::string description;
+    std::string sha256;
+  };
+  Outcome Fetch(const std::string& name, const std::string& url,
+                const std::function<Status(Job&)>& configure) {
+    Outcome outcome;
+    auto job = client_->CreateJob(name);
+    const std::string local = out() + "/" + name;
+    if (!job || !job->AddFile(url, local) || !job->SetMinimumRetryDelay(60)) {
+      ADD_FAILURE() << "could not create " << name;
+      return outcome;
+    }
+    if (const Status configured = configure(*job); !configured) {
+      ADD_FAILURE() << configured.error().ToString();
+      return outcome;
+    }
+    if (!job->Resume()) {
+      ADD_FAILURE() << "could not resume " << name;
+      return outcome;
+    }
+    outcome.state =
+        WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
+    if (outcome.state == JobState::kTransferred) {
+      EXPECT_TRUE(job->Complete());
+      outcome.sha256 = harness::Sha256OfFile(local);
+    } else if (auto error = job->GetError()) {
+      outcome.code = error->code;
+      outcome.context = error->context;
+      outcome.description = error->description;
+      (void)job->Cancel();
+    }
+    return outcome;
+  }
+  static std::function<Status(Job&)> Override(const std::string& list,
+                                              const std::string& bypass = "") {
+    return [=](Job& job) { return job.SetProxySettings(ProxyUsage::kOverride, list, bypass); };
+  }
+  // Whether squid's log shows a request whose URL contains `needle`.
+  static bool Saw(const harness::Squid& squid, const std::string& needle) {
+    for (const std::string& line : squid.AccessLog()) {
+      if (line.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string Expected() const { return harness::Sha256OfFile(www() + "/file.bin"); }
+  std::string Dead() const { return "127.0.0.1:" + std::to_string(harness::UnusedPort()); }
+
+  harness::TestPki tls_;
+  std::unique_ptr<harness::Squid> open_;
+};
+
+TEST_F(ProxyTest, OverrideGoesThroughTheProxyAndFailsOverFromADeadOne) {
+  const Outcome outcome = Fetch("via", server_->Url("/file.bin?via"), Override(open_->Address()));
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "/file.bin?via"); }));
+
+  const Outcome failover = Fetch("failover", server_->Url("/file.bin?failover"),
+                                 Override(Dead() + ";" + open_->Address()));
+  ASSERT_EQ(failover.state, JobState::kTransferred) << failover.description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "/file.bin?failover"); }));
+}
+
+TEST_F(ProxyTest, WhenNoProxyOfTheListWorksTheErrorIsTransientAndNamesThem) {
+  const std::string first = Dead(), second = Dead();
+  const Outcome outcome =
+      Fetch("dead", server_->Url("/file.bin"), Override(first + " http=" + second));
+  EXPECT_EQ(outcome.state, JobState::kTransientError);
+  EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(outcome.description.find("http://" + first), std::string::npos) << outcome.description;
+  EXPECT_NE(outcome.description.find("http://" + second), std::string::npos) << outcome.description;
+}
+
+TEST_F(ProxyTest, BypassListSendsMatchingHostsDirect) {
+  // <local>: a host name without a dot.
+  const std::string local_url = "http://localhost:" + std::to_string(server_->port());
+  const Outcome local =
+      Fetch("local", local_url + "/file.bin?local", Override(open_->Address(), "<local>"));
+  ASSERT_EQ(local.state, JobState::kTransferred) << local.description;
+  // A wildcard, and the same URL without a matching bypass goes through squid.
+  const Outcome wildcard = Fetch("wildcard", server_->Url("/file.bin?wildcard"),
+                                 Override(open_->Address(), "<local>;127.0.0.*"));
+  ASSERT_EQ(wildcard.state, JobState::kTransferred) << wildcard.description;
+  const Outcome proxied = Fetch("proxied", server_->Url("/file.bin?proxied"),
+                                Override(open_->Address(), "*.example.org 10.*"));
+  ASSERT_EQ(proxied.state, JobState::kTransferred) << proxied.description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "/file.bin?proxied"); }));
+  EXPECT_FALSE(Saw(*open_, "?local"));
+  EXPECT_FALSE(Saw(*open_, "?wildcard"));
+}
+
+TEST_F(ProxyTest, NoProxyAndPreconfigIgnoreTheProxyEnvironmentOfBitsd) {
+  // bitsd was started with http_proxy and https_proxy pointing at nothing.
+  const Outcome no_proxy = Fetch("no-proxy", server_->Url("/file.bin"), [](Job& job) {
+    return job.SetProxySettings(ProxyUsage::kNoProxy);
+  });
+  EXPECT_EQ(no_proxy.state, JobState::kTransferred) << no_proxy.description;
+  const Outcome preconfig =
+      Fetch("preconfig", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(preconfig.state, JobState::kTransferred) << preconfig.description;
+}
+
+TEST_F(ProxyTest, HttpsGoesThroughAConnectTunnel) {
+  harness::RangeServer https(dir_, www(), tls_);
+  const Outcome outcome =
+      Fetch("tunnel", https.Url("/file.bin?tunnel"), Override(open_->Address()));
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "CONNECT 127.0.0.1:"); }));
+}
+
+TEST_F(ProxyTest, SettingsAreValidatedLikeBitsAndKeptAcrossARestart) {
+  auto job = client_->CreateJob("settings");
+  ASSERT_TRUE(job);
+  auto code = [](const Status& status) { return status ? hr::S_OK : status.error().code(); };
+  EXPECT_EQ(code(job->SetProxySettings(ProxyUsage::kNoProxy, "proxy:80")), hr::E_INVALIDARG);
+  EXPECT_EQ(code(job->SetProxySettings(ProxyUsage::kOverride, "")), hr::E_INVALIDARG);
+  EXPECT_EQ(code(job->SetProxySettings(static_cast<ProxyUsage>(7))), hr::E_INVALIDARG);
+  EXPECT_EQ(code(job->SetProxySettings(ProxyUsage::kOverride, std::string(4001, 'p'))),
+            hr::BG_E_PROXY_LIST_TOO_LARGE);
+  EXPECT_EQ(code(job->SetProxySettings(ProxyUsage::kOverride, "p:1", std::string(4001, 'b'))),
+            hr::BG_E_PROXY_BYPASS_LIST_TOO_LARGE);
+  ASSERT_TRUE(job->SetProxySettings(ProxyUsage::kOverride, "a:3128 https=b:8080", "<local>"));
+  ASSERT_EQ(bitsd_->Stop(), 0);
+  bitsd_->Start();
+  client_ = Connect();
+  auto again = client_->GetJob(job->id());
+  ASSERT_TRUE(again);
+  auto settings = again->GetProxySettings();
+  ASSERT_TRUE(settings);
+  EXPECT_EQ(settings->usage, ProxyUsage::kOverride);
+  EXPECT_EQ(settings->list, "a:3128 https=b:8080");
+  EXPECT_EQ(settings->bypass, "<local>");
+  EXPECT_EQ(harness::Run(Bitsadmin({"/getproxyusage", "settings"})).out, "OVERRIDE\n");
+  EXPECT_EQ(harness::Run(Bitsadmin({"/getproxybypasslist", "settings"})).out, "<local>\n");
+  ASSERT_EQ(harness::Run(Bitsadmin({"/setproxysettings", "settings", "NO_PROXY"})).exit_code, 0);
+  EXPECT_EQ(harness::Run(Bitsadmin({"/getproxylist", "settings"})).out, "(none)\n");
+}
+
+TEST_F(ProxyTest, AnUnusableListFailsWithInvalidProxyInfoNamingTheEntry) {
+  const Outcome outcome = Fetch("bad-list", server_->Url("/file.bin"), Override("good:3128 b@d:1"));
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, hr::BG_E_INVALID_PROXY_INFO);
+  EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(outcome.description.find("'b@d:1'"), std::string::npos) << outcome.description;
+}
+
+class PreconfigProxyTest : public ProxyTest {
+ protected:
+  std::string MoreConfig() override {
+    // The [proxy] section is read before the squid starts: its port is chosen now.
+    port_ = harness::UnusedPort();
+    return "[proxy]\nusage = OVERRIDE\nlist = localhost:" + std::to_string(port_) +
+           "\nbypass = *.example.org\n";
+  }
+  int port_ = 0;
+};
+
+TEST_F(PreconfigProxyTest, PreconfigJobsUseTheProxyOfBitsdConf) {
+  // Nothing listens on the configured proxy yet: the job cannot get through.
+  const Outcome down = Fetch("down", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(down.state, JobState::kTransientError);
+  EXPECT_NE(down.description.find(std::to_string(port_)), std::string::npos) << down.description;
+  // A job of its own with OVERRIDE is not affected.
+  const Outcome own = Fetch("own", server_->Url("/file.bin?own"), Override(open_->Address()));
+  EXPECT_EQ(own.state, JobState::kTransferred) << own.description;
+}
+
+}  // namespace
+}  // namespace openbits::integration
