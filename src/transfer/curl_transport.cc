@@ -14,6 +14,7 @@
 #include "auth/challenge.h"
 #include "base/log.h"
 #include "transfer/byte_ranges.h"
+#include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
 
 namespace openbits::transfer {
@@ -142,6 +143,11 @@ class CurlSession : public core::TransferSession {
   // The authenticator of an origin or a proxy, made on first use from the job's credentials.
   auth::Authenticator& AuthenticatorFor(AuthTarget target, const core::DownloadRequest& request,
                                         const std::string& origin);
+  // libcurl's opensocket callback for https through an http proxy: our own CONNECT tunnel.
+  static curl_socket_t OpenTunnel(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int AlreadyConnected(void*, curl_socket_t, curlsocktype) {
+    return CURL_SOCKOPT_ALREADY_CONNECTED;
+  }
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   static int OnProgress(void* self, curl_off_t, curl_off_t, curl_off_t, curl_off_t);
@@ -165,8 +171,10 @@ class CurlSession : public core::TransferSession {
   // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
   // afterwards.
   std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;
-  proxy::Route route_;  // the proxy of the current request, or direct
-  TlsRequest tls_;      // the current request's TLS settings, read by the handshake callbacks
+  proxy::Route route_;            // the proxy of the current request, or direct
+  std::string tunnel_authority_;  // host:port of the tunnel the current request needs
+  TunnelOutcome tunnel_;          // how the last tunnel went
+  TlsRequest tls_;  // the current request's TLS settings, read by the handshake callbacks
   // Per download:
   const core::DownloadRequest* request_ = nullptr;
   core::DownloadSink* sink_ = nullptr;
@@ -529,6 +537,15 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
   }
 }
 
+curl_socket_t CurlSession::OpenTunnel(void* self_ptr, curlsocktype, curl_sockaddr*) {
+  auto* self = static_cast<CurlSession*>(self_ptr);
+  self->tunnel_ = OpenConnectTunnel(
+      *self->route_, self->tunnel_authority_,
+      self->AuthenticatorFor(AuthTarget::kProxy, *self->request_, self->route_->Url()),
+      self->options_.user_agent, std::chrono::seconds(self->options_.connect_timeout_s));
+  return self->tunnel_.fd >= 0 ? self->tunnel_.fd : CURL_SOCKET_BAD;
+}
+
 Status CurlSession::Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
                             const std::string& url,
                             const std::optional<SecretString>& authorization,
@@ -546,8 +563,30 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   response_reported_ = false;
 
   curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+  // https through an http proxy: the tunnel is ours (connect_tunnel.h), and libcurl talks
+  // TLS to the server over it as if it were a direct connection. CONNECT_TO (whose address
+  // the callback ignores) keeps connections made this way apart: they are reused only for
+  // tunnelled requests to the same host and port.
+  const auto parts = SplitUrl(url);
+  const bool own_tunnel = route_ && route_->scheme == "http" && parts && parts->secure;
+  tunnel_ = {};
+  tunnel_authority_ =
+      own_tunnel
+          ? (parts->host.find(':') != std::string::npos ? "[" + parts->host + "]" : parts->host) +
+                ":" + std::to_string(parts->port)
+          : "";
+  const std::string connect_to =
+      tunnel_authority_ + ":127.0.0.1:" + (parts ? std::to_string(parts->port) : std::string("0"));
+  curl_slist* connect_to_list =
+      own_tunnel ? curl_slist_append(nullptr, connect_to.c_str()) : nullptr;
+  curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, connect_to_list);
+  curl_easy_setopt(curl_, CURLOPT_OPENSOCKETFUNCTION,
+                   own_tunnel ? &CurlSession::OpenTunnel : nullptr);
+  curl_easy_setopt(curl_, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(curl_, CURLOPT_SOCKOPTFUNCTION,
+                   own_tunnel ? &CurlSession::AlreadyConnected : nullptr);
   // Always set: an empty string is "no proxy", whatever the environment of bitsd says.
-  const std::string proxy_url = route_ ? route_->Url() : "";
+  const std::string proxy_url = route_ && !own_tunnel ? route_->Url() : "";
   curl_easy_setopt(curl_, CURLOPT_PROXY, proxy_url.c_str());
   curl_slist* proxy_headers = nullptr;
   if (proxy_authorization) {
@@ -619,7 +658,14 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
 
   char error_buffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
-  const CURLcode code = curl_easy_perform(curl_);
+  CURLcode code = curl_easy_perform(curl_);
+  curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, nullptr);
+  curl_slist_free_all(connect_to_list);
+  if (tunnel_.error) {
+    // The proxy could not be reached (the next one is tried), or refused the tunnel.
+    last_code_ = tunnel_.proxy_unreachable ? CURLE_COULDNT_CONNECT : CURLE_OK;
+    return *tunnel_.error;
+  }
   last_code_ = code;
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(curl_, CURLOPT_PROXYHEADER, nullptr);

@@ -5,6 +5,9 @@
 // as whom).
 #include <unistd.h>
 
+#include <sstream>
+
+#include "harness/auth_peers.h"
 #include "harness/proxy_peers.h"
 #include "integration/daemon_fixture.h"
 
@@ -201,6 +204,120 @@ TEST_F(PreconfigProxyTest, PreconfigJobsUseTheProxyOfBitsdConf) {
   // A job of its own with OVERRIDE is not affected.
   const Outcome own = Fetch("own", server_->Url("/file.bin?own"), Override(open_->Address()));
   EXPECT_EQ(own.state, JobState::kTransferred) << own.description;
+}
+
+}  // namespace
+}  // namespace openbits::integration
+
+namespace openbits::integration {
+namespace {
+
+// Proxy authentication: squid demands Basic, Negotiate or NTLM; targets are plain http
+// (the credentials ride on the request) and https (on the CONNECT of the tunnel).
+class ProxyAuthTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    kdc_ = std::make_unique<harness::Kdc>(dir_);
+    ProxyTest::SetUp();
+    https_ = std::make_unique<harness::RangeServer>(dir_, www(), tls_);
+  }
+  std::string MoreConfig() override { return "[auth]\nallow_basic_over_http = true\n"; }
+  static std::function<Status(Job&)> Through(const harness::Squid& squid, AuthScheme scheme,
+                                             const std::string& user, const std::string& password) {
+    return [&squid, scheme, user, password](Job& job) -> Status {
+      OPENBITS_RETURN_IF_ERROR(job.SetProxySettings(ProxyUsage::kOverride, squid.Address()));
+      if (user.empty()) return job.SetImplicitCredentials(AuthTarget::kProxy, scheme);
+      return job.SetCredentials(AuthTarget::kProxy, scheme, SecretString(user),
+                                SecretString(password));
+    };
+  }
+  // The user squid logged for a request whose URL contains `needle` ("-" when none).
+  static std::string UserOf(const harness::Squid& squid, const std::string& needle) {
+    for (const std::string& line : squid.AccessLog()) {
+      if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos ||
+          line.find("/000 ") != std::string::npos) {
+        continue;
+      }
+      std::istringstream fields(line);
+      std::vector<std::string> words;
+      for (std::string word; fields >> word;) words.push_back(word);
+      if (words.size() > 7) return words[7];
+    }
+    return "";
+  }
+
+  std::unique_ptr<harness::Kdc> kdc_;
+  std::unique_ptr<harness::RangeServer> https_;
+};
+
+TEST_F(ProxyAuthTest, BasicProxyAuthenticationForHttpAndThroughConnect) {
+  harness::Squid squid(dir_, "basic", "basic");
+  for (const std::string& url :
+       {server_->Url("/file.bin?basic-http"), https_->Url("/file.bin?basic-https")}) {
+    const Outcome outcome =
+        Fetch("basic", url, Through(squid, AuthScheme::kBasic, "alice", "alicepw"));
+    ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
+    EXPECT_EQ(outcome.sha256, Expected());
+  }
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?basic-http") == "alice"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "alice"; }));
+}
+
+TEST_F(ProxyAuthTest, AWrongProxyPasswordEndsIn407WithTheTransportContext) {
+  harness::Squid squid(dir_, "basic", "basic");
+  const Outcome outcome = Fetch("wrong", server_->Url("/file.bin"),
+                                Through(squid, AuthScheme::kBasic, "alice", "nope"));
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, kHttp407);
+  EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(outcome.description.find("the password was refused"), std::string::npos)
+      << outcome.description;
+}
+
+TEST_F(ProxyAuthTest, NegotiateProxyAuthenticationWithTheCallersTicket) {
+  harness::Squid squid(dir_, "negotiate", "negotiate", kdc_.get());
+  setenv("KRB5CCNAME", kdc_->Kinit("bob", "bob.ccache").c_str(), 1);
+  for (const std::string& url :
+       {server_->Url("/file.bin?krb-http"), https_->Url("/file.bin?krb-https")}) {
+    const Outcome outcome = Fetch("krb", url, Through(squid, AuthScheme::kNegotiate, "", ""));
+    ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
+  }
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?krb-http") == "bob@TEST.LOCAL"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "bob@TEST.LOCAL"; }));
+}
+
+TEST_F(ProxyAuthTest, NtlmProxyAuthenticationForHttpAndThroughConnect) {
+  harness::Squid squid(dir_, "ntlm", "ntlm");
+  for (const std::string& url :
+       {server_->Url("/file.bin?ntlm-http"), https_->Url("/file.bin?ntlm-https")}) {
+    const Outcome outcome =
+        Fetch("ntlm", url, Through(squid, AuthScheme::kNtlm, "TESTDOM\\alice", "alicepw"));
+    ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
+  }
+  // squid's log escapes the backslash of DOMAIN\user.
+  EXPECT_TRUE(
+      harness::WaitUntil([&] { return UserOf(squid, "?ntlm-http") == "TESTDOM\\\\alice"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "TESTDOM\\\\alice"; }));
+}
+
+TEST_F(ProxyAuthTest, ProxyAndServerAuthenticationInOneJob) {
+  harness::Squid squid(dir_, "ntlm", "ntlm");
+  harness::AuthApache apache(dir_, www(), *kdc_);
+  const Outcome outcome = Fetch("both", apache.Url("/digest/file.bin"), [&](Job& job) -> Status {
+    OPENBITS_RETURN_IF_ERROR(Through(squid, AuthScheme::kNtlm, "TESTDOM\\alice", "alicepw")(job));
+    return job.SetCredentials(AuthTarget::kServer, AuthScheme::kDigest, SecretString("alice"),
+                              SecretString("alicepw"));
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "/digest/file.bin") != ""; }));
+  bool digest_alice = false;
+  for (const std::string& line : apache.AccessLog()) {
+    if (line.starts_with("206 alice Digest ") && line.ends_with(" /digest/file.bin")) {
+      digest_alice = true;
+    }
+  }
+  EXPECT_TRUE(digest_alice);
 }
 
 }  // namespace
