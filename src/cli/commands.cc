@@ -1,7 +1,6 @@
 #include "cli/commands.h"
 
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,74 +12,15 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/command_support.h"
 #include "cli/job_report.h"
+#include "cli/network_commands.h"
 #include "cli/progress_bar.h"
 
 namespace openbits::cli {
 namespace {
 
 constexpr auto kPollInterval = std::chrono::milliseconds(200);
-
-int Fail(const std::string& what, const Error& error) {
-  std::cerr << "Unable to " << what << " - " << error.ToString() << "\n";
-  return 1;
-}
-
-int Usage(const std::string& text) {
-  std::cerr << "Usage: bitsadmin " << text << "\n";
-  return 2;
-}
-
-std::string AbsolutePath(const std::string& path) {
-  std::error_code ec;
-  auto absolute = std::filesystem::absolute(path, ec);
-  return ec ? path : absolute.lexically_normal().string();
-}
-
-// A job named by GUID, or by display name among the jobs the caller can see.
-Result<Job> ResolveJob(Client& client, const std::string& name) {
-  if (auto id = Guid::Parse(name)) return client.GetJob(*id);
-  if (!name.empty() && name.front() == '{') {
-    return Error::InvalidArg("'" + name + "' is not a valid job GUID");
-  }
-  auto jobs = client.EnumJobs(false);
-  if (!jobs) return jobs.error();
-  std::vector<Job> matches;
-  for (Job& job : *jobs) {
-    auto display = job.GetDisplayName();
-    if (display && *display == name) matches.push_back(job);
-  }
-  if (matches.empty()) return Error::NotFound("no job is named '" + name + "'");
-  if (matches.size() > 1) {
-    std::string ids;
-    for (const Job& job : matches) ids += " " + job.id().ToString();
-    return Error::InvalidArg("several jobs are named '" + name + "':" + ids + "; name one by GUID");
-  }
-  return matches.front();
-}
-
-// Runs `action` on the job named by args[0]; `what` names the action in error messages.
-int WithJob(Context& ctx, const Args& args, std::size_t extra, const std::string& usage,
-            const std::function<int(Job&)>& action) {
-  if (args.size() != 1 + extra) return Usage(usage);
-  auto job = ResolveJob(ctx.client, args[0]);
-  if (!job) return Fail("find job '" + args[0] + "'", job.error());
-  return action(*job);
-}
-
-template <typename T>
-int PrintOr(Context&, const std::string& what, const Result<T>& value,
-            const std::function<std::string(const T&)>& format) {
-  if (!value) return Fail(what, value.error());
-  std::cout << format(*value) << "\n";
-  return 0;
-}
-
-int Done(Context& ctx, const Status& status, const std::string& what, const std::string& said) {
-  if (!status) return Fail(what, status.error());
-  if (!ctx.raw) std::cout << said << "\n";
-  return 0;
-}
 
 // ---- verbs ----------------------------------------------------------------------------------
 
@@ -391,14 +331,6 @@ Command TextSetter(const std::string& verb, Status (Job::*set)(const std::string
   };
 }
 
-// A flags argument: decimal, or hex with 0x.
-std::optional<std::uint32_t> ParseFlags(const std::string& text) {
-  char* end = nullptr;
-  const unsigned long flags = std::strtoul(text.c_str(), &end, 0);
-  if (text.empty() || *end != '\0' || flags > UINT32_MAX) return std::nullopt;
-  return static_cast<std::uint32_t>(flags);
-}
-
 int SetNotifyFlags(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 1, "/setnotifyflags JOB FLAGS", [&](Job& job) {
     const auto flags = ParseFlags(args[1]);
@@ -515,122 +447,6 @@ int GetCustomHeaders(Context& ctx, const Args& args) {
   });
 }
 
-// SERVER / PROXY and BASIC ... PASSPORT, by name or by BITS's number (an unknown number goes
-// to bitsd, which answers BG_E_INVALID_AUTH_TARGET / _SCHEME).
-template <typename Enum>
-std::optional<Enum> ParseAuthWord(const std::string& text,
-                                  std::optional<Enum> (*parse)(std::string_view)) {
-  if (auto named = parse(text)) return named;
-  if (auto number = ParseFlags(text)) return static_cast<Enum>(*number);
-  return std::nullopt;
-}
-
-// The password argument: "-" reads one line from standard input, "*" prompts on the
-// terminal without echo; anything else is the password itself.
-std::optional<SecretString> ReadPassword(const std::string& argument) {
-  if (argument != "-" && argument != "*") return SecretString(argument);
-  std::string line;
-  if (argument == "-") {
-    if (!std::getline(std::cin, line) && line.empty()) return std::nullopt;
-  } else {
-    std::cerr << "Password: " << std::flush;
-    termios saved{};
-    const bool tty = tcgetattr(STDIN_FILENO, &saved) == 0;
-    if (tty) {
-      termios silent = saved;
-      silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-      tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
-    }
-    const bool read = static_cast<bool>(std::getline(std::cin, line));
-    if (tty) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-    std::cerr << "\n";
-    if (!read) return std::nullopt;
-  }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  SecretString password(line);
-  explicit_bzero(line.data(), line.size());
-  return password;
-}
-
-int SetCredentials(Context& ctx, const Args& args) {
-  const char* usage =
-      "/setcredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT USER PASSWORD\n"
-      "  (PASSWORD - reads standard input, * prompts; USER and PASSWORD NULL NULL: your own "
-      "logon credentials)";
-  if (args.size() != 5) return Usage(usage);
-  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
-  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
-  if (!target || !scheme) return Usage(usage);
-  auto job = ResolveJob(ctx.client, args[0]);
-  if (!job) return Fail("find job '" + args[0] + "'", job.error());
-  if (args[3] == "NULL" && args[4] == "NULL") {
-    return Done(ctx, job->SetImplicitCredentials(*target, *scheme), "set credentials",
-                "Implicit credentials set.");
-  }
-  const auto password = ReadPassword(args[4]);
-  if (!password) return Fail("set credentials", Error::InvalidArg("no password was given"));
-  return Done(ctx, job->SetCredentials(*target, *scheme, SecretString(args[3]), *password),
-              "set credentials", "Credentials set.");
-}
-
-int SetProxySettings(Context& ctx, const Args& args) {
-  // bitsadmin /setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT
-  //           /setproxysettings JOB OVERRIDE LIST BYPASS   (BYPASS NULL or "" for none)
-  const char* usage_text =
-      "/setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT | OVERRIDE PROXYLIST BYPASSLIST\n"
-      "  (BYPASSLIST NULL or \"\" for none)";
-  if (args.size() != 2 && args.size() != 4) return Usage(usage_text);
-  const auto usage = ParseAuthWord<ProxyUsage>(args[1], &ParseProxyUsage);
-  if (!usage) return Usage(usage_text);
-  auto job = ResolveJob(ctx.client, args[0]);
-  if (!job) return Fail("find job '" + args[0] + "'", job.error());
-  auto list_word = [&](std::size_t i) {
-    return args.size() > i && args[i] != "NULL" ? args[i] : std::string();
-  };
-  return Done(ctx, job->SetProxySettings(*usage, list_word(2), list_word(3)), "set proxy settings",
-              "Proxy usage set to " + std::string(ProxyUsageName(*usage)) + ".");
-}
-
-int GetProxy(Context& ctx, const Args& args, const std::string& verb, int part) {
-  return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
-    auto settings = job.GetProxySettings();
-    if (!settings) return Fail("get proxy settings", settings.error());
-    const std::string value = part == 0   ? std::string(ProxyUsageName(settings->usage))
-                              : part == 1 ? settings->list
-                                          : settings->bypass;
-    std::cout << (value.empty() && !ctx.raw ? "(none)" : value) << "\n";
-    return 0;
-  });
-}
-
-int RemoveCredentials(Context& ctx, const Args& args) {
-  const char* usage = "/removecredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT";
-  if (args.size() != 3) return Usage(usage);
-  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
-  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
-  if (!target || !scheme) return Usage(usage);
-  auto job = ResolveJob(ctx.client, args[0]);
-  if (!job) return Fail("find job '" + args[0] + "'", job.error());
-  auto removed = job->RemoveCredentials(*target, *scheme);
-  if (!removed) return Fail("remove credentials", removed.error());
-  if (ctx.raw) {
-    std::cout << FormatHresult(*removed) << "\n";
-  } else {
-    std::cout << (*removed == hr::S_OK ? "Credentials removed." : "No credentials were set.")
-              << "\n";
-  }
-  return 0;
-}
-
-// CURRENT_USER / LOCAL_MACHINE (or their numbers).
-std::optional<std::uint32_t> ParseStoreLocation(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (text == "CURRENT_USER" || text == "0") return kCertStoreCurrentUser;
-  if (text == "LOCAL_MACHINE" || text == "1") return kCertStoreLocalMachine;
-  if (text.size() == 1 && text[0] >= '2' && text[0] <= '7') return text[0] - '0';
-  return std::nullopt;
-}
-
 int SetClientCertificate(Context& ctx, const Args& args, bool by_id) {
   const std::string usage = by_id ? "/setclientcertificatebyid JOB LOCATION STORE SHA1HEX"
                                   : "/setclientcertificatebyname JOB LOCATION STORE SUBJECT";
@@ -655,24 +471,6 @@ int GetClientCertificate(Context& ctx, const Args& args) {
               << "\n";
     return 0;
   });
-}
-
-int Util(Context& ctx, const Args& args) {
-  if (args.empty() || (args[0] != "/listcertificates" && args[0] != "/LISTCERTIFICATES") ||
-      args.size() > 3) {
-    return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
-  }
-  const auto location = ParseStoreLocation(args.size() > 1 ? args[1] : "CURRENT_USER");
-  if (!location) return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
-  const std::string store = args.size() > 2 ? args[2] : "MY";
-  auto certificates = ctx.client.ListCertificates(*location, store);
-  if (!certificates) return Fail("list certificates", certificates.error());
-  for (const StoreCertificate& certificate : *certificates) {
-    std::cout << certificate.sha1 << "  " << certificate.subject << "  expires "
-              << FormatTime(certificate.not_after * 1'000'000) << "\n";
-  }
-  if (!ctx.raw) std::cout << "Listed " << certificates->size() << " certificate(s).\n";
-  return 0;
 }
 
 int SetPriority(Context& ctx, const Args& args) {
@@ -780,8 +578,8 @@ int Transfer(Context& ctx, const Args& args) {
 
 }  // namespace
 
-const std::map<std::string, Command>& Commands() {
-  static const std::map<std::string, Command> commands = {
+static std::map<std::string, Command> AllCommands() {
+  std::map<std::string, Command> commands = {
       {"/create", Create},
       {"/addfile", AddFile},
       {"/resume", Resume},
@@ -860,19 +658,7 @@ const std::map<std::string, Command>& Commands() {
          });
        }},
       {"/getclientcertificate", GetClientCertificate},
-      {"/util", Util},
       {"/setcustomheaders", SetCustomHeaders},
-      {"/setcredentials", SetCredentials},
-      {"/removecredentials", RemoveCredentials},
-      {"/setproxysettings", SetProxySettings},
-      {"/getproxyusage",
-       [](Context& ctx, const Args& args) { return GetProxy(ctx, args, "/getproxyusage", 0); }},
-      {"/getproxylist",
-       [](Context& ctx, const Args& args) { return GetProxy(ctx, args, "/getproxylist", 1); }},
-      {"/getproxybypasslist",
-       [](Context& ctx, const Args& args) {
-         return GetProxy(ctx, args, "/getproxybypasslist", 2);
-       }},
       {"/sethttpmethod", TextSetter("/sethttpmethod", &Job::SetHttpMethod)},
       {"/gethttpmethod", Getter<std::string>("/gethttpmethod", &Job::GetHttpMethod,
                                              [](const std::string& s) { return s; })},
@@ -900,6 +686,12 @@ const std::map<std::string, Command>& Commands() {
       {"/setminretrydelay", NumberSetter("/setminretrydelay", &Job::SetMinimumRetryDelay)},
       {"/setnoprogresstimeout", NumberSetter("/setnoprogresstimeout", &Job::SetNoProgressTimeout)},
   };
+  AddNetworkCommands(commands);
+  return commands;
+}
+
+const std::map<std::string, Command>& Commands() {
+  static const std::map<std::string, Command> commands = AllCommands();
   return commands;
 }
 

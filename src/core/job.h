@@ -138,6 +138,8 @@ struct Job {
   // SetCredentials: one slot per (target, scheme). Encrypted at rest, never returned.
   CredentialSet credentials;
   ProxySettings proxy;
+  // PRECONFIG: the proxy variables of the creator's environment at CreateJob.
+  ProxyEnvironment proxy_environment;
 
   // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
   bool WholeBodies() const { return dynamic_content || !http_method.empty(); }

@@ -131,7 +131,7 @@ const JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const 
 }
 
 Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
-                                   JobType type) {
+                                   JobType type, const ProxyEnvironment& proxy_environment) {
   OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(display_name));
   if (static_cast<std::uint32_t>(type) > static_cast<std::uint32_t>(JobType::kUploadReply)) {
     return Error::InvalidArg("unknown job type " + std::to_string(static_cast<int>(type)));
@@ -149,6 +149,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.owner_gid = caller.gid;
   job.display_name = display_name;
   job.type = type;
+  job.proxy_environment = FilterProxyEnvironment(proxy_environment);
   const std::int64_t now = clock_.NowUs();
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;

@@ -86,7 +86,9 @@ class JobManager {
   // Every job in the queue, for the IPC layer to publish at start-up.
   std::vector<Guid> AllJobIds() const;
 
-  Result<Guid> CreateJob(const Caller& caller, const std::string& display_name, JobType type);
+  // proxy_environment: the creator's proxy variables (PRECONFIG), filtered.
+  Result<Guid> CreateJob(const Caller& caller, const std::string& display_name, JobType type,
+                         const ProxyEnvironment& proxy_environment = {});
   // The caller's jobs (all users' with all_users, admins only), final states excluded.
   Result<std::vector<Guid>> EnumJobs(const Caller& caller, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.

@@ -141,6 +141,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::optional<ClientCertificateRef> client_certificate;
     CredentialSet credentials;
     ProxySettings proxy;
+    ProxyEnvironment proxy_environment;
     std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
     Notifications notifications;
@@ -161,6 +162,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         client_certificate = job.client_certificate;
         credentials = job.credentials;
         proxy = job.proxy;
+        proxy_environment = job.proxy_environment;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -194,6 +196,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.client_certificate = client_certificate;
     request.credentials = credentials;
     request.proxy = proxy;
+    request.proxy_environment = proxy_environment;
     const bool ranged = !file.ranges.empty();
     request.offset = (*temp)->size();
     // A temp file shorter than the committed offset (deleted or truncated behind our back)

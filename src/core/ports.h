@@ -116,6 +116,7 @@ struct DownloadRequest {
   CredentialSet credentials;
   // SetProxySettings: how the transport finds its proxy for this URL.
   ProxySettings proxy;
+  ProxyEnvironment proxy_environment;
   FileOwner owner;
 };
 

@@ -1,5 +1,7 @@
 #include "core/proxy_settings.h"
 
+#include <cctype>
+
 namespace openbits::core {
 
 Status ValidateProxySettings(std::uint32_t usage, const std::string& list,
@@ -22,6 +24,57 @@ Status ValidateProxySettings(std::uint32_t usage, const std::string& list,
   }
   if (override_usage && list.find_first_not_of(" \t;") == std::string::npos) {
     return Error::InvalidArg("OVERRIDE needs a proxy list");
+  }
+  return Ok();
+}
+
+ProxyEnvironment FilterProxyEnvironment(const std::map<std::string, std::string>& variables) {
+  ProxyEnvironment kept;
+  for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}) {
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (const std::string& key : {std::string(name), upper}) {
+      const auto it = variables.find(key);
+      if (it != variables.end() && !it->second.empty() &&
+          it->second.size() <= kMaxProxyListLength && !kept.contains(name)) {
+        kept[name] = it->second;
+      }
+    }
+  }
+  return kept;
+}
+
+Status ValidateAccountProxy(const AccountProxy& settings) {
+  if (settings.mode > AccountProxyMode::kAutoscript) {
+    return Error::InvalidArg("unknown proxy mode " +
+                             std::to_string(static_cast<std::uint32_t>(settings.mode)));
+  }
+  if (settings.list.size() > kMaxProxyListLength) {
+    return Error(hr::BG_E_PROXY_LIST_TOO_LARGE, ErrorContext::kNone,
+                 "the proxy list is longer than 4,000 characters");
+  }
+  if (settings.bypass.size() > kMaxProxyListLength) {
+    return Error(hr::BG_E_PROXY_BYPASS_LIST_TOO_LARGE, ErrorContext::kNone,
+                 "the proxy bypass list is longer than 4,000 characters");
+  }
+  const bool manual = settings.mode == AccountProxyMode::kManualProxy;
+  if (!manual && (!settings.list.empty() || !settings.bypass.empty())) {
+    return Error::InvalidArg("a proxy list or bypass list goes only with MANUAL_PROXY");
+  }
+  if (manual && settings.list.find_first_not_of(" \t;") == std::string::npos) {
+    return Error::InvalidArg("MANUAL_PROXY needs a proxy list");
+  }
+  const bool script = settings.mode == AccountProxyMode::kAutoscript;
+  if (script != !settings.autoscript_url.empty()) {
+    return Error::InvalidArg(script ? "AUTOSCRIPT needs the URL of a PAC file"
+                                    : "a PAC URL goes only with AUTOSCRIPT");
+  }
+  if (script && !settings.autoscript_url.starts_with("http://") &&
+      !settings.autoscript_url.starts_with("https://")) {
+    return Error::InvalidArg("the PAC URL must be http:// or https://");
+  }
+  if (settings.autoscript_url.size() > kMaxProxyListLength) {
+    return Error::InvalidArg("the PAC URL is too long");
   }
   return Ok();
 }

@@ -3,6 +3,9 @@
 // transfer resolves its proxy, and again here at set time so that a typo fails at once.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "openbits/result.h"
@@ -19,6 +22,33 @@ struct ProxySettings {
   std::string bypass;  // OVERRIDE only: "<local>", "*.example.org", "host:port" ...
   bool operator==(const ProxySettings&) const = default;
 };
+
+// The proxy variables of the client's environment at CreateJob: http_proxy, https_proxy,
+// all_proxy and no_proxy (lower-case names). PRECONFIG's second source, after the account's
+// own settings and before the [proxy] section of bitsd.conf.
+using ProxyEnvironment = std::map<std::string, std::string>;
+// Keeps the variables above (either case; the lower-case one wins), each at most 4,000
+// characters; drops everything else.
+ProxyEnvironment FilterProxyEnvironment(const std::map<std::string, std::string>& variables);
+
+// An account's own proxy settings (bitsadmin /util /setieproxy): PRECONFIG's first source,
+// the stand-in for a Windows user's IE settings.
+enum class AccountProxyMode : std::uint32_t {
+  kNoProxy = 0,
+  kAutodetect = 1,
+  kManualProxy = 2,
+  kAutoscript = 3,
+};
+struct AccountProxy {
+  AccountProxyMode mode = AccountProxyMode::kNoProxy;
+  std::string list;            // MANUAL_PROXY
+  std::string bypass;          // MANUAL_PROXY
+  std::string autoscript_url;  // AUTOSCRIPT: the PAC URL (http or https)
+  bool operator==(const AccountProxy&) const = default;
+};
+// Lists only with MANUAL_PROXY (which needs a list), a URL only with AUTOSCRIPT (which needs
+// one), the same lengths as SetProxySettings.
+Status ValidateAccountProxy(const AccountProxy& settings);
 
 // Checks SetProxySettings' arguments: a known usage (E_INVALIDARG), lists only with OVERRIDE
 // and a proxy list required with it (E_INVALIDARG), the lengths (BG_E_PROXY_LIST_TOO_LARGE,

@@ -115,11 +115,20 @@ CREATE TABLE credentials (
 );
 )sql";
 
-// Version 9: proxy settings.
+// Version 9: proxy settings, the creator's proxy environment ("name=value" lines) and the
+// accounts' own proxy settings.
 constexpr const char* kMigrationV9 = R"sql(
 ALTER TABLE jobs ADD COLUMN proxy_usage INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN proxy_list TEXT NOT NULL DEFAULT '';
 ALTER TABLE jobs ADD COLUMN proxy_bypass TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN proxy_environment TEXT NOT NULL DEFAULT '';
+CREATE TABLE account_proxies (
+  uid            INTEGER PRIMARY KEY,
+  mode           INTEGER NOT NULL,
+  list           TEXT NOT NULL,
+  bypass         TEXT NOT NULL,
+  autoscript_url TEXT NOT NULL
+);
 )sql";
 
 // One step per version, in order; the last one is the current version.
@@ -167,6 +176,27 @@ std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
   credential.password = SecretString(std::move(fields[1]));
   credential.credential_cache = std::move(fields[2]);
   return credential;
+}
+
+std::string EncodeEnvironment(const core::ProxyEnvironment& environment) {
+  std::string text;
+  for (const auto& [name, value] : environment) text += name + "=" + value + "\n";
+  return text;
+}
+
+core::ProxyEnvironment DecodeEnvironment(const std::string& text) {
+  core::ProxyEnvironment environment;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    if (const auto equals = line.find('='); equals != std::string::npos) {
+      environment[line.substr(0, equals)] = line.substr(equals + 1);
+    }
+    start = end + 1;
+  }
+  return environment;
 }
 
 std::string CredentialContext(const std::string& job_id, std::int64_t target, std::int64_t scheme) {
@@ -363,7 +393,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
                         "dynamic_content, high_performance, max_download_size, resumed_once, "
                         "client_cert_location, client_cert_store, client_cert_sha1, "
-                        "client_cert_subject, proxy_usage, proxy_list, proxy_bypass "
+                        "client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
+                        "proxy_environment "
                         "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
@@ -433,6 +464,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     }
     job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), select_jobs.Text(41),
                  select_jobs.Text(42)};
+    job.proxy_environment = DecodeEnvironment(select_jobs.Text(43));
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -507,9 +539,10 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
         "max_download_size, resumed_once, client_cert_location, client_cert_store, "
-        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_list, proxy_bypass) "
+        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
+        "proxy_environment) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?)");
+        "?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -577,6 +610,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
     upsert.Bind(41, static_cast<std::int64_t>(job.proxy.usage));
     upsert.Bind(42, job.proxy.list);
     upsert.Bind(43, job.proxy.bypass);
+    upsert.Bind(44, EncodeEnvironment(job.proxy_environment));
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");
@@ -657,6 +691,40 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   update.Bind(8, job.ToString());
   update.Bind(9, std::int64_t{index});
   return StepDone(db_, update, "save progress");
+}
+
+Result<std::map<std::uint32_t, core::AccountProxy>> SqliteJobStore::LoadAccountProxies() {
+  std::lock_guard lock(mutex_);
+  std::map<std::uint32_t, core::AccountProxy> accounts;
+  Statement select(db_, "SELECT uid, mode, list, bypass, autoscript_url FROM account_proxies");
+  if (!select.ok()) return SqliteError(db_, "read account proxy settings");
+  int rc;
+  while ((rc = select.Step()) == SQLITE_ROW) {
+    accounts[static_cast<std::uint32_t>(select.Int(0))] = {
+        static_cast<core::AccountProxyMode>(select.Int(1)), select.Text(2), select.Text(3),
+        select.Text(4)};
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "read account proxy settings");
+  return accounts;
+}
+
+Status SqliteJobStore::SaveAccountProxy(std::uint32_t uid,
+                                        const std::optional<core::AccountProxy>& proxy) {
+  std::lock_guard lock(mutex_);
+  if (!proxy) {
+    Statement remove(db_, "DELETE FROM account_proxies WHERE uid = ?");
+    remove.Bind(1, std::int64_t{uid});
+    return StepDone(db_, remove, "reset account proxy settings");
+  }
+  Statement upsert(db_,
+                   "INSERT OR REPLACE INTO account_proxies (uid, mode, list, bypass, "
+                   "autoscript_url) VALUES (?,?,?,?,?)");
+  upsert.Bind(1, std::int64_t{uid});
+  upsert.Bind(2, static_cast<std::int64_t>(proxy->mode));
+  upsert.Bind(3, proxy->list);
+  upsert.Bind(4, proxy->bypass);
+  upsert.Bind(5, proxy->autoscript_url);
+  return StepDone(db_, upsert, "save account proxy settings");
 }
 
 Status SqliteJobStore::Remove(const Guid& job) {

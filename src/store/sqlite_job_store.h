@@ -2,9 +2,12 @@
 // committed transition survives kill -9 and power loss. Schema: docs/storage-schema.md.
 #pragma once
 
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "core/account_proxies.h"
 #include "core/ports.h"
 #include "store/secret_box.h"
 
@@ -12,7 +15,7 @@ struct sqlite3;
 
 namespace openbits::store {
 
-class SqliteJobStore : public core::JobStore {
+class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
  public:
   // Opens (creating if needed) the database and migrates it to the current schema. A file
   // that is not a usable database fails with BG_E_DATABASE_CORRUPT after it was moved aside
@@ -26,6 +29,9 @@ class SqliteJobStore : public core::JobStore {
   Status Save(const core::Job& job) override;
   Status SaveFileProgress(const Guid& job, std::uint32_t index, const core::JobFile& file) override;
   Status Remove(const Guid& job) override;
+  Result<std::map<std::uint32_t, core::AccountProxy>> LoadAccountProxies() override;
+  Status SaveAccountProxy(std::uint32_t uid,
+                          const std::optional<core::AccountProxy>& proxy) override;
 
  private:
   SqliteJobStore(sqlite3* db, std::shared_ptr<const SecretBox> secrets)

@@ -1,0 +1,157 @@
+// The bitsadmin verbs of the network: credentials, proxy settings and /util.
+#include "cli/network_commands.h"
+
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli/command_support.h"
+#include "cli/job_report.h"
+
+namespace openbits::cli {
+namespace {
+
+// SERVER / PROXY and BASIC ... PASSPORT, by name or by BITS's number (an unknown number goes
+// to bitsd, which answers BG_E_INVALID_AUTH_TARGET / _SCHEME).
+template <typename Enum>
+std::optional<Enum> ParseAuthWord(const std::string& text,
+                                  std::optional<Enum> (*parse)(std::string_view)) {
+  if (auto named = parse(text)) return named;
+  if (auto number = ParseFlags(text)) return static_cast<Enum>(*number);
+  return std::nullopt;
+}
+
+// The password argument: "-" reads one line from standard input, "*" prompts on the
+// terminal without echo; anything else is the password itself.
+std::optional<SecretString> ReadPassword(const std::string& argument) {
+  if (argument != "-" && argument != "*") return SecretString(argument);
+  std::string line;
+  if (argument == "-") {
+    if (!std::getline(std::cin, line) && line.empty()) return std::nullopt;
+  } else {
+    std::cerr << "Password: " << std::flush;
+    termios saved{};
+    const bool tty = tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (tty) {
+      termios silent = saved;
+      silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent);
+    }
+    const bool read = static_cast<bool>(std::getline(std::cin, line));
+    if (tty) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+    if (!read) return std::nullopt;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  SecretString password(line);
+  explicit_bzero(line.data(), line.size());
+  return password;
+}
+
+int SetCredentials(Context& ctx, const Args& args) {
+  const char* usage =
+      "/setcredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT USER PASSWORD\n"
+      "  (PASSWORD - reads standard input, * prompts; USER and PASSWORD NULL NULL: your own "
+      "logon credentials)";
+  if (args.size() != 5) return Usage(usage);
+  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
+  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
+  if (!target || !scheme) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  if (args[3] == "NULL" && args[4] == "NULL") {
+    return Done(ctx, job->SetImplicitCredentials(*target, *scheme), "set credentials",
+                "Implicit credentials set.");
+  }
+  const auto password = ReadPassword(args[4]);
+  if (!password) return Fail("set credentials", Error::InvalidArg("no password was given"));
+  return Done(ctx, job->SetCredentials(*target, *scheme, SecretString(args[3]), *password),
+              "set credentials", "Credentials set.");
+}
+
+int SetProxySettings(Context& ctx, const Args& args) {
+  // bitsadmin /setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT
+  //           /setproxysettings JOB OVERRIDE LIST BYPASS   (BYPASS NULL or "" for none)
+  const char* usage_text =
+      "/setproxysettings JOB PRECONFIG|NO_PROXY|AUTODETECT | OVERRIDE PROXYLIST BYPASSLIST\n"
+      "  (BYPASSLIST NULL or \"\" for none)";
+  if (args.size() != 2 && args.size() != 4) return Usage(usage_text);
+  const auto usage = ParseAuthWord<ProxyUsage>(args[1], &ParseProxyUsage);
+  if (!usage) return Usage(usage_text);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto list_word = [&](std::size_t i) {
+    return args.size() > i && args[i] != "NULL" ? args[i] : std::string();
+  };
+  return Done(ctx, job->SetProxySettings(*usage, list_word(2), list_word(3)), "set proxy settings",
+              "Proxy usage set to " + std::string(ProxyUsageName(*usage)) + ".");
+}
+
+int GetProxy(Context& ctx, const Args& args, const std::string& verb, int part) {
+  return WithJob(ctx, args, 0, verb + " JOB", [&](Job& job) {
+    auto settings = job.GetProxySettings();
+    if (!settings) return Fail("get proxy settings", settings.error());
+    const std::string value = part == 0   ? std::string(ProxyUsageName(settings->usage))
+                              : part == 1 ? settings->list
+                                          : settings->bypass;
+    std::cout << (value.empty() && !ctx.raw ? "(none)" : value) << "\n";
+    return 0;
+  });
+}
+
+int RemoveCredentials(Context& ctx, const Args& args) {
+  const char* usage = "/removecredentials JOB SERVER|PROXY BASIC|DIGEST|NTLM|NEGOTIATE|PASSPORT";
+  if (args.size() != 3) return Usage(usage);
+  const auto target = ParseAuthWord<AuthTarget>(args[1], &ParseAuthTarget);
+  const auto scheme = ParseAuthWord<AuthScheme>(args[2], &ParseAuthScheme);
+  if (!target || !scheme) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto removed = job->RemoveCredentials(*target, *scheme);
+  if (!removed) return Fail("remove credentials", removed.error());
+  if (ctx.raw) {
+    std::cout << FormatHresult(*removed) << "\n";
+  } else {
+    std::cout << (*removed == hr::S_OK ? "Credentials removed." : "No credentials were set.")
+              << "\n";
+  }
+  return 0;
+}
+
+int Util(Context& ctx, const Args& args) {
+  if (args.empty() || (args[0] != "/listcertificates" && args[0] != "/LISTCERTIFICATES") ||
+      args.size() > 3) {
+    return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
+  }
+  const auto location = ParseStoreLocation(args.size() > 1 ? args[1] : "CURRENT_USER");
+  if (!location) return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
+  const std::string store = args.size() > 2 ? args[2] : "MY";
+  auto certificates = ctx.client.ListCertificates(*location, store);
+  if (!certificates) return Fail("list certificates", certificates.error());
+  for (const StoreCertificate& certificate : *certificates) {
+    std::cout << certificate.sha1 << "  " << certificate.subject << "  expires "
+              << FormatTime(certificate.not_after * 1'000'000) << "\n";
+  }
+  if (!ctx.raw) std::cout << "Listed " << certificates->size() << " certificate(s).\n";
+  return 0;
+}
+
+}  // namespace
+
+void AddNetworkCommands(std::map<std::string, Command>& commands) {
+  commands["/setcredentials"] = SetCredentials;
+  commands["/removecredentials"] = RemoveCredentials;
+  commands["/setproxysettings"] = SetProxySettings;
+  commands["/getproxyusage"] = [](Context& ctx, const Args& args) {
+    return GetProxy(ctx, args, "/getproxyusage", 0);
+  };
+  commands["/getproxylist"] = [](Context& ctx, const Args& args) {
+    return GetProxy(ctx, args, "/getproxylist", 1);
+  };
+  commands["/getproxybypasslist"] = [](Context& ctx, const Args& args) {
+    return GetProxy(ctx, args, "/getproxybypasslist", 2);
+  };
+  commands["/util"] = Util;
+}
+
+}  // namespace openbits::cli
