@@ -181,6 +181,15 @@ class Job {
   Guid id_;
 };
 
+// /util /setieproxy: 0 NO_PROXY, 1 AUTODETECT, 2 MANUAL_PROXY (list, bypass),
+// 3 AUTOSCRIPT (autoscript_url).
+struct AccountProxySettings {
+  std::uint32_t mode = 0;
+  std::string list;
+  std::string bypass;
+  std::string autoscript_url;
+};
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> Connect(const BusChoice& bus);
@@ -193,6 +202,12 @@ class Client {
   // The certificates of a store (CURRENT_USER: the caller's own).
   Result<std::vector<StoreCertificate>> ListCertificates(std::uint32_t location,
                                                          const std::string& store);
+  // An account's own proxy settings (bitsadmin /util /setieproxy), which its PRECONFIG
+  // jobs use first. Your own, or any account's as an administrator.
+  Status SetAccountProxy(std::uint32_t uid, const AccountProxySettings& settings);
+  Status ResetAccountProxy(std::uint32_t uid);
+  // nullopt when the account has no settings of its own.
+  Result<std::optional<AccountProxySettings>> GetAccountProxy(std::uint32_t uid);
 
  private:
   explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}

@@ -729,6 +729,8 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setclientcertificatebyid JOB LOCATION STORE SHA1HEX | /setclientcertificatebyname JOB LOCATION STORE SUBJECT
   /removeclientcertificate JOB | /getclientcertificate JOB
   /util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]
+  /util /setieproxy ACCOUNT NO_PROXY|AUTODETECT|MANUAL_PROXY LIST BYPASS|AUTOSCRIPT URL|RESET
+  /util /getieproxy ACCOUNT       an account's own proxy settings (PRECONFIG's first source)
   /gettemporaryname JOB FILE | /setvalidationstate JOB FILE TRUE|FALSE | /getvalidationstate JOB FILE
   /setnotifyflags JOB FLAGS | /getnotifyflags JOB     BG_NOTIFY_* mask (default 0x3)
   /setnotifycmdline JOB PROGRAM PARAMETERS | /getnotifycmdline JOB   (NULL NULL clears)

@@ -1,9 +1,12 @@
 // The bitsadmin verbs of the network: credentials, proxy settings and /util.
 #include "cli/network_commands.h"
 
+#include <pwd.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include <cctype>
 
 #include "cli/command_support.h"
 #include "cli/job_report.h"
@@ -118,11 +121,75 @@ int RemoveCredentials(Context& ctx, const Args& args) {
   return 0;
 }
 
-int Util(Context& ctx, const Args& args) {
-  if (args.empty() || (args[0] != "/listcertificates" && args[0] != "/LISTCERTIFICATES") ||
-      args.size() > 3) {
-    return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
+// An account by user name, "uid:N", a number, or LocalSystem (root).
+std::optional<std::uint32_t> ParseAccount(const std::string& text) {
+  std::string lower = text;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "localsystem") return 0;
+  std::string digits = lower.starts_with("uid:") ? lower.substr(4) : lower;
+  if (!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos) {
+    return static_cast<std::uint32_t>(std::stoul(digits));
   }
+  if (const passwd* entry = getpwnam(text.c_str())) return entry->pw_uid;
+  return std::nullopt;
+}
+
+constexpr const char* kSetIeProxyUsage =
+    "/util /setieproxy ACCOUNT NO_PROXY | AUTODETECT | MANUAL_PROXY LIST BYPASS | "
+    "AUTOSCRIPT URL | RESET   (BYPASS NULL for none)";
+
+int SetIeProxy(Context& ctx, const Args& args) {
+  if (args.size() < 3) return Usage(kSetIeProxyUsage);
+  const auto uid = ParseAccount(args[1]);
+  if (!uid) return Fail("set proxy settings", Error::InvalidArg("no account '" + args[1] + "'"));
+  std::string mode = args[2];
+  for (char& c : mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  AccountProxySettings settings;
+  if (mode == "RESET" && args.size() == 3) {
+    return Done(ctx, ctx.client.ResetAccountProxy(*uid), "reset proxy settings",
+                "Proxy settings of " + args[1] + " reset.");
+  } else if (mode == "NO_PROXY" && args.size() == 3) {
+    settings.mode = 0;
+  } else if (mode == "AUTODETECT" && args.size() == 3) {
+    settings.mode = 1;
+  } else if (mode == "MANUAL_PROXY" && args.size() == 5) {
+    settings.mode = 2;
+    settings.list = args[3];
+    settings.bypass = args[4] == "NULL" ? "" : args[4];
+  } else if (mode == "AUTOSCRIPT" && args.size() == 4) {
+    settings.mode = 3;
+    settings.autoscript_url = args[3];
+  } else {
+    return Usage(kSetIeProxyUsage);
+  }
+  return Done(ctx, ctx.client.SetAccountProxy(*uid, settings), "set proxy settings",
+              "Proxy settings of " + args[1] + " set to " + mode + ".");
+}
+
+int GetIeProxy(Context& ctx, const Args& args) {
+  if (args.size() != 2) return Usage("/util /getieproxy ACCOUNT");
+  const auto uid = ParseAccount(args[1]);
+  if (!uid) return Fail("get proxy settings", Error::InvalidArg("no account '" + args[1] + "'"));
+  auto settings = ctx.client.GetAccountProxy(*uid);
+  if (!settings) return Fail("get proxy settings", settings.error());
+  static constexpr const char* kModes[] = {"NO_PROXY", "AUTODETECT", "MANUAL_PROXY", "AUTOSCRIPT"};
+  if (!*settings) {
+    std::cout << (ctx.raw ? "NONE"
+                          : "No proxy settings of its own (PRECONFIG uses the job "
+                            "creator's environment, then bitsd.conf).")
+              << "\n";
+    return 0;
+  }
+  const AccountProxySettings& s = **settings;
+  std::cout << (s.mode < 4 ? kModes[s.mode] : "UNKNOWN");
+  if (s.mode == 2) std::cout << " " << s.list << " " << (s.bypass.empty() ? "NULL" : s.bypass);
+  if (s.mode == 3) std::cout << " " << s.autoscript_url;
+  std::cout << "\n";
+  return 0;
+}
+
+int ListCertificates(Context& ctx, const Args& args) {
+  if (args.size() > 3) return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
   const auto location = ParseStoreLocation(args.size() > 1 ? args[1] : "CURRENT_USER");
   if (!location) return Usage("/util /listcertificates [CURRENT_USER|LOCAL_MACHINE] [STORE]");
   const std::string store = args.size() > 2 ? args[2] : "MY";
@@ -134,6 +201,17 @@ int Util(Context& ctx, const Args& args) {
   }
   if (!ctx.raw) std::cout << "Listed " << certificates->size() << " certificate(s).\n";
   return 0;
+}
+
+int Util(Context& ctx, const Args& args) {
+  std::string verb = args.empty() ? "" : args[0];
+  for (char& c : verb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (verb == "/listcertificates") return ListCertificates(ctx, args);
+  if (verb == "/setieproxy") return SetIeProxy(ctx, args);
+  if (verb == "/getieproxy") return GetIeProxy(ctx, args);
+  return Usage(
+      "/util /listcertificates [LOCATION] [STORE] | /util /setieproxy ... | "
+      "/util /getieproxy ACCOUNT");
 }
 
 }  // namespace

@@ -150,8 +150,16 @@ Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
 }
 
 Result<Job> Client::CreateJob(const std::string& display_name, JobType type) {
-  auto created = Call(
-      [&] { return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type)); });
+  // PRECONFIG jobs use the caller's proxy environment (DESIGN.md 3); bitsd keeps only these.
+  std::map<std::string, std::string> proxy_environment;
+  for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
+                           "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}) {
+    if (const char* value = std::getenv(name)) proxy_environment[name] = value;
+  }
+  auto created = Call([&] {
+    return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type),
+                                            proxy_environment);
+  });
   if (!created) return created.error();
   auto id = Guid::Parse(std::get<0>(*created));
   if (!id) return Error::Internal("bitsd returned a malformed job id");
@@ -175,6 +183,25 @@ Result<std::vector<Job>> Client::EnumJobs(bool all_users) {
     }
   }
   return jobs;
+}
+
+Status Client::SetAccountProxy(std::uint32_t uid, const AccountProxySettings& settings) {
+  return Call([&] {
+    connection_->manager().SetAccountProxy(uid, settings.mode, settings.list, settings.bypass,
+                                           settings.autoscript_url);
+  });
+}
+
+Status Client::ResetAccountProxy(std::uint32_t uid) {
+  return Call([&] { connection_->manager().ResetAccountProxy(uid); });
+}
+
+Result<std::optional<AccountProxySettings>> Client::GetAccountProxy(std::uint32_t uid) {
+  return Call([&]() -> std::optional<AccountProxySettings> {
+    auto [set, mode, list, bypass, url] = connection_->manager().GetAccountProxy(uid);
+    if (!set) return std::nullopt;
+    return AccountProxySettings{mode, list, bypass, url};
+  });
 }
 
 Result<std::vector<StoreCertificate>> Client::ListCertificates(std::uint32_t location,

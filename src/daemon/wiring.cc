@@ -63,7 +63,10 @@ Status RunDaemon(const DaemonOptions& options) {
 
   // 3. The concrete parts.
   transfer::FileCertificateStore certificates(options.config.certificates);
-  auto transport = transfer::CurlTransport::Create(options.config.curl, &certificates);
+  core::AccountProxies account_proxies(**store);
+  OPENBITS_RETURN_IF_ERROR(account_proxies.Load());
+  auto transport =
+      transfer::CurlTransport::Create(options.config.curl, &certificates, &account_proxies);
   if (!transport) return transport.error();
   if (options.config.curl.auth.allow_basic_over_http) {
     logger->warn(
@@ -90,7 +93,8 @@ Status RunDaemon(const DaemonOptions& options) {
   // 4. Recover the queue and publish it.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
   for (const Guid& id : manager.AllJobIds()) objects.Publish(id, manager);
-  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects, certificates);
+  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects, certificates,
+                                     account_proxies);
 
   // 5. Serve.
   sd_notify(0, "READY=1");

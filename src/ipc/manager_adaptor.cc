@@ -12,12 +12,14 @@ constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
                                CallerRegistry& callers, JobObjects& objects,
-                               core::CertificateStore& certificates)
+                               core::CertificateStore& certificates,
+                               core::AccountProxies& account_proxies)
     : AdaptorInterfaces(connection, dbus::kManagerPath),
       manager_(manager),
       callers_(callers),
       objects_(objects),
-      certificates_(certificates) {
+      certificates_(certificates),
+      account_proxies_(account_proxies) {
   registerAdaptor();
 }
 
@@ -28,9 +30,10 @@ core::Caller ManagerAdaptor::CurrentCaller() {
 }
 
 std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::CreateJob(
-    const std::string& display_name, const uint32_t& type) {
-  const Guid id =
-      ValueOrThrow(manager_.CreateJob(CurrentCaller(), display_name, static_cast<JobType>(type)));
+    const std::string& display_name, const uint32_t& type,
+    const std::map<std::string, std::string>& proxy_environment) {
+  const Guid id = ValueOrThrow(manager_.CreateJob(CurrentCaller(), display_name,
+                                                  static_cast<JobType>(type), proxy_environment));
   objects_.Publish(id, manager_);
   return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
 }
@@ -69,6 +72,33 @@ std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ManagerAdaptor::L
 
 std::string ManagerAdaptor::GetErrorDescription(const uint32_t& hresult, const uint32_t&) {
   return DescribeHresult(hresult);
+}
+
+void ManagerAdaptor::SetAccountProxy(const uint32_t& uid, const uint32_t& mode,
+                                     const std::string& list, const std::string& bypass,
+                                     const std::string& autoscript_url) {
+  const core::Caller caller = CurrentCaller();
+  ThrowIfError(account_proxies_.Set(
+      caller.uid, caller.is_admin, uid,
+      core::AccountProxy{static_cast<core::AccountProxyMode>(mode), list, bypass, autoscript_url}));
+}
+
+void ManagerAdaptor::ResetAccountProxy(const uint32_t& uid) {
+  const core::Caller caller = CurrentCaller();
+  ThrowIfError(account_proxies_.Set(caller.uid, caller.is_admin, uid, std::nullopt));
+}
+
+std::tuple<bool, uint32_t, std::string, std::string, std::string> ManagerAdaptor::GetAccountProxy(
+    const uint32_t& uid) {
+  const core::Caller caller = CurrentCaller();
+  if (caller.uid != uid && !caller.is_admin) {
+    throw ToDbusError(
+        Error::AccessDenied("only administrators may read another account's proxy settings"));
+  }
+  const auto proxy = account_proxies_.Get(uid);
+  if (!proxy) return {false, 0, "", "", ""};
+  return {true, static_cast<uint32_t>(proxy->mode), proxy->list, proxy->bypass,
+          proxy->autoscript_url};
 }
 
 }  // namespace openbits::ipc

@@ -3,6 +3,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "core/account_proxies.h"
 #include "core/job_manager.h"
 #include "ipc/caller_registry.h"
 #include "ipc/job_objects.h"
@@ -14,14 +15,21 @@ class ManagerAdaptor final
     : public sdbus::AdaptorInterfaces<org::openbits::bits1::Manager_adaptor> {
  public:
   ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager, CallerRegistry& callers,
-                 JobObjects& objects, core::CertificateStore& certificates);
+                 JobObjects& objects, core::CertificateStore& certificates,
+                 core::AccountProxies& account_proxies);
   ~ManagerAdaptor();
 
  private:
   core::Caller CurrentCaller();
 
-  std::tuple<std::string, sdbus::ObjectPath> CreateJob(const std::string& display_name,
-                                                       const uint32_t& type) override;
+  std::tuple<std::string, sdbus::ObjectPath> CreateJob(
+      const std::string& display_name, const uint32_t& type,
+      const std::map<std::string, std::string>& proxy_environment) override;
+  void SetAccountProxy(const uint32_t& uid, const uint32_t& mode, const std::string& list,
+                       const std::string& bypass, const std::string& autoscript_url) override;
+  void ResetAccountProxy(const uint32_t& uid) override;
+  std::tuple<bool, uint32_t, std::string, std::string, std::string> GetAccountProxy(
+      const uint32_t& uid) override;
   sdbus::ObjectPath GetJob(const std::string& job_id) override;
   std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
   std::string GetErrorDescription(const uint32_t& hresult, const uint32_t& language_id) override;
@@ -32,6 +40,7 @@ class ManagerAdaptor final
   CallerRegistry& callers_;
   JobObjects& objects_;
   core::CertificateStore& certificates_;
+  core::AccountProxies& account_proxies_;
 };
 
 }  // namespace openbits::ipc

@@ -447,7 +447,8 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
     return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
-  auto routes = proxies_->Routes(request.proxy, first->scheme, first->host, first->port);
+  auto routes = proxies_->Routes({request.proxy, request.proxy_environment, request.owner.uid},
+                                 first->scheme, first->host, first->port);
   if (!routes) {
     return Error(routes.error().code(), routes.error().context(),
                  routes.error().message() + " (for " + log::RedactUrl(request.url) + ")");
@@ -734,9 +735,10 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
 
 }  // namespace
 
-Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOptions options,
-                                                             core::CertificateStore* certificates) {
-  std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options)));
+Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(
+    CurlTransportOptions options, core::CertificateStore* certificates,
+    const core::AccountProxies* account_proxies) {
+  std::unique_ptr<CurlTransport> transport(new CurlTransport(std::move(options), account_proxies));
   transport->certificates_ = certificates;
   auto trust = TlsTrust::Load(transport->options_.extra_ca_file, transport->options_.crl_file);
   if (!trust) return trust.error();
@@ -748,8 +750,9 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(CurlTransportOption
   return transport;
 }
 
-CurlTransport::CurlTransport(CurlTransportOptions options)
-    : options_(std::move(options)), proxies_(options_.proxy) {
+CurlTransport::CurlTransport(CurlTransportOptions options,
+                             const core::AccountProxies* account_proxies)
+    : options_(std::move(options)), proxies_(options_.proxy, account_proxies) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

@@ -34,13 +34,15 @@ class CurlTransport : public core::Transport {
  public:
   // Fails when extra_ca_file or crl_file cannot be read or hold nothing.
   // `certificates` resolves jobs' client certificates (may be null: none are usable).
-  static Result<std::unique_ptr<CurlTransport>> Create(CurlTransportOptions options,
-                                                       core::CertificateStore* certificates);
+  // `account_proxies`: the accounts' own proxy settings, for PRECONFIG (may be null).
+  static Result<std::unique_ptr<CurlTransport>> Create(
+      CurlTransportOptions options, core::CertificateStore* certificates,
+      const core::AccountProxies* account_proxies = nullptr);
   ~CurlTransport() override;
   std::unique_ptr<core::TransferSession> OpenSession() override;
 
  private:
-  explicit CurlTransport(CurlTransportOptions options);
+  CurlTransport(CurlTransportOptions options, const core::AccountProxies* account_proxies);
 
   CurlTransportOptions options_;
   proxy::Resolver proxies_;

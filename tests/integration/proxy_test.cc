@@ -3,6 +3,7 @@
 // targets and through CONNECT to https ones. What a user observes: the bytes on disk, the
 // job's state and error, and squid's access log (which request went through which proxy,
 // as whom).
+#include <pwd.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -204,6 +205,70 @@ TEST_F(PreconfigProxyTest, PreconfigJobsUseTheProxyOfBitsdConf) {
   // A job of its own with OVERRIDE is not affected.
   const Outcome own = Fetch("own", server_->Url("/file.bin?own"), Override(open_->Address()));
   EXPECT_EQ(own.state, JobState::kTransferred) << own.description;
+}
+
+TEST_F(PreconfigProxyTest, TheAccountsSettingsComeFirstThenTheCreatorsEnvironmentThenBitsdConf) {
+  const std::string dead_env = Dead();
+  setenv("http_proxy", ("http://" + dead_env).c_str(), 1);
+  // 1. The account's own settings win over the environment and bitsd.conf.
+  ASSERT_TRUE(client_->SetAccountProxy(geteuid(), {2, open_->Address(), "", ""}));
+  const Outcome account =
+      Fetch("account", server_->Url("/file.bin?account"), [](Job&) { return Ok(); });
+  EXPECT_EQ(account.state, JobState::kTransferred) << account.description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "?account"); }));
+  EXPECT_EQ(harness::Run(Bitsadmin({"/util", "/getieproxy", std::to_string(geteuid())})).out,
+            "MANUAL_PROXY " + open_->Address() + " NULL\n");
+  // 2. Without them, the environment the job was created in.
+  ASSERT_TRUE(client_->ResetAccountProxy(geteuid()));
+  const Outcome environment =
+      Fetch("environment", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(environment.state, JobState::kTransientError);
+  EXPECT_NE(environment.description.find(dead_env), std::string::npos) << environment.description;
+  // ... and its no_proxy.
+  setenv("no_proxy", "localhost,127.0.0.1", 1);
+  const Outcome excepted =
+      Fetch("no-proxy-env", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(excepted.state, JobState::kTransferred) << excepted.description;
+  unsetenv("no_proxy");
+  // 3. Without either, bitsd.conf (a proxy that is down here).
+  unsetenv("http_proxy");
+  const Outcome machine = Fetch("machine", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(machine.state, JobState::kTransientError);
+  EXPECT_NE(machine.description.find(std::to_string(port_)), std::string::npos)
+      << machine.description;
+  // NO_PROXY for the account sends its PRECONFIG jobs direct.
+  ASSERT_EQ(harness::Run(Bitsadmin({"/util", "/setieproxy", std::to_string(geteuid()), "NO_PROXY"}))
+                .exit_code,
+            0);
+  const Outcome direct = Fetch("direct", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(direct.state, JobState::kTransferred) << direct.description;
+}
+
+TEST_F(ProxyTest, UsersSetOnlyTheirOwnAccountSettingsWhichSurviveARestart) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run bitsadmin as other users";
+  const passwd* alice = getpwnam("openbits-alice");
+  ASSERT_NE(alice, nullptr);
+  const harness::RunAs as_alice{alice->pw_uid, alice->pw_gid};
+  const auto own = harness::Run(
+      Bitsadmin({"/util", "/setieproxy", "openbits-alice", "AUTOSCRIPT", "http://pac/x.pac"}),
+      as_alice);
+  EXPECT_EQ(own.exit_code, 0) << own.err;
+  const auto other =
+      harness::Run(Bitsadmin({"/util", "/setieproxy", "openbits-bob", "NO_PROXY"}), as_alice);
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("E_ACCESSDENIED"), std::string::npos) << other.err;
+  const auto bad = harness::Run(
+      Bitsadmin({"/util", "/setieproxy", "openbits-alice", "AUTOSCRIPT", "ftp://pac"}), as_alice);
+  EXPECT_NE(bad.err.find("E_INVALIDARG"), std::string::npos) << bad.err;
+  ASSERT_EQ(bitsd_->Stop(), 0);
+  bitsd_->Start();
+  EXPECT_EQ(harness::Run(Bitsadmin({"/util", "/getieproxy", "openbits-alice"}), as_alice).out,
+            "AUTOSCRIPT http://pac/x.pac\n");
+  // An administrator reads and resets anyone's.
+  EXPECT_EQ(harness::Run(Bitsadmin({"/util", "/setieproxy", "openbits-alice", "RESET"})).exit_code,
+            0);
+  EXPECT_EQ(harness::Run(Bitsadmin({"/rawreturn", "/util", "/getieproxy", "openbits-alice"})).out,
+            "NONE\n");
 }
 
 }  // namespace
