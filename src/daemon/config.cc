@@ -110,6 +110,35 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.proxy.machine.list = v;
          return true;
        }},
+      {"proxy.wpad_url",
+       [](Config& c, const std::string& v) {
+         c.curl.proxy.wpad_url = v;
+         return v.starts_with("http://") || v.starts_with("https://");
+       }},
+      {"proxy.pac_cache_s",
+       [](Config& c, const std::string& v) {
+         unsigned seconds = 0;
+         if (!ParseUnsigned(v, seconds)) return false;
+         c.curl.proxy.pac_cache_ttl = std::chrono::seconds(seconds);
+         return true;
+       }},
+      {"proxy.pac_timeout_ms",
+       [](Config& c, const std::string& v) {
+         unsigned ms = 0;
+         if (!ParseUnsigned(v, ms) || ms == 0) return false;
+         c.curl.proxy.pac.timeout = std::chrono::milliseconds(ms);
+         return true;
+       }},
+      {"proxy.pac_memory_mb",
+       [](Config& c, const std::string& v) {
+         return ParseUnsigned(v, c.curl.proxy.pac.memory_limit_mb) &&
+                c.curl.proxy.pac.memory_limit_mb >= 16;
+       }},
+      {"proxy.pac_helper",
+       [](Config& c, const std::string& v) {
+         c.curl.proxy.pac.helper_path = v;
+         return v.starts_with("/");
+       }},
       {"proxy.bypass",
        [](Config& c, const std::string& v) {
          c.curl.proxy.machine.bypass = v;

@@ -5,6 +5,7 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 #include <chrono>
+#include <filesystem>
 
 #include "base/log.h"
 #include "core/job_manager.h"
@@ -65,8 +66,16 @@ Status RunDaemon(const DaemonOptions& options) {
   transfer::FileCertificateStore certificates(options.config.certificates);
   core::AccountProxies account_proxies(**store);
   OPENBITS_RETURN_IF_ERROR(account_proxies.Load());
-  auto transport =
-      transfer::CurlTransport::Create(options.config.curl, &certificates, &account_proxies);
+  transfer::CurlTransportOptions curl = options.config.curl;
+  if (curl.proxy.pac.helper_path.empty()) {
+    // openbits-pac-helper is installed beside bitsd.
+    std::error_code ignored;
+    curl.proxy.pac.helper_path =
+        (std::filesystem::read_symlink("/proc/self/exe", ignored).parent_path() /
+         "openbits-pac-helper")
+            .string();
+  }
+  auto transport = transfer::CurlTransport::Create(curl, &certificates, &account_proxies);
   if (!transport) return transport.error();
   if (options.config.curl.auth.allow_basic_over_http) {
     logger->warn(

@@ -22,6 +22,9 @@ struct ProxyServer {
   bool operator==(const ProxyServer&) const = default;
 };
 
+// One way to reach a URL: through this proxy, or direct (nullopt).
+using Route = std::optional<ProxyServer>;
+
 // Entries separated by spaces or semicolons. BG_E_INVALID_PROXY_INFO naming the entry.
 Result<std::vector<ProxyServer>> ParseProxyList(std::string_view list);
 

@@ -1,6 +1,11 @@
 #include "proxy/resolver.h"
 
+#include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "proxy/pac_result.h"
 
 namespace openbits::proxy {
 namespace {
@@ -20,13 +25,6 @@ Result<std::vector<Route>> ListRoutes(const std::string& list, const std::string
   // "http=proxy:80" alone serves no https URL: those go direct, as with WinHTTP.
   if (routes.empty()) routes.emplace_back(std::nullopt);
   return routes;
-}
-
-Error NotYet(const std::string& what) {
-  return Error(hr::BG_E_INVALID_PROXY_INFO, ErrorContext::kGeneralTransport,
-               what +
-                   " (WPAD and PAC scripts) is not available yet; use OVERRIDE, NO_PROXY "
-                   "or manual proxy settings");
 }
 
 std::string Lower(std::string text) {
@@ -78,15 +76,122 @@ Result<std::optional<std::vector<Route>>> EnvironmentRoutes(const core::ProxyEnv
   return std::optional<std::vector<Route>>(std::move(routes));
 }
 
-Result<std::vector<Route>> Resolver::Routes(const JobProxy& job, const std::string& scheme,
-                                            const std::string& host, int port) const {
+std::vector<std::string> DevolutionCandidates(const std::string& resolv_conf_text) {
+  std::vector<std::string> domains;
+  std::istringstream lines(resolv_conf_text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string keyword;
+    words >> keyword;
+    if (keyword != "search" && keyword != "domain") continue;
+    for (std::string domain; words >> domain;) {
+      while (!domain.empty() && domain.back() == '.') domain.pop_back();
+      if (!domain.empty()) domains.push_back(Lower(domain));
+    }
+  }
+  std::vector<std::string> candidates;
+  for (std::string domain : domains) {
+    // Devolve while at least two labels remain: never wpad.<tld>.
+    while (domain.find('.') != std::string::npos) {
+      const std::string url = "http://wpad." + domain + "/wpad.dat";
+      if (std::find(candidates.begin(), candidates.end(), url) == candidates.end()) {
+        candidates.push_back(url);
+      }
+      domain = domain.substr(domain.find('.') + 1);
+    }
+  }
+  return candidates;
+}
+
+std::vector<std::string> Resolver::WpadCandidates() const {
+  if (!options_.wpad_url.empty()) return {options_.wpad_url};
+  std::ifstream file(options_.resolv_conf);
+  std::stringstream text;
+  text << file.rdbuf();
+  return DevolutionCandidates(text.str());
+}
+
+Result<std::string> Resolver::Script(const std::string& pac_url) {
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = scripts_.find(pac_url);
+    if (it != scripts_.end() && Clock::now() - it->second.fetched < options_.pac_cache_ttl) {
+      return it->second.script;
+    }
+  }
+  if (!fetcher_) {
+    return Error(hr::BG_E_INVALID_PROXY_INFO, ErrorContext::kGeneralTransport,
+                 "PAC scripts cannot be fetched here");
+  }
+  auto script = fetcher_->Fetch(pac_url);
+  if (!script) return script.error();
+  std::lock_guard lock(mutex_);
+  scripts_[pac_url] = {*script, Clock::now()};
+  return script;
+}
+
+Result<std::vector<Route>> Resolver::PacRoutes(const std::string& pac_url,
+                                               const Destination& destination) {
+  const auto key = std::pair{pac_url, destination.url};
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = answers_.find(key);
+    if (it != answers_.end() && Clock::now() - it->second.found < options_.pac_cache_ttl) {
+      return it->second.routes;
+    }
+  }
+  auto script = Script(pac_url);
+  if (!script) return script.error();
+  auto answer = evaluator_.Evaluate(*script, destination.url, destination.host);
+  if (!answer) {
+    return Error(answer.error().code(), answer.error().context(),
+                 "the PAC file " + pac_url + ": " + answer.error().message());
+  }
+  auto routes = ParsePacResult(*answer);
+  if (!routes) {
+    return Error(routes.error().code(), routes.error().context(),
+                 "the PAC file " + pac_url + ": " + routes.error().message());
+  }
+  std::lock_guard lock(mutex_);
+  if (answers_.size() > 4096) answers_.clear();  // bounded: one entry per URL asked for
+  answers_[key] = {*routes, Clock::now()};
+  return routes;
+}
+
+Result<std::vector<Route>> Resolver::AutodetectRoutes(const Destination& destination) {
+  std::optional<std::string> found;
+  {
+    std::lock_guard lock(mutex_);
+    if (wpad_found_ && Clock::now() - wpad_found_->second < options_.pac_cache_ttl) {
+      found = wpad_found_->first;
+    }
+  }
+  if (!found) {
+    for (const std::string& candidate : WpadCandidates()) {
+      if (Script(candidate)) {
+        found = candidate;
+        break;
+      }
+    }
+    std::lock_guard lock(mutex_);
+    wpad_found_ = std::pair{found.value_or(""), Clock::now()};
+  }
+  // Nothing found: direct, as WinHTTP's autodetection does.
+  if (!found || found->empty()) return std::vector<Route>{std::nullopt};
+  return PacRoutes(*found, destination);
+}
+
+Result<std::vector<Route>> Resolver::Routes(const JobProxy& job, const Destination& destination) {
+  const std::string& scheme = destination.scheme;
+  const std::string& host = destination.host;
+  const int port = destination.port;
   switch (job.settings.usage) {
     case ProxyUsage::kNoProxy:
       return std::vector<Route>{std::nullopt};
     case ProxyUsage::kOverride:
       return ListRoutes(job.settings.list, job.settings.bypass, scheme, host, port);
     case ProxyUsage::kAutodetect:
-      return NotYet("AUTODETECT");
+      return AutodetectRoutes(destination);
     case ProxyUsage::kPreconfig:
       break;
   }
@@ -98,9 +203,9 @@ Result<std::vector<Route>> Resolver::Routes(const JobProxy& job, const std::stri
       case core::AccountProxyMode::kManualProxy:
         return ListRoutes(account->list, account->bypass, scheme, host, port);
       case core::AccountProxyMode::kAutodetect:
-        return NotYet("the account's AUTODETECT setting");
+        return AutodetectRoutes(destination);
       case core::AccountProxyMode::kAutoscript:
-        return NotYet("the account's AUTOSCRIPT setting " + account->autoscript_url);
+        return PacRoutes(account->autoscript_url, destination);
     }
   }
   // Source 2: the creator's environment.
@@ -112,7 +217,7 @@ Result<std::vector<Route>> Resolver::Routes(const JobProxy& job, const std::stri
   if (machine.usage == ProxyUsage::kOverride) {
     return ListRoutes(machine.list, machine.bypass, scheme, host, port);
   }
-  if (machine.usage == ProxyUsage::kAutodetect) return NotYet("[proxy] usage = AUTODETECT");
+  if (machine.usage == ProxyUsage::kAutodetect) return AutodetectRoutes(destination);
   return std::vector<Route>{std::nullopt};
 }
 

@@ -16,6 +16,7 @@
 #include "transfer/byte_ranges.h"
 #include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
+#include "transfer/pac_fetcher.h"
 
 namespace openbits::transfer {
 namespace {
@@ -119,7 +120,7 @@ struct ResponseHeaders {
 class CurlSession : public core::TransferSession {
  public:
   CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust,
-              core::CertificateStore* certificates, const proxy::Resolver* proxies)
+              core::CertificateStore* certificates, proxy::Resolver* proxies)
       : curl_(curl),
         options_(options),
         trust_(trust),
@@ -167,7 +168,7 @@ class CurlSession : public core::TransferSession {
   const CurlTransportOptions& options_;
   const TlsTrust* trust_;
   core::CertificateStore* certificates_;
-  const proxy::Resolver* proxies_;
+  proxy::Resolver* proxies_;
   // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
   // afterwards.
   std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;
@@ -448,7 +449,7 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
   auto routes = proxies_->Routes({request.proxy, request.proxy_environment, request.owner.uid},
-                                 first->scheme, first->host, first->port);
+                                 {request.url, first->scheme, first->host, first->port});
   if (!routes) {
     return Error(routes.error().code(), routes.error().context(),
                  routes.error().message() + " (for " + log::RedactUrl(request.url) + ")");
@@ -743,6 +744,10 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(
   auto trust = TlsTrust::Load(transport->options_.extra_ca_file, transport->options_.crl_file);
   if (!trust) return trust.error();
   transport->trust_ = std::move(*trust);
+  transport->pac_fetcher_ =
+      std::make_unique<CurlPacFetcher>(transport->trust_.get(), transport->options_.user_agent,
+                                       transport->options_.connect_timeout_s);
+  transport->proxies_.set_fetcher(transport->pac_fetcher_.get());
   if (!transport->options_.extra_ca_file.empty()) {
     Log()->info("Trusting {} extra CA certificate(s) from {}",
                 transport->trust_->extra_cas().size(), transport->options_.extra_ca_file);
@@ -752,7 +757,7 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(
 
 CurlTransport::CurlTransport(CurlTransportOptions options,
                              const core::AccountProxies* account_proxies)
-    : options_(std::move(options)), proxies_(options_.proxy, account_proxies) {
+    : options_(std::move(options)), proxies_(options_.proxy, account_proxies, nullptr) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

@@ -47,6 +47,7 @@ class CurlTransport : public core::Transport {
   CurlTransportOptions options_;
   proxy::Resolver proxies_;
   std::unique_ptr<TlsTrust> trust_;
+  std::unique_ptr<proxy::PacFetcher> pac_fetcher_;
   core::CertificateStore* certificates_ = nullptr;
 };
 

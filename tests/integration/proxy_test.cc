@@ -387,3 +387,90 @@ TEST_F(ProxyAuthTest, ProxyAndServerAuthenticationInOneJob) {
 
 }  // namespace
 }  // namespace openbits::integration
+
+namespace openbits::integration {
+namespace {
+
+// PAC scripts: an account's AUTOSCRIPT and AUTODETECT (with [proxy] wpad_url), evaluated in
+// openbits-pac-helper; the PAC files are served by the test's HTTP server.
+class PacTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    ProxyTest::SetUp();
+    // localhost goes through squid (with a dead proxy first), 127.0.0.1 direct.
+    harness::WriteFile(www() + "/proxy.pac",
+                       "function FindProxyForURL(url, host) {\n"
+                       "  if (host == 'localhost') return 'PROXY " +
+                           Dead() + "; PROXY " + open_->Address() +
+                           "';\n"
+                           "  if (shExpMatch(url, '*garbage*')) return 'FOO bar';\n"
+                           "  if (shExpMatch(url, '*loop*')) { while (true) {} }\n"
+                           "  return 'DIRECT';\n}\n");
+    harness::WriteFile(www() + "/broken.pac", "function FindProxyForURL(url, host) { return (");
+  }
+  std::string MoreConfig() override {
+    return "[proxy]\nwpad_url = " + server_->Url("/proxy.pac") + "\npac_timeout_ms = 2000\n";
+  }
+  std::string LocalhostUrl(const std::string& path) const {
+    return "http://localhost:" + std::to_string(server_->port()) + path;
+  }
+  static std::function<Status(Job&)> Autodetect() {
+    return [](Job& job) { return job.SetProxySettings(ProxyUsage::kAutodetect); };
+  }
+};
+
+TEST_F(PacTest, AutoscriptOfTheAccountChoosesAProxyOrDirectPerHost) {
+  ASSERT_TRUE(client_->SetAccountProxy(geteuid(), {3, "", "", server_->Url("/proxy.pac")}));
+  const Outcome proxied =
+      Fetch("pac-proxied", LocalhostUrl("/file.bin?pac-proxied"), [](Job&) { return Ok(); });
+  ASSERT_EQ(proxied.state, JobState::kTransferred) << proxied.description;
+  EXPECT_EQ(proxied.sha256, Expected());
+  const Outcome direct =
+      Fetch("pac-direct", server_->Url("/file.bin?pac-direct"), [](Job&) { return Ok(); });
+  ASSERT_EQ(direct.state, JobState::kTransferred) << direct.description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "?pac-proxied"); }));
+  EXPECT_FALSE(Saw(*open_, "?pac-direct"));
+}
+
+TEST_F(PacTest, AutodetectUsesTheWpadUrlAndFailsOverWithinThePacAnswer) {
+  const Outcome proxied =
+      Fetch("wpad-proxied", LocalhostUrl("/file.bin?wpad-proxied"), Autodetect());
+  ASSERT_EQ(proxied.state, JobState::kTransferred) << proxied.description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return Saw(*open_, "?wpad-proxied"); }));
+  const Outcome direct = Fetch("wpad-direct", server_->Url("/file.bin?wpad-direct"), Autodetect());
+  ASSERT_EQ(direct.state, JobState::kTransferred) << direct.description;
+  EXPECT_FALSE(Saw(*open_, "?wpad-direct"));
+}
+
+TEST_F(PacTest, AGarbageAnswerABrokenScriptAndALoopFailWithInvalidProxyInfo) {
+  const Outcome garbage = Fetch("garbage", server_->Url("/file.bin?garbage"), Autodetect());
+  EXPECT_EQ(garbage.state, JobState::kError);
+  EXPECT_EQ(garbage.code, hr::BG_E_INVALID_PROXY_INFO);
+  EXPECT_EQ(garbage.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(garbage.description.find("'FOO bar'"), std::string::npos) << garbage.description;
+  // A script that never returns is stopped after pac_timeout_ms (2 s here).
+  const auto started = std::chrono::steady_clock::now();
+  const Outcome loop = Fetch("loop", server_->Url("/file.bin?loop"), Autodetect());
+  EXPECT_EQ(loop.state, JobState::kError);
+  EXPECT_EQ(loop.code, hr::BG_E_INVALID_PROXY_INFO);
+  EXPECT_NE(loop.description.find("did not answer within 2000 ms"), std::string::npos)
+      << loop.description;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+  ASSERT_TRUE(client_->SetAccountProxy(geteuid(), {3, "", "", server_->Url("/broken.pac")}));
+  const Outcome broken = Fetch("broken", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(broken.state, JobState::kError);
+  EXPECT_EQ(broken.code, hr::BG_E_INVALID_PROXY_INFO);
+  EXPECT_NE(broken.description.find("does not parse"), std::string::npos) << broken.description;
+}
+
+TEST_F(PacTest, APacServerThatIsDownIsATransientError) {
+  const std::string down = "http://127.0.0.1:" + std::to_string(harness::UnusedPort()) + "/x.pac";
+  ASSERT_TRUE(client_->SetAccountProxy(geteuid(), {3, "", "", down}));
+  const Outcome outcome = Fetch("pac-down", server_->Url("/file.bin"), [](Job&) { return Ok(); });
+  EXPECT_EQ(outcome.state, JobState::kTransientError);
+  EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(outcome.description.find(down), std::string::npos) << outcome.description;
+}
+
+}  // namespace
+}  // namespace openbits::integration

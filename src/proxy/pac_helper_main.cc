@@ -1,0 +1,92 @@
+// openbits-pac-helper: evaluates a PAC script (untrusted JavaScript) for bitsd, out of the
+// daemon's process and without its privileges (DESIGN.md 2).
+//
+//   openbits-pac-helper [--memory-mb N] [--cpu-s N] URL HOST [URL HOST ...] < script
+//
+// Prints one line per URL: FindProxyForURL's answer, or "ERROR". Exit status 2: the script
+// does not parse; 3: pacparser cannot start; 4: privileges could not be dropped.
+// As root it becomes nobody first; it always limits its memory and CPU time, and bitsd kills
+// it when it does not answer in time.
+#include <grp.h>
+#include <pacparser.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+namespace {
+
+constexpr std::size_t kMaxScriptBytes = 1 << 20;
+
+int PrintError(const char* format, va_list arguments) {
+  return std::vfprintf(stderr, format, arguments);
+}
+
+bool DropPrivileges() {
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (geteuid() != 0) return true;
+  const passwd* nobody = getpwnam("nobody");
+  const uid_t uid = nobody ? nobody->pw_uid : 65534;
+  const gid_t gid = nobody ? nobody->pw_gid : 65534;
+  return setgroups(0, nullptr) == 0 && setresgid(gid, gid, gid) == 0 &&
+         setresuid(uid, uid, uid) == 0 && geteuid() == uid;
+}
+
+void Limit(int resource, rlim_t value) {
+  const rlimit limit{value, value};
+  setrlimit(resource, &limit);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!DropPrivileges()) {
+    std::fprintf(stderr, "cannot drop privileges\n");
+    return 4;
+  }
+  rlim_t memory_mb = 256, cpu_s = 10;
+  int first = 1;
+  while (first + 1 < argc && std::strncmp(argv[first], "--", 2) == 0) {
+    const std::string option = argv[first];
+    const rlim_t value = std::strtoull(argv[first + 1], nullptr, 10);
+    if (option == "--memory-mb") memory_mb = value;
+    if (option == "--cpu-s") cpu_s = value;
+    first += 2;
+  }
+  Limit(RLIMIT_AS, memory_mb << 20);
+  Limit(RLIMIT_CPU, cpu_s);
+  Limit(RLIMIT_NOFILE, 16);
+  Limit(RLIMIT_CORE, 0);
+
+  std::string script;
+  char buffer[65536];
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, stdin)) > 0;) {
+    script.append(buffer, got);
+    if (script.size() > kMaxScriptBytes) {
+      std::fprintf(stderr, "the PAC script is larger than 1 MiB\n");
+      return 2;
+    }
+  }
+  pacparser_set_error_printer(PrintError);
+  if (!pacparser_init()) return 3;
+  pacparser_enable_microsoft_extensions();
+  if (!pacparser_parse_pac_string(script.c_str())) {
+    std::fprintf(stderr, "the PAC script does not parse\n");
+    return 2;
+  }
+  for (int i = first; i + 1 < argc; i += 2) {
+    const char* answer = pacparser_find_proxy(argv[i], argv[i + 1]);
+    std::printf("%s\n", answer && *answer ? answer : "ERROR");
+  }
+  std::fflush(stdout);
+  pacparser_cleanup();
+  return 0;
+}
