@@ -313,7 +313,7 @@ std::string MakeCrl(const TempDir& dir, const TestPki& ca, const std::string& ce
 }
 
 RangeServer::RangeServer(const TempDir& dir, const std::string& root,
-                         const std::optional<TestPki>& tls, const std::string& host)
+                         const std::optional<TestPki>& tls, const std::string& host, int port)
     : host_(host) {
   static int servers = 0;
   const std::string name = "http" + std::to_string(servers++);
@@ -328,7 +328,9 @@ RangeServer::RangeServer(const TempDir& dir, const std::string& root,
                                    "--log",
                                    log_path_,
                                    "--host",
-                                   host};
+                                   host,
+                                   "--port",
+                                   std::to_string(port)};
   if (tls) {
     argv.insert(argv.end(), {"--tls-cert", tls->server_cert, "--tls-key", tls->server_key});
     if (!tls->client_verify.empty()) {
@@ -478,23 +480,35 @@ bool NetworkNamespace::Supported() {
   return geteuid() == 0 && std::filesystem::exists("/usr/sbin/ip");
 }
 
-NetworkNamespace::NetworkNamespace() {
+NetworkNamespace::NetworkNamespace(int slot, const std::map<std::string, std::string>& etc_files)
+    : slot_(slot),
+      name_("openbits-net-test-" + std::to_string(slot)),
+      veth_("obnet" + std::to_string(2 * slot)) {
   auto ip = [](std::vector<std::string> args) {
     args.insert(args.begin(), "/usr/sbin/ip");
     return Run(args);
   };
+  const std::string peer = "obnet" + std::to_string(2 * slot + 1);
+  const std::string base = "10.231.77.";
   // Leftovers of an interrupted run go first.
-  ip({"link", "del", "obnet0"});
+  ip({"link", "del", veth_});
   ip({"netns", "del", name_});
+  const std::string etc = "/etc/netns/" + name_;
+  std::filesystem::remove_all(etc);
+  if (!etc_files.empty()) {
+    std::filesystem::create_directories(etc);
+    for (const auto& [file, content] : etc_files) WriteFile(etc + "/" + file, content);
+  }
   const std::vector<std::vector<std::string>> steps = {
       {"netns", "add", name_},
-      {"link", "add", "obnet0", "type", "veth", "peer", "name", "obnet1"},
-      {"link", "set", "obnet1", "netns", name_},
-      {"addr", "add", "10.231.77.1/30", "dev", "obnet0"},
-      {"link", "set", "obnet0", "up"},
-      {"netns", "exec", name_, "ip", "addr", "add", "10.231.77.2/30", "dev", "obnet1"},
+      {"link", "add", veth_, "type", "veth", "peer", "name", peer},
+      {"link", "set", peer, "netns", name_},
+      {"addr", "add", base + std::to_string(4 * slot + 1) + "/30", "dev", veth_},
+      {"link", "set", veth_, "up"},
+      {"netns", "exec", name_, "ip", "addr", "add", base + std::to_string(4 * slot + 2) + "/30",
+       "dev", peer},
       {"netns", "exec", name_, "ip", "link", "set", "lo", "up"},
-      {"netns", "exec", name_, "ip", "link", "set", "obnet1", "up"},
+      {"netns", "exec", name_, "ip", "link", "set", peer, "up"},
   };
   for (const auto& step : steps) {
     const CommandResult result = ip(step);
@@ -503,8 +517,10 @@ NetworkNamespace::NetworkNamespace() {
 }
 
 NetworkNamespace::~NetworkNamespace() {
-  Run({"/usr/sbin/ip", "link", "del", "obnet0"});
+  Run({"/usr/sbin/ip", "link", "del", veth_});
   Run({"/usr/sbin/ip", "netns", "del", name_});
+  std::error_code ignored;
+  std::filesystem::remove_all("/etc/netns/" + name_, ignored);
 }
 
 bool NetworkNamespace::CanReach(const std::string& host, int port) const {
@@ -517,7 +533,8 @@ bool NetworkNamespace::CanReach(const std::string& host, int port) const {
 }
 
 void NetworkNamespace::SetLinkUp(bool up) {
-  Run({"/usr/sbin/ip", "netns", "exec", name_, "ip", "link", "set", "obnet1", up ? "up" : "down"});
+  Run({"/usr/sbin/ip", "netns", "exec", name_, "ip", "link", "set",
+       "obnet" + std::to_string(2 * slot_ + 1), up ? "up" : "down"});
 }
 
 std::string BitsdPath() { return BITSD_PATH; }

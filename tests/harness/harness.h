@@ -137,9 +137,10 @@ class PrivateBus {
 class RangeServer {
  public:
   // Serves https with `tls` (server certificate and key) when given.
+  // `port` 0: any free port.
   RangeServer(const TempDir& dir, const std::string& root,
               const std::optional<TestPki>& tls = std::nullopt,
-              const std::string& host = "127.0.0.1");
+              const std::string& host = "127.0.0.1", int port = 0);
   int port() const { return port_; }
   std::string Url(const std::string& path) const;
   // The "Range: bytes=N-" start offsets of the GET requests for `path`, in order.
@@ -198,15 +199,18 @@ class Bitsd {
   Process process_;
 };
 
-// A network namespace joined to this one by a veth pair: this side 10.231.77.1, the
-// namespace side 10.231.77.2 (a /30 of the project's own test hosts). Removed on destruction.
+// A network namespace joined to this one by a veth pair: this side 10.231.77.(4s+1), the
+// namespace side 10.231.77.(4s+2) for slot s (a /30 of the project's own test hosts, one per
+// slot so that tests in parallel do not meet). `etc_files` (name -> content, e.g. "hosts",
+// "resolv.conf") replace those of /etc for processes started with Launcher(), as
+// `ip netns exec` does with /etc/netns/NAME/. Removed on destruction.
 class NetworkNamespace {
  public:
-  NetworkNamespace();
+  explicit NetworkNamespace(int slot = 0, const std::map<std::string, std::string>& etc_files = {});
   ~NetworkNamespace();
   static bool Supported();  // root with iproute2
   const std::string& name() const { return name_; }
-  std::string host_address() const { return "10.231.77.1"; }
+  std::string host_address() const { return "10.231.77." + std::to_string(4 * slot_ + 1); }
   // Whether a TCP connection from inside the namespace to host:port succeeds.
   bool CanReach(const std::string& host, int port) const;
   // Takes the namespace's link down or up, as if its cable were pulled or plugged in.
@@ -214,7 +218,9 @@ class NetworkNamespace {
   std::vector<std::string> Launcher() const { return {"/usr/sbin/ip", "netns", "exec", name_}; }
 
  private:
-  std::string name_ = "openbits-net-test";
+  int slot_;
+  std::string name_;
+  std::string veth_;
 };
 
 std::string BitsdPath();
