@@ -621,7 +621,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
       if (!entry.control->stop) {
         candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
       }
-    } else if (entry.job.state == JobState::kQueued) {
+    } else if (entry.job.state == JobState::kQueued && !entry.changing_owner) {
       candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
     }
   }

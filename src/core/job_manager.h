@@ -169,6 +169,9 @@ class JobManager {
     std::shared_ptr<RunControl> control;
     std::thread worker;
     bool worker_running = false;
+    // TakeOwnership under way: the files change hands, so no run may start meanwhile (it
+    // would open them as the old owner).
+    bool changing_owner = false;
     std::int64_t queued_since_us = 0;  // when the job last entered QUEUED
     std::int64_t run_started_us = 0;   // when the current run started
     // Notification command line: when to run it next (0: not due), and whether it runs.

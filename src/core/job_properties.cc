@@ -110,7 +110,9 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   Entry* entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   if (entry->job.owner_uid == caller.uid) return Ok();
-  // The transfer holds files open as the old owner: stop it first.
+  // The transfer holds files open as the old owner: stop it first, and start none until the
+  // files and the job have changed hands.
+  entry->changing_owner = true;
   if (entry->worker_running) {
     entry->control->stop = true;
     (void)Transition(*entry, JobEvent::kYield, notifications);
@@ -120,6 +122,20 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   if (!entry) return JobNotFound(id);
   const Job job = entry->job;
   lock.unlock();
+  // Whatever the outcome, the job may run again afterwards.
+  struct Release {
+    JobManager& manager;
+    const Guid& id;
+    ~Release() {
+      {
+        std::lock_guard relock(manager.mutex_);
+        if (auto it = manager.jobs_.find(id); it != manager.jobs_.end()) {
+          it->second.changing_owner = false;
+        }
+      }
+      manager.scheduler_wakeup_.notify_all();
+    }
+  } release{*this, id};
   for (const JobFile& file : job.files) {
     if (auto access = files_.CheckDestination(new_owner, file.local_path); !access) {
       return Error(hr::BG_E_NEW_OWNER_NO_FILE_ACCESS, ErrorContext::kLocalFile,
