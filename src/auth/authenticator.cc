@@ -42,8 +42,12 @@ std::optional<AuthScheme> SchemeOfChallenge(const std::string& name) {
 }
 
 Authenticator::Authenticator(AuthTarget target, const core::CredentialSet& credentials,
-                             const AuthPolicy& policy, Identity identity)
-    : target_(target), credentials_(credentials), policy_(policy), identity_(std::move(identity)) {}
+                             const AuthPolicy& policy, Identity identity, SideChannel* side_channel)
+    : target_(target),
+      credentials_(credentials),
+      policy_(policy),
+      identity_(std::move(identity)),
+      side_channel_(side_channel) {}
 Authenticator::~Authenticator() = default;
 Authenticator::Authenticator(Authenticator&&) noexcept = default;
 Authenticator& Authenticator::operator=(Authenticator&&) noexcept = default;
@@ -116,7 +120,7 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
       }
       return MakeNtlm(*credential, policy_.lm_compatibility_level);
     case AuthScheme::kPassport:
-      return Error(hr::E_NOTIMPL, ErrorContext::kNone, "Passport is not available yet");
+      return MakePassport(*credential, side_channel_, policy_.passport_nexus_url);
   }
   return Error(hr::E_NOTIMPL, ErrorContext::kNone, "unknown scheme");
 }

@@ -30,12 +30,15 @@ struct AuthPolicy {
   std::uint32_t lm_compatibility_level = 3;
   // Basic sends the password in the clear: over plain http only when this is set.
   bool allow_basic_over_http = false;
+  // [auth] passport_nexus_url: where Passport finds its login server (default: none).
+  std::string passport_nexus_url;
 };
 
 class Authenticator {
  public:
+  // `side_channel` carries Passport's extra requests (may be null: no Passport).
   Authenticator(AuthTarget target, const core::CredentialSet& credentials, const AuthPolicy& policy,
-                Identity identity);
+                Identity identity, SideChannel* side_channel = nullptr);
   ~Authenticator();
   Authenticator(Authenticator&&) noexcept;
   Authenticator& operator=(Authenticator&&) noexcept;
@@ -62,6 +65,7 @@ class Authenticator {
   core::CredentialSet credentials_;
   AuthPolicy policy_;
   Identity identity_;
+  SideChannel* side_channel_;
   std::unique_ptr<Mechanism> current_;
   bool current_accepted_ = false;
   std::map<AuthScheme, int> refusals_;

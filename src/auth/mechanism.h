@@ -19,6 +19,7 @@ struct RequestInfo {
   std::string uri;   // the request target: path and query ("/a/b?c")
   std::string host;  // the server's host (the proxy's for proxy authentication): the SPN
   bool secure = false;
+  std::string url;  // the whole URL (Passport's OrgURL)
 };
 
 // Whose implicit credentials a mechanism uses (the job's owner, or a helper identity).
@@ -43,6 +44,19 @@ class Mechanism {
   virtual bool Reusable() const { return false; }
 };
 
+// HTTP requests that a mechanism needs besides the transfer (Passport's nexus and login
+// server): the transport provides them, so mechanisms still never see libcurl.
+struct HttpReply {
+  long status = 0;
+  std::string headers;  // the raw header block
+};
+class SideChannel {
+ public:
+  virtual ~SideChannel() = default;
+  // A GET of `url`, with `authorization` as its Authorization header when not empty.
+  virtual Result<HttpReply> Get(const std::string& url, const SecretString& authorization) = 0;
+};
+
 std::unique_ptr<Mechanism> MakeBasic(const core::Credential& credential);
 // fixed_cnonce: for known-answer tests only (empty: a random cnonce per challenge).
 std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
@@ -51,6 +65,9 @@ std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
 // [auth] lm_compatibility_level.
 std::unique_ptr<Mechanism> MakeNtlm(const core::Credential& credential,
                                     std::uint32_t lm_compatibility_level);
+// Passport 1.4 with explicit credentials, through the nexus at `nexus_url`.
+std::unique_ptr<Mechanism> MakePassport(const core::Credential& credential, SideChannel* channel,
+                                        std::string nexus_url);
 // Explicit credentials (user and password) or implicit ones (the identity's Kerberos cache).
 std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
                                          const Identity& identity);

@@ -138,7 +138,7 @@ TunnelOutcome OpenConnectTunnel(const proxy::ProxyServer& proxy, const std::stri
                                 std::chrono::seconds timeout) {
   TunnelOutcome outcome;
   const std::string name = proxy.Url();
-  const auth::RequestInfo info{"CONNECT", authority, proxy.host, false};
+  const auth::RequestInfo info{"CONNECT", authority, proxy.host, false, authority};
   auto fail = [&](HRESULT code, const std::string& why) {
     if (outcome.fd >= 0) close(outcome.fd);
     outcome.fd = -1;

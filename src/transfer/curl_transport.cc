@@ -16,7 +16,7 @@
 #include "transfer/byte_ranges.h"
 #include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
-#include "transfer/pac_fetcher.h"
+#include "transfer/side_requests.h"
 
 namespace openbits::transfer {
 namespace {
@@ -120,12 +120,14 @@ struct ResponseHeaders {
 class CurlSession : public core::TransferSession {
  public:
   CurlSession(CURL* curl, const CurlTransportOptions& options, const TlsTrust* trust,
-              core::CertificateStore* certificates, proxy::Resolver* proxies)
+              core::CertificateStore* certificates, proxy::Resolver* proxies,
+              auth::SideChannel* side_channel)
       : curl_(curl),
         options_(options),
         trust_(trust),
         certificates_(certificates),
-        proxies_(proxies) {}
+        proxies_(proxies),
+        side_channel_(side_channel) {}
   ~CurlSession() override { curl_easy_cleanup(curl_); }
 
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
@@ -169,6 +171,7 @@ class CurlSession : public core::TransferSession {
   const TlsTrust* trust_;
   core::CertificateStore* certificates_;
   proxy::Resolver* proxies_;
+  auth::SideChannel* side_channel_;
   // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
   // afterwards.
   std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;
@@ -184,7 +187,8 @@ class CurlSession : public core::TransferSession {
   std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
   std::uint64_t position_ = 0;                 // offset of the next byte
   std::optional<Error> failure_;               // why a callback stopped the transfer
-  long challenged_ = 0;  // 401 or 407: the body is discarded, the challenges answered
+  long challenged_ = 0;             // 401 or 407: the body is discarded, the challenges answered
+  bool passport_redirect_ = false;  // a 3xx with a Passport challenge (taken as a 401)
   CURLcode last_code_ = CURLE_OK;
   // Range mode (AddFileWithRanges):
   std::optional<RangeCursor> cursor_;
@@ -196,12 +200,26 @@ class CurlSession : public core::TransferSession {
 size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
   auto* self = static_cast<CurlSession*>(self_ptr);
   const std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) self->headers_.Reset();
+  if (line.starts_with("HTTP/")) {
+    self->headers_.Reset();
+    self->headers_.raw.append(line);
+    const auto space = line.find(' ');
+    if (space != std::string_view::npos) {
+      std::from_chars(line.data() + space + 1, line.data() + line.size(), self->headers_.status);
+    }
+    return size * count;
+  }
   self->headers_.raw.append(line);
-  if (line.starts_with("HTTP/")) return size * count;
   const auto colon = line.find(':');
   if (colon == std::string_view::npos) return size * count;
   const std::string_view name = line.substr(0, colon);
+  // A Passport site challenges with a redirect to its login server; like WinHTTP, take it as
+  // a 401 instead of following it (the transfer stops here; Download answers).
+  if (self->headers_.status / 100 == 3 && StartsWithNoCase(name, "www-authenticate") &&
+      name.size() == 16 && StartsWithNoCase(Trim(line.substr(colon + 1)), "passport1.4")) {
+    self->passport_redirect_ = true;
+    return 0;
+  }
   const std::string value = Trim(line.substr(colon + 1));
   if (StartsWithNoCase(name, "content-length") && name.size() == 14) {
     self->headers_.content_length = ParseNumber(value);
@@ -436,7 +454,7 @@ auth::Authenticator& CurlSession::AuthenticatorFor(AuthTarget target,
   if (it == authenticators_.end()) {
     it = authenticators_
              .emplace(key, auth::Authenticator(target, request.credentials, options_.auth,
-                                               {request.owner.uid, ""}))
+                                               {request.owner.uid, ""}, side_channel_))
              .first;
   }
   return it->second;
@@ -475,13 +493,14 @@ Status CurlSession::Download(const core::DownloadRequest& request, core::Downloa
 Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::DownloadSink& sink,
                                 const UrlParts& first) {
   auth::RequestInfo info{request.http_method.empty() ? "GET" : request.http_method, first.target,
-                         first.host, first.secure};
+                         first.host, first.secure, request.url};
   // What the proxy authenticates: the CONNECT of a tunnel (https), else the request itself,
   // whose target is then the absolute URL.
   const bool tunnel = first.secure;
   auth::RequestInfo proxy_info{tunnel ? "CONNECT" : info.method,
                                tunnel ? first.host + ":" + std::to_string(first.port) : request.url,
-                               route_ ? route_->host : "", route_ && route_->scheme == "https"};
+                               route_ ? route_->host : "", route_ && route_->scheme == "https",
+                               request.url};
   const std::string proxy_key = route_ ? route_->Url() : "";
   std::string url = request.url;
   std::optional<SecretString> authorization =
@@ -554,6 +573,7 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
                             const std::optional<SecretString>& proxy_authorization) {
   request_ = &request;
   challenged_ = 0;
+  passport_redirect_ = false;
   sink_ = &sink;
   headers_.Reset();
   accepted_ = false;
@@ -686,6 +706,10 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   if (sink.StopRequested()) {
     return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped");
   }
+  if (passport_redirect_) {
+    challenged_ = 401;
+    return Ok();
+  }
   long connect_code = 0;
   curl_easy_getinfo(curl_, CURLINFO_HTTP_CONNECTCODE, &connect_code);
   if (route_ && code != CURLE_OK && connect_code == 407) {
@@ -748,6 +772,9 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(
       std::make_unique<CurlPacFetcher>(transport->trust_.get(), transport->options_.user_agent,
                                        transport->options_.connect_timeout_s);
   transport->proxies_.set_fetcher(transport->pac_fetcher_.get());
+  transport->side_channel_ =
+      std::make_unique<CurlSideChannel>(transport->trust_.get(), transport->options_.user_agent,
+                                        transport->options_.connect_timeout_s);
   if (!transport->options_.extra_ca_file.empty()) {
     Log()->info("Trusting {} extra CA certificate(s) from {}",
                 transport->trust_->extra_cas().size(), transport->options_.extra_ca_file);
@@ -778,7 +805,8 @@ std::unique_ptr<core::TransferSession> CurlTransport::OpenSession() {
   curl_easy_setopt(curl, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   Log()->debug("Opened transfer session");
-  return std::make_unique<CurlSession>(curl, options_, trust_.get(), certificates_, &proxies_);
+  return std::make_unique<CurlSession>(curl, options_, trust_.get(), certificates_, &proxies_,
+                                       side_channel_.get());
 }
 
 }  // namespace openbits::transfer

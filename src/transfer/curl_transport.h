@@ -48,6 +48,7 @@ class CurlTransport : public core::Transport {
   proxy::Resolver proxies_;
   std::unique_ptr<TlsTrust> trust_;
   std::unique_ptr<proxy::PacFetcher> pac_fetcher_;
+  std::unique_ptr<auth::SideChannel> side_channel_;
   core::CertificateStore* certificates_ = nullptr;
 };
 

@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auth::Challenge& challenge : challenges) {
     auto digest = auth::MakeDigest(credential, "cnonce");
     if (digest->ReadChallenge(challenge)) {
-      (void)digest->Respond({"GET", "/", "host", true});
+      (void)digest->Respond({"GET", "/", "host", true, "https://host/"});
     }
   }
   return 0;

@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   credential.password = SecretString("p");
   for (std::uint32_t level : {1u, 3u}) {
     auto ntlm = auth::MakeNtlm(credential, level);
-    const auth::RequestInfo request{"GET", "/", "h", false};
+    const auth::RequestInfo request{"GET", "/", "h", false, "http://h/"};
     (void)ntlm->Respond(request);
     auth::Challenge challenge;
     challenge.scheme = "ntlm";

@@ -11,6 +11,15 @@ for tests:
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
   ?singlerange=1         -> answers a multi-range request with its first range only
+Passport 1.4 ([MS-PASS], "Passport Authentication in WinHTTP"), the login service being gone:
+  GET /passport/nexus        -> PassportURLs: ...,DALogin=HOST/passport/login2.srf,...
+  GET /passport/login2.srf   -> with "Authorization: Passport1.4 OrgVerb=..,OrgURL=..,
+                                sign-in=alice%40example.com,pwd=alicepw,<the site's challenge>"
+                                200 + Authentication-Info: ... from-PP='t=TICKET&p=..'; else 401
+                                + WWW-Authenticate: Passport1.4 da-status=failed,...
+  GET /passport/site/PATH    -> the file PATH for "Authorization: Passport1.4 from-PP='t=TICKET..'"
+                                with a ticket of the login server; else 302 to the login server
+                                with WWW-Authenticate: Passport1.4 lc=1033,id=10,...
 Several ranges in one request get a multipart/byteranges answer.
 Every request is logged as one JSON line to --log (method, path, range, if_range, the X-*
 headers received, status).
@@ -27,6 +36,7 @@ import http.server
 import io
 import json
 import os
+import random
 import re
 import ssl
 import sys
@@ -35,6 +45,10 @@ import time
 import urllib.parse
 
 CHUNK = 1 << 20
+
+
+PASSPORT_USER = "alice@example.com"
+PASSPORT_PASSWORD = "alicepw"
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -53,6 +67,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "x_headers": {k: v for k, v in self.headers.items() if k.lower().startswith("x-")},
             "status": status,
         }
+        if getattr(self, "passport_user", None):
+            entry["passport_user"] = self.passport_user
         entry.update(extra)
         with self.server.log_lock:
             self.server.log_file.write(json.dumps(entry) + "\n")
@@ -96,7 +112,55 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.record(status)
 
+    def passport(self, url):
+        """The Passport nexus, login server and protected site; True when it answered."""
+        self.passport_user = None
+        host = self.headers.get("Host", "")
+        if url.path == "/passport/nexus":
+            urls = ("DARealm=Passport.Net,DALogin=%s/passport/login2.srf,DAReg=%s/reg,"
+                    "Properties=%s/props,Privacy=%s/privacy,GeneralRedir=%s/redir,"
+                    "Help=%s/help,ConfigVersion=14" % ((host,) * 6))
+            self.send_simple(200, "nexus\n", {"PassportURLs": urls})
+            return True
+        if url.path == "/passport/login2.srf":
+            auth = self.headers.get("Authorization", "")
+            params = {}
+            if auth.startswith("Passport1.4 "):
+                for item in auth[len("Passport1.4 "):].split(","):
+                    key, _, value = item.strip().partition("=")
+                    params[key] = urllib.parse.unquote(value)
+            if (params.get("sign-in") == PASSPORT_USER and params.get("pwd") == PASSPORT_PASSWORD
+                    and params.get("id") == "10" and params.get("OrgURL")):
+                ticket = "%032x" % random.getrandbits(128)
+                self.server.passport_tickets[ticket] = params["sign-in"]
+                info = ("Passport1.4 da-status=success,tname=MSPAuth,tname=MSPProf,"
+                        "tname=MSPSec,from-PP='t=%s&p=profile',ru=%s"
+                        % (ticket, urllib.parse.quote(params["OrgURL"], safe="")))
+                self.send_simple(200, "signed in\n", {"Authentication-Info": info})
+            else:
+                self.send_simple(401, "sign-in failed\n", {
+                    "WWW-Authenticate": "Passport1.4 da-status=failed,srealm=Passport.NET,"
+                                        "ts=-3,prompt"})
+            return True
+        if url.path.startswith("/passport/site/"):
+            match = re.search(r"from-PP='t=([0-9a-f]+)&", self.headers.get("Authorization", ""))
+            user = self.server.passport_tickets.get(match.group(1)) if match else None
+            if user is None:
+                ru = urllib.parse.quote("http://%s%s" % (host, self.path), safe="")
+                challenge = ("Passport1.4 lc=1033,id=10,tw=20,fs=1,ru=%s,ct=%d,kpp=1,kv=1,"
+                             "ver=2.1.6000.1,rn=1lgjBfIL,tpf=0f3c2d" % (ru, int(time.time())))
+                self.send_simple(302, "sign in first\n", {
+                    "Location": "http://%s/passport/login2.srf" % host,
+                    "WWW-Authenticate": challenge})
+                return True
+            self.passport_user = user
+            self.path = self.path[len("/passport/site"):]
+        return False
+
     def handle_get(self, send_body):
+        url = urllib.parse.urlparse(self.path)
+        if self.passport(url):
+            return
         url = urllib.parse.urlparse(self.path)
         query = urllib.parse.parse_qs(url.query)
         if url.path == "/dynamic":
@@ -258,6 +322,7 @@ def main():
     server.root = os.path.realpath(args.root)
     server.log_file = open(args.log, "a")
     server.log_lock = threading.Lock()
+    server.passport_tickets = {}
     port = server.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"

@@ -417,3 +417,67 @@ TEST_F(DefaultPolicyAuthTest, BasicOverPlainHttpIsRefusedByDefault) {
 
 }  // namespace
 }  // namespace openbits::integration
+
+namespace openbits::integration {
+namespace {
+
+// Passport 1.4 against the harness's own nexus, login server and site (range_server.py).
+class PassportTest : public DaemonTest {
+ protected:
+  std::string Config() override {
+    return DaemonTest::Config() +
+           "[auth]\npassport_nexus_url = " + server_->Url("/passport/nexus") + "\n";
+  }
+  std::pair<JobState, JobErrorInfo> Fetch(const std::string& name, const std::string& user,
+                                          const std::string& password) {
+    auto job = client_->CreateJob(name);
+    EXPECT_TRUE(job);
+    EXPECT_TRUE(job->AddFile(server_->Url("/passport/site/file.bin"), out() + "/" + name));
+    if (!user.empty()) {
+      EXPECT_TRUE(job->SetCredentials(AuthTarget::kServer, AuthScheme::kPassport,
+                                      SecretString(user), SecretString(password)));
+    }
+    EXPECT_TRUE(job->Resume());
+    const JobState state = WaitForState(*job, {JobState::kTransferred, JobState::kError});
+    JobErrorInfo error;
+    if (state == JobState::kTransferred) {
+      EXPECT_TRUE(job->Complete());
+    } else {
+      error = *job->GetError();
+    }
+    return {state, error};
+  }
+};
+
+TEST_F(PassportTest, TheLoginServersTicketOpensTheSite) {
+  harness::WriteRandomFile(www() + "/file.bin", 150'000, 41);
+  const auto [state, error] = Fetch("passport", "alice@example.com", "alicepw");
+  ASSERT_EQ(state, JobState::kTransferred) << error.description;
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/passport"), harness::Sha256OfFile(www() + "/file.bin"));
+  bool signed_in = false, served = false;
+  for (const std::string& line : server_->LogLines()) {
+    if (line.find("/passport/login2.srf") != std::string::npos &&
+        line.find("\"status\": 200") != std::string::npos) {
+      signed_in = true;
+    }
+    if (line.find("\"passport_user\": \"alice@example.com\"") != std::string::npos) served = true;
+  }
+  EXPECT_TRUE(signed_in);
+  EXPECT_TRUE(served);
+}
+
+TEST_F(PassportTest, AWrongPasswordOrNoneEndsIn401) {
+  harness::WriteRandomFile(www() + "/file.bin", 1000, 42);
+  const auto [wrong_state, wrong] = Fetch("wrong", "alice@example.com", "nope");
+  EXPECT_EQ(wrong_state, JobState::kError);
+  EXPECT_EQ(wrong.code, 0x80190191u);
+  EXPECT_NE(wrong.description.find("the Passport login server refused the credentials"),
+            std::string::npos)
+      << wrong.description;
+  const auto [none_state, none] = Fetch("none", "", "");
+  EXPECT_EQ(none_state, JobState::kError);
+  EXPECT_NE(none.description.find("offered passport1.4"), std::string::npos) << none.description;
+}
+
+}  // namespace
+}  // namespace openbits::integration

@@ -15,7 +15,8 @@ core::Credential Explicit(AuthScheme scheme, const std::string& user, const std:
   return credential;
 }
 
-const RequestInfo kHttps{"GET", "/dir/index.html", "example.org", true};
+const RequestInfo kHttps{"GET", "/dir/index.html", "example.org", true,
+                         "https://example.org/dir/index.html"};
 
 TEST(DigestTest, MatchesTheRfc7616ExamplesForMd5AndSha256) {
   const core::Credential mufasa = Explicit(AuthScheme::kDigest, "Mufasa", "Circle of Life");
@@ -92,7 +93,7 @@ TEST(AuthenticatorTest, AnAcceptedBasicIsSentAheadOnTheNextRequest) {
 TEST(AuthenticatorTest, BasicOverHttpOnlyWhenThePolicyAllowsIt) {
   core::CredentialSet credentials;
   credentials.Set(Explicit(AuthScheme::kBasic, "alice", "pw"));
-  const RequestInfo http{"GET", "/", "example.org", false};
+  const RequestInfo http{"GET", "/", "example.org", false, "http://example.org/"};
   Authenticator strict(AuthTarget::kServer, credentials, AuthPolicy{}, {});
   auto refused = strict.Answer(ParseChallenges("Basic realm=r"), http);
   ASSERT_FALSE(refused);

@@ -92,7 +92,7 @@ int NtResponseLength(std::uint32_t level, const std::string& challenge) {
   credential.user = SecretString("TESTDOM\\alice");
   credential.password = SecretString("alicepw");
   auto mechanism = MakeNtlm(credential, level);
-  const RequestInfo request{"GET", "/", "host", false};
+  const RequestInfo request{"GET", "/", "host", false, "http://host/"};
   EXPECT_TRUE(mechanism->ReadChallenge(ParseChallenges("NTLM")[0]));
   auto negotiate = mechanism->Respond(request);
   EXPECT_TRUE(negotiate && negotiate->reveal().starts_with("NTLM "));
