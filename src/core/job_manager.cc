@@ -174,6 +174,8 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   Log()->info("Created job={} owner={} name='{}'", job.id.ToString(), caller.uid, display_name);
   const Guid id = job.id;
   jobs_[id].job = std::move(job);
+  // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
+  scheduler_wakeup_.notify_all();
   return id;
 }
 
