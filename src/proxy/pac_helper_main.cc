@@ -61,7 +61,13 @@ int main(int argc, char** argv) {
     if (option == "--cpu-s") cpu_s = value;
     first += 2;
   }
+#if !defined(__SANITIZE_ADDRESS__)
+  // (An ASan build maps terabytes of shadow memory: there the CPU limit and bitsd's deadline
+  // remain.)
   Limit(RLIMIT_AS, memory_mb << 20);
+#else
+  (void)memory_mb;
+#endif
   Limit(RLIMIT_CPU, cpu_s);
   Limit(RLIMIT_NOFILE, 16);
   Limit(RLIMIT_CORE, 0);

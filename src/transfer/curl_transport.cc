@@ -585,6 +585,20 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   response_reported_ = false;
 
   curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
+  tls_ = TlsRequest{trust_, request.security_flags, false};
+  ConfigureTls(curl_, &tls_);
+  // The client certificate is looked up now, so that a changed store takes effect.
+  std::optional<core::ClientCredential> credential;
+  if (request.client_certificate) {
+    if (!certificates_) {
+      return Error(hr::CRYPT_E_NOT_FOUND, ErrorContext::kLocalFile, "no certificate stores");
+    }
+    auto resolved = certificates_->Resolve(request.owner, *request.client_certificate);
+    if (!resolved) return resolved.error();
+    credential = std::move(*resolved);
+  }
+  SetClientCredential(credential);
+  tls_.presented_certificate = credential.has_value();
   // https through an http proxy: the tunnel is ours (connect_tunnel.h), and libcurl talks
   // TLS to the server over it as if it were a direct connection. CONNECT_TO (whose address
   // the callback ignores) keeps connections made this way apart: they are reused only for
@@ -620,20 +634,6 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   // Proxy-Authorization goes to the proxy only (the CONNECT of a tunnel, or the request).
   curl_easy_setopt(curl_, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
   curl_easy_setopt(curl_, CURLOPT_PROXYHEADER, proxy_headers);
-  tls_ = TlsRequest{trust_, request.security_flags, false};
-  ConfigureTls(curl_, &tls_);
-  // The client certificate is looked up now, so that a changed store takes effect.
-  std::optional<core::ClientCredential> credential;
-  if (request.client_certificate) {
-    if (!certificates_) {
-      return Error(hr::CRYPT_E_NOT_FOUND, ErrorContext::kLocalFile, "no certificate stores");
-    }
-    auto resolved = certificates_->Resolve(request.owner, *request.client_certificate);
-    if (!resolved) return resolved.error();
-    credential = std::move(*resolved);
-  }
-  SetClientCredential(credential);
-  tls_.presented_certificate = credential.has_value();
   // Redirect policy (SetSecurityFlags): DISALLOW stops at the 3xx; https never falls back to
   // http unless ALLOW_HTTPS_TO_HTTP.
   const std::uint32_t policy = request.security_flags & kRedirectPolicyMask;
@@ -680,14 +680,9 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
 
   char error_buffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
-  CURLcode code = curl_easy_perform(curl_);
+  const CURLcode code = curl_easy_perform(curl_);
   curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, nullptr);
   curl_slist_free_all(connect_to_list);
-  if (tunnel_.error) {
-    // The proxy could not be reached (the next one is tried), or refused the tunnel.
-    last_code_ = tunnel_.proxy_unreachable ? CURLE_COULDNT_CONNECT : CURLE_OK;
-    return *tunnel_.error;
-  }
   last_code_ = code;
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, nullptr);
   curl_easy_setopt(curl_, CURLOPT_PROXYHEADER, nullptr);
@@ -702,6 +697,11 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
     explicit_bzero(node->data, std::strlen(node->data));
   }
   curl_slist_free_all(request_headers);
+  if (tunnel_.error) {
+    // The proxy could not be reached (the next one is tried), or refused the tunnel.
+    last_code_ = tunnel_.proxy_unreachable ? CURLE_COULDNT_CONNECT : CURLE_OK;
+    return *tunnel_.error;
+  }
 
   if (sink.StopRequested()) {
     return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped");
