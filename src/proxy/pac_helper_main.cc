@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (int i = first; i + 1 < argc; i += 2) {
+    // Owned by pacparser (it is sometimes JS memory, sometimes not: never freed here).
     const char* answer = pacparser_find_proxy(argv[i], argv[i + 1]);
     std::printf("%s\n", answer && *answer ? answer : "ERROR");
   }
