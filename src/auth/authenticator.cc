@@ -110,7 +110,8 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
     case AuthScheme::kDigest:
       return MakeDigest(*credential);
     case AuthScheme::kNegotiate:
-      return MakeNegotiate(*credential, identity_);
+      // A refused exchange is retried with NTLM alone (see negotiate.cc).
+      return MakeNegotiate(*credential, identity_, Refusals(scheme) > 0);
     case AuthScheme::kNtlm:
       if (credential->implicit) {
         // Our NTLM needs the password; logon credentials live in Kerberos caches here.

@@ -69,7 +69,8 @@ std::unique_ptr<Mechanism> MakeNtlm(const core::Credential& credential,
 std::unique_ptr<Mechanism> MakePassport(const core::Credential& credential, SideChannel* channel,
                                         std::string nexus_url);
 // Explicit credentials (user and password) or implicit ones (the identity's Kerberos cache).
+// ntlm_only: offer only NTLM inside SPNEGO (the retry after a refused exchange).
 std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
-                                         const Identity& identity);
+                                         const Identity& identity, bool ntlm_only = false);
 
 }  // namespace openbits::auth

@@ -19,6 +19,8 @@ namespace openbits::auth {
 namespace {
 
 gss_OID_desc kSpnegoOid = {6, const_cast<char*>("\x2b\x06\x01\x05\x05\x02")};
+// NTLMSSP (1.3.6.1.4.1.311.2.2.10), the mechanism of gss-ntlmssp.
+gss_OID_desc kNtlmsspOid = {10, const_cast<char*>("\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a")};
 
 // The text of a GSS-API status pair, for error messages.
 std::string GssMessage(OM_uint32 major, OM_uint32 minor) {
@@ -94,8 +96,8 @@ Status CheckCacheOwner(const std::string& cache, std::uint32_t uid) {
 
 class Negotiate : public Mechanism {
  public:
-  Negotiate(const core::Credential& credential, const Identity& identity)
-      : credential_(credential), identity_(identity) {}
+  Negotiate(const core::Credential& credential, const Identity& identity, bool ntlm_only)
+      : credential_(credential), identity_(identity), ntlm_only_(ntlm_only) {}
   ~Negotiate() override {
     OM_uint32 minor = 0;
     if (context_ != GSS_C_NO_CONTEXT) gss_delete_sec_context(&minor, &context_, GSS_C_NO_BUFFER);
@@ -164,7 +166,7 @@ class Negotiate : public Mechanism {
       major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
                                     &store, &credentials_, nullptr, nullptr);
       if (GSS_ERROR(major)) return Failure("use the Kerberos tickets in " + cache, major, minor);
-      return Ok();
+      return RestrictToNtlm();
     }
     gss_name_t user = GSS_C_NO_NAME;
     const std::string_view user_name = credential_.user.reveal();
@@ -178,11 +180,24 @@ class Negotiate : public Mechanism {
     OM_uint32 ignored = 0;
     gss_release_name(&ignored, &user);
     if (GSS_ERROR(major)) return Failure("log on with the given password", major, minor);
+    return RestrictToNtlm();
+  }
+
+  // The retry after a refused exchange offers NTLM alone: gss-ntlmssp behind mod_auth_gssapi
+  // fails an exchange that starts with an optimistic Kerberos token and switches to NTLM, but
+  // accepts one that starts with NTLM.
+  Status RestrictToNtlm() {
+    if (!ntlm_only_) return Ok();
+    gss_OID_set_desc only{1, &kNtlmsspOid};
+    OM_uint32 minor = 0;
+    const OM_uint32 major = gss_set_neg_mechs(&minor, credentials_, &only);
+    if (GSS_ERROR(major)) return Failure("offer NTLM alone inside SPNEGO", major, minor);
     return Ok();
   }
 
   const core::Credential credential_;
   const Identity identity_;
+  const bool ntlm_only_;
   gss_cred_id_t credentials_ = GSS_C_NO_CREDENTIAL;
   gss_ctx_id_t context_ = GSS_C_NO_CONTEXT;
   gss_name_t target_ = GSS_C_NO_NAME;
@@ -194,8 +209,8 @@ class Negotiate : public Mechanism {
 }  // namespace
 
 std::unique_ptr<Mechanism> MakeNegotiate(const core::Credential& credential,
-                                         const Identity& identity) {
-  return std::make_unique<Negotiate>(credential, identity);
+                                         const Identity& identity, bool ntlm_only) {
+  return std::make_unique<Negotiate>(credential, identity, ntlm_only);
 }
 
 }  // namespace openbits::auth

@@ -172,6 +172,18 @@ TEST_F(AuthTest, NtlmAuthenticatesAtLowAndHighCompatibilityLevels) {
   }
 }
 
+TEST_F(AuthTest, NegotiateSpeaksNtlmInsideSpnegoWhereTheServerOffersOnlyThat) {
+  // gss-ntlmssp on both sides: the first SPNEGO exchange (Kerberos first) is refused, the
+  // retry offers NTLM alone, three legs on one connection.
+  const Outcome outcome = Fetch("spnego-ntlm", "/ntlm/file.bin", [](Job& job) {
+    return Explicit(job, AuthScheme::kNegotiate, "alice", "alicepw");
+  });
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_EQ(outcome.sha256, Expected());
+  const std::string last = Requests("/ntlm/file.bin").back();
+  EXPECT_NE(last.find("Negotiate/NTLM"), std::string::npos) << last;
+}
+
 TEST_F(AuthTest, ImplicitNegotiateUsesTheCallersTicketCache) {
   // The client library sends this process's KRB5CCNAME with implicit credentials.
   const std::string bob = kdc_->Kinit("bob", "bob.ccache");
