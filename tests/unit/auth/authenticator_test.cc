@@ -124,3 +124,67 @@ TEST(AuthenticatorTest, NoOfferedSchemeSaysSo) {
 
 }  // namespace
 }  // namespace openbits::auth
+
+namespace openbits::auth {
+namespace {
+
+// A nexus and login server that answer from memory and remember what they were asked.
+class FakePassportServers : public SideChannel {
+ public:
+  Result<HttpReply> Get(const std::string& url, const SecretString& authorization) override {
+    requests.push_back(url + " " + std::string(authorization.reveal()));
+    if (url == "https://nexus.test/rdr") {
+      return HttpReply{200,
+                       "HTTP/1.1 200 OK\r\nPassportURLs: DARealm=Passport.Net,"
+                       "DALogin=login.test/login2.srf,ConfigVersion=14\r\n\r\n"};
+    }
+    if (authorization.reveal().find(",pwd=right,") != std::string_view::npos) {
+      return HttpReply{200,
+                       "HTTP/1.1 200 OK\r\nAuthentication-Info: Passport1.4 "
+                       "da-status=success,tname=MSPAuth,from-PP='t=T1&p=P1',ru=x\r\n\r\n"};
+    }
+    return HttpReply{401,
+                     "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Passport1.4 "
+                     "da-status=failed,srealm=Passport.NET\r\n\r\n"};
+  }
+  std::vector<std::string> requests;
+};
+
+TEST(PassportTest, TakesTheSitesChallengeToTheLoginServerAndTheTicketBack) {
+  FakePassportServers servers;
+  core::CredentialSet credentials;
+  credentials.Set(Explicit(AuthScheme::kPassport, "alice@example.com", "right"));
+  AuthPolicy policy;
+  policy.passport_nexus_url = "https://nexus.test/rdr";
+  Authenticator authenticator(AuthTarget::kServer, credentials, policy, {}, &servers);
+  const auto challenge = ParseChallenges("Passport1.4 lc=1033,id=10,tw=20,ru=http%3A%2F%2Fs");
+  auto answer = authenticator.Answer(challenge, kHttps);
+  ASSERT_TRUE(answer) << answer.error().message();
+  EXPECT_EQ(answer->reveal(), "Passport1.4 from-PP='t=T1&p=P1'");
+  ASSERT_EQ(servers.requests.size(), 2u);
+  EXPECT_EQ(servers.requests[1],
+            "https://login.test/login2.srf Passport1.4 OrgVerb=GET,"
+            "OrgURL=https%3A%2F%2Fexample.org%2Fdir%2Findex.html,sign-in=alice%40example.com,"
+            "pwd=right,lc=1033,id=10,tw=20,ru=http%3A%2F%2Fs");
+}
+
+TEST(PassportTest, AWrongPasswordOrAMissingNexusIsRefusedWithTheReason) {
+  FakePassportServers servers;
+  core::CredentialSet credentials;
+  credentials.Set(Explicit(AuthScheme::kPassport, "alice@example.com", "wrong"));
+  AuthPolicy policy;
+  policy.passport_nexus_url = "https://nexus.test/rdr";
+  Authenticator authenticator(AuthTarget::kServer, credentials, policy, {}, &servers);
+  const auto challenge = ParseChallenges("Passport1.4 lc=1033,id=10");
+  auto refused = authenticator.Answer(challenge, kHttps);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("login server refused"), std::string::npos);
+  // Without a nexus Passport says what is missing.
+  Authenticator unconfigured(AuthTarget::kServer, credentials, AuthPolicy{}, {}, &servers);
+  auto missing = unconfigured.Answer(challenge, kHttps);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("passport_nexus_url"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace openbits::auth
