@@ -264,6 +264,57 @@ TEST_F(AuthTest, CredentialsSurviveARestartAndNeverReachTheLogOrTheDatabaseInCle
   bitsd_->Start();
 }
 
+TEST_F(AuthTest, NothingBitsdSendsOnTheBusCarriesThePassword) {
+  const std::string password = "bus-secret-pw-0815";
+  auto job = client_->CreateJob("bus-quiet");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->AddFile(apache_->Url("/basic/file.bin"), out() + "/bus-quiet"));
+  ASSERT_TRUE(Explicit(*job, AuthScheme::kBasic, "alice", password));
+  // From here on every message on the bus is recorded: replies, errors and signals of
+  // bitsd while the job runs, fails, is listed and inspected.
+  const std::string recorded = dir_ / "bus.log";
+  harness::Process dump =
+      harness::Process::Start({"/usr/bin/dbus-monitor", "--address", bus_->address()}, recorded);
+  ASSERT_TRUE(harness::WaitUntil([&] { return !harness::ReadFile(recorded).empty(); }));
+  ASSERT_TRUE(job->SetNotifyFlags(kNotifyAllFlags & ~kNotifyDisable));
+  ASSERT_TRUE(job->Resume());
+  EXPECT_EQ(WaitForState(*job, {JobState::kError}), JobState::kError);  // a wrong password
+  (void)job->GetError();
+  (void)client_->EnumJobs();
+  harness::Run(Bitsadmin({"/info", "bus-quiet", "/verbose"}));
+  harness::Run(Bitsadmin({"--json", "/list", "/verbose"}));
+  ASSERT_TRUE(harness::WaitUntil(
+      [&] { return harness::ReadFile(recorded).find("GetError") != std::string::npos; }));
+  dump.Stop();
+  const std::string traffic = harness::ReadFile(recorded);
+  EXPECT_NE(traffic.find("JobError"), std::string::npos);  // the recording saw bitsd talk
+  EXPECT_EQ(traffic.find(password), std::string::npos);
+  EXPECT_EQ(bitsd_->Log().find(password), std::string::npos);
+}
+
+TEST_F(AuthTest, CredentialsDoNotFollowARedirectToAnotherOrigin) {
+  // The test's server on 127.0.0.1 redirects to Apache on localhost: another origin, which
+  // gets no credentials.
+  const std::string apache_port =
+      apache_->Url("/").substr(std::string("http://localhost:").size());  // "PORT/"
+  const std::string url =
+      server_->Url("/redirect?to=http%3A%2F%2Flocalhost%3A" +
+                   apache_port.substr(0, apache_port.size() - 1) + "%2Fbasic%2Ffile.bin");
+  auto job = client_->CreateJob("redirected");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->AddFile(url, out() + "/redirected"));
+  ASSERT_TRUE(Explicit(*job, AuthScheme::kBasic, "alice", "alicepw"));
+  ASSERT_TRUE(job->Resume());
+  EXPECT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  auto error = job->GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, kHttp401);
+  EXPECT_NE(error->description.find("another origin"), std::string::npos) << error->description;
+  const auto requests = Requests("/basic/file.bin");
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_TRUE(requests[0].starts_with("401 - ")) << requests[0];
+}
+
 TEST_F(AuthTest, SetAndRemoveCredentialsValidateLikeBits) {
   auto job = client_->CreateJob("validation");
   ASSERT_TRUE(job);
