@@ -1,6 +1,8 @@
 #include "core/credentials.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 namespace openbits::core {
 
@@ -47,6 +49,46 @@ Status ValidateCredential(const Credential& credential) {
     return Error::InvalidArg("the credential cache name is too long");
   }
   return Ok();
+}
+
+namespace {
+
+std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<UrlCredentials> SplitUrlCredentials(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  const std::size_t start = scheme_end + 3;
+  std::size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  const std::string_view authority(url.data() + start, end - start);
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::string_view userinfo = authority.substr(0, at);
+  const auto colon = userinfo.find(':');
+  UrlCredentials split;
+  split.url = url.substr(0, start) + url.substr(start + at + 1);
+  std::string user = PercentDecode(userinfo.substr(0, colon));
+  std::string password =
+      colon == std::string_view::npos ? std::string() : PercentDecode(userinfo.substr(colon + 1));
+  split.user = SecretString(std::move(user));
+  split.password = SecretString(std::move(password));
+  return split;
 }
 
 void CredentialSet::Set(Credential credential) {

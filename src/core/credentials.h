@@ -38,6 +38,15 @@ Status ValidateCredential(const Credential& credential);
 // BG_E_INVALID_AUTH_TARGET / BG_E_INVALID_AUTH_SCHEME for values outside the enumerations.
 Status ValidateAuthSlot(std::uint32_t target, std::uint32_t scheme);
 
+// RFC 3986 3.2.1 userinfo ("user:password@host") of a URL, deprecated and refused unless
+// [auth] allow_url_credentials: the URL without it, and the percent-decoded parts.
+struct UrlCredentials {
+  std::string url;
+  SecretString user;
+  SecretString password;
+};
+std::optional<UrlCredentials> SplitUrlCredentials(const std::string& url);
+
 // The slots of a job. Setting a slot replaces what it held.
 class CredentialSet {
  public:

@@ -81,6 +81,12 @@ Status ValidateRemoteUrl(const std::string& url) {
     return Error::InvalidArg("unsupported URL scheme in '" + url +
                              "': only http:// and https:// are supported");
   }
+  if (SplitUrlCredentials(url)) {
+    // Never echo such a URL: it holds a password.
+    return Error::InvalidArg(
+        "the remote URL carries a user name and password (deprecated, RFC 3986 3.2.1); use "
+        "SetCredentials, or allow them for AddFile with [auth] allow_url_credentials");
+  }
   if (host_start >= url.size() || url[host_start] == '/' || url[host_start] == '?') {
     return Error::InvalidArg("the remote URL has no host: '" + url + "'");
   }

@@ -204,6 +204,22 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.
   if (specs.empty()) return Error::InvalidArg("no files given");
   std::vector<FileSpec> checked = specs;
+  // Credentials in URLs (RFC 3986 3.2.1): taken out before anything looks at or logs the URL.
+  std::optional<Credential> url_credential;
+  if (options_.allow_url_credentials) {
+    for (FileSpec& spec : checked) {
+      if (auto split = SplitUrlCredentials(spec.remote_url)) {
+        spec.remote_url = std::move(split->url);
+        Credential credential;
+        credential.target = AuthTarget::kServer;
+        credential.scheme = AuthScheme::kBasic;
+        credential.user = std::move(split->user);
+        credential.password = std::move(split->password);
+        OPENBITS_RETURN_IF_ERROR(ValidateCredential(credential));
+        url_credential = std::move(credential);
+      }
+    }
+  }
   for (FileSpec& spec : checked) {
     if (!spec.ranges.empty()) {
       OPENBITS_RETURN_IF_ERROR(ValidateFileRanges(spec.ranges, options_.max_ranges_per_file));
@@ -261,6 +277,8 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
               : TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
       job.files.push_back(std::move(file));
     }
+    // The URL's credentials serve this job only, as its Basic server credentials.
+    if (url_credential) job.credentials.Set(*url_credential);
     return Ok();
   });
 }

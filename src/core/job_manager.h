@@ -60,6 +60,9 @@ struct ManagerOptions {
   // A job not modified (no progress, no property change) for this long is cancelled, as
   // BITS's JobInactivityTimeout does. Default: 90 days.
   std::chrono::seconds job_inactivity_timeout{7'776'000};
+  // [auth] allow_url_credentials: AddFile takes "user:password@" out of a URL and keeps it
+  // as the job's Basic server credentials. Default: false (such URLs are E_INVALIDARG).
+  bool allow_url_credentials = false;
   // Uids below this are system accounts: their jobs run no notification command lines.
   std::uint32_t system_accounts_below = 1000;
   // A notification command still running after this is killed (and retried later).

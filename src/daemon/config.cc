@@ -97,6 +97,12 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.auth.passport_nexus_url = v;
          return v.starts_with("https://") || v.starts_with("http://");
        }},
+      {"auth.allow_url_credentials",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false") return false;
+         c.manager.allow_url_credentials = v == "true";
+         return true;
+       }},
       {"auth.allow_basic_over_http",
        [](Config& c, const std::string& v) {
          if (v != "true" && v != "false") return false;

@@ -26,7 +26,8 @@ class AuthTest : public DaemonTest {
     apache_ = std::make_unique<harness::AuthApache>(dir_, www(), *kdc_);
   }
   std::string Config() override {
-    return DaemonTest::Config() + "[auth]\nallow_basic_over_http = true\n";
+    return DaemonTest::Config() +
+           "[auth]\nallow_basic_over_http = true\nallow_url_credentials = true\n";
   }
 
   struct Outcome {
@@ -315,6 +316,27 @@ TEST_F(AuthTest, CredentialsDoNotFollowARedirectToAnotherOrigin) {
   EXPECT_TRUE(requests[0].starts_with("401 - ")) << requests[0];
 }
 
+TEST_F(AuthTest, UrlCredentialsBecomeTheJobsBasicCredentialsWhenAllowed) {
+  // allow_url_credentials = true here: the user name and password leave the URL.
+  const std::string url = apache_->Url("/basic/file.bin");
+  const std::string with_userinfo = "http://alice:alice%70w@" + url.substr(7);  // %70 = 'p'
+  auto job = client_->CreateJob("userinfo");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->AddFile(with_userinfo, out() + "/userinfo"));
+  auto files = job->EnumFiles();
+  ASSERT_TRUE(files);
+  EXPECT_EQ((*files)[0].remote_url, url);
+  ASSERT_TRUE(job->Resume());
+  EXPECT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
+  EXPECT_TRUE(Requests("/basic/file.bin").back().starts_with("206 alice Basic "));
+  // SetRemoteName never takes them.
+  const Status renamed = job->SetRemoteName(0, with_userinfo);
+  ASSERT_FALSE(renamed);
+  EXPECT_EQ(renamed.error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(renamed.error().message().find("alice%70w"), std::string::npos);
+  EXPECT_EQ(bitsd_->Log().find("alice%70w"), std::string::npos);
+}
+
 TEST_F(AuthTest, SetAndRemoveCredentialsValidateLikeBits) {
   auto job = client_->CreateJob("validation");
   ASSERT_TRUE(job);
@@ -476,6 +498,17 @@ TEST_F(DefaultPolicyAuthTest, BasicOverPlainHttpIsRefusedByDefault) {
       << outcome.description;
   // The password never went out: only the anonymous request reached the server.
   EXPECT_EQ(Requests("/basic/file.bin").size(), 1u);
+}
+
+TEST_F(DefaultPolicyAuthTest, UrlCredentialsAreRefusedByDefault) {
+  auto job = client_->CreateJob("userinfo");
+  ASSERT_TRUE(job);
+  const Status added =
+      job->AddFile("http://alice:s3cret-in-url@localhost:1/file", out() + "/userinfo");
+  ASSERT_FALSE(added);
+  EXPECT_EQ(added.error().code(), hr::E_INVALIDARG);
+  EXPECT_EQ(added.error().message().find("s3cret-in-url"), std::string::npos);
+  EXPECT_NE(added.error().message().find("allow_url_credentials"), std::string::npos);
 }
 
 }  // namespace

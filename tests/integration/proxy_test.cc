@@ -365,6 +365,37 @@ TEST_F(ProxyAuthTest, NtlmProxyAuthenticationForHttpAndThroughConnect) {
   EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "TESTDOM\\\\alice"; }));
 }
 
+TEST_F(ProxyAuthTest, BasicAndNegotiateProxyAuthenticationWithPreconfig) {
+  // PRECONFIG jobs (no SetProxySettings) find the proxy in the account's settings.
+  harness::Squid basic(dir_, "basic", "basic");
+  harness::Squid negotiate(dir_, "negotiate", "negotiate", kdc_.get());
+  setenv("KRB5CCNAME", kdc_->Kinit("alice", "alice.ccache").c_str(), 1);
+  struct Case {
+    const harness::Squid& squid;
+    std::function<Status(Job&)> credentials;
+    std::string user;
+  };
+  const std::vector<Case> cases = {
+      {basic,
+       [](Job& job) {
+         return job.SetCredentials(AuthTarget::kProxy, AuthScheme::kBasic, SecretString("bob"),
+                                   SecretString("bobpw"));
+       },
+       "bob"},
+      {negotiate,
+       [](Job& job) {
+         return job.SetImplicitCredentials(AuthTarget::kProxy, AuthScheme::kNegotiate);
+       },
+       "alice@TEST.LOCAL"}};
+  for (const Case& c : cases) {
+    ASSERT_TRUE(client_->SetAccountProxy(geteuid(), {2, c.squid.Address(), "", ""}));
+    const std::string tag = "?preconfig-" + c.user;
+    const Outcome outcome = Fetch("preconfig", server_->Url("/file.bin" + tag), c.credentials);
+    ASSERT_EQ(outcome.state, JobState::kTransferred) << c.user << ": " << outcome.description;
+    EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(c.squid, tag) == c.user; })) << c.user;
+  }
+}
+
 TEST_F(ProxyAuthTest, ProxyAndServerAuthenticationInOneJob) {
   harness::Squid squid(dir_, "ntlm", "ntlm");
   harness::AuthApache apache(dir_, www(), *kdc_);

@@ -188,3 +188,33 @@ TEST(PassportTest, AWrongPasswordOrAMissingNexusIsRefusedWithTheReason) {
 
 }  // namespace
 }  // namespace openbits::auth
+
+namespace openbits::auth {
+namespace {
+
+TEST(AuthenticatorTest, ImplicitProxyCredentialsServeTheServerUnlessItHasExplicitOnes) {
+  core::CredentialSet credentials;
+  core::Credential implicit_proxy;
+  implicit_proxy.target = AuthTarget::kProxy;
+  implicit_proxy.scheme = AuthScheme::kNegotiate;
+  implicit_proxy.implicit = true;
+  implicit_proxy.credential_cache = "FILE:/nonexistent/openbits-test-cache";
+  credentials.Set(implicit_proxy);
+  // The server gets the proxy's implicit credentials: Negotiate is tried (and fails here on
+  // the missing cache, which the message names) rather than "no credentials".
+  Authenticator server(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  auto tried = server.Answer(ParseChallenges("Negotiate"), kHttps);
+  ASSERT_FALSE(tried);
+  EXPECT_NE(tried.error().message().find("openbits-test-cache"), std::string::npos)
+      << tried.error().message();
+  // With explicit server credentials (of any scheme) they do not.
+  credentials.Set(Explicit(AuthScheme::kBasic, "alice", "pw"));
+  Authenticator explicit_server(AuthTarget::kServer, credentials, AuthPolicy{}, {});
+  auto refused = explicit_server.Answer(ParseChallenges("Negotiate"), kHttps);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("no credentials"), std::string::npos)
+      << refused.error().message();
+}
+
+}  // namespace
+}  // namespace openbits::auth

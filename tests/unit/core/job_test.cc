@@ -93,3 +93,27 @@ TEST(FileRangesTest, RemainingRangesAndOutputSize) {
 
 }  // namespace
 }  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+TEST(UrlCredentialsTest, UserinfoIsSplitDecodedAndRefusedByUrlValidation) {
+  auto split = SplitUrlCredentials("https://al%40ice:p%3Aw@host:8443/a@b?c=d@e");
+  ASSERT_TRUE(split);
+  EXPECT_EQ(split->url, "https://host:8443/a@b?c=d@e");
+  EXPECT_EQ(split->user.reveal(), "al@ice");
+  EXPECT_EQ(split->password.reveal(), "p:w");
+  EXPECT_FALSE(SplitUrlCredentials("https://host/a@b"));
+  EXPECT_FALSE(SplitUrlCredentials("https://host?x=@y"));
+  auto user_only = SplitUrlCredentials("http://bob@host/");
+  ASSERT_TRUE(user_only);
+  EXPECT_EQ(user_only->user.reveal(), "bob");
+  EXPECT_TRUE(user_only->password.empty());
+  const Status refused = ValidateRemoteUrl("http://bob:hunter2@host/");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message().find("hunter2"), std::string::npos);
+  EXPECT_TRUE(ValidateRemoteUrl("http://host/a@b"));
+}
+
+}  // namespace
+}  // namespace openbits::core
