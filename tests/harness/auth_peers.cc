@@ -11,13 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void MustRun(const std::vector<std::string>& argv) {
-  const CommandResult result = Run(argv);
-  if (result.exit_code != 0) {
-    throw std::runtime_error(argv[0] + " failed: " + result.out + result.err);
-  }
-}
-
 // Apache's children run as www-data when the tests run as root: they must read these.
 void MakeWorldReadable(const std::string& path) {
   fs::permissions(path, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read,

@@ -412,6 +412,13 @@ void Bitsd::Kill() {
   process_.Wait(10s);
 }
 
+void MustRun(const std::vector<std::string>& argv) {
+  const CommandResult result = Run(argv);
+  if (result.exit_code != 0) {
+    throw std::runtime_error(argv[0] + " failed: " + result.out + result.err);
+  }
+}
+
 bool IsListening(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};

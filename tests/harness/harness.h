@@ -80,6 +80,9 @@ struct CommandResult {
   std::string err;
 };
 
+// Runs a command to completion; throws with its output when it fails (peer set-up steps).
+void MustRun(const std::vector<std::string>& argv);
+
 // Runs a command to completion (with a deadline) and captures its output.
 // `cwd`: the working directory of the command (empty: this process's).
 CommandResult Run(const std::vector<std::string>& argv, std::optional<RunAs> run_as = std::nullopt,

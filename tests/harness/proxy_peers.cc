@@ -9,13 +9,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void MustRun(const std::vector<std::string>& argv) {
-  const CommandResult result = Run(argv);
-  if (result.exit_code != 0) {
-    throw std::runtime_error(argv[0] + " failed: " + result.out + result.err);
-  }
-}
-
 }  // namespace
 
 bool Squid::Installed() { return fs::exists("/usr/sbin/squid"); }

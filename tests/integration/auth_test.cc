@@ -30,42 +30,10 @@ class AuthTest : public DaemonTest {
            "[auth]\nallow_basic_over_http = true\nallow_url_credentials = true\n";
   }
 
-  struct Outcome {
-    JobState state = JobState::kCancelled;
-    HRESULT code = hr::S_OK;
-    ErrorContext context = ErrorContext::kNone;
-    std::string description;
-    std::string sha256;  // of the completed file
-  };
   // Runs a one-file job for `path` on Apache with `configure` setting its credentials.
   Outcome Fetch(const std::string& name, const std::string& path,
                 const std::function<Status(Job&)>& configure) {
-    Outcome outcome;
-    auto job = client_->CreateJob(name);
-    if (!job) {
-      ADD_FAILURE() << job.error().ToString();
-      return outcome;
-    }
-    const std::string local = out() + "/" + name;
-    const Status added = job->AddFile(apache_->Url(path), local);
-    const Status configured = configure(*job);
-    if (!added || !configured || !job->SetMinimumRetryDelay(5) || !job->Resume()) {
-      ADD_FAILURE() << "could not start " << name << ": "
-                    << (!configured ? configured.error().ToString() : "");
-      return outcome;
-    }
-    outcome.state =
-        WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
-    if (outcome.state == JobState::kTransferred) {
-      EXPECT_TRUE(job->Complete());
-      outcome.sha256 = harness::Sha256OfFile(local);
-    } else if (auto error = job->GetError()) {
-      outcome.code = error->code;
-      outcome.context = error->context;
-      outcome.description = error->description;
-      (void)job->Cancel();
-    }
-    return outcome;
+    return RunJob(name, apache_->Url(path), configure);
   }
   static Status Explicit(Job& job, AuthScheme scheme, const std::string& user,
                          const std::string& password) {

@@ -69,6 +69,47 @@ class DaemonTest : public ::testing::Test {
     return last;
   }
 
+  // How one job ended: its state, its error (when not TRANSFERRED), the file's SHA-256.
+  struct Outcome {
+    JobState state = JobState::kCancelled;
+    HRESULT code = hr::S_OK;
+    ErrorContext context = ErrorContext::kNone;
+    std::string description;
+    std::string sha256;  // of the completed file
+  };
+  // Runs a one-file job for `url` with `configure` applied before Resume, until it is
+  // TRANSFERRED (then completed), in ERROR or in TRANSIENT_ERROR (then cancelled).
+  Outcome RunJob(const std::string& name, const std::string& url,
+                 const std::function<Status(Job&)>& configure) {
+    Outcome outcome;
+    auto job = client_->CreateJob(name);
+    if (!job) {
+      ADD_FAILURE() << job.error().ToString();
+      return outcome;
+    }
+    const std::string local = out() + "/" + name;
+    const Status added = job->AddFile(url, local);
+    const Status configured = configure(*job);
+    if (!added || !configured || !job->SetMinimumRetryDelay(60) || !job->Resume()) {
+      ADD_FAILURE() << "could not start " << name << ": "
+                    << (!added ? added.error().ToString() : "")
+                    << (!configured ? configured.error().ToString() : "");
+      return outcome;
+    }
+    outcome.state =
+        WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
+    if (outcome.state == JobState::kTransferred) {
+      EXPECT_TRUE(job->Complete());
+      outcome.sha256 = harness::Sha256OfFile(local);
+    } else if (auto error = job->GetError()) {
+      outcome.code = error->code;
+      outcome.context = error->context;
+      outcome.description = error->description;
+      (void)job->Cancel();
+    }
+    return outcome;
+  }
+
   std::vector<std::string> Bitsadmin(std::vector<std::string> args) {
     args.insert(args.begin(), {harness::BitsadminPath(), "--bus=" + bus_->address()});
     return args;

@@ -35,42 +35,9 @@ class ProxyTest : public DaemonTest {
   }
   virtual std::string MoreConfig() { return ""; }
 
-  struct Outcome {
-    JobState state = JobState::kCancelled;
-    HRESULT code = hr::S_OK;
-    ErrorContext context = ErrorContext::kNone;
-    std::string description;
-    std::string sha256;
-  };
   Outcome Fetch(const std::string& name, const std::string& url,
                 const std::function<Status(Job&)>& configure) {
-    Outcome outcome;
-    auto job = client_->CreateJob(name);
-    const std::string local = out() + "/" + name;
-    if (!job || !job->AddFile(url, local) || !job->SetMinimumRetryDelay(60)) {
-      ADD_FAILURE() << "could not create " << name;
-      return outcome;
-    }
-    if (const Status configured = configure(*job); !configured) {
-      ADD_FAILURE() << configured.error().ToString();
-      return outcome;
-    }
-    if (!job->Resume()) {
-      ADD_FAILURE() << "could not resume " << name;
-      return outcome;
-    }
-    outcome.state =
-        WaitForState(*job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
-    if (outcome.state == JobState::kTransferred) {
-      EXPECT_TRUE(job->Complete());
-      outcome.sha256 = harness::Sha256OfFile(local);
-    } else if (auto error = job->GetError()) {
-      outcome.code = error->code;
-      outcome.context = error->context;
-      outcome.description = error->description;
-      (void)job->Cancel();
-    }
-    return outcome;
+    return RunJob(name, url, configure);
   }
   static std::function<Status(Job&)> Override(const std::string& list,
                                               const std::string& bypass = "") {
