@@ -17,6 +17,7 @@
 #include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
 #include "transfer/side_requests.h"
+#include "transfer/url_parts.h"
 
 namespace openbits::transfer {
 namespace {
@@ -31,48 +32,6 @@ constexpr long kBufferSize = 512 * 1024;
 // SPNEGO take three; a refused answer is retried once, then another scheme may be tried).
 constexpr int kMaxAuthLegs = 8;
 
-// The parts of a URL that authentication needs.
-struct UrlParts {
-  std::string origin;  // scheme://host:port
-  std::string scheme;
-  std::string host;
-  int port = 0;
-  std::string target;  // path and query
-  bool secure = false;
-};
-
-std::optional<UrlParts> SplitUrl(const std::string& url) {
-  CURLU* handle = curl_url();
-  if (curl_url_set(handle, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
-    curl_url_cleanup(handle);
-    return std::nullopt;
-  }
-  auto part = [&](CURLUPart which, unsigned flags = 0) {
-    char* value = nullptr;
-    std::string text;
-    if (curl_url_get(handle, which, &value, flags) == CURLUE_OK && value) text = value;
-    curl_free(value);
-    return text;
-  };
-  UrlParts parts;
-  const std::string scheme = part(CURLUPART_SCHEME);
-  parts.host = part(CURLUPART_HOST);
-  if (parts.host.size() > 2 && parts.host.front() == '[') {
-    parts.host = parts.host.substr(1, parts.host.size() - 2);
-  }
-  const std::string port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  parts.origin = scheme + "://" + part(CURLUPART_HOST) + ":" + port;
-  parts.scheme = scheme;
-  parts.port = std::atoi(port.c_str());
-  parts.target = part(CURLUPART_PATH);
-  if (parts.target.empty()) parts.target = "/";
-  if (const std::string query = part(CURLUPART_QUERY); !query.empty()) {
-    parts.target += "?" + query;
-  }
-  parts.secure = scheme == "https";
-  curl_url_cleanup(handle);
-  return parts;
-}
 
 std::string Trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
