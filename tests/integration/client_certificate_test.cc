@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/proxy_peers.h"
 #include "integration/daemon_fixture.h"
 
 namespace openbits::integration {
@@ -65,6 +66,33 @@ class ClientCertificateTest : public DaemonTest {
   harness::ClientCertificateFiles good_, stranger_;
   std::unique_ptr<harness::RangeServer> server_tls_;
 };
+
+TEST_F(ClientCertificateTest, ACertificateWorksThroughAnAuthenticatingProxyTunnel) {
+  // squid demands NTLM for the CONNECT; the server behind it demands the certificate.
+  harness::Squid squid(dir_, "ntlm", "ntlm");
+  const std::string user = fs::path(getpwuid(geteuid())->pw_name).string();
+  Install(UserStore(user), good_.certificate, good_.key);
+  EXPECT_EQ(Fetch("through-proxy",
+                  [&](Job& job) -> Status {
+                    OPENBITS_RETURN_IF_ERROR(
+                        job.SetProxySettings(ProxyUsage::kOverride, squid.Address()));
+                    OPENBITS_RETURN_IF_ERROR(job.SetCredentials(
+                        AuthTarget::kProxy, AuthScheme::kNtlm, SecretString("TESTDOM\\alice"),
+                        SecretString("alicepw")));
+                    return job.SetClientCertificateByID(kCertStoreCurrentUser, "MY", good_.sha1);
+                  }),
+            JobState::kTransferred);
+  EXPECT_EQ(harness::ReadFile(out() + "/through-proxy"), "for certificate holders only");
+  EXPECT_TRUE(harness::WaitUntil([&] {
+    for (const std::string& line : squid.AccessLog()) {
+      if (line.find("TCP_TUNNEL/200") != std::string::npos &&
+          line.find("TESTDOM\\\\alice") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+}
 
 TEST_F(ClientCertificateTest, ByIdAndByNameFromTheOwnersStoreAndTheMachineStore) {
   const std::string user = fs::path(getpwuid(geteuid())->pw_name).string();
