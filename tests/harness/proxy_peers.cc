@@ -28,6 +28,12 @@ Squid::Squid(const TempDir& dir, const std::string& name, const std::string& sch
       auth += "auth_param basic program /usr/lib/squid/basic_ncsa_auth " + home_ +
               "/htpasswd\nauth_param basic children 2 startup=1\n"
               "auth_param basic realm bits-proxy\nauth_param basic credentialsttl 1 minute\n";
+    } else if (scheme == "digest") {
+      // digest_file_auth with plain-text "user:password" lines.
+      WriteFile(home_ + "/digest_passwd", "alice:alicepw\nbob:bobpw\n");
+      auth += "auth_param digest program /usr/lib/squid/digest_file_auth " + home_ +
+              "/digest_passwd\nauth_param digest children 2 startup=1\n"
+              "auth_param digest realm bits-proxy-digest\nauth_param digest nonce_strictness off\n";
     } else if (scheme == "negotiate") {
       if (!kdc) throw std::invalid_argument("squid with negotiate needs a Kdc");
       auth += "auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k " +

@@ -13,9 +13,9 @@ namespace openbits::harness {
 
 class Squid {
  public:
-  // `schemes`: "none" for an open proxy, else a comma list of basic, negotiate and ntlm,
-  // offered in that order. Basic users: alice/alicepw, bob/bobpw; NTLM: any user with the
-  // password alicepw (ntlm_auth --password); Negotiate: tickets of `kdc` (required then).
+  // `schemes`: "none" for an open proxy, else a comma list of basic, digest, negotiate and
+  // ntlm, offered in that order. Basic and Digest users: alice/alicepw, bob/bobpw; NTLM: any user
+  // with the password alicepw (ntlm_auth --password); Negotiate: tickets of `kdc` (required then).
   // Only loopback destinations are allowed.
   Squid(const TempDir& dir, const std::string& name, const std::string& schemes,
         const Kdc* kdc = nullptr);

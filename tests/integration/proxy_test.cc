@@ -295,6 +295,18 @@ TEST_F(ProxyAuthTest, BasicProxyAuthenticationForHttpAndThroughConnect) {
   EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "alice"; }));
 }
 
+TEST_F(ProxyAuthTest, DigestProxyAuthenticationForHttpAndThroughConnect) {
+  harness::Squid squid(dir_, "digest", "digest");
+  for (const std::string& url :
+       {server_->Url("/file.bin?digest-http"), https_->Url("/file.bin?digest-https")}) {
+    const Outcome outcome =
+        Fetch("digest", url, Through(squid, AuthScheme::kDigest, "bob", "bobpw"));
+    ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
+  }
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?digest-http") == "bob"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "bob"; }));
+}
+
 TEST_F(ProxyAuthTest, AWrongProxyPasswordEndsIn407WithTheTransportContext) {
   harness::Squid squid(dir_, "basic", "basic");
   const Outcome outcome = Fetch("wrong", server_->Url("/file.bin"),
