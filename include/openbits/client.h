@@ -158,8 +158,9 @@ class Job {
   Status SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
                         const SecretString& password);
   // SetCredentials with NULL user name and password: the owner's own logon credentials
-  // (NTLM, NEGOTIATE). This process's KRB5CCNAME goes along, so that bitsd can use the
-  // caller's Kerberos tickets (it accepts a cache only if it belongs to the job's owner).
+  // (NTLM, NEGOTIATE). This process's KRB5CCNAME and NTLM_USER_FILE go along, so that bitsd
+  // can use the caller's Kerberos tickets and NTLM account (it accepts them only if they
+  // belong to the job's owner).
   Status SetImplicitCredentials(AuthTarget target, AuthScheme scheme);
   // S_OK, or S_FALSE when the slot was empty.
   Result<HRESULT> RemoveCredentials(AuthTarget target, AuthScheme scheme);

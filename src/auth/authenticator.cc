@@ -114,10 +114,15 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
       return MakeNegotiate(*credential, identity_, Refusals(scheme) > 0);
     case AuthScheme::kNtlm:
       if (credential->implicit) {
-        // Our NTLM needs the password; logon credentials live in Kerberos caches here.
-        return Error(hr::E_NOTIMPL, ErrorContext::kNone,
-                     "implicit NTLM credentials are not supported (use NEGOTIATE with a "
-                     "Kerberos ticket, or give NTLM a user name and password)");
+        // Logon credentials for NTLM: the caller's NTLM_USER_FILE, as gss-ntlmssp uses it.
+        if (credential->ntlm_user_file.empty()) {
+          return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
+                       "implicit NTLM credentials need the caller's NTLM_USER_FILE "
+                       "(DOMAIN:USER:PASSWORD, readable by its owner only)");
+        }
+        auto account = NtlmCredentialFromUserFile(credential->ntlm_user_file, identity_.uid);
+        if (!account) return account.error();
+        return MakeNtlm(*account, policy_.lm_compatibility_level);
       }
       return MakeNtlm(*credential, policy_.lm_compatibility_level);
     case AuthScheme::kPassport:

@@ -65,6 +65,10 @@ std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
 // [auth] lm_compatibility_level.
 std::unique_ptr<Mechanism> MakeNtlm(const core::Credential& credential,
                                     std::uint32_t lm_compatibility_level);
+// Implicit NTLM: the first account of an NTLM_USER_FILE ("DOMAIN:USER:PASSWORD" lines, as
+// gss-ntlmssp reads them), which must be a regular file owned by `uid` that no one else may
+// read (E_ACCESSDENIED otherwise).
+Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path, std::uint32_t uid);
 // Passport 1.4 with explicit credentials, through the nexus at `nexus_url`.
 std::unique_ptr<Mechanism> MakePassport(const core::Credential& credential, SideChannel* channel,
                                         std::string nexus_url);

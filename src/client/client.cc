@@ -401,15 +401,16 @@ Status Job::SetCredentials(AuthTarget target, AuthScheme scheme, const SecretStr
   return Call([&] {
     connection_->Job(id_).SetCredentials(
         static_cast<uint32_t>(target), static_cast<uint32_t>(scheme), false,
-        std::string(user.reveal()), std::string(password.reveal()), "");
+        std::string(user.reveal()), std::string(password.reveal()), "", "");
   });
 }
 Status Job::SetImplicitCredentials(AuthTarget target, AuthScheme scheme) {
   const char* ccache = std::getenv("KRB5CCNAME");
+  const char* ntlm_users = std::getenv("NTLM_USER_FILE");
   return Call([&] {
     connection_->Job(id_).SetCredentials(static_cast<uint32_t>(target),
                                          static_cast<uint32_t>(scheme), true, "", "",
-                                         ccache ? ccache : "");
+                                         ccache ? ccache : "", ntlm_users ? ntlm_users : "");
   });
 }
 Result<HRESULT> Job::RemoveCredentials(AuthTarget target, AuthScheme scheme) {

@@ -45,8 +45,9 @@ Status ValidateCredential(const Credential& credential) {
   } else if (credential.user.empty()) {
     return Error::InvalidArg("explicit credentials need a user name");
   }
-  if (credential.credential_cache.size() > kMaxCredentialCacheLength) {
-    return Error::InvalidArg("the credential cache name is too long");
+  if (credential.credential_cache.size() > kMaxCredentialCacheLength ||
+      credential.ntlm_user_file.size() > kMaxCredentialCacheLength) {
+    return Error::InvalidArg("the credential cache or NTLM user file name is too long");
   }
   return Ok();
 }

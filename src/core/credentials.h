@@ -29,6 +29,10 @@ struct Credential {
   // cache belongs to the job's identity (checked when a transfer uses it). Empty: the
   // identity's default cache.
   std::string credential_cache;
+  // Implicit NTLM: the NTLM_USER_FILE the client sent ("DOMAIN:USER:PASSWORD" lines, as
+  // gss-ntlmssp reads them); used only when it belongs to the job's identity and no one else
+  // may read it.
+  std::string ntlm_user_file;
   bool operator==(const Credential&) const = default;
 };
 

@@ -299,7 +299,8 @@ std::tuple<uint32_t, std::string, std::string> JobAdaptor::GetProxySettings() {
 
 void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,
                                 const bool& implicit, const std::string& user,
-                                const std::string& password, const std::string& credential_cache) {
+                                const std::string& password, const std::string& credential_cache,
+                                const std::string& ntlm_user_file) {
   core::Credential credential;
   credential.target = static_cast<AuthTarget>(target);
   credential.scheme = static_cast<AuthScheme>(scheme);
@@ -307,6 +308,7 @@ void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,
   credential.user = SecretString(user);
   credential.password = SecretString(password);
   credential.credential_cache = credential_cache;
+  credential.ntlm_user_file = ntlm_user_file;
   ThrowIfError(manager_.SetCredentials(CurrentCaller(), id_, credential));
 }
 

@@ -89,7 +89,8 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   std::tuple<uint32_t, std::string, std::string> GetProxySettings() override;
   void SetCredentials(const uint32_t& target, const uint32_t& scheme, const bool& implicit,
                       const std::string& user, const std::string& password,
-                      const std::string& credential_cache) override;
+                      const std::string& credential_cache,
+                      const std::string& ntlm_user_file) override;
   uint32_t RemoveCredentials(const uint32_t& target, const uint32_t& scheme) override;
   void SetCustomHeaders(const std::string& headers) override;
   std::string GetCustomHeaders() override;

@@ -146,7 +146,8 @@ constexpr std::array<std::pair<int, const char*>, 9> kMigrations = {{{1, kSchema
 SecretString PackCredential(const core::Credential& credential) {
   std::string packed;
   for (std::string_view field : {credential.user.reveal(), credential.password.reveal(),
-                                 std::string_view(credential.credential_cache)}) {
+                                 std::string_view(credential.credential_cache),
+                                 std::string_view(credential.ntlm_user_file)}) {
     packed += std::to_string(field.size());
     packed += ':';
     packed += field;
@@ -157,8 +158,9 @@ SecretString PackCredential(const core::Credential& credential) {
 
 std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
   std::string_view rest = packed.reveal();
-  std::string fields[3];
+  std::string fields[4];
   for (std::string& field : fields) {
+    if (rest.empty() && &field == &fields[3]) break;  // rows written before the fourth field
     const auto colon = rest.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
     std::size_t length = 0;
@@ -175,6 +177,7 @@ std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
   credential.user = SecretString(std::move(fields[0]));
   credential.password = SecretString(std::move(fields[1]));
   credential.credential_cache = std::move(fields[2]);
+  credential.ntlm_user_file = std::move(fields[3]);
   return credential;
 }
 

@@ -125,6 +125,26 @@ TEST_F(AuthTest, RawNtlmV2WithOurOwnCodecAgainstGssNtlmssp) {
       << wrong.description;
 }
 
+TEST_F(AuthTest, ImplicitNtlmUsesTheCallersNtlmUserFileOnlyWhenPrivate) {
+  const std::string users = dir_ / "ntlm_users";
+  harness::WriteFile(users, "# the caller's NTLM account\nTESTDOM:alice:alicepw\n");
+  fs::permissions(users, fs::perms::owner_read | fs::perms::owner_write);
+  setenv("NTLM_USER_FILE", users.c_str(), 1);
+  const auto implicit_ntlm = [](Job& job) {
+    return job.SetImplicitCredentials(AuthTarget::kServer, AuthScheme::kNtlm);
+  };
+  const Outcome outcome = Fetch("implicit-ntlm", "/ntlm/file.bin", implicit_ntlm);
+  ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
+  EXPECT_TRUE(Requests("/ntlm/file.bin").back().starts_with("206 TESTDOM\\\\alice NTLM "));
+  // A file that others may read is not used.
+  fs::permissions(users, fs::perms::group_read, fs::perm_options::add);
+  const Outcome exposed = Fetch("exposed-ntlm", "/ntlm/file.bin", implicit_ntlm);
+  EXPECT_EQ(exposed.state, JobState::kError);
+  EXPECT_NE(exposed.description.find("readable by it alone"), std::string::npos)
+      << exposed.description;
+  unsetenv("NTLM_USER_FILE");
+}
+
 TEST_F(AuthTest, NtlmAuthenticatesAtLowAndHighCompatibilityLevels) {
   for (int level : {1, 2, 5}) {
     ASSERT_EQ(bitsd_->Stop(), 0);
