@@ -1,19 +1,17 @@
 #include "auth/challenge.h"
 
+#include "base/text.h"
+
 #include <cctype>
 
 namespace openbits::auth {
 namespace {
 
+using text::Lower;
+
 bool IsTokenChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) ||
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string Lower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
 }
 
 // A cursor over one header value.

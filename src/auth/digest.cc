@@ -10,13 +10,12 @@
 
 #include "auth/mechanism.h"
 
+#include "base/text.h"
+
 namespace openbits::auth {
 namespace {
 
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
+using text::Lower;
 
 std::string Hex(const unsigned char* bytes, unsigned length) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -1,19 +1,13 @@
 #include "proxy/pac_result.h"
 
+#include "base/text.h"
+
 #include <cctype>
 
 namespace openbits::proxy {
 namespace {
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
+using text::Trim;
 
 }  // namespace
 

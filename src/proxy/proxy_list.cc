@@ -1,16 +1,14 @@
 #include "proxy/proxy_list.h"
 
+#include "base/text.h"
+
 #include <cctype>
 #include <charconv>
 
 namespace openbits::proxy {
 namespace {
 
-std::string Lower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
-}
+using text::Lower;
 
 std::vector<std::string_view> Split(std::string_view list) {
   std::vector<std::string_view> items;

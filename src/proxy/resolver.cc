@@ -5,10 +5,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/text.h"
 #include "proxy/pac_result.h"
 
 namespace openbits::proxy {
 namespace {
+
+using text::Lower;
 
 Result<std::vector<Route>> ListRoutes(const std::string& list, const std::string& bypass_text,
                                       const std::string& scheme, const std::string& host,
@@ -25,11 +28,6 @@ Result<std::vector<Route>> ListRoutes(const std::string& list, const std::string
   // "http=proxy:80" alone serves no https URL: those go direct, as with WinHTTP.
   if (routes.empty()) routes.emplace_back(std::nullopt);
   return routes;
-}
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 // no_proxy (curl's rules): comma- or space-separated host suffixes, "*" for all.

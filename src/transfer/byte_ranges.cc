@@ -1,11 +1,16 @@
 #include "transfer/byte_ranges.h"
 
+#include "base/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 namespace openbits::transfer {
 namespace {
+
+using text::StartsWithNoCase;
+using text::Trim;
 
 constexpr std::size_t kMaxLineLength = 8192;
 constexpr int kMaxStrayLines = 16;
@@ -19,24 +24,6 @@ std::optional<std::uint64_t> Number(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 }  // namespace

@@ -11,10 +11,13 @@
 #include <charconv>
 
 #include "auth/challenge.h"
+#include "base/text.h"
 #include "transfer/curl_errors.h"
 
 namespace openbits::transfer {
 namespace {
+
+using text::Lower;
 
 constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr int kMaxLegs = 8;
@@ -82,12 +85,6 @@ bool Receive(int fd, std::string& buffer, std::size_t needed, bool until_headers
     buffer.append(chunk, static_cast<std::size_t>(got));
   }
   return true;
-}
-
-std::string Lower(std::string_view text) {
-  std::string lower(text);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower;
 }
 
 struct ProxyResponse {

@@ -13,6 +13,7 @@
 
 #include "auth/challenge.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "transfer/byte_ranges.h"
 #include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
@@ -21,6 +22,9 @@
 
 namespace openbits::transfer {
 namespace {
+
+using text::StartsWithNoCase;
+using text::Trim;
 
 std::shared_ptr<spdlog::logger> Log() {
   static const auto logger = log::Get("transfer");
@@ -31,28 +35,6 @@ constexpr long kBufferSize = 512 * 1024;
 // Requests for one download at most: the first and one per authentication leg (NTLM and
 // SPNEGO take three; a refused answer is retried once, then another scheme may be tried).
 constexpr int kMaxAuthLegs = 8;
-
-
-std::string Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return std::string(text);
-}
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::optional<std::uint64_t> ParseNumber(std::string_view text) {
   std::uint64_t value = 0;
@@ -179,7 +161,7 @@ size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_p
     self->passport_redirect_ = true;
     return 0;
   }
-  const std::string value = Trim(line.substr(colon + 1));
+  const std::string value(Trim(line.substr(colon + 1)));
   if (StartsWithNoCase(name, "content-length") && name.size() == 14) {
     self->headers_.content_length = ParseNumber(value);
   } else if (StartsWithNoCase(name, "content-range") && name.size() == 13) {
