@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libspdlog-dev libkrb5-dev
-  libntlm0-dev
+  libntlm0-dev libpacparser-dev
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev
   dbus-daemon python3 curl ca-certificates
 )
