@@ -14,22 +14,6 @@ bool IsIntegrated(AuthScheme scheme) {
   return scheme == AuthScheme::kNtlm || scheme == AuthScheme::kNegotiate;
 }
 
-std::string Name(AuthScheme scheme) {
-  switch (scheme) {
-    case AuthScheme::kBasic:
-      return "Basic";
-    case AuthScheme::kDigest:
-      return "Digest";
-    case AuthScheme::kNtlm:
-      return "NTLM";
-    case AuthScheme::kNegotiate:
-      return "Negotiate";
-    case AuthScheme::kPassport:
-      return "Passport";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::optional<AuthScheme> SchemeOfChallenge(const std::string& name) {
@@ -137,7 +121,7 @@ int Authenticator::Refusals(AuthScheme scheme) const {
 }
 
 void Authenticator::Note(AuthScheme scheme, const std::string& reason) {
-  reasons_.push_back(Name(scheme) + ": " + reason);
+  reasons_.push_back(std::string(AuthSchemeName(scheme)) + ": " + reason);
 }
 
 std::optional<SecretString> Authenticator::Preemptive(const RequestInfo& request) {

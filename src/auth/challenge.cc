@@ -137,9 +137,9 @@ std::vector<Challenge> ParseChallenges(std::string_view header_value) {
   return challenges;
 }
 
-std::vector<Challenge> ChallengesFromHeaders(std::string_view raw_headers,
-                                             std::string_view header_name) {
-  std::vector<Challenge> challenges;
+std::vector<std::string_view> HeaderValues(std::string_view raw_headers,
+                                           std::string_view header_name) {
+  std::vector<std::string_view> values;
   const std::string wanted = Lower(header_name);
   std::size_t start = 0;
   while (start < raw_headers.size()) {
@@ -147,12 +147,18 @@ std::vector<Challenge> ChallengesFromHeaders(std::string_view raw_headers,
     if (end == std::string_view::npos) end = raw_headers.size();
     std::string_view line = raw_headers.substr(start, end - start);
     start = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || Lower(line.substr(0, colon)) != wanted) continue;
-    for (Challenge& challenge : ParseChallenges(line.substr(colon + 1))) {
-      challenges.push_back(std::move(challenge));
-    }
+    values.push_back(text::Trim(line.substr(colon + 1)));
+  }
+  return values;
+}
+
+std::vector<Challenge> ChallengesFromHeaders(std::string_view raw_headers,
+                                             std::string_view header_name) {
+  std::vector<Challenge> challenges;
+  for (std::string_view value : HeaderValues(raw_headers, header_name)) {
+    for (Challenge& challenge : ParseChallenges(value)) challenges.push_back(std::move(challenge));
   }
   return challenges;
 }

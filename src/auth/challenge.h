@@ -23,6 +23,11 @@ struct Challenge {
 // Parses one header value, which may hold several comma-separated challenges.
 std::vector<Challenge> ParseChallenges(std::string_view header_value);
 
+// The values (trimmed) of every header line named `header_name` (case-insensitive) in a
+// raw header block, in order.
+std::vector<std::string_view> HeaderValues(std::string_view raw_headers,
+                                           std::string_view header_name);
+
 // The challenges of every header line named `header_name` (case-insensitive) in a raw header
 // block, in order.
 std::vector<Challenge> ChallengesFromHeaders(std::string_view raw_headers,

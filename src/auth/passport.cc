@@ -30,27 +30,10 @@ std::string PercentEncode(std::string_view text) {
   return out;
 }
 
-// The value of header `name` in a raw header block ("" when absent).
+// The first value of header `name` ("" when absent).
 std::string HeaderValue(std::string_view headers, std::string_view name) {
-  std::size_t start = 0;
-  while (start < headers.size()) {
-    std::size_t end = headers.find('\n', start);
-    if (end == std::string_view::npos) end = headers.size();
-    std::string_view line = headers.substr(start, end - start);
-    start = end + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() <= name.size() || line[name.size()] != ':') continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(line[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (!same) continue;
-    std::string_view value = line.substr(name.size() + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    return std::string(value);
-  }
-  return "";
+  const auto values = HeaderValues(headers, name);
+  return values.empty() ? std::string() : std::string(values.front());
 }
 
 // "k=v,k2=v2" of a comma-separated header value: the value of `key`.

@@ -11,8 +11,7 @@ namespace openbits::text {
 std::string Lower(std::string_view text);
 // Without leading and trailing white space (space, tab, CR, LF, VT, FF).
 std::string_view Trim(std::string_view text);
-// Case-insensitive (ASCII) equality and prefix test.
-bool EqualsNoCase(std::string_view a, std::string_view b);
+// Case-insensitive (ASCII) prefix test.
 bool StartsWithNoCase(std::string_view text, std::string_view prefix);
 
 }  // namespace openbits::text

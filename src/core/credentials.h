@@ -59,7 +59,6 @@ class CredentialSet {
   bool Remove(AuthTarget target, AuthScheme scheme);
   const Credential* Find(AuthTarget target, AuthScheme scheme) const;
   const std::vector<Credential>& all() const { return slots_; }
-  bool empty() const { return slots_.empty(); }
   void Clear() { slots_.clear(); }
   bool operator==(const CredentialSet&) const = default;
 

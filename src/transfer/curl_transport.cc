@@ -82,7 +82,8 @@ class CurlSession : public core::TransferSession {
   // led), with the Authorization and Proxy-Authorization values when set. A 401 or 407 sets
   // challenged_.
   Status Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
-                 const std::string& url, const std::optional<SecretString>& authorization,
+                 const std::string& url, const UrlParts& parts,
+                 const std::optional<SecretString>& authorization,
                  const std::optional<SecretString>& proxy_authorization);
   // The authenticator of an origin or a proxy, made on first use from the job's credentials.
   auth::Authenticator& AuthenticatorFor(AuthTarget target, const core::DownloadRequest& request,
@@ -444,6 +445,7 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
                                request.url};
   const std::string proxy_key = route_ ? route_->Url() : "";
   std::string url = request.url;
+  UrlParts parts = first;  // of `url`
   std::optional<SecretString> authorization =
       AuthenticatorFor(AuthTarget::kServer, request, first.origin).Preemptive(info);
   std::optional<SecretString> proxy_authorization;
@@ -453,7 +455,7 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
   }
   const std::string where = log::RedactUrl(request.url);
   for (int leg = 1;; ++leg) {
-    Status status = Perform(request, sink, url, authorization, proxy_authorization);
+    Status status = Perform(request, sink, url, parts, authorization, proxy_authorization);
     const char* effective = nullptr;
     curl_easy_getinfo(curl_, CURLINFO_EFFECTIVE_URL, &effective);
     const auto answered = SplitUrl(effective ? effective : url);
@@ -491,7 +493,8 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
     if (leg >= kMaxAuthLegs) return refuse("the authentication exchange did not end");
     // A same-origin redirect: authenticate where it led.
     url = effective;
-    info.uri = answered->target;
+    parts = *answered;
+    info.uri = parts.target;
     auto answer = AuthenticatorFor(AuthTarget::kServer, request, first.origin)
                       .Answer(auth::ChallengesFromHeaders(headers_.raw, "WWW-Authenticate"), info);
     if (!answer) return refuse(answer.error().message());
@@ -509,7 +512,7 @@ curl_socket_t CurlSession::OpenTunnel(void* self_ptr, curlsocktype, curl_sockadd
 }
 
 Status CurlSession::Perform(const core::DownloadRequest& request, core::DownloadSink& sink,
-                            const std::string& url,
+                            const std::string& url, const UrlParts& parts,
                             const std::optional<SecretString>& authorization,
                             const std::optional<SecretString>& proxy_authorization) {
   request_ = &request;
@@ -544,18 +547,18 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   // TLS to the server over it as if it were a direct connection. CONNECT_TO (whose address
   // the callback ignores) keeps connections made this way apart: they are reused only for
   // tunnelled requests to the same host and port.
-  const auto parts = SplitUrl(url);
-  const bool own_tunnel = route_ && route_->scheme == "http" && parts && parts->secure;
+  const bool own_tunnel = route_ && route_->scheme == "http" && parts.secure;
   tunnel_ = {};
   tunnel_authority_ =
       own_tunnel
-          ? (parts->host.find(':') != std::string::npos ? "[" + parts->host + "]" : parts->host) +
-                ":" + std::to_string(parts->port)
+          ? (parts.host.find(':') != std::string::npos ? "[" + parts.host + "]" : parts.host) +
+                ":" + std::to_string(parts.port)
           : "";
-  const std::string connect_to =
-      tunnel_authority_ + ":127.0.0.1:" + (parts ? std::to_string(parts->port) : std::string("0"));
   curl_slist* connect_to_list =
-      own_tunnel ? curl_slist_append(nullptr, connect_to.c_str()) : nullptr;
+      own_tunnel
+          ? curl_slist_append(
+                nullptr, (tunnel_authority_ + ":127.0.0.1:" + std::to_string(parts.port)).c_str())
+          : nullptr;
   curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, connect_to_list);
   curl_easy_setopt(curl_, CURLOPT_OPENSOCKETFUNCTION,
                    own_tunnel ? &CurlSession::OpenTunnel : nullptr);
