@@ -1,0 +1,2 @@
+// Reliability tests: crash consistency. Each fault ends in the expected state with an error that
+// names its cause (docs/reliability.md).
