@@ -79,6 +79,37 @@ TEST_F(UserPathsAttackTest, AFifoInACertificateStoreFreezesNeitherTheBusNorAJob)
   EXPECT_LT(BobsListTakes(), 2s);
 }
 
+// Complete renames the temp file on the bus thread. The temp file lies in the caller's own
+// directory, where the caller can replace it with a FIFO between the transfer and Complete:
+// opening that FIFO for reading must not freeze the daemon.
+TEST_F(UserPathsAttackTest, AFifoSwappedInForTheTempFileDoesNotFreezeComplete) {
+  const auto created = As(alice_, {}, {"/rawreturn", "/create", "swap-temp"});
+  const std::string id = created.out.substr(0, created.out.find('\n'));
+  ASSERT_EQ(
+      As(alice_, {}, {"/addfile", id, server_->Url("/file.bin"), alice_dir_ + "/landed"}).exit_code,
+      0);
+  ASSERT_EQ(As(alice_, {}, {"/resume", id}).exit_code, 0);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    return As(alice_, {}, {"/getstate", id}).out == "TRANSFERRED\n";
+  }));
+  std::string temp = As(alice_, {}, {"/rawreturn", "/gettemporaryname", id, "0"}).out;
+  if (!temp.empty() && temp.back() == '\n') temp.pop_back();
+  ASSERT_EQ(unlink(temp.c_str()), 0) << temp;
+  MakeFifo(temp, alice_);
+  const auto start = steady_clock::now();
+  const auto completed = As(alice_, {}, {"/complete", id}, 5s);
+  const auto took = steady_clock::now() - start;
+  const auto bob_waits = BobsListTakes();
+  ReleaseFifoReaders(temp);
+  EXPECT_LT(took, 4s);
+  EXPECT_NE(completed.exit_code, 137) << "bitsadmin /complete was killed: the daemon hung";
+  EXPECT_LT(bob_waits, 2s);
+  struct stat landed {};
+  if (lstat((alice_dir_ + "/landed").c_str(), &landed) == 0) {
+    EXPECT_FALSE(S_ISFIFO(landed.st_mode)) << "a FIFO was committed as the download";
+  }
+}
+
 // Defect 9: bitsd opened the paths as root, so "does not belong to uid N" (exists) and "no
 // such file" (missing) told alice what is inside bob's private directory. Now both answer
 // what alice herself gets: Permission denied.
