@@ -4,6 +4,10 @@
 // see. Needs root (it takes on two made-up uids).
 #include "identity/user_file.h"
 
+#include <sys/fsuid.h>
+
+#include "identity/fs_identity.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,6 +201,28 @@ TEST_F(UserFileTest, ModeRulesAndTheSizeLimitHold) {
   auto others = ReadUserFile(kAttacker, victim_file_, shared_read);
   ASSERT_TRUE(others) << others.error().message();
   EXPECT_EQ(others->bytes.reveal(), "VICTIM");
+}
+
+// ReadUserFile takes on the user's identity itself; a caller already inside a scope (the
+// certificate store lists a directory as the user) gets its own identity back afterwards.
+TEST(FsIdentityTest, ScopesNestAndRestoreTheIdentityTheyFound) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch identities";
+  auto fsuid = [] { return static_cast<std::uint32_t>(setfsuid(static_cast<uid_t>(-1))); };
+  auto fsgid = [] { return static_cast<std::uint32_t>(setfsgid(static_cast<gid_t>(-1))); };
+  {
+    ScopedFsIdentity outer(kAttacker.uid, kAttacker.gid);
+    ASSERT_TRUE(outer.status());
+    {
+      ScopedFsIdentity inner(kVictim.uid, kVictim.gid);
+      ASSERT_TRUE(inner.status());
+      EXPECT_EQ(fsuid(), kVictim.uid);
+      EXPECT_EQ(fsgid(), kVictim.gid);
+    }
+    EXPECT_EQ(fsuid(), kAttacker.uid);
+    EXPECT_EQ(fsgid(), kAttacker.gid);
+  }
+  EXPECT_EQ(fsuid(), 0u);
+  EXPECT_EQ(fsgid(), static_cast<std::uint32_t>(getegid()));
 }
 
 }  // namespace
