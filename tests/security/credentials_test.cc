@@ -30,16 +30,26 @@ TEST_F(CredentialCacheTest, AlicesOwnCacheWorksAsFileAndAsDirCache) {
   EXPECT_FALSE(ServerSaw("bob@"));
 }
 
-TEST_F(CredentialCacheTest, ASymbolicLinkToBobsCacheIsRefused) {
+TEST_F(CredentialCacheTest, ASymbolicOrHardLinkToBobsCacheIsRefused) {
   KinitInto("bob", bob_dir_ + "/cache", bob_);
   ASSERT_EQ(chmod(bob_dir_.c_str(), 0755), 0);  // bob's cache itself stays 0600
-  const std::string link = alice_dir_ + "/cache";
-  ASSERT_EQ(symlink((bob_dir_ + "/cache").c_str(), link.c_str()), 0);
-  ASSERT_EQ(lchown(link.c_str(), alice_.uid, alice_.gid), 0);
+  const std::string alias = alice_dir_ + "/cache";
+  ASSERT_EQ(symlink((bob_dir_ + "/cache").c_str(), alias.c_str()), 0);
+  ASSERT_EQ(lchown(alias.c_str(), alice_.uid, alice_.gid), 0);
   const UserJob job = RunImplicit(alice_, "symlink", "/negotiate/file.bin", "NEGOTIATE",
-                                  {"KRB5CCNAME=FILE:" + link});
+                                  {"KRB5CCNAME=FILE:" + alias});
   EXPECT_EQ(job.state, "ERROR");
   EXPECT_NE(job.error.find("is a symbolic link"), std::string::npos) << job.error;
+  // A hard link to bob's cache (fs.protected_hardlinks stops alice; root makes it here),
+  // which bob left readable: alice can open it, and the owner check on what was opened
+  // refuses it.
+  ASSERT_EQ(chmod((bob_dir_ + "/cache").c_str(), 0644), 0);
+  ASSERT_EQ(link((bob_dir_ + "/cache").c_str(), (alice_dir_ + "/hard").c_str()), 0);
+  const UserJob hard = RunImplicit(alice_, "hardlink", "/negotiate/file.bin", "NEGOTIATE",
+                                   {"KRB5CCNAME=FILE:" + alice_dir_ + "/hard"});
+  EXPECT_EQ(hard.state, "ERROR");
+  EXPECT_NE(hard.error.find("must belong to uid " + std::to_string(alice_.uid)), std::string::npos)
+      << hard.error;
   EXPECT_FALSE(ServerSaw("bob@"));
 }
 
