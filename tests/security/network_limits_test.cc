@@ -63,7 +63,9 @@ class NetworkLimitsTest : public DaemonTest {
   }
   std::string Config() override {
     return DaemonTest::Config() +
-           "[auth]\nallow_basic_over_http = true\n[proxy]\npac_timeout_ms = " + "3000\n";
+           "[auth]\nallow_basic_over_http = true\nallow_url_credentials = true\n"
+           "[proxy]\npac_timeout_ms = " +
+           "3000\n";
   }
   // A normal download first, so that the peak RSS measured afterwards is the hostile
   // answer's alone (libcurl, TLS and thread start-up are paid already).
