@@ -19,7 +19,8 @@ Hostile answers (tests of the client's caps; "sent" in the log is what the peer 
   ?manyheaders=N         -> N extra header lines (X-Filler-i: v) before the file
   ?longheader=N          -> one extra header line of N bytes before the file
   CONNECT HOST:PORT      -> 407 with a Basic challenge and a body of N bytes when HOST is
-                            "bodyN.invalid" (else 16 bytes), streamed
+                            "bodyN.invalid" (else 16 bytes), streamed; with N extra header
+                            lines when HOST is "headersN.invalid"
 Passport 1.4 ([MS-PASS], "Passport Authentication in WinHTTP"), the login service being gone:
   GET /passport/nexus        -> PassportURLs: ...,DALogin=HOST/passport/login2.srf,...
   GET /passport/login2.srf   -> with "Authorization: Passport1.4 OrgVerb=..,OrgURL=..,
@@ -89,17 +90,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.handle_get(send_body=True)
 
-    def send_challenge(self, status, length):
+    def send_challenge(self, status, length, filler_headers=0):
         """A Basic challenge with a body of `length` bytes, streamed until the peer hangs up."""
         header = "Proxy-Authenticate" if status == 407 else "WWW-Authenticate"
         self.send_response(status)
         self.send_header(header, 'Basic realm="hostile"')
+        for i in range(filler_headers):
+            self.send_header("X-Filler-%d" % i, "v")
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(length))
-        self.end_headers()
         sent = 0
         block = b"x" * 65536
         try:
+            self.end_headers()
             while sent < length:
                 n = min(len(block), length - sent)
                 self.wfile.write(block[:n])
@@ -112,7 +115,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_CONNECT(self):
         host = self.path.rsplit(":", 1)[0]
         match = re.fullmatch(r"body(\d+)\.invalid", host)
-        self.send_challenge(407, int(match.group(1)) if match else 16)
+        headers = re.fullmatch(r"headers(\d+)\.invalid", host)
+        self.send_challenge(407, int(match.group(1)) if match else 16,
+                            int(headers.group(1)) if headers else 0)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

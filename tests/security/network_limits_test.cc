@@ -158,6 +158,17 @@ TEST_F(NetworkLimitsTest, AHundredThousandHeaderLinesAreRefusedNamingTheCap) {
   EXPECT_NE(outcome.description.find("256 KiB"), std::string::npos) << outcome.description;
 }
 
+TEST_F(NetworkLimitsTest, AProxysHeaderFloodToAConnectIsRefusedNamingTheCap) {
+  const std::string proxy = "127.0.0.1:" + std::to_string(server_->port());
+  const Outcome outcome =
+      RunJob("tunnelheaders", "https://headers100000.invalid/file.bin",
+             [&](Job& job) { return job.SetProxySettings(ProxyUsage::kOverride, proxy); });
+  EXPECT_EQ(outcome.state, JobState::kError);
+  EXPECT_EQ(outcome.code, hr::BG_E_INVALID_SERVER_RESPONSE) << outcome.description;
+  EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
+  EXPECT_NE(outcome.description.find("256 KiB"), std::string::npos) << outcome.description;
+}
+
 TEST_F(NetworkLimitsTest, ATenMegabyteHeaderLineIsRefusedNamingTheCap) {
   const Outcome outcome =
       RunJob("long", server_->Url("/file.bin?longheader=10485760"), [](Job&) { return Ok(); });
