@@ -13,6 +13,7 @@ for tests:
   ?singlerange=1         -> answers a multi-range request with its first range only
   ?ignoreifrange=1       -> honours Range even when If-Range no longer matches (a 206 of the
                             changed file, as a broken cache or server would send)
+  ?novalidators=1        -> sends neither ETag nor Last-Modified
 Hostile answers (tests of the client's caps; "sent" in the log is what the peer took):
   GET /challenge/NNN?len=N   -> 401 or 407 with a Basic challenge and a body of N bytes,
                                 streamed; also for proxied requests (absolute URL)
@@ -270,8 +271,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", etag)
-        self.send_header("Last-Modified", last_modified)
+        if "novalidators" not in query:
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", last_modified)
         self.send_header("Content-Length", str(length))
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
