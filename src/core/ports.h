@@ -98,9 +98,6 @@ struct DownloadRequest {
   std::string url;
   std::uint64_t offset = 0;          // bytes already durable in the temp file
   RemoteValidators validators;       // from an earlier attempt; sent as If-Range
-  // The size an earlier attempt was told; a resumed 206 must say the same (with the
-  // validators, what tells a server that ignored If-Range).
-  std::uint64_t known_total = kSizeUnknown;
   std::uint32_t security_flags = 0;  // the job's BG_SSL_* and redirect policy bits
   SecretString custom_headers;       // SetCustomHeaders, sent as they are
   // Dynamic content or a custom HTTP method: no Range, the whole body from byte 0, any 2xx
@@ -121,6 +118,9 @@ struct DownloadRequest {
   ProxySettings proxy;
   ProxyEnvironment proxy_environment;
   FileOwner owner;
+  // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
+  // (with the validators, what tells a server that ignored If-Range).
+  std::uint64_t known_total = kSizeUnknown;
 };
 
 // What the server said before the body.
