@@ -203,6 +203,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     // cannot be trusted to match the old validators.
     if (request.offset == file.bytes_committed && request.offset > 0) {
       request.validators = file.validators;
+      request.known_total = file.bytes_total;
     } else if (request.offset > 0) {
       request.offset = 0;
       if (auto truncated = (*temp)->Truncate(0); !truncated) {
