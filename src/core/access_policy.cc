@@ -84,4 +84,24 @@ Status AuthorizeListAllUsers(const Caller& caller) {
 
 bool ExemptFromPerUserJobLimit(const Caller& caller) { return caller.is_admin; }
 
+Status AuthorizeSetAccountProxy(const Caller& caller, std::uint32_t account_uid,
+                                bool routes_through_a_proxy) {
+  if (caller.uid == account_uid) return Ok();
+  if (!caller.is_admin) {
+    return Error::AccessDenied("only administrators may change another account's proxy settings");
+  }
+  if (routes_through_a_proxy) {
+    return Error::AccessDenied(
+        "an administrator may reset another account's proxy settings or set NO_PROXY, but not "
+        "send its jobs through a proxy: only uid " +
+        std::to_string(account_uid) + " may");
+  }
+  return Ok();
+}
+
+Status AuthorizeReadAccountProxy(const Caller& caller, std::uint32_t account_uid) {
+  if (caller.uid == account_uid || caller.is_admin) return Ok();
+  return Error::AccessDenied("only administrators may read another account's proxy settings");
+}
+
 }  // namespace openbits::core

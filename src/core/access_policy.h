@@ -70,5 +70,13 @@ Status AuthorizeCreateJob(const Caller& caller, std::uint32_t daemon_uid);
 Status AuthorizeListAllUsers(const Caller& caller);
 // Administrators are exempt from [limits] max_jobs_per_user.
 bool ExemptFromPerUserJobLimit(const Caller& caller);
+// An account's own proxy settings (bitsadmin /util /setieproxy): everybody changes their own.
+// An administrator may take another account's proxies away (RESET, NO_PROXY: its jobs then
+// go straight to the origins their owners chose) but not route them through a proxy (which
+// would receive the jobs' proxy credentials, and over http every header).
+Status AuthorizeSetAccountProxy(const Caller& caller, std::uint32_t account_uid,
+                                bool routes_through_a_proxy);
+// Reading them: the account itself and administrators.
+Status AuthorizeReadAccountProxy(const Caller& caller, std::uint32_t account_uid);
 
 }  // namespace openbits::core

@@ -185,6 +185,15 @@ TEST_F(AdminRightsTest, AnAdministratorCannotRedirectAUsersSecretsToAnotherOrigi
   ExpectDenied(
       harness::Run(Bitsadmin({"/setproxysettings", id, "OVERRIDE", loot.HostPort(), "NULL"}), kBob),
       "/setproxysettings");
+  // Nor through the proxy settings of her account (PRECONFIG jobs use them).
+  ExpectDenied(harness::Run(Bitsadmin({"/util", "/setieproxy", "openbits-alice", "MANUAL_PROXY",
+                                       loot.HostPort(), "<local>"}),
+                            kBob),
+               "/util /setieproxy");
+  // Taking proxies away is allowed: the jobs then go straight to the origins their owners chose.
+  const auto reset =
+      harness::Run(Bitsadmin({"/util", "/setieproxy", "openbits-alice", "RESET"}), kBob);
+  EXPECT_EQ(reset.exit_code, 0) << reset.err;
   // bitsadmin has no /setremotename: root (an administrator too, and not the owner) tries it
   // through the client library.
   auto as_root = client_->GetJob(*Guid::Parse(id));

@@ -91,6 +91,18 @@ TEST(AccessPolicyTest, JoblessDecisions) {
   EXPECT_TRUE(ExemptFromPerUserJobLimit(admin));
 }
 
+TEST(AccessPolicyTest, AnAdministratorMayTakeAnAccountsProxiesAwayButNotRouteThem) {
+  const Caller alice{1000, 1000, false};
+  const Caller admin{1001, 1001, true};
+  EXPECT_TRUE(AuthorizeSetAccountProxy(alice, 1000, true));
+  EXPECT_EQ(AuthorizeSetAccountProxy(alice, 1001, false).error().code(), kDenied);
+  EXPECT_TRUE(AuthorizeSetAccountProxy(admin, 1000, false));
+  EXPECT_EQ(AuthorizeSetAccountProxy(admin, 1000, true).error().code(), kDenied);
+  EXPECT_TRUE(AuthorizeReadAccountProxy(admin, 1000));
+  EXPECT_TRUE(AuthorizeReadAccountProxy(alice, 1000));
+  EXPECT_EQ(AuthorizeReadAccountProxy(alice, 1001).error().code(), kDenied);
+}
+
 TEST(AccessPolicyTest, ConfigListsLocalMachineCertUids) {
   auto config = daemon::ParseConfig("[tls]\nlocal_machine_cert_uids = 1001, 1002 7\n", "c");
   ASSERT_TRUE(config) << config.error().ToString();
