@@ -435,7 +435,10 @@ TEST_F(JobManagerTest, APendingNotificationRetryNeverRunsAfterATakeover) {
   ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *barrier, "/bin/barrier", ""));
   ASSERT_TRUE(WaitUntil([&] { return commands_.Specs().size() >= 2; }));
   const auto specs = commands_.Specs();
-  ASSERT_EQ(specs.size(), 2u);
+  std::string ran;
+  for (const CommandSpec& spec : specs)
+    ran += spec.program + " as " + std::to_string(spec.uid) + "; ";
+  ASSERT_EQ(specs.size(), 2u) << ran;
   EXPECT_EQ(specs[0].program, program);
   EXPECT_EQ(specs[1].program, "/bin/barrier");
   manager_.reset();  // before the clock goes
