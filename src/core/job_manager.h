@@ -159,7 +159,7 @@ class JobManager {
                                     JobPropertyId property) const;
   // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
   Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
-  // Empty program and parameters clear it. The command runs as the caller.
+  // Empty program and parameters clear it. Only the owner sets it, and it runs as the owner.
   Status SetNotifyCmdLine(const Caller& caller, const Guid& id, const std::string& program,
                           const std::string& parameters);
 
