@@ -116,18 +116,24 @@ std::vector<Guid> JobManager::AllJobIds() const {
   return ids;
 }
 
-JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) {
+Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
+                                               JobAction action) {
   auto it = jobs_.find(id);
-  if (it == jobs_.end() || IsFinalState(it->second.job.state) ||
-      (it->second.job.owner_uid != caller.uid && !caller.is_admin)) {
-    // Another user's job is indistinguishable from a missing one.
-    return nullptr;
-  }
+  if (it == jobs_.end() || IsFinalState(it->second.job.state)) return JobNotFound(id);
+  OPENBITS_RETURN_IF_ERROR(Authorize(options_.access, caller, it->second.job, action));
   return &it->second;
 }
 
-const JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) const {
-  return const_cast<JobManager*>(this)->FindAccessible(caller, id);
+Result<const JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
+                                                     JobAction action) const {
+  auto found = const_cast<JobManager*>(this)->FindFor(caller, id, action);
+  if (!found) return found.error();
+  return *found;
+}
+
+JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) {
+  auto found = FindFor(caller, id, JobAction::kControl);
+  return found ? *found : nullptr;
 }
 
 Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
@@ -139,10 +145,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   if (type != JobType::kDownload) {
     return Error(hr::E_NOTIMPL, ErrorContext::kNone, "upload jobs are not supported yet");
   }
-  if (options_.daemon_uid != 0 && caller.uid != options_.daemon_uid) {
-    return Error::AccessDenied("this bitsd runs as uid " + std::to_string(options_.daemon_uid) +
-                               " and can only write files as that user; use the system bitsd");
-  }
+  OPENBITS_RETURN_IF_ERROR(AuthorizeCreateJob(caller, options_.daemon_uid));
   Job job;
   job.id = Guid::Generate();
   job.owner_uid = caller.uid;
@@ -165,7 +168,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
     return Error(hr::BG_E_TOO_MANY_JOBS_PER_MACHINE, ErrorContext::kNone,
                  "the machine already has " + std::to_string(active) + " jobs");
   }
-  if (!caller.is_admin && owned >= options_.max_jobs_per_user) {
+  if (!ExemptFromPerUserJobLimit(caller) && owned >= options_.max_jobs_per_user) {
     return Error(
         hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
         "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) + " jobs");
@@ -180,9 +183,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
 }
 
 Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
-  if (all_users && !caller.is_admin) {
-    return Error::AccessDenied("only administrators may list the jobs of all users");
-  }
+  if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
   std::lock_guard lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) {
@@ -194,15 +195,23 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
 
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
   std::lock_guard lock(mutex_);
-  const Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  return entry->job;
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  return (*entry)->job;
 }
 
 Status JobManager::AddFiles(const Caller& caller, const Guid& id,
                             const std::vector<FileSpec>& specs) {
   // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.
   if (specs.empty()) return Error::InvalidArg("no files given");
+  // The count before anything else: a bus message may carry any number of files, and each
+  // costs a file-system check below (100,000 of them held the bus for seconds).
+  auto too_many = [&](std::size_t total) {
+    return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
+                 "a job may hold at most " + std::to_string(options_.max_files_per_job) +
+                     " files; this would make it " + std::to_string(total));
+  };
+  if (specs.size() > options_.max_files_per_job) return too_many(specs.size());
   std::vector<FileSpec> checked = specs;
   // Credentials in URLs (RFC 3986 3.2.1): taken out before anything looks at or logs the URL.
   std::optional<Credential> url_credential;
@@ -228,6 +237,11 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   std::set<std::string> new_paths;
   for (const FileSpec& spec : checked) {
     OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
+    if (spec.local_path.size() > kMaxLocalPathLength) {
+      return Error::InvalidArg("a local name has " + std::to_string(spec.local_path.size()) +
+                               " bytes; at most " + std::to_string(kMaxLocalPathLength) +
+                               " (PATH_MAX) are allowed");
+    }
     if (spec.local_path.empty() || spec.local_path.front() != '/') {
       return Error::InvalidArg("the local name '" + spec.local_path + "' is not an absolute path");
     }
@@ -241,19 +255,22 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   FileOwner owner;
   {
     std::lock_guard lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
-    owner = {entry->job.owner_uid, entry->job.owner_gid};
+    auto entry = FindFor(caller, id, JobAction::kChangeDestination);
+    if (!entry) return entry.error();
+    const Job& job = (*entry)->job;
+    if (job.files.size() + specs.size() > options_.max_files_per_job) {
+      return too_many(job.files.size() + specs.size());
+    }
+    owner = {job.owner_uid, job.owner_gid};
   }
   // File-system checks run without the lock: they may touch slow or remote file systems.
   for (const FileSpec& spec : specs) {
     OPENBITS_RETURN_IF_ERROR(files_.CheckDestination(owner, spec.local_path));
   }
-  return Mutate(caller, id, [&](Job& job) -> Status {
+  return Mutate(caller, id, JobAction::kChangeDestination, [&](Job& job) -> Status {
+    // Again: files may have been added while the lock was released.
     if (job.files.size() + specs.size() > options_.max_files_per_job) {
-      return Error(
-          hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
-          "a job may hold at most " + std::to_string(options_.max_files_per_job) + " files");
+      return too_many(job.files.size() + specs.size());
     }
     for (const JobFile& file : job.files) {
       if (new_paths.contains(file.local_path)) {
@@ -287,8 +304,9 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
     std::lock_guard lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, JobAction::kControl);
+    if (!found) return found.error();
+    Entry* entry = *found;
     Job& job = entry->job;
     if (job.files.empty()) {
       return Error(hr::BG_E_EMPTY, ErrorContext::kNone, "the job has no files to transfer");
@@ -310,8 +328,9 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
     std::lock_guard lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, JobAction::kControl);
+    if (!found) return found.error();
+    Entry* entry = *found;
     if (entry->job.state == JobState::kSuspended) return Ok();
     if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kSuspend, notifications));
@@ -384,7 +403,7 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
 
 Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {
   OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(name));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.display_name = name;
     return Ok();
   });
@@ -393,7 +412,7 @@ Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const st
 Status JobManager::SetDescription(const Caller& caller, const Guid& id,
                                   const std::string& description) {
   OPENBITS_RETURN_IF_ERROR(ValidateDescription(description));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.description = description;
     return Ok();
   });
@@ -403,7 +422,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
   if (priority > static_cast<std::uint32_t>(JobPriority::kLow)) {
     return Error::InvalidArg("priority must be 0 (FOREGROUND) to 3 (LOW)");
   }
-  const Status status = Mutate(caller, id, [&](Job& job) -> Status {
+  const Status status = Mutate(caller, id, JobAction::kConfigure, [&](Job& job) -> Status {
     if (!job.http_method.empty() &&
         priority != static_cast<std::uint32_t>(JobPriority::kForeground)) {
       return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
@@ -418,7 +437,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
 
 Status JobManager::SetMinimumRetryDelay(const Caller& caller, const Guid& id,
                                         std::uint32_t seconds) {
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.minimum_retry_delay_s = std::max(seconds, kMinimumRetryDelayFloorSeconds);
     return Ok();
   });
@@ -426,19 +445,20 @@ Status JobManager::SetMinimumRetryDelay(const Caller& caller, const Guid& id,
 
 Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
                                         std::uint32_t seconds) {
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.no_progress_timeout_s = seconds;
     return Ok();
   });
 }
 
-Status JobManager::Mutate(const Caller& caller, const Guid& id,
+Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action,
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
   {
     std::lock_guard lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, action);
+    if (!found) return found.error();
+    Entry* entry = *found;
     Job changed = entry->job;
     OPENBITS_RETURN_IF_ERROR(change(changed));
     changed.times.modification_us = clock_.NowUs();
