@@ -5,26 +5,19 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 
+#include "base/errno_text.h"
 #include "base/log.h"
 
 namespace openbits::daemon {
 namespace {
 
-// "Read-only file system (EROFS)": the text and the errno name an operator can look up.
-std::string DescribeErrno(int error_number) {
-  const char* name = strerrorname_np(error_number);
-  return std::string(std::strerror(error_number)) + " (" +
-         (name ? name : "errno " + std::to_string(error_number)) + ")";
-}
-
 Error StateDirectoryError(const std::string& what, int error_number) {
   const HRESULT code = error_number == EACCES || error_number == EPERM || error_number == EROFS
                            ? hr::E_ACCESSDENIED
                            : hr::E_FAIL;
-  return Error(code, ErrorContext::kGeneralQueueManager, what + ": " + DescribeErrno(error_number));
+  return Error(code, ErrorContext::kGeneralQueueManager, what + ": " + ErrnoText(error_number));
 }
 
 }  // namespace
@@ -70,7 +63,7 @@ Result<StateDirectory> StateDirectory::Acquire(const std::string& path) {
   const std::string pid = std::to_string(getpid()) + "\n";
   if (ftruncate(fd, 0) != 0 ||
       pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    log::Get("daemon")->warn("Failed to write the pid to {}: {}", lock_path, DescribeErrno(errno));
+    log::Get("daemon")->warn("Failed to write the pid to {}: {}", lock_path, ErrnoText(errno));
   }
   return directory;
 }
