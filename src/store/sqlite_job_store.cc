@@ -251,8 +251,8 @@ Error SqliteError(sqlite3* db, const std::string& what) {
   if (primary == SQLITE_FULL) {
     // The state directory's file system is full: transient, retried when space may be back.
     return Error(hr::ERROR_DISK_FULL, ErrorContext::kGeneralQueueManager,
-                 "Failed to " + what + ": the file system holding " + database + " is full (" +
-                     ErrnoText(error_number != 0 ? error_number : ENOSPC) + ")");
+                 "Failed to " + what + ": the file system holding " + database +
+                     " is full: " + ErrnoText(error_number != 0 ? error_number : ENOSPC));
   }
   HRESULT hr = hr::E_FAIL;
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) hr = hr::BG_E_DATABASE_CORRUPT;
