@@ -8,9 +8,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "base/errno_text.h"
 #include "base/log.h"
-#include "store/sqlite_recovery.h"
+#include "store/sqlite_database.h"
 
 namespace openbits::store {
 namespace {
@@ -242,29 +241,6 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
-Error SqliteError(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_extended_errcode(db);
-  const int primary = code & 0xFF;
-  const char* file = sqlite3_db_filename(db, "main");
-  const std::string database = file && *file ? file : "the job database";
-  const int error_number = sqlite3_system_errno(db);
-  if (primary == SQLITE_FULL) {
-    // The state directory's file system is full: transient, retried when space may be back.
-    return Error(hr::ERROR_DISK_FULL, ErrorContext::kGeneralQueueManager,
-                 "Failed to " + what + ": the file system holding " + database +
-                     " is full: " + ErrnoText(error_number != 0 ? error_number : ENOSPC));
-  }
-  HRESULT hr = hr::E_FAIL;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) hr = hr::BG_E_DATABASE_CORRUPT;
-  std::string message = "Failed to " + what + ": " + sqlite3_errmsg(db);
-  if ((primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY ||
-       primary == SQLITE_PERM) &&
-      error_number != 0) {
-    message += " (" + database + ": " + ErrnoText(error_number) + ")";
-  }
-  return Error(hr, ErrorContext::kGeneralQueueManager, message);
-}
-
 // A prepared statement that finalizes itself.
 class Statement {
  public:
@@ -308,13 +284,6 @@ Status StepDone(sqlite3* db, Statement& statement, const std::string& what) {
   return Ok();
 }
 
-Status ExecOn(sqlite3* db, const char* sql) {
-  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqliteError(db, std::string("run '") + std::string(sql).substr(0, 40) + "'");
-  }
-  return Ok();
-}
-
 // Runs the migrations from `from` up to `to`, each in its own transaction.
 Status Migrate(sqlite3* db, const std::string& path, int from, int to) {
   for (const auto& [target, sql] : kMigrations) {
@@ -348,79 +317,6 @@ Error NewerSchema(const std::string& path, int version) {
   return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
                "the job database " + path + " has schema version " + std::to_string(version) +
                    ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) + ")");
-}
-
-// The database file, open and checked: its schema version, or what its integrity check found.
-struct CheckedDatabase {
-  sqlite3* db = nullptr;  // the caller owns it; null when corrupt
-  int version = 0;
-  std::string corruption;  // empty when the file passed the check
-};
-
-Result<CheckedDatabase> OpenAndCheck(const std::string& path) {
-  CheckedDatabase checked;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    Error error = SqliteError(db, "open the job database " + path);
-    sqlite3_close(db);
-    return error;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  // Statements are finalized (end of their scope) before the connection is closed.
-  std::optional<Error> failure;
-  // The first read tells whether the file is a database at all. It writes nothing, so an empty
-  // file is still empty for the held-jobs check.
-  {
-    Statement version(db, "PRAGMA user_version");
-    if (version.ok() && version.Step() == SQLITE_ROW) {
-      checked.version = static_cast<int>(version.Int(0));
-    } else {
-      failure = SqliteError(db, "read the job database " + path);
-    }
-  }
-  const std::string marker = HeldJobsMarkerPath(path);
-  if (!failure && checked.version == 0 && std::filesystem::exists(marker)) {
-    failure = Error(hr::BG_E_DATABASE_CORRUPT, ErrorContext::kGeneralQueueManager,
-                    "the job database " + path + " is empty or has no tables, but " + marker +
-                        " shows that this queue held jobs: not starting with an empty queue. " +
-                        "Restore the database, or remove " + marker + " to start empty");
-    sqlite3_close(db);
-    return *failure;
-  }
-  if (!failure) {
-    if (auto pragmas =
-            ExecOn(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-        !pragmas) {
-      failure = pragmas.error();
-    }
-  }
-  if (!failure) {
-    Statement check(db, "PRAGMA integrity_check(8)");
-    std::string findings;
-    int rc = check.ok() ? SQLITE_ROW : SQLITE_ERROR;
-    while (check.ok() && (rc = check.Step()) == SQLITE_ROW) {
-      if (!findings.empty()) findings += "; ";
-      findings += check.Text(0);
-    }
-    if (rc != SQLITE_DONE) {
-      failure = SqliteError(db, "check the job database " + path);
-    } else if (findings != "ok") {
-      checked.corruption = findings;
-    }
-  }
-  if (failure && failure->code() == hr::BG_E_DATABASE_CORRUPT) {
-    checked.corruption = failure->message();
-    failure.reset();
-  }
-  if (failure || !checked.corruption.empty()) {
-    sqlite3_close(db);
-    if (failure) return *failure;
-    return checked;
-  }
-  checked.db = db;
-  return checked;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "store/sqlite_recovery.h"
+#include "store/sqlite_database.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -13,6 +13,104 @@
 #include "base/errno_text.h"
 
 namespace openbits::store {
+
+Error SqliteError(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_extended_errcode(db);
+  const int primary = code & 0xFF;
+  const char* file = sqlite3_db_filename(db, "main");
+  const std::string database = file && *file ? file : "the job database";
+  const int error_number = sqlite3_system_errno(db);
+  if (primary == SQLITE_FULL) {
+    // The state directory's file system is full: transient, retried when space may be back.
+    return Error(hr::ERROR_DISK_FULL, ErrorContext::kGeneralQueueManager,
+                 "Failed to " + what + ": the file system holding " + database +
+                     " is full: " + ErrnoText(error_number != 0 ? error_number : ENOSPC));
+  }
+  HRESULT hr = hr::E_FAIL;
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) hr = hr::BG_E_DATABASE_CORRUPT;
+  std::string message = "Failed to " + what + ": " + sqlite3_errmsg(db);
+  if ((primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY ||
+       primary == SQLITE_PERM) &&
+      error_number != 0) {
+    message += " (" + database + ": " + ErrnoText(error_number) + ")";
+  }
+  return Error(hr, ErrorContext::kGeneralQueueManager, message);
+}
+
+Status ExecOn(sqlite3* db, const char* sql) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return SqliteError(db, std::string("run '") + std::string(sql).substr(0, 40) + "'");
+  }
+  return Ok();
+}
+
+Result<CheckedDatabase> OpenAndCheck(const std::string& path) {
+  CheckedDatabase checked;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    Error error = SqliteError(db, "open the job database " + path);
+    sqlite3_close(db);
+    return error;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  std::optional<Error> failure;
+  // The first read tells whether the file is a database at all. It writes nothing, so an empty
+  // file is still empty for the held-jobs check.
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, nullptr) == SQLITE_OK &&
+      sqlite3_step(statement) == SQLITE_ROW) {
+    checked.version = sqlite3_column_int(statement, 0);
+  } else {
+    failure = SqliteError(db, "read the job database " + path);
+  }
+  sqlite3_finalize(statement);
+  const std::string marker = HeldJobsMarkerPath(path);
+  if (!failure && checked.version == 0 && std::filesystem::exists(marker)) {
+    sqlite3_close(db);
+    return Error(hr::BG_E_DATABASE_CORRUPT, ErrorContext::kGeneralQueueManager,
+                 "the job database " + path + " is empty or has no tables, but " + marker +
+                     " shows that this queue held jobs: not starting with an empty queue. " +
+                     "Restore the database, or remove " + marker + " to start empty");
+  }
+  if (!failure) {
+    if (auto pragmas =
+            ExecOn(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        !pragmas) {
+      failure = pragmas.error();
+    }
+  }
+  if (!failure) {
+    std::string findings;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(8)", -1, &statement, nullptr);
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+      rc = sqlite3_step(statement);
+      if (rc != SQLITE_ROW) break;
+      const auto* text = sqlite3_column_text(statement, 0);
+      if (!findings.empty()) findings += "; ";
+      findings += text ? reinterpret_cast<const char*>(text) : "";
+    }
+    if (rc != SQLITE_DONE) {
+      failure = SqliteError(db, "check the job database " + path);
+    } else if (findings != "ok") {
+      checked.corruption = findings;
+    }
+    sqlite3_finalize(statement);
+  }
+  if (failure && failure->code() == hr::BG_E_DATABASE_CORRUPT) {
+    checked.corruption = failure->message();
+    failure.reset();
+  }
+  if (failure || !checked.corruption.empty()) {
+    sqlite3_close(db);
+    if (failure) return *failure;
+    return checked;
+  }
+  checked.db = db;
+  return checked;
+}
+
 namespace {
 
 constexpr std::int64_t kMinRowid = std::numeric_limits<std::int64_t>::min();
@@ -268,9 +366,9 @@ Result<Recovery> RecoverDatabase(const std::string& path,
         source.db_ ? CopyReadableRows(source.db_, target.db_) : std::vector<TableSalvage>{};
     recovery.summary = source.db_ ? DescribeSalvage(salvage) : "nothing could be read";
     if (sqlite3_exec(target.db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
-                   "cannot write the recovered database " + building + ": " +
-                       sqlite3_errmsg(target.db_));
+      return Error(
+          hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+          "cannot write the recovered database " + building + ": " + sqlite3_errmsg(target.db_));
     }
     OPENBITS_RETURN_IF_ERROR(finish(target.db_));
   }

@@ -1,5 +1,6 @@
-// Salvage of a SQLite database that failed its integrity check: every row that can still be
-// read, table by table, skipping the unreadable parts of each table's b-tree.
+// The job database as a file: opening and checking it, what its errors mean, salvaging it when
+// it is corrupt, and the marker of a queue that has held jobs. The schema and the rows are
+// SqliteJobStore's.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,25 @@
 struct sqlite3;
 
 namespace openbits::store {
+
+// A SQLite error as a BITS error that names the database file and, for I/O, the errno:
+// SQLITE_FULL is ERROR_DISK_FULL (transient), SQLITE_CORRUPT and SQLITE_NOTADB are
+// BG_E_DATABASE_CORRUPT, the rest E_FAIL; context GENERAL_QUEUE_MANAGER.
+Error SqliteError(sqlite3* db, const std::string& what);
+Status ExecOn(sqlite3* db, const char* sql);
+
+// The database file, open and checked: its schema version, or what its integrity check found.
+struct CheckedDatabase {
+  sqlite3* db = nullptr;  // the caller owns it; null when corrupt
+  int version = 0;
+  std::string corruption;  // empty when the file passed the check
+};
+
+// Opens (creating if needed) the database at `path` in WAL mode with synchronous=FULL and runs
+// its integrity check. A file that is no database or fails the check comes back closed, with
+// `corruption` saying why. An empty database (version 0) beside the held-jobs marker is
+// refused with BG_E_DATABASE_CORRUPT, before anything is written to it.
+Result<CheckedDatabase> OpenAndCheck(const std::string& path);
 
 struct TableSalvage {
   std::string table;
