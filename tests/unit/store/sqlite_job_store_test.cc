@@ -335,6 +335,17 @@ TEST_F(SqliteJobStoreTest, AnEmptiedDatabaseOfAQueueThatHeldJobsIsRefused) {
   EXPECT_EQ(fs::file_size(path_), 0u);  // the evidence is left as it was
 }
 
+TEST_F(SqliteJobStoreTest, AMissingDatabaseOfAQueueThatHeldJobsIsRefused) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(SampleJob()));
+  }
+  fs::remove(path_);
+  auto store = OpenStore();
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
+}
+
 TEST_F(SqliteJobStoreTest, AQueueFromBeforeTheMarkerGetsItWhenItHoldsJobs) {
   {
     auto store = OpenStore();
