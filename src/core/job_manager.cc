@@ -32,7 +32,13 @@ Status JobManager::Start() {
         // The daemon stopped (or died) mid-transfer: queue again; the files resume from
         // their committed offsets.
         OPENBITS_RETURN_IF_ERROR(job.Apply(JobEvent::kRecover, now));
-        OPENBITS_RETURN_IF_ERROR(store_.Save(job));
+        if (auto saved = store_.Save(job); !saved) {
+          // A full state directory is no reason not to start: the store still holds the
+          // active state, which the next start recovers the same way, and the job waits for
+          // the store when it runs (WaitForStore).
+          Log()->warn("Failed to record the recovery of job={}: {}", job.id.ToString(),
+                      saved.error().ToString());
+        }
         Log()->info("Recovered job={} to QUEUED", job.id.ToString());
       }
       const Guid id = job.id;

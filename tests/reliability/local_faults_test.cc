@@ -298,5 +298,43 @@ TEST_F(FullStateDirectoryTest, ATransferWaitsInTransientErrorAndCompletesWhenSpa
   EXPECT_EQ(harness::Sha256OfFile(out() + "/big"), harness::Sha256OfFile(www() + "/big"));
 }
 
+TEST_F(FullStateDirectoryTest, AQueueOnAFullDiskStartsAndResumesWhenSpaceReturns) {
+  constexpr std::uint64_t kSize = 4 << 20;
+  harness::WriteRandomFile(www() + "/big", kSize, 9);
+  Guid id;
+  {
+    auto job = client_->CreateJob("full-at-start");
+    ASSERT_TRUE(job);
+    id = job->id();
+    ASSERT_TRUE(job->AddFile(server_->Url("/big?rate=1000000"), out() + "/big"));
+    ASSERT_TRUE(job->SetMinimumRetryDelay(5));
+    ASSERT_TRUE(job->Resume());
+    ASSERT_TRUE(harness::WaitUntil([&] {
+      auto progress = job->GetProgress();
+      return progress && progress->bytes_transferred > 0;
+    }));
+  }
+  // A crash mid-transfer, then the disk fills before bitsd comes back.
+  client_.reset();
+  bitsd_->Kill();
+  Fill();
+  bitsd_->Start();
+  client_ = Connect();
+  auto job = client_->GetJob(id);
+  ASSERT_TRUE(job);
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransientError, JobState::kTransferred}),
+            JobState::kTransientError);
+  auto error = job->GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::ERROR_DISK_FULL);
+  EXPECT_NE(error->description.find(state_), std::string::npos) << error->description;
+
+  fs::remove(state_ + "/filler");
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}, 60s),
+            JobState::kTransferred);
+  ASSERT_TRUE(job->Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/big"), harness::Sha256OfFile(www() + "/big"));
+}
+
 }  // namespace
 }  // namespace openbits::reliability
