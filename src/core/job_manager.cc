@@ -32,7 +32,13 @@ Status JobManager::Start() {
         // The daemon stopped (or died) mid-transfer: queue again; the files resume from
         // their committed offsets.
         OPENBITS_RETURN_IF_ERROR(job.Apply(JobEvent::kRecover, now));
-        OPENBITS_RETURN_IF_ERROR(store_.Save(job));
+        if (auto saved = store_.Save(job); !saved) {
+          // A full state directory is no reason not to start: the store still holds the
+          // active state, which the next start recovers the same way, and the job waits for
+          // the store when it runs (WaitForStore).
+          Log()->warn("Failed to record the recovery of job={}: {}", job.id.ToString(),
+                      saved.error().ToString());
+        }
         Log()->info("Recovered job={} to QUEUED", job.id.ToString());
       }
       const Guid id = job.id;
@@ -95,10 +101,10 @@ void JobManager::SetNetworkConnected(bool connected) {
         if (state == JobState::kTransientError) {
           (void)store_.Save(entry.job);  // already waiting; now for the network
         } else {
-          (void)Transition(entry, JobEvent::kTransientError, notifications);
+          TransitionOrWait(entry, JobEvent::kTransientError, notifications);
         }
       } else if (connected && entry.job.state == JobState::kTransientError) {
-        (void)Transition(entry, JobEvent::kRetryDue, notifications);
+        TransitionOrWait(entry, JobEvent::kRetryDue, notifications);
         entry.job.last_progress_us = std::max(entry.job.last_progress_us, now);
       }
     }
@@ -476,6 +482,7 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   OPENBITS_RETURN_IF_ERROR(changed.Apply(event, clock_.NowUs()));
   OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
   entry.job = std::move(changed);
+  entry.waiting_for_store = false;
   const Job& job = entry.job;
   if (job.state == JobState::kQueued) entry.queued_since_us = job.times.modification_us;
   Log()->debug("job={} {} -> {}", job.id.ToString(), JobEventName(event), JobStateName(job.state));
@@ -491,6 +498,36 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   const bool command_state = job.state == JobState::kTransferred || job.state == JobState::kError;
   entry.notify_due_us = command_state && MayRunNotifyCommand(job) ? job.times.modification_us : 0;
   return Ok();
+}
+
+void JobManager::TransitionOrWait(Entry& entry, JobEvent event, Notifications& out) {
+  Job moved = entry.job;
+  if (!moved.Apply(event, clock_.NowUs())) return;  // not a transition from this state
+  if (auto recorded = Transition(entry, event, out); !recorded) {
+    WaitForStore(entry, recorded.error(), out);
+  }
+}
+
+// The job's next state could not be recorded (the state directory's file system is full or
+// failing). The job waits in TRANSIENT_ERROR with the store's error, in memory only: the
+// database keeps the last state it recorded, which a restart recovers the same way (QUEUED,
+// each file from its recorded offset), so no state is shown that the database could not
+// hold. After the retry delay the job tries again; the next save that succeeds records it all.
+void JobManager::WaitForStore(Entry& entry, const Error& error, Notifications& out) {
+  Job& job = entry.job;
+  const std::int64_t now = clock_.NowUs();
+  if (entry.control) entry.control->stop = true;
+  if (job.state == JobState::kTransientError) {
+    ++job.error_count;  // a retry that failed
+  } else if (!job.Apply(JobEvent::kTransientError, now)) {
+    return;  // not a running or queued job: it stays as it is
+  }
+  job.error = JobError{error.code(), error.context(), std::nullopt, error.message()};
+  job.retry_at_us = now + std::int64_t{job.minimum_retry_delay_s} * 1'000'000;
+  entry.waiting_for_store = true;
+  Log()->error("Failed to record job={}: {}; it waits in TRANSIENT_ERROR for {} s",
+               job.id.ToString(), error.ToString(), job.minimum_retry_delay_s);
+  NoteModification(entry, /*immediately=*/true, out);
 }
 
 void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
@@ -535,7 +572,7 @@ void JobManager::FailRunningJob(Entry& entry, const Error& error,
   ++entry.job.error_count;
   entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
   Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
-  (void)Transition(entry, JobEvent::kFatalError, out);
+  TransitionOrWait(entry, JobEvent::kFatalError, out);
 }
 
 std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
@@ -641,13 +678,14 @@ void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
     if (job.state != JobState::kTransientError) continue;
     // A job waiting for the network waits for the network, not for a timer.
     if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
+    if (entry.waiting_for_store && now_us < job.retry_at_us) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     if (now_us >= no_progress_deadline) {
       if (job.error) job.error->message += " (no progress within the no-progress timeout)";
-      (void)Transition(entry, JobEvent::kFatalError, out);
+      TransitionOrWait(entry, JobEvent::kFatalError, out);
     } else if (now_us >= job.retry_at_us) {
-      (void)Transition(entry, JobEvent::kRetryDue, out);
+      TransitionOrWait(entry, JobEvent::kRetryDue, out);
     }
   }
 }
@@ -673,7 +711,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
     Entry& entry = jobs_.at(id);
     Log()->info("Pre-empting job={} ({})", id.ToString(), JobPriorityName(entry.job.priority));
     entry.control->stop = true;  // the transfer checkpoints and ends
-    (void)Transition(entry, JobEvent::kYield, out);
+    TransitionOrWait(entry, JobEvent::kYield, out);
   }
   for (const Guid& id : decision.start) StartRun(jobs_.at(id), now_us, out);
   return decision.next_decision_us;
@@ -682,7 +720,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
 void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out) {
   if (entry.worker.joinable()) entry.worker.join();
   if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
-    Log()->error("Failed to start job={}: {}", entry.job.id.ToString(), started.error().ToString());
+    WaitForStore(entry, started.error(), out);
     return;
   }
   entry.run_id = next_run_id_++;
@@ -713,7 +751,8 @@ std::int64_t JobManager::NextTimerDeadlineUs() const {
     if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
-    consider(std::min(job.retry_at_us, no_progress_deadline));
+    consider(entry.waiting_for_store ? job.retry_at_us
+                                     : std::min(job.retry_at_us, no_progress_deadline));
   }
   return next;
 }

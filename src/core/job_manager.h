@@ -185,6 +185,9 @@ class JobManager {
     // JobModification throttling (MINIMUM_NOTIFICATION_INTERVAL_MS).
     std::int64_t last_modification_sent_us = 0;
     bool modification_pending = false;
+    // The store could not record the job's last state change: it waits in TRANSIENT_ERROR
+    // until retry_at_us (WaitForStore), whatever else is due.
+    bool waiting_for_store = false;
   };
   using Notifications = std::vector<std::function<void()>>;
 
@@ -198,6 +201,11 @@ class JobManager {
   Status Mutate(const Caller& caller, const Guid& id, JobAction action,
                 const std::function<Status(Job&)>& change);
   Status Transition(Entry& entry, JobEvent event, Notifications& out);
+  // For the transitions bitsd makes by itself (runs, retries, the schedule): when the store
+  // cannot record the new state, the job waits for the store instead of staying where it was
+  // with nothing left to move it on.
+  void TransitionOrWait(Entry& entry, JobEvent event, Notifications& out);
+  void WaitForStore(Entry& entry, const Error& error, Notifications& out);
   // Cancel and Complete: stops the transfer, runs `settle` on the files without the lock,
   // then applies `event` (a final state) and removes the job. settle's error aborts it all.
   Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
@@ -224,13 +232,15 @@ class JobManager {
   // Transfer thread and its reports. Each report is ignored unless run_id is still current.
   void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control);
   Entry* FindRun(const Guid& id, std::uint64_t run_id);
-  void OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                  const DownloadResponse& response, std::uint64_t bytes_in_temp);
+  Status OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                    const DownloadResponse& response, std::uint64_t bytes_in_temp);
   void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                       std::uint64_t durable_bytes);
-  void OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                       std::uint64_t bytes);
+  // Records the file as complete; an error when the store could not record it (the file is
+  // then not complete).
+  Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                         std::uint64_t bytes);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
                    std::chrono::seconds retry_after = std::chrono::seconds(0));

@@ -190,6 +190,7 @@ class Bitsd {
   // SIGKILL: the crash path.
   void Kill();
   const std::string& state_dir() const { return state_dir_; }
+  pid_t pid() const { return process_.pid(); }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const { return ReadFile(log_path_); }
 
