@@ -5,6 +5,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <string>
 
+#include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
 
 namespace openbits::ipc {
@@ -78,14 +79,20 @@ int JobSubtreeVisibility::Answer(sd_bus_message* message, std::string_view path)
   if (!path.starts_with(prefix)) return 0;  // e.g. /org/openbits/bits1/jobs
   const std::string_view hex = path.substr(prefix.size());
   const auto id = Guid::Parse(hex);
-  if (id && id->ToHex() == hex) {
-    const auto caller = callers_.Resolve(message);
-    if (!caller) return ReplyUnidentified(message);
-    if (manager_.GetJob(*caller, *id)) return 0;  // the owner or an administrator
+  if (!id || id->ToHex() != hex) {
+    // No job can live here: what sd-bus answers for a path with no object.
+    return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
+                                      std::string(path).c_str());
   }
-  // Someone else's job, or none: what sd-bus answers for a path with no object.
-  return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
-                                    std::string(path).c_str());
+  const auto caller = callers_.Resolve(message);
+  if (!caller) return ReplyUnidentified(message);
+  const auto job = manager_.GetJob(*caller, *id);
+  if (job) return 0;  // the owner or an administrator: sd-bus and the adaptor answer
+  // Someone else's job, or no job at all: the same BG_E_NOT_FOUND either way, whatever the
+  // interface, as the manager's GetJob answers.
+  const sdbus::Error error = ToDbusError(job.error());
+  return sd_bus_reply_method_errorf(message, error.getName().c_str(), "%s",
+                                    error.getMessage().c_str());
 }
 
 int JobSubtreeVisibility::ReplyWithCallersJobs(sd_bus_message* message) {

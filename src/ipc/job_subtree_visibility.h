@@ -2,9 +2,9 @@
 // every registered job object under /org/openbits/bits1/job to anyone who introspects it,
 // handing out the GUIDs of other users' jobs, and would answer Properties and Peer calls on
 // any of them. This answers Introspect of the subtree itself with the caller's own jobs (an
-// administrator's: all), and any call on a job object the caller may not see with the
-// UnknownObject error of a path with no object, so that the bus does not even confirm that
-// the job exists. Bus thread only.
+// administrator's: all), and any call on a job path the caller may not see, whether a job is
+// there or not, with the manager's BG_E_NOT_FOUND, so that the bus does not even confirm that
+// someone else's job exists. Bus thread only.
 //
 // It is an sd-bus message filter, since sdbus-c++ 1.2.0 has no hook before sd-bus's built-in
 // interfaces. The job objects themselves are still one registered object per job; serving

@@ -96,16 +96,20 @@ TEST_F(IntrospectionTest, AnotherUsersJobObjectDoesNotExistForTheCaller) {
   ASSERT_EQ(as_bob.exit_code, 0) << as_bob.err;
   EXPECT_NE(as_bob.out.find(dbus::kJobInterface), std::string::npos) << as_bob.out;
 
-  // To Alice it answers exactly as a path with no job does.
+  // To Alice it answers exactly as a path with no job does: BG_E_NOT_FOUND.
   const auto as_alice = Introspect(path, alice_);
+  EXPECT_NE(as_alice.err.find("0x80200001"), std::string::npos) << as_alice.err;
   EXPECT_NE(as_alice.exit_code, 0) << as_alice.out;
   EXPECT_EQ(as_alice.out.find(dbus::kJobInterface), std::string::npos) << as_alice.out;
   const std::string no_job = Guid::Generate().ToHex();
   const auto nothing = Introspect(std::string(dbus::kJobPathPrefix) + no_job, alice_);
   EXPECT_NE(nothing.exit_code, 0) << nothing.out;
+  // An error text with the job's id (as hex or as GUID) taken out.
   auto without = [](std::string text, const std::string& hex) {
-    for (auto at = text.find(hex); at != std::string::npos; at = text.find(hex)) {
-      text.replace(at, hex.size(), "<job>");
+    for (const std::string& id : {hex, Guid::Parse(hex)->ToString()}) {
+      for (auto at = text.find(id); at != std::string::npos; at = text.find(id)) {
+        text.replace(at, id.size(), "<job>");
+      }
     }
     return text;
   };
