@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ class IConnection;
 class IProxy;
 class Message;
 }  // namespace sdbus
+struct sd_bus_message;
 
 namespace openbits::ipc {
 
@@ -25,10 +27,15 @@ class CallerRegistry {
 
   // The caller of the message being processed. Bus thread only.
   core::Caller Resolve(const sdbus::Message& message);
+  // The same for a raw sd-bus message (a filter that runs before sdbus-c++ sees it); nullopt
+  // when the bus cannot say who sent it.
+  std::optional<core::Caller> Resolve(sd_bus_message* message);
   // Unique names of the connections of `uid` that have called us and are still on the bus.
   std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
 
  private:
+  core::Caller Remember(const std::string& sender, std::uint32_t uid);
+
   std::string admin_group_;
   std::unique_ptr<sdbus::IProxy> bus_driver_;
   std::map<std::string, core::Caller> callers_;  // by unique name
