@@ -79,6 +79,23 @@ Result<Fd> OpenDirectory(const std::string& dir) {
   return fd;
 }
 
+// Complete renames a job's files one by one, then forgets the job: a crash in between leaves
+// some files delivered and the job still TRANSFERRED, and Complete runs again. A temp file that
+// is missing while its destination is a regular file of the owner, with the remote mtime that
+// Complete gave it (when the server sent one), was delivered by the interrupted attempt.
+// Called with the owner's file-system identity.
+bool AlreadyDelivered(const core::FileOwner& owner, const std::string& final_path,
+                      std::int64_t mtime_us) {
+  struct stat st {};
+  if (lstat(final_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (geteuid() == 0 && st.st_uid != owner.uid) return false;
+  if (mtime_us > 0 && (st.st_mtim.tv_sec != static_cast<time_t>(mtime_us / 1'000'000) ||
+                       st.st_mtim.tv_nsec / 1000 != mtime_us % 1'000'000)) {
+    return false;
+  }
+  return true;
+}
+
 class PosixTempFile : public core::TempFile {
  public:
   PosixTempFile(Fd fd, std::string path, std::uint64_t size, core::FileOwner owner)
@@ -231,7 +248,13 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   auto dir = OpenDirectory(from.dir);
   if (!dir) return dir.error();
   Fd fd(openat(dir->get(), from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
+  if (!fd.valid()) {
+    const int error_number = errno;
+    if (error_number == ENOENT && AlreadyDelivered(owner, final_path, mtime_us)) {
+      return Ok();  // renamed by a Complete that a crash interrupted
+    }
+    return ErrnoError(error_number, "open temp file " + temp_path);
+  }
   // The temp file was private while incomplete; the result gets ordinary permissions.
   if (fchmod(fd.get(), 0644) != 0) return ErrnoError(errno, "chmod " + temp_path);
   if (mtime_us > 0) {
