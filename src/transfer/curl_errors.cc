@@ -64,15 +64,23 @@ Error CurlError(CURLcode code, const char* detail, const std::string& redacted_u
 }
 
 Error CurlError(CURL* curl, CURLcode code, const char* detail, const std::string& redacted_url) {
-  long os_errno = 0;
-  curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-  if (os_errno == 0) return CurlError(code, detail, redacted_url);
   // libcurl's own text often hides the system's answer ("Couldn't connect to server" for a
-  // refused connection): say which it was.
+  // refused connection): say which it was. Only for socket failures: libcurl keeps the last
+  // errno of the handle, which would be stale for anything else.
+  const bool socket_failure =
+      code == CURLE_COULDNT_CONNECT || code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR;
+  long os_errno = 0;
+  if (socket_failure) curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+  if (os_errno == 0) return CurlError(code, detail, redacted_url);
   const int number = static_cast<int>(os_errno);
   const char* name = strerrorname_np(number);
-  std::string why = std::string(detail && *detail ? detail : "") + (detail && *detail ? "; " : "") +
-                    std::strerror(number) + " (" + (name ? name : std::to_string(number)) + ")";
+  const std::string errno_name = name ? name : "errno " + std::to_string(number);
+  std::string why = detail ? detail : "";
+  if (why.find(std::strerror(number)) != std::string::npos) {
+    why += " (" + errno_name + ")";
+  } else {
+    why += std::string(why.empty() ? "" : "; ") + std::strerror(number) + " (" + errno_name + ")";
+  }
   return CurlError(code, why.c_str(), redacted_url);
 }
 
