@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "base/log.h"
+
 namespace openbits::transfer {
 
 Error CurlError(CURLcode code, const char* detail, const std::string& redacted_url) {
@@ -67,6 +69,26 @@ Error CurlError(CURL* curl, CURLcode code, const char* detail, const std::string
   // libcurl's own text often hides the system's answer ("Couldn't connect to server" for a
   // refused connection): say which it was. Only for socket failures: libcurl keeps the last
   // errno of the handle, which would be stale for anything else.
+  if (code == CURLE_TOO_MANY_REDIRECTS) {
+    // Where the loop went: the Location the server answered last.
+    const char* next = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &next);
+    if (next) {
+      const std::string why = std::string(detail ? detail : "") +
+                              "; the last answer was a redirect to " + log::RedactUrl(next);
+      return CurlError(code, why.c_str(), redacted_url);
+    }
+  }
+  if (code == CURLE_OPERATION_TIMEDOUT) {
+    // Whether the server never answered or stalled mid-response.
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    const std::string why =
+        std::string(detail ? detail : "") +
+        (status == 0 ? "; the server sent no response"
+                     : "; the server stalled after answering HTTP " + std::to_string(status));
+    return CurlError(code, why.c_str(), redacted_url);
+  }
   const bool socket_failure =
       code == CURLE_COULDNT_CONNECT || code == CURLE_SEND_ERROR || code == CURLE_RECV_ERROR;
   long os_errno = 0;

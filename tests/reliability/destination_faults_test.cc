@@ -34,6 +34,7 @@ class DestinationFaultTest : public DaemonTest {
     auto error = job.GetError();
     ASSERT_EQ(ended, state) << (error ? error->description : "no error");
     ASSERT_TRUE(error);
+    RecordProperty("message", error->description);  // for docs/reliability.md
     EXPECT_EQ(error->code, code) << HresultName(error->code).value_or("?") << ": "
                                  << error->description;
     EXPECT_EQ(error->context, ErrorContext::kLocalFile) << error->description;
