@@ -199,6 +199,31 @@ TEST_P(ServerFaultTest, EndsInItsStateWithAnErrorThatNamesTheCause) {
   }
 }
 
+// Retry-After longer than the MinimumRetryDelay (5 s, the floor) decides when the job asks
+// again: not after 5 s but after 8.
+class RetryAfterTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    faults_ = std::make_unique<harness::FaultServer>(dir_);
+  }
+  std::unique_ptr<harness::FaultServer> faults_;
+};
+
+TEST_F(RetryAfterTest, RetryAfterLongerThanTheRetryDelayIsHonoured) {
+  auto job = client_->CreateJob("retry after");
+  ASSERT_TRUE(job);
+  ASSERT_TRUE(job->AddFile(faults_->Url("/status/503?retry_after=8"), out() + "/retry"));
+  ASSERT_TRUE(job->SetMinimumRetryDelay(5));
+  ASSERT_TRUE(job->Resume());
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransientError}), JobState::kTransientError);
+  const auto failed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(harness::WaitUntil([&] { return faults_->LogLines().size() >= 2; }, 15s))
+      << "the job did not ask again";
+  EXPECT_GE(std::chrono::steady_clock::now() - failed, 6s) << "Retry-After: 8 was not honoured";
+  EXPECT_TRUE(job->Cancel());
+}
+
 INSTANTIATE_TEST_SUITE_P(Faults, ServerFaultTest, ::testing::ValuesIn(kRows),
                          [](const ::testing::TestParamInfo<FaultRow>& row) {
                            return std::string(row.param.name);
