@@ -102,7 +102,6 @@ class CrashConsistencyTest : public DaemonTest {
 
   // One pass of the workload over every job; false when bitsd stopped answering.
   bool Pass(Client& client, Moment& moment) {
-    int created = 0;
     std::optional<std::vector<Job>> listed;
     for (ModelJob& job : jobs_) {
       if (job.done) continue;
@@ -120,8 +119,8 @@ class CrashConsistencyTest : public DaemonTest {
         }
       }
       if (!job.id) {
-        if (created == kCreationsPerRun) continue;
-        ++created;
+        if (created_this_run_ == kCreationsPerRun) continue;
+        ++created_this_run_;
         moment.Enter("create");
         job.create_sent = true;
         auto made = client.CreateJob(job.name);
@@ -229,6 +228,7 @@ class CrashConsistencyTest : public DaemonTest {
   }
 
   std::vector<ModelJob> jobs_;
+  int created_this_run_ = 0;  // jobs created since bitsd last started
   std::string last_failure_;
 };
 
@@ -244,6 +244,7 @@ TEST_F(CrashConsistencyTest, EveryJobReachesItsStateAcrossRandomKills) {
   client_.reset();
   for (int kill = 0; kill < kills; ++kill) {
     if (kill > 0) bitsd_->Start();
+    created_this_run_ = 0;
     auto client = Connect();
     Moment moment;
     std::atomic<bool> stop = false;
@@ -272,6 +273,7 @@ TEST_F(CrashConsistencyTest, EveryJobReachesItsStateAcrossRandomKills) {
 
   // The last run, without kills: everything ends as planned.
   bitsd_->Start();
+  created_this_run_ = -kJobs;  // no limit
   client_ = Connect();
   Moment moment;
   EXPECT_TRUE(harness::WaitUntil(
