@@ -213,7 +213,8 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
   const SplitPath parts = Split(temp_path);
   auto dir = OpenDirectory(parts.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), parts.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  Fd fd(openat(dir->get(), parts.name.c_str(),
+               O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid() && errno == ENOENT) {
     fd = Fd(openat(dir->get(), parts.name.c_str(),
                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -247,13 +248,24 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   const SplitPath to = Split(final_path);
   auto dir = OpenDirectory(from.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // Complete runs this on the bus thread, and the directory is the owner's: the temp file may
+  // have been replaced by a FIFO since the transfer. O_NONBLOCK keeps that open from waiting
+  // for a writer; what is renamed must be the owner's regular file.
+  Fd fd(openat(dir->get(), from.name.c_str(),
+               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) {
     const int error_number = errno;
     if (error_number == ENOENT && AlreadyDelivered(owner, final_path, mtime_us)) {
       return Ok();  // renamed by a Complete that a crash interrupted
     }
     return ErrnoError(error_number, "open temp file " + temp_path);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "the temp file " + temp_path + " is not a regular file of uid " +
+                     std::to_string(owner.uid));
   }
   // The temp file was private while incomplete; the result gets ordinary permissions.
   if (fchmod(fd.get(), 0644) != 0) return ErrnoError(errno, "chmod " + temp_path);
