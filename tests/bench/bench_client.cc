@@ -9,6 +9,10 @@
 //       awaited and completed by THREADS threads
 //   bench_client --bus=ADDR roundtrips THREADS SECONDS
 //       alternating GetState/GetProgress calls on one suspended job per thread
+//   bench_client --bus=ADDR ready TIMEOUT_SECONDS
+//       waits until bitsd answers a call (GetErrorDescription) and prints the wall-clock time
+//       of that answer (ready_at, seconds since the epoch), so that the caller can time a
+//       start it began before this program
 //
 // PRIORITY: foreground, high, normal (the default) or low.
 #include <atomic>
@@ -194,6 +198,26 @@ int RoundTrips(const BusChoice& bus, std::size_t threads, double seconds) {
   return 0;
 }
 
+int Ready(const BusChoice& bus, double timeout_seconds) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
+  std::string last_error = "no attempt";
+  while (Clock::now() < deadline) {
+    if (auto client = Client::Connect(bus)) {
+      auto answer = (*client)->GetErrorDescription(openbits::hr::S_OK);
+      if (answer) {
+        const auto now = std::chrono::system_clock::now().time_since_epoch();
+        std::printf("ready_at=%.6f\n", std::chrono::duration<double>(now).count());
+        return 0;
+      }
+      last_error = answer.error().ToString();
+    } else {
+      last_error = client.error().ToString();
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  Die("bitsd did not answer within the timeout: " + last_error);
+}
+
 std::size_t Number(const std::string& text) {
   std::size_t used = 0;
   unsigned long long value = 0;
@@ -209,7 +233,8 @@ std::size_t Number(const std::string& text) {
 int Usage() {
   std::cerr << "usage: bench_client --bus=ADDR transfer LIST_FILE [PRIORITY]\n"
                "       bench_client --bus=ADDR jobs COUNT THREADS URL_PREFIX DIR [PRIORITY]\n"
-               "       bench_client --bus=ADDR roundtrips THREADS SECONDS\n";
+               "       bench_client --bus=ADDR roundtrips THREADS SECONDS\n"
+               "       bench_client --bus=ADDR ready TIMEOUT_SECONDS\n";
   return 2;
 }
 
@@ -240,6 +265,11 @@ int main(int argc, char** argv) {
     double seconds = 0;
     std::istringstream(args[2]) >> seconds;
     return RoundTrips(bus, Number(args[1]), seconds);
+  }
+  if (mode == "ready" && args.size() == 2) {
+    double timeout = 0;
+    std::istringstream(args[1]) >> timeout;
+    return Ready(bus, timeout);
   }
   return Usage();
 }
