@@ -114,12 +114,17 @@ int Transfer(const BusChoice& bus, const std::string& list_path, JobPriority pri
 // One thread's share of the jobs benchmark: jobs [first, first + count).
 void RunJobs(const BusChoice& bus, std::size_t first, std::size_t count,
              const std::string& url_prefix, const std::string& dir, JobPriority priority) {
-  auto client = Connect(bus);
+  // The client library keeps a proxy per job that subscribes to the job's 4 signals, and
+  // dbus-daemon allows 512 match rules per connection by default (the system bus too): one
+  // connection can hold 128 jobs at most. So a new connection every kJobsPerConnection jobs.
+  constexpr std::size_t kJobsPerConnection = 100;
+  std::vector<std::unique_ptr<Client>> clients;
   std::vector<Job> pending;
   pending.reserve(count);
   for (std::size_t i = first; i < first + count; ++i) {
+    if ((i - first) % kJobsPerConnection == 0) clients.push_back(Connect(bus));
     const std::string name = "f" + std::to_string(i) + ".bin";
-    Job job = Must(client->CreateJob("bench-" + std::to_string(i)), "create job");
+    Job job = Must(clients.back()->CreateJob("bench-" + std::to_string(i)), "create job");
     Must(job.SetPriority(priority), "set priority");
     Must(job.AddFile(url_prefix + name, dir + "/" + name), "add file");
     Must(job.Resume(), "resume");

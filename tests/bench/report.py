@@ -64,11 +64,16 @@ def main():
         medians = {tool: median([v for v, _, _ in rows]) for tool, rows in tools.items()}
         peers = [m for tool, m in medians.items() if not tool.startswith("bitsd")]
         best = (min(peers) if better == "lower" else max(peers)) if peers else None
-        for tool, rows in tools.items():
+        # bitsd first, then the other engines (BASE_BUILD), then the peers.
+        order = sorted(tools, key=lambda t: (t != "bitsd", not t.startswith("bitsd"), t))
+        for tool in order:
+            rows = tools[tool]
             values = [v for v, _, _ in rows]
             ratio = f"{medians[tool] / best:.2f}x" if best else "-"
             rss = median([r for _, _, r in rows])
             target = TARGETS.get((bench, unit), "") if tool == "bitsd" else ""
+            if bench == "B4" and not case.endswith(" 1 client(s)"):
+                target = ""
             print(f"| {bench} | {case} | {tool} | {fmt(medians[tool])} | "
                   f"{fmt(min(values))}-{fmt(max(values))} | {unit} "
                   f"({better} is better) | {ratio} | {fmt(median([c for _, c, _ in rows]))} | "

@@ -27,8 +27,8 @@ root=$(pwd)
 
 quick="${QUICK:-0}"
 if [[ "$quick" == 1 ]]; then
-  runs="${RUNS:-1}" b1_mib="${B1_MIB:-64}" b2_files="${B2_FILES:-500}" b3_jobs="${B3_JOBS:-200}"
-  b4_seconds="${B4_SECONDS:-2}" b5_jobs="${B5_JOBS:-2000}" b6_seconds="${B6_SECONDS:-10}"
+  runs="${RUNS:-1}" b1_mib="${B1_MIB:-64}" b2_files="${B2_FILES:-200}" b3_jobs="${B3_JOBS:-300}"
+  b4_seconds="${B4_SECONDS:-1}" b5_jobs="${B5_JOBS:-1000}" b6_seconds="${B6_SECONDS:-5}"
 else
   runs="${RUNS:-7}" b1_mib="${B1_MIB:-2048}" b2_files="${B2_FILES:-5000}" b3_jobs="${B3_JOBS:-2000}"
   b4_seconds="${B4_SECONDS:-5}" b5_jobs="${B5_JOBS:-100000}" b6_seconds="${B6_SECONDS:-60}"
@@ -36,7 +36,7 @@ fi
 benches=" ${BENCHES:-B1 B2 B3 B4 B5 B6} "
 parallel="${PARALLEL:-16}"
 b2_kib=16
-b3_threads=8      # bench_client threads (one D-Bus connection each)
+b3_threads="${B3_THREADS:-8}"  # bench_client threads creating and awaiting B3's jobs
 aria2_batch=100   # addUri calls per system.multicall
 log() { echo "== $*" >&2; }
 want() { [[ "$benches" == *" $1 "* ]]; }
@@ -128,7 +128,7 @@ field() { tr ' ' '\n' <<<"$t_out" | sed -n "s/^$1=//p"; }
 
 # --- Content -------------------------------------------------------------------------------
 small_count=$(( b2_files > b3_jobs ? b2_files : b3_jobs ))
-log "Preparing ${b1_mib} MiB and ${small_count} x ${b2_kib} KiB files"
+log "Preparing $(want B1 && echo "${b1_mib} MiB and ")${small_count} x ${b2_kib} KiB files"
 mkdir -p "$work/www/small" "$work/nginx" "$work/tls"
 want B1 && head -c "$((b1_mib * 1024 * 1024))" /dev/urandom >"$work/www/large.bin"
 python3 - "$work/www/small" "$small_count" "$((b2_kib * 1024))" <<'PY'
@@ -457,6 +457,10 @@ b5() {
         record B5 "$case" aria2c list list_s lower "$(field seconds)" \
           "$(calc "$t_cpu + ($(cpu_ticks "$pid") - $before) / $hz")" "$(hwm_kib "$pid")"
         echo "   B5 aria2c: listed $(field listed) of $b5_jobs downloads" >&2
+        if [[ -n "$(ls -A "$shm/b5")" ]]; then
+          echo "error: aria2c downloaded B5's paused downloads" >&2
+          exit 1
+        fi
         ;;
     esac
     b5_pid[$tool]=$pid  # kept for B6, stopped after it
@@ -500,7 +504,7 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 cat <<HEAD
 
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) x ${cpu_model:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -r); load average at the end: $load
-Command: $( [[ -n "${BASE_BUILD:-}" ]] && echo "BASE_BUILD=$BASE_BUILD ")$( [[ "$quick" == 1 ]] && echo "QUICK=1 ")RUNS=$runs BENCHES="${benches# }" tests/bench/run.sh
+Command: $( [[ -n "${BASE_BUILD:-}" ]] && echo "BASE_BUILD=$BASE_BUILD ")$( [[ "$quick" == 1 ]] && echo "QUICK=1 ")RUNS=$runs BENCHES="$(echo $benches)" tests/bench/run.sh
 Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (with local changes)'); peers: $(curl --version | head -1 | cut -d' ' -f1-2), $(wget2 --version | head -1 | sed 's/.*Wget2 \([^ ]*\).*/wget2 \1/'), $(aria2c --version | head -1 | sed 's/ version//'), $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //')
 
 HEAD
