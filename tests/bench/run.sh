@@ -503,9 +503,10 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 cat <<HEAD
 
-Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) x ${cpu_model:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -r); load average at the end: $load
-Command: $( [[ -n "${BASE_BUILD:-}" ]] && echo "BASE_BUILD=$BASE_BUILD ")$( [[ "$quick" == 1 ]] && echo "QUICK=1 ")RUNS=$runs BENCHES="$(echo $benches)" tests/bench/run.sh
-Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (with local changes)'); peers: $(curl --version | head -1 | cut -d' ' -f1-2), $(wget2 --version | head -1 | sed 's/.*Wget2 \([^ ]*\).*/wget2 \1/'), $(aria2c --version | head -1 | sed 's/ version//'), $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //')
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at the end: $load
+- Machine: $(nproc) x ${cpu_model:-unknown CPU}, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, Linux $(uname -r)
+- Command: \`$( [[ -n "${BASE_BUILD:-}" ]] && echo "BASE_BUILD=$BASE_BUILD ")$( [[ "$quick" == 1 ]] && echo "QUICK=1 ")RUNS=$runs BENCHES="$(echo $benches)" tests/bench/run.sh\`
+- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (with local changes)'); peers: $(curl --version | head -1 | cut -d' ' -f1-2), $(wget2 --version | head -1 | sed 's/.*Wget2 \([^ ]*\).*/wget2 \1/'), $(aria2c --version | head -1 | sed 's/ version//'), $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //')
 
 HEAD
 python3 tests/bench/report.py "$results"
