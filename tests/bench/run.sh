@@ -44,7 +44,8 @@ want() { [[ "$benches" == *" $1 "* ]]; }
 # --- What the benchmark needs -----------------------------------------------------------
 service/install-deps.sh
 missing=()
-for package in nginx-light wget2 aria2 time openssl python3; do
+# GoogleTest too: bench_client is built in tests/, which cmake configures only with it.
+for package in nginx-light wget2 aria2 time openssl python3 googletest libgtest-dev libgmock-dev; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$package")
 done
