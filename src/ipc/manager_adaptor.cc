@@ -1,5 +1,9 @@
 #include "ipc/manager_adaptor.h"
 
+#include <charconv>
+#include <unordered_map>
+
+#include "identity/users.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
 
@@ -7,6 +11,35 @@ namespace openbits::ipc {
 namespace {
 
 constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
+
+Status CheckEnumFlags(uint32_t flags) {
+  if (flags & ~kEnumAllUsers) {
+    return Error::InvalidArg("unknown EnumJobs flags " + FormatHresult(flags));
+  }
+  return Ok();
+}
+
+// ListJobs cursors: "<creation time in microseconds>/<GUID>", the position of the last job of
+// the page before. Clients treat them as opaque.
+std::string EncodeCursor(const core::JobListPosition& position) {
+  return std::to_string(position.creation_us) + "/" + position.id.ToString();
+}
+
+Result<std::optional<core::JobListPosition>> DecodeCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::optional<core::JobListPosition>();
+  const auto slash = cursor.find('/');
+  core::JobListPosition position;
+  const char* end = cursor.data() + (slash == std::string::npos ? cursor.size() : slash);
+  const auto [parsed, error] = std::from_chars(cursor.data(), end, position.creation_us);
+  const auto id = slash == std::string::npos
+                      ? std::nullopt
+                      : Guid::Parse(std::string_view(cursor).substr(slash + 1));
+  if (error != std::errc() || parsed != end || !id) {
+    return Error::InvalidArg("'" + cursor + "' is not a ListJobs cursor");
+  }
+  position.id = *id;
+  return std::optional(position);
+}
 
 }  // namespace
 
@@ -47,14 +80,35 @@ sdbus::ObjectPath ManagerAdaptor::GetJob(const std::string& job_id) {
 }
 
 std::vector<sdbus::ObjectPath> ManagerAdaptor::EnumJobs(const uint32_t& flags) {
-  if (flags & ~kEnumAllUsers) {
-    throw ToDbusError(Error::InvalidArg("unknown EnumJobs flags " + FormatHresult(flags)));
-  }
+  ThrowIfError(CheckEnumFlags(flags));
   std::vector<sdbus::ObjectPath> paths;
   for (const Guid& id : ValueOrThrow(manager_.EnumJobs(CurrentCaller(), flags & kEnumAllUsers))) {
     paths.emplace_back(dbus::JobPath(id));
   }
   return paths;
+}
+
+std::tuple<std::vector<ManagerAdaptor::JobSummaryWire>, std::string> ManagerAdaptor::ListJobs(
+    const std::string& cursor, const uint32_t& max_count, const uint32_t& flags) {
+  ThrowIfError(CheckEnumFlags(flags));
+  const auto after = ValueOrThrow(DecodeCursor(cursor));
+  const core::JobListPage page = ValueOrThrow(
+      manager_.ListJobs(CurrentCaller(), after, max_count == 0 ? core::kMaxJobListPage : max_count,
+                        flags & kEnumAllUsers));
+  // A page holds few distinct owners: each name is looked up once.
+  std::unordered_map<uint32_t, std::string> owner_names;
+  std::vector<JobSummaryWire> jobs;
+  jobs.reserve(page.jobs.size());
+  for (const core::JobSummary& job : page.jobs) {
+    auto [name, added] = owner_names.try_emplace(job.owner_uid);
+    if (added) name->second = identity::UserName(job.owner_uid);
+    jobs.emplace_back(job.id.ToString(), job.display_name, static_cast<uint32_t>(job.type),
+                      static_cast<uint32_t>(job.state), static_cast<uint32_t>(job.priority),
+                      job.owner_uid, name->second, job.progress.bytes_total,
+                      job.progress.bytes_transferred, job.progress.files_total,
+                      job.progress.files_transferred, static_cast<uint64_t>(job.creation_us));
+  }
+  return {std::move(jobs), page.next ? EncodeCursor(*page.next) : std::string()};
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ManagerAdaptor::ListCertificates(
