@@ -224,12 +224,12 @@ class Client {
   // The caller's jobs; all users' with all_users (administrators only).
   Result<std::vector<Job>> EnumJobs(bool all_users = false);
   // The jobs EnumJobs returns, with what /list shows of each, a page per call (bitsd
-  // Manager.ListJobs): in creation order, every page after the one `cursor` ended (the first
-  // with ""), at most max_count jobs (bitsd caps pages at 1000; 0 asks for its maximum). A
-  // job that exists from the first call to the last is listed exactly once.
+  // Manager.ListJobs): every job after the page `cursor` ended (from the first with ""), at
+  // most max_count (bitsd caps pages at 1000; 0 asks for its maximum), in bitsd's listing
+  // order (by GUID). A job that exists from the first call to the last is listed exactly once.
   Result<JobListPage> ListJobsPage(const std::string& cursor, std::uint32_t max_count,
                                    bool all_users = false);
-  // Every page of ListJobsPage, in order.
+  // Every page of ListJobsPage, sorted as BITS lists jobs: by creation time (then GUID).
   Result<std::vector<JobSummary>> ListJobs(bool all_users = false);
   Result<std::string> GetErrorDescription(HRESULT code);
   // The certificates of a store (CURRENT_USER: the caller's own).

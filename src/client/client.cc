@@ -2,8 +2,10 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <tuple>
 
 #include "openbits/dbus_names.h"
 #include "openbits_dbus/job_proxy.h"
@@ -220,6 +222,9 @@ Result<std::vector<JobSummary>> Client::ListJobs(bool all_users) {
                std::make_move_iterator(page->jobs.end()));
     cursor = std::move(page->next_cursor);
   } while (!cursor.empty());
+  std::sort(all.begin(), all.end(), [](const JobSummary& a, const JobSummary& b) {
+    return std::tie(a.creation_us, a.id) < std::tie(b.creation_us, b.id);
+  });
   return all;
 }
 

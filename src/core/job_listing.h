@@ -1,8 +1,14 @@
 // What a paged listing of the queue returns (JobManager::ListJobs): per job what
-// `bitsadmin /list` shows, in a stable order, a page at a time.
+// `bitsadmin /list` shows, a page at a time.
+//
+// Pages follow GUID order, which the queue is keyed by: a job's GUID never changes, so "after
+// this GUID" stays a valid position while other jobs come and go (a listing lists every job
+// that exists throughout exactly once, and never one twice), and a page costs a lookup plus
+// the jobs it returns, so a listing of N jobs costs O(N) whatever the page size. (Creation
+// order would need a second index kept up to date on every creation and removal; clients that
+// show jobs in creation order sort the summaries, which carry the creation time.)
 #pragma once
 
-#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -18,16 +24,6 @@ namespace openbits::core {
 // lock and sent as one bus message, so both stay small however large the queue is.
 inline constexpr std::size_t kMaxJobListPage = 1000;
 
-// A job's place in the listing order: creation time, then GUID. Neither changes during a
-// job's life, so a position stays meaningful while other jobs come and go: a listing that
-// resumes after it lists each job that existed throughout exactly once.
-struct JobListPosition {
-  std::int64_t creation_us = 0;
-  Guid id;
-  friend auto operator<=>(const JobListPosition&, const JobListPosition&) = default;
-  friend bool operator==(const JobListPosition&, const JobListPosition&) = default;
-};
-
 struct JobSummary {
   Guid id;
   std::string display_name;
@@ -41,8 +37,8 @@ struct JobSummary {
 
 struct JobListPage {
   std::vector<JobSummary> jobs;  // in listing order
-  // Where the next page starts (after this position); nullopt when this page is the last.
-  std::optional<JobListPosition> next;
+  // Where the next page starts (after this job); nullopt when this page is the last.
+  std::optional<Guid> next;
 };
 
 }  // namespace openbits::core

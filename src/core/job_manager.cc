@@ -199,41 +199,24 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
   return ids;
 }
 
-Result<JobListPage> JobManager::ListJobs(const Caller& caller,
-                                         const std::optional<JobListPosition>& after,
+Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::optional<Guid>& after,
                                          std::size_t max_count, bool all_users) const {
   if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
   max_count = std::clamp<std::size_t>(max_count, 1, kMaxJobListPage);
-  using Candidate = std::pair<JobListPosition, const Job*>;
-  const auto by_position = [](const Candidate& a, const Candidate& b) { return a.first < b.first; };
   JobListPage page;
   std::lock_guard lock(mutex_);
-  // The max_count first jobs after `after`, kept in a max-heap: one pass over the queue, and
-  // memory for one page only, however many jobs there are.
-  std::vector<Candidate> first;
-  first.reserve(max_count + 1);
-  bool more = false;
-  for (const auto& [id, entry] : jobs_) {
-    const Job& job = entry.job;
+  // The queue is keyed by GUID, so a page starts with a lookup and reads only the jobs it
+  // returns (and the hidden ones between them): a whole listing costs one pass over the queue.
+  for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
+    const Job& job = it->second.job;
     if (IsFinalState(job.state) || (!all_users && job.owner_uid != caller.uid)) continue;
-    const JobListPosition position{job.times.creation_us, id};
-    if (after && position <= *after) continue;
-    if (first.size() == max_count) {
-      more = true;
-      if (!by_position({position, &job}, first.front())) continue;
-      std::pop_heap(first.begin(), first.end(), by_position);
-      first.pop_back();
+    if (page.jobs.size() == max_count) {
+      page.next = page.jobs.back().id;
+      break;
     }
-    first.emplace_back(position, &job);
-    std::push_heap(first.begin(), first.end(), by_position);
+    page.jobs.push_back({job.id, job.display_name, job.type, job.state, job.priority, job.owner_uid,
+                         job.Progress(), job.times.creation_us});
   }
-  std::sort_heap(first.begin(), first.end(), by_position);
-  page.jobs.reserve(first.size());
-  for (const auto& [position, job] : first) {
-    page.jobs.push_back({job->id, job->display_name, job->type, job->state, job->priority,
-                         job->owner_uid, job->Progress(), job->times.creation_us});
-  }
-  if (more) page.next = first.back().first;
   return page;
 }
 

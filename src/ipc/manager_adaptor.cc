@@ -1,6 +1,5 @@
 #include "ipc/manager_adaptor.h"
 
-#include <charconv>
 #include <unordered_map>
 
 #include "identity/users.h"
@@ -19,26 +18,13 @@ Status CheckEnumFlags(uint32_t flags) {
   return Ok();
 }
 
-// ListJobs cursors: "<creation time in microseconds>/<GUID>", the position of the last job of
-// the page before. Clients treat them as opaque.
-std::string EncodeCursor(const core::JobListPosition& position) {
-  return std::to_string(position.creation_us) + "/" + position.id.ToString();
-}
-
-Result<std::optional<core::JobListPosition>> DecodeCursor(const std::string& cursor) {
-  if (cursor.empty()) return std::optional<core::JobListPosition>();
-  const auto slash = cursor.find('/');
-  core::JobListPosition position;
-  const char* end = cursor.data() + (slash == std::string::npos ? cursor.size() : slash);
-  const auto [parsed, error] = std::from_chars(cursor.data(), end, position.creation_us);
-  const auto id = slash == std::string::npos
-                      ? std::nullopt
-                      : Guid::Parse(std::string_view(cursor).substr(slash + 1));
-  if (error != std::errc() || parsed != end || !id) {
-    return Error::InvalidArg("'" + cursor + "' is not a ListJobs cursor");
-  }
-  position.id = *id;
-  return std::optional(position);
+// ListJobs cursors: the GUID of the last job of the page before. Clients treat them as
+// opaque, so that the order can change without changing the interface.
+Result<std::optional<Guid>> DecodeCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::optional<Guid>();
+  const auto id = Guid::Parse(cursor);
+  if (!id) return Error::InvalidArg("'" + cursor + "' is not a ListJobs cursor");
+  return std::optional(*id);
 }
 
 }  // namespace
@@ -108,7 +94,7 @@ std::tuple<std::vector<ManagerAdaptor::JobSummaryWire>, std::string> ManagerAdap
                       job.progress.bytes_transferred, job.progress.files_total,
                       job.progress.files_transferred, static_cast<uint64_t>(job.creation_us));
   }
-  return {std::move(jobs), page.next ? EncodeCursor(*page.next) : std::string()};
+  return {std::move(jobs), page.next ? page.next->ToString() : std::string()};
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ManagerAdaptor::ListCertificates(

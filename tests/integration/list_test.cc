@@ -48,12 +48,13 @@ class ListTest : public DaemonTest {
            "[limits]\nmax_jobs_per_user = 2000\nmax_jobs_per_machine = 2000\n";
   }
 
-  std::set<std::string> CreateJobs(Client& client, int count, const std::string& prefix) {
-    std::set<std::string> ids;
+  // Their GUIDs, in creation order.
+  std::vector<std::string> CreateJobs(Client& client, int count, const std::string& prefix) {
+    std::vector<std::string> ids;
     for (int i = 0; i < count; ++i) {
       auto job = client.CreateJob(prefix + std::to_string(i));
       EXPECT_TRUE(job) << job.error().ToString();
-      if (job) ids.insert(job->id().ToString());
+      if (job) ids.push_back(job->id().ToString());
     }
     return ids;
   }
@@ -62,7 +63,7 @@ class ListTest : public DaemonTest {
 // Each job object used to subscribe to its job's four signals: dbus-daemon allows a
 // connection 512 match rules, so the 129th job a client touched failed.
 TEST_F(ListTest, OneConnectionReadsMoreJobsThanTheBusAllowsMatchRules) {
-  const std::set<std::string> ids = CreateJobs(*client_, 300, "many-");
+  const std::vector<std::string> ids = CreateJobs(*client_, 300, "many-");
   ASSERT_EQ(ids.size(), 300u);
   int read = 0;
   for (const std::string& text : ids) {
@@ -76,13 +77,15 @@ TEST_F(ListTest, OneConnectionReadsMoreJobsThanTheBusAllowsMatchRules) {
 }
 
 TEST_F(ListTest, BitsadminListsEveryOneOfThreeHundredJobs) {
-  const std::set<std::string> ids = CreateJobs(*client_, 300, "queue-");
+  const std::vector<std::string> created = CreateJobs(*client_, 300, "queue-");
+  const std::set<std::string> ids(created.begin(), created.end());
   ASSERT_EQ(ids.size(), 300u);
   const auto listed = harness::Run(Bitsadmin({"/list"}));
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   const std::vector<std::string> shown = ListedIds(listed.out);
   EXPECT_EQ(shown.size(), 300u);
   EXPECT_EQ(Missing(ids, shown), 0u);
+  EXPECT_TRUE(shown == created) << "not in creation order, as BITS lists jobs";
   EXPECT_NE(listed.out.find("Listed 300 job(s)."), std::string::npos)
       << listed.out.substr(listed.out.size() > 200 ? listed.out.size() - 200 : 0);
   EXPECT_EQ(listed.err, "");
@@ -90,7 +93,8 @@ TEST_F(ListTest, BitsadminListsEveryOneOfThreeHundredJobs) {
 
 // A page holds at most 1000 jobs whatever the caller asks; the cursor continues after it.
 TEST_F(ListTest, PagesAreCappedAndACursorContinuesAfterThem) {
-  const std::set<std::string> ids = CreateJobs(*client_, 1001, "capped-");
+  const std::vector<std::string> created = CreateJobs(*client_, 1001, "capped-");
+  const std::set<std::string> ids(created.begin(), created.end());
   ASSERT_EQ(ids.size(), 1001u);
   auto first = client_->ListJobsPage("", 5000);
   ASSERT_TRUE(first) << first.error().ToString();
@@ -105,10 +109,18 @@ TEST_F(ListTest, PagesAreCappedAndACursorContinuesAfterThem) {
     for (const JobSummary& job : page->jobs) listed.push_back(job.id.ToString());
   }
   EXPECT_EQ(Missing(ids, listed), 0u);
-  // Creation order: the job created last comes last.
-  EXPECT_EQ(second->jobs.front().display_name, "capped-1000");
-  EXPECT_EQ(second->jobs.front().state, JobState::kSuspended);
-  EXPECT_EQ(second->jobs.front().owner.uid, geteuid());
+  // ListJobs reads every page and sorts them by creation time.
+  auto all = client_->ListJobs();
+  ASSERT_TRUE(all) << all.error().ToString();
+  ASSERT_EQ(all->size(), 1001u);
+  EXPECT_EQ(all->front().display_name, "capped-0");
+  EXPECT_EQ(all->back().display_name, "capped-1000");
+  EXPECT_EQ(all->back().id.ToString(), created.back());
+  EXPECT_EQ(all->back().state, JobState::kSuspended);
+  EXPECT_EQ(all->back().type, JobType::kDownload);
+  EXPECT_EQ(all->back().priority, JobPriority::kNormal);
+  EXPECT_EQ(all->back().owner.uid, geteuid());
+  EXPECT_EQ(all->back().owner.name, "root");
 
   auto bad = client_->ListJobsPage("not a cursor", 10);
   ASSERT_FALSE(bad);
@@ -122,7 +134,7 @@ TEST_F(ListTest, PagesAreCappedAndACursorContinuesAfterThem) {
 // twice, and none that existed throughout is left out, even when the job a cursor points at
 // is gone before the next page.
 TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
-  // Steady jobs interleaved (in creation order) with jobs that churn away.
+  // Steady jobs, and as many that churn away, their places in the order mixed (GUIDs).
   std::set<std::string> steady;
   std::vector<Job> churn;
   for (int i = 0; i < 120; ++i) {
@@ -159,7 +171,7 @@ TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
   });
 
   std::vector<std::string> listed;
-  std::int64_t last_creation = 0;
+  std::optional<Guid> last;
   std::string cursor;
   int pages = 0;
   bool ordered = true;
@@ -169,8 +181,8 @@ TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
     EXPECT_LE(page->jobs.size(), 7u);
     for (const JobSummary& job : page->jobs) {
       listed.push_back(job.id.ToString());
-      ordered = ordered && job.creation_us >= last_creation;
-      last_creation = job.creation_us;
+      ordered = ordered && (!last || *last < job.id);
+      last = job.id;
     }
     cursor = page->next_cursor;
     ++pages;
@@ -185,7 +197,7 @@ TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
   stop = true;
   churner.join();
 
-  EXPECT_TRUE(ordered) << "pages out of creation order";
+  EXPECT_TRUE(ordered) << "pages out of their order";
   EXPECT_GT(pages, 34);  // 240 jobs at least, 7 a page
   const std::set<std::string> unique(listed.begin(), listed.end());
   EXPECT_EQ(unique.size(), listed.size()) << "a job was listed twice";
