@@ -17,6 +17,10 @@ namespace openbits::store {
 
 class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
  public:
+  // The schema version that seals proxy lists, proxy environments and PAC URLs (which may
+  // hold a password) and seals the plaintext rows of older versions.
+  static constexpr int kProxySealingVersion = 10;
+
   // Opens (creating if needed) the database and migrates it to the current schema. A file
   // that is not a usable database fails with BG_E_DATABASE_CORRUPT after it was moved aside
   // to "<path>.corrupt-<time>"; it is never silently replaced.
