@@ -73,7 +73,7 @@ class FileModeTest : public DaemonTest {
 
   // getfacl's view of a file without its name, to compare two files' access ACLs.
   static std::string AclOf(const std::string& path) {
-    const auto acl = harness::Run({"getfacl", "--omit-header", "--absolute-names", path});
+    const auto acl = harness::Run({"/usr/bin/getfacl", "--omit-header", "--absolute-names", path});
     return acl.exit_code == 0 ? acl.out : "getfacl failed: " + acl.err;
   }
 
@@ -94,11 +94,11 @@ TEST_F(FileModeTest, TheCallersUmaskAtAddFileDecidesTheModeOfTheFile) {
     EXPECT_EQ(ModeOf(target), ModeOf(own)) << "umask " << umask;
   }
   // A file private to alice stays private: bob cannot read it.
-  EXPECT_NE(harness::Run({"cat", alice_dir_ + "/umask-077.bin"}, bob_).exit_code, 0);
+  EXPECT_NE(harness::Run({"/bin/cat", alice_dir_ + "/umask-077.bin"}, bob_).exit_code, 0);
 }
 
 TEST_F(FileModeTest, ADirectorysDefaultAclAppliesAsToAFileTheUserCreated) {
-  if (harness::Run({"setfacl", "--version"}).exit_code != 0) GTEST_SKIP() << "setfacl missing";
+  if (harness::Run({"/usr/bin/setfacl", "--version"}).exit_code != 0) GTEST_SKIP() << "setfacl missing";
   // A directory alice shares with bob: group-writable, closed to others, bob may enter, and
   // bob reads what is created in it.
   const std::string shared = alice_dir_ + "/shared";
@@ -106,7 +106,7 @@ TEST_F(FileModeTest, ADirectorysDefaultAclAppliesAsToAFileTheUserCreated) {
   ASSERT_EQ(chown(shared.c_str(), alice_.uid, alice_.gid), 0);
   ASSERT_EQ(chmod(shared.c_str(), 0770), 0);
   const auto acl = harness::Run(
-      {"setfacl", "-m", "u:openbits-bob:rx", "-d", "-m", "u:openbits-bob:r", shared});
+      {"/usr/bin/setfacl", "-m", "u:openbits-bob:rx", "-d", "-m", "u:openbits-bob:r", shared});
   ASSERT_EQ(acl.exit_code, 0) << acl.err;
 
   // Alice's umask does not apply where a default ACL does, for her own files as for BITS's.
@@ -118,7 +118,7 @@ TEST_F(FileModeTest, ADirectorysDefaultAclAppliesAsToAFileTheUserCreated) {
   EXPECT_EQ(AclOf(downloaded), AclOf(own));
   EXPECT_EQ(ModeOf(downloaded), ModeOf(own));
   EXPECT_EQ(ModeOf(own), 0660u);  // the default ACL's group::rwx and other::--- masked by 0666
-  const auto read = harness::Run({"cat", downloaded}, bob_);
+  const auto read = harness::Run({"/bin/cat", downloaded}, bob_);
   EXPECT_EQ(read.exit_code, 0) << read.err;
 }
 
