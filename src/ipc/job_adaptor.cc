@@ -21,6 +21,10 @@ core::Caller JobAdaptor::CurrentCaller() {
   return callers_.Resolve(*getObject().getCurrentlyProcessedMessage());
 }
 
+std::uint32_t JobAdaptor::CallerFileMode() {
+  return callers_.FileCreationMode(*getObject().getCurrentlyProcessedMessage());
+}
+
 core::Job JobAdaptor::Snapshot() { return ValueOrThrow(manager_.GetJob(CurrentCaller(), id_)); }
 
 template <typename... Args>
@@ -53,12 +57,18 @@ void JobAdaptor::SendFileTransferred(const std::vector<std::string>& destination
 }
 
 void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {{remote_url, local_name, {}}}));
+  core::FileSpec spec{remote_url, local_name, {}};
+  spec.mode = CallerFileMode();
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
 }
 
 void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) {
   std::vector<core::FileSpec> specs;
-  for (const auto& file : files) specs.push_back({std::get<0>(file), std::get<1>(file), {}});
+  const std::uint32_t mode = CallerFileMode();
+  for (const auto& file : files) {
+    specs.push_back({std::get<0>(file), std::get<1>(file), {}});
+    specs.back().mode = mode;
+  }
   ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, specs));
 }
 
@@ -66,6 +76,7 @@ void JobAdaptor::AddFileWithRanges(const std::string& remote_url, const std::str
                                    const std::vector<sdbus::Struct<uint64_t, uint64_t>>& ranges) {
   core::FileSpec spec{remote_url, local_name, {}};
   for (const auto& range : ranges) spec.ranges.push_back({std::get<0>(range), std::get<1>(range)});
+  spec.mode = CallerFileMode();
   ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
 }
 

@@ -60,8 +60,8 @@ class FileModeTest : public DaemonTest {
 
   // What alice's own process makes at `path` with `umask` (open(2) with 0666, as touch does).
   void CreateAsAlice(const std::string& path, const std::string& umask) {
-    const auto made = harness::Run({"/bin/sh", "-c", "umask " + umask + " && echo x > '" + path + "'"},
-                                   alice_);
+    const auto made =
+        harness::Run({"/bin/sh", "-c", "umask " + umask + " && echo x > '" + path + "'"}, alice_);
     ASSERT_EQ(made.exit_code, 0) << made.err;
   }
 
@@ -98,7 +98,8 @@ TEST_F(FileModeTest, TheCallersUmaskAtAddFileDecidesTheModeOfTheFile) {
 }
 
 TEST_F(FileModeTest, ADirectorysDefaultAclAppliesAsToAFileTheUserCreated) {
-  if (harness::Run({"/usr/bin/setfacl", "--version"}).exit_code != 0) GTEST_SKIP() << "setfacl missing";
+  if (harness::Run({"/usr/bin/setfacl", "--version"}).exit_code != 0)
+    GTEST_SKIP() << "setfacl missing";
   // A directory alice shares with bob: group-writable, closed to others, bob may enter, and
   // bob reads what is created in it.
   const std::string shared = alice_dir_ + "/shared";
