@@ -19,7 +19,7 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
  public:
   // The schema version that seals proxy lists, proxy environments and PAC URLs (which may
   // hold a password) and seals the plaintext rows of older versions.
-  static constexpr int kProxySealingVersion = 10;
+  static constexpr int kProxySealingVersion = 11;
 
   // Opens (creating if needed) the database and migrates it to the current schema. A file
   // that is not a usable database fails with BG_E_DATABASE_CORRUPT after it was moved aside
@@ -41,6 +41,8 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   SqliteJobStore(sqlite3* db, std::shared_ptr<const SecretBox> secrets)
       : db_(db), secrets_(std::move(secrets)) {}
   Status Exec(const char* sql);
+  // After the sealing migration: no page of the file or the WAL keeps the plaintext.
+  Status ScrubOldPages();
 
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_
