@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "base/log.h"
+
 namespace openbits::core {
 namespace {
 
@@ -28,6 +30,20 @@ bool HasUserinfo(std::string_view list_or_url) {
     start = end + 1;
   }
   return false;
+}
+
+std::string RedactProxyUserinfo(std::string_view list_or_url) {
+  std::string redacted;
+  std::size_t start = 0;
+  while (start <= list_or_url.size()) {
+    std::size_t end = list_or_url.find_first_of(" \t;,", start);
+    if (end == std::string_view::npos) end = list_or_url.size();
+    const std::string_view entry = list_or_url.substr(start, end - start);
+    redacted += HasUserinfo(entry) ? log::RedactProxyEntry(entry) : std::string(entry);
+    if (end < list_or_url.size()) redacted += list_or_url[end];
+    start = end + 1;
+  }
+  return redacted;
 }
 
 std::vector<Credential> TakeProxyEnvironmentCredentials(ProxyEnvironment& environment) {

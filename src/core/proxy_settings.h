@@ -40,6 +40,9 @@ std::vector<Credential> TakeProxyEnvironmentCredentials(ProxyEnvironment& enviro
 
 // Whether a proxy list or URL holds a user name or password ("user:password@host").
 bool HasUserinfo(std::string_view list_or_url);
+// The list or URL with each entry's user name and password replaced by "***", for replies
+// and messages: versions before schema 11 stored what callers gave them.
+std::string RedactProxyUserinfo(std::string_view list_or_url);
 
 // An account's own proxy settings (bitsadmin /util /setieproxy): PRECONFIG's first source,
 // the stand-in for a Windows user's IE settings.

@@ -1,5 +1,6 @@
 #include "ipc/job_adaptor.h"
 
+#include "core/proxy_settings.h"
 #include "identity/users.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
@@ -305,7 +306,9 @@ void JobAdaptor::SetProxySettings(const uint32_t& usage, const std::string& list
 
 std::tuple<uint32_t, std::string, std::string> JobAdaptor::GetProxySettings() {
   const core::Job job = Snapshot();
-  return {static_cast<uint32_t>(job.proxy.usage), job.proxy.list, job.proxy.bypass};
+  // Never a password, even one an older version accepted in the list.
+  return {static_cast<uint32_t>(job.proxy.usage), core::RedactProxyUserinfo(job.proxy.list),
+          job.proxy.bypass};
 }
 
 void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,

@@ -103,6 +103,71 @@ core::ProxyEnvironment DecodeProxyEnvironment(std::string_view text) {
   return environment;
 }
 
+// The "user:password" parts of a proxy list's entries or an environment's URLs.
+std::vector<std::string> Userinfos(std::string_view text) {
+  std::vector<std::string> found;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find_first_of(" \t;,\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view entry = text.substr(start, end - start);
+    if (const auto scheme_end = entry.find("://"); scheme_end != std::string_view::npos) {
+      entry.remove_prefix(scheme_end + 3);
+    } else if (const auto equals = entry.find('='); equals != std::string_view::npos) {
+      entry.remove_prefix(equals + 1);  // "http=user:password@host", "http_proxy=..."
+      if (const auto inner = entry.find("://"); inner != std::string_view::npos) {
+        entry.remove_prefix(inner + 3);
+      }
+    }
+    entry = entry.substr(0, entry.find_first_of("/?#"));
+    if (const auto at = entry.rfind('@'); at != std::string_view::npos && at > 0) {
+      found.emplace_back(entry.substr(0, at));
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+// Versions before schema 11 repeated an unusable proxy entry, password and all, in the job's
+// error message (stored in jobs.error_message): replaced by "***".
+Status RedactErrorMessages(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* update = nullptr;
+  Status status = Ok();
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, proxy_list, proxy_environment, error_message FROM jobs "
+                         "WHERE error_message IS NOT NULL",
+                         -1, &select, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "UPDATE jobs SET error_message = ? WHERE id = ?", -1, &update,
+                         nullptr) != SQLITE_OK) {
+    status = MigrationError(db, "error messages");
+  }
+  int rc = SQLITE_DONE;
+  while (status && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+    std::string message = Column(select, 3);
+    bool changed = false;
+    for (const std::string& source : {Column(select, 1), Column(select, 2)}) {
+      for (const std::string& userinfo : Userinfos(source)) {
+        for (auto at = message.find(userinfo); at != std::string::npos;
+             at = message.find(userinfo, at + 3)) {
+          message.replace(at, userinfo.size(), "***");
+          changed = true;
+        }
+      }
+    }
+    if (!changed) continue;
+    sqlite3_reset(update);
+    sqlite3_bind_text(update, 1, message.c_str(), static_cast<int>(message.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_value(update, 2, sqlite3_column_value(select, 0));
+    if (sqlite3_step(update) != SQLITE_DONE) status = MigrationError(db, "error messages");
+  }
+  if (status && rc != SQLITE_DONE) status = MigrationError(db, "error messages");
+  sqlite3_finalize(update);
+  sqlite3_finalize(select);
+  return status;
+}
+
 }  // namespace
 
 Result<std::string> SealJobProxy(const SecretBox& box, const std::string& job_id,
@@ -136,6 +201,7 @@ std::optional<AccountProxySecrets> OpenAccountProxy(const SecretBox& box, std::u
 }
 
 Status SealPlaintextProxyRows(sqlite3* db, const SecretBox& box) {
+  OPENBITS_RETURN_IF_ERROR(RedactErrorMessages(db));
   OPENBITS_RETURN_IF_ERROR(SealRows(
       db, "SELECT id, proxy_list, proxy_environment FROM jobs",
       "UPDATE jobs SET proxy_sealed = ?, proxy_list = '', proxy_environment = '' WHERE id = ?",

@@ -39,7 +39,8 @@ std::optional<AccountProxySecrets> OpenAccountProxy(const SecretBox& box, std::u
 
 // The migration step of schema kProxySealingVersion, inside its transaction: seals the
 // plaintext proxy columns of every row (jobs.proxy_list and proxy_environment,
-// account_proxies.list and autoscript_url) into the sealed columns and empties them.
+// account_proxies.list and autoscript_url) into the sealed columns and empties them, and
+// replaces the user names and passwords those held in jobs.error_message by "***".
 // REQUIRES: the sealed columns exist; PRAGMA secure_delete is on, so that the old values are
 // overwritten in the file, not just unlinked.
 Status SealPlaintextProxyRows(sqlite3* db, const SecretBox& box);

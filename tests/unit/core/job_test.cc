@@ -148,5 +148,12 @@ TEST(ProxySettingsTest, ListsAndPacUrlsWithAPasswordAreRefused) {
   EXPECT_FALSE(ValidateAccountProxy({AccountProxyMode::kManualProxy, "u:pw@p:1", "", ""}));
 }
 
+TEST(ProxySettingsTest, RepliesRedactWhatOlderVersionsAccepted) {
+  EXPECT_EQ(RedactProxyUserinfo("http=u:pw@p:1; https://v:pw2@q:2 plain:3"),
+            "http=***@p:1; https://***@q:2 plain:3");
+  EXPECT_EQ(RedactProxyUserinfo("http://u:pw@pac.example/p.pac"), "http://***@pac.example/p.pac");
+  EXPECT_EQ(RedactProxyUserinfo("https://proxy/path@x"), "https://proxy/path@x");
+}
+
 }  // namespace
 }  // namespace openbits::core

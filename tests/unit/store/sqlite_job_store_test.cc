@@ -310,7 +310,9 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
     }
     const std::string plaintext =
         "UPDATE jobs SET proxy_usage = 2, proxy_list = 'http=user:S3cretPw@proxy.example:3128', "
-        "proxy_bypass = '<local>', proxy_environment = "
+        "proxy_bypass = '<local>', error_message = 'the creator''s proxy environment cannot be "
+        "used: the proxy entry ''http://user:S3cretPw@127.0.0.1:3128'' is not host[:port]', "
+        "proxy_environment = "
         "'http_proxy=http://user:S3cretPw@127.0.0.1:3128\nno_proxy=localhost\n';"
         "UPDATE account_proxies SET mode = 2, list = 'user:S3cretPw@proxy.example:8080', "
         "bypass = '*.corp';"
@@ -331,6 +333,9 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
     ASSERT_EQ(loaded->size(), 1u);
     EXPECT_EQ(loaded->front().proxy, job.proxy);
     EXPECT_EQ(loaded->front().proxy_environment, job.proxy_environment);
+    ASSERT_TRUE(loaded->front().error);
+    EXPECT_NE(loaded->front().error->message.find("'http://***@127.0.0.1:3128'"), std::string::npos)
+        << loaded->front().error->message;
     auto accounts = (*store)->LoadAccountProxies();
     ASSERT_TRUE(accounts);
     EXPECT_EQ(accounts->at(1000), kAccountWithSecret);
