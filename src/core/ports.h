@@ -121,6 +121,9 @@ struct DownloadRequest {
   ProxySettings proxy;
   ProxyEnvironment proxy_environment;
   FileOwner owner;
+  // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
+  // (with the validators, what tells a server that ignored If-Range).
+  std::uint64_t known_total = kSizeUnknown;
 };
 
 // What the server said before the body.

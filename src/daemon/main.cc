@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "base/log.h"
+#include "daemon/state_directory.h"
 #include "daemon/wiring.h"
 
 namespace {
@@ -89,11 +90,10 @@ int main(int argc, char** argv) {
     std::cerr << "bitsd: unknown log level '" << log_level << "'\n";
     return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.state_dir, ec);
-  if (ec || chmod(options.state_dir.c_str(), 0700) != 0) {
-    std::cerr << "bitsd: cannot create state directory " << options.state_dir << ": "
-              << (ec ? ec.message() : std::strerror(errno)) << "\n";
+  // Held until bitsd exits: one bitsd per queue.
+  auto state_dir = openbits::daemon::StateDirectory::Acquire(options.state_dir);
+  if (!state_dir) {
+    std::cerr << "bitsd: " << state_dir.error().message() << "\n";
     return 1;
   }
   const openbits::Status status = openbits::daemon::RunDaemon(options);

@@ -173,7 +173,8 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
   const SplitPath parts = Split(temp_path);
   auto dir = OpenDirectory(parts.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), parts.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  Fd fd(openat(dir->get(), parts.name.c_str(),
+               O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid() && errno == ENOENT) {
     fd = Fd(openat(dir->get(), parts.name.c_str(),
                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -208,8 +209,19 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   const SplitPath to = Split(final_path);
   auto dir = OpenDirectory(from.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // Complete runs this on the bus thread, and the directory is the owner's: the temp file may
+  // have been replaced by a FIFO since the transfer. O_NONBLOCK keeps that open from waiting
+  // for a writer; what is renamed must be the owner's regular file.
+  Fd fd(openat(dir->get(), from.name.c_str(),
+               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "the temp file " + temp_path + " is not a regular file of uid " +
+                     std::to_string(owner.uid));
+  }
   Fd to_dir(from.dir == to.dir ? dup(dir->get())
                                : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);

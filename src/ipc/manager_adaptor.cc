@@ -92,10 +92,7 @@ void ManagerAdaptor::ResetAccountProxy(const uint32_t& uid) {
 std::tuple<bool, uint32_t, std::string, std::string, std::string> ManagerAdaptor::GetAccountProxy(
     const uint32_t& uid) {
   const core::Caller caller = CurrentCaller();
-  if (caller.uid != uid && !caller.is_admin) {
-    throw ToDbusError(
-        Error::AccessDenied("only administrators may read another account's proxy settings"));
-  }
+  ThrowIfError(core::AuthorizeReadAccountProxy(caller, uid));
   const auto proxy = account_proxies_.Get(uid);
   if (!proxy) return {false, 0, "", "", ""};
   // Never a password, even one an older version accepted.

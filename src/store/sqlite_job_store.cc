@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "store/proxy_secrets.h"
+#include "store/sqlite_database.h"
 
 namespace openbits::store {
 namespace {
@@ -236,17 +237,6 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
-Error SqliteError(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_extended_errcode(db);
-  HRESULT hr = hr::E_FAIL;
-  if (code == SQLITE_FULL || (code & 0xFF) == SQLITE_FULL) hr = hr::ERROR_DISK_FULL;
-  if ((code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB) {
-    hr = hr::BG_E_DATABASE_CORRUPT;
-  }
-  return Error(hr, ErrorContext::kGeneralQueueManager,
-               "Failed to " + what + ": " + sqlite3_errmsg(db));
-}
-
 // A prepared statement that finalizes itself.
 class Statement {
  public:
@@ -290,86 +280,97 @@ Status StepDone(sqlite3* db, Statement& statement, const std::string& what) {
   return Ok();
 }
 
-std::string MoveAside(const std::string& path) {
-  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  const std::string aside = path + ".corrupt-" + std::to_string(stamp);
-  std::error_code ignored;
-  std::filesystem::rename(path, aside, ignored);
-  for (const char* suffix : {"-wal", "-shm"}) {
-    std::filesystem::rename(path + suffix, aside + suffix, ignored);
+// Runs the migrations from `from` up to `to`, each in its own transaction.
+// Each step moves the schema up one version in one transaction. The sealing step
+// (kProxySealingVersion) also seals the plaintext rows older versions wrote, with
+// secure_delete on so that the old bytes are overwritten.
+Status Migrate(sqlite3* db, const std::string& path, int from, int to, const SecretBox& secrets) {
+  for (const auto& [target, sql] : kMigrations) {
+    if (from >= target || target > to) continue;
+    OPENBITS_RETURN_IF_ERROR(ExecOn(db, "BEGIN IMMEDIATE"));
+    Status migrated = ExecOn(db, sql);
+    if (migrated && target == SqliteJobStore::kProxySealingVersion) {
+      migrated = ExecOn(db, "PRAGMA secure_delete = ON");
+      if (migrated) migrated = SealPlaintextProxyRows(db, secrets);
+    }
+    if (migrated) {
+      migrated = ExecOn(db, ("PRAGMA user_version = " + std::to_string(target)).c_str());
+    }
+    if (!migrated) {
+      (void)ExecOn(db, "ROLLBACK");
+      return migrated.error();
+    }
+    OPENBITS_RETURN_IF_ERROR(ExecOn(db, "COMMIT"));
+    if (from > 0) Log()->info("Migrated job database {} to schema {}", path, target);
   }
-  return aside;
+  return Ok();
+}
+
+// What lost rows leave inconsistent after a recovery: jobs that lost some of their files (the
+// indexes have a gap: such a job would transfer other files than it was given), then the files
+// and credentials of jobs that were lost.
+constexpr const char* kRecoveryCleanup = R"sql(
+DELETE FROM jobs WHERE id IN
+  (SELECT job_id FROM files GROUP BY job_id HAVING max(idx) + 1 != count(*));
+DELETE FROM files WHERE job_id NOT IN (SELECT id FROM jobs);
+DELETE FROM credentials WHERE job_id NOT IN (SELECT id FROM jobs);
+)sql";
+
+Error NewerSchema(const std::string& path, int version) {
+  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+               "the job database " + path + " has schema version " + std::to_string(version) +
+                   ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
     const std::string& path, std::shared_ptr<const SecretBox> secrets) {
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    Error error = SqliteError(db, "open the job database " + path);
-    sqlite3_close(db);
-    return error;
-  }
-  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db, std::move(secrets)));
-  sqlite3_busy_timeout(db, 5000);
-  // The first statement that reads the file tells whether it is a database at all.
-  Status pragmas =
-      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-  int version = -1;
-  if (pragmas) {
-    Statement statement(db, "PRAGMA user_version");
-    if (statement.ok() && statement.Step() == SQLITE_ROW)
-      version = static_cast<int>(statement.Int(0));
-  }
-  if (!pragmas || version < 0) {
-    const HRESULT code = pragmas ? hr::BG_E_DATABASE_CORRUPT : pragmas.error().code();
-    store.reset();
-    if (code == hr::BG_E_DATABASE_CORRUPT) {
-      const std::string aside = MoveAside(path);
-      Log()->error("Failed to open job database {}: not a usable database; moved to {}", path,
-                   aside);
+  auto checked = OpenAndCheck(path);
+  if (!checked) return checked.error();
+  if (!checked->corruption.empty()) {
+    // DESIGN.md 5: reported, moved aside (kept as it was), never silently replaced; what can
+    // still be read becomes the new queue.
+    Log()->error("Job database {} failed its integrity check: {}", path, checked->corruption);
+    int corrupt_version = 0;
+    auto recovered = RecoverDatabase(
+        path,
+        [&](sqlite3* db, int version) -> Status {
+          if (version > kSchemaVersion) return NewerSchema(path, version);
+          corrupt_version = version > 0 ? version : kSchemaVersion;
+          return Migrate(db, path, 0, corrupt_version, *secrets);
+        },
+        [&](sqlite3* db) -> Status {
+          OPENBITS_RETURN_IF_ERROR(Migrate(db, path, corrupt_version, kSchemaVersion, *secrets));
+          return ExecOn(db, kRecoveryCleanup);
+        });
+    if (!recovered) return recovered.error();
+    Log()->error(
+        "Moved the corrupt job database {} aside to {} (kept as it was); recovered what could be "
+        "read: {}",
+        path, recovered->kept_path, recovered->summary);
+    checked = OpenAndCheck(path);
+    if (!checked) return checked.error();
+    if (!checked->corruption.empty()) {
       return Error(hr::BG_E_DATABASE_CORRUPT, ErrorContext::kGeneralQueueManager,
-                   "the job database " + path + " is corrupt; it was moved to " + aside +
-                       " and a new one will be created at the next start");
+                   "the job database recovered from " + recovered->kept_path +
+                       " fails its integrity check too: " + checked->corruption);
     }
-    return pragmas.error();
   }
-  if (version > kSchemaVersion) {
-    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
-                 "the job database " + path + " has schema version " + std::to_string(version) +
-                     ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) +
-                     ")");
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(checked->db, path, std::move(secrets)));
+  if (checked->version > kSchemaVersion) return NewerSchema(path, checked->version);
+  OPENBITS_RETURN_IF_ERROR(
+      Migrate(store->db_, path, checked->version, kSchemaVersion, *store->secrets_));
+  if (checked->version > 0 && checked->version < kProxySealingVersion) {
+    OPENBITS_RETURN_IF_ERROR(store->ScrubOldPages());
   }
-  // Each step moves the schema up one version in one transaction.
-  const int initial_version = version;
-  for (const auto& [target, sql] : kMigrations) {
-    if (version >= target) continue;
-    OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
-    Status migrated = store->Exec(sql);
-    if (migrated && target == kProxySealingVersion) {
-      // secure_delete: the plaintext is overwritten in the file, not just unlinked.
-      migrated = store->Exec("PRAGMA secure_delete = ON");
-      if (migrated) migrated = SealPlaintextProxyRows(db, *store->secrets_);
-    }
-    if (migrated) {
-      migrated = store->Exec(("PRAGMA user_version = " + std::to_string(target)).c_str());
-    }
-    if (!migrated) {
-      (void)store->Exec("ROLLBACK");
-      return migrated.error();
-    }
-    OPENBITS_RETURN_IF_ERROR(store->Exec("COMMIT"));
-    if (initial_version > 0) {
-      Log()->info("Migrated job database {} to schema {}", path, target);
-    }
-    version = target;
-    if (target == kProxySealingVersion && initial_version > 0) {
-      OPENBITS_RETURN_IF_ERROR(store->ScrubOldPages());
+
+  // Queues from before the marker existed get it now, if they hold jobs.
+  store->held_jobs_marked_ = std::filesystem::exists(HeldJobsMarkerPath(path));
+  Statement any_job(store->db_, "SELECT EXISTS (SELECT 1 FROM jobs)");
+  if (any_job.ok() && any_job.Step() == SQLITE_ROW && any_job.Int(0) != 0) {
+    if (auto marked = store->MarkHeldJobs(); !marked) {
+      Log()->warn("Failed to mark the queue as holding jobs: {}", marked.error().ToString());
     }
   }
   return store;
@@ -551,6 +552,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
 
 Status SqliteJobStore::Save(const core::Job& job) {
   std::lock_guard lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(MarkHeldJobs());
   OPENBITS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto write = [&]() -> Status {
     Statement upsert(
@@ -696,11 +698,18 @@ Status SqliteJobStore::Save(const core::Job& job) {
     return Ok();
   };
   Status written = write();
-  if (!written) {
-    (void)Exec("ROLLBACK");
-    return written;
-  }
-  return Exec("COMMIT");
+  if (written) written = Exec("COMMIT");
+  // A failed COMMIT (a full disk) may leave the transaction open: every later BEGIN would
+  // fail, and the store would never recover when space returns.
+  if (!written && !sqlite3_get_autocommit(db_)) (void)Exec("ROLLBACK");
+  return written;
+}
+
+Status SqliteJobStore::MarkHeldJobs() {
+  if (held_jobs_marked_) return Ok();
+  OPENBITS_RETURN_IF_ERROR(WriteHeldJobsMarker(path_));
+  held_jobs_marked_ = true;
+  return Ok();
 }
 
 Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace openbits::store {
 namespace {
@@ -346,24 +347,119 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
   EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "after close";
 }
 
-TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
-  {
-    std::ofstream garbage(path_, std::ios::binary);
-    garbage << std::string(8192, 'x');
+std::string KeptCorruptCopy(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("jobs.db.corrupt-") && !name.ends_with("-wal") &&
+        !name.ends_with("-shm")) {
+      return entry.path().string();
+    }
   }
+  return "";
+}
+
+TEST_F(SqliteJobStoreTest, AFileThatIsNoDatabaseIsKeptAsideAndAnEmptyQueueStarts) {
+  const std::string garbage(8192, 'x');
+  {
+    std::ofstream out(path_, std::ios::binary);
+    out << garbage;
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_TRUE((*store)->LoadAll()->empty());
+  // Never replaced: the file is kept, byte for byte, beside the new database.
+  const std::string kept = KeptCorruptCopy(dir_);
+  ASSERT_FALSE(kept.empty());
+  std::ifstream in(kept, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), garbage);
+}
+
+TEST_F(SqliteJobStoreTest, ACorruptPageLosesOnlyTheJobsOnIt) {
+  std::vector<core::Job> saved;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 30; ++i) {
+      core::Job job = SampleJob();
+      job.times.creation_us = i;
+      job.description = "job-" + std::to_string(100 + i) + "-" + std::string(1000, 'd');
+      ASSERT_TRUE((*store)->Save(job));
+      saved.push_back(job);
+    }
+  }
+  ASSERT_FALSE(fs::exists(path_ + "-wal")) << "closing checkpoints the WAL";
+  std::string bytes;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::size_t page_size =
+      (static_cast<unsigned char>(bytes[16]) << 8) | static_cast<unsigned char>(bytes[17]);
+  const std::size_t page = bytes.find("job-115-") / page_size * page_size;
+  {
+    std::fstream file(path_, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(page));
+    const std::string garbage(page_size, '\xA5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+
+  auto store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_FALSE(KeptCorruptCopy(dir_).empty());
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  EXPECT_GT(loaded->size(), 20u);
+  EXPECT_LT(loaded->size(), 30u);
+  std::set<std::string> names;
+  for (const core::Job& job : *loaded) {
+    names.insert(job.description.substr(0, 8));
+    // Each job that comes back is whole: its files and its sealed secrets.
+    EXPECT_EQ(job.files.size(), 2u);
+    EXPECT_EQ(job.custom_headers, saved.front().custom_headers);
+    EXPECT_EQ(job.files[1].ranges, saved.front().files[1].ranges);
+  }
+  EXPECT_TRUE(names.contains("job-100-"));
+  EXPECT_TRUE(names.contains("job-129-"));
+  EXPECT_FALSE(names.contains("job-115-"));
+  // The recovered database is a working one.
+  EXPECT_TRUE((*store)->Save(SampleJob()));
+}
+
+TEST_F(SqliteJobStoreTest, AnEmptiedDatabaseOfAQueueThatHeldJobsIsRefused) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->Save(SampleJob()));
+    ASSERT_TRUE((*store)->Remove(SampleJob().id));  // the marker stays when the queue empties
+  }
+  EXPECT_TRUE(fs::exists(path_ + ".held-jobs"));
+  fs::resize_file(path_, 0);
   auto store = OpenStore();
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
-  EXPECT_FALSE(fs::exists(path_));
-  bool kept = false;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    if (entry.path().filename().string().starts_with("jobs.db.corrupt-")) kept = true;
+  EXPECT_NE(store.error().message().find(path_ + ".held-jobs"), std::string::npos);
+  EXPECT_EQ(fs::file_size(path_), 0u);  // the evidence is left as it was
+}
+
+TEST_F(SqliteJobStoreTest, AMissingDatabaseOfAQueueThatHeldJobsIsRefused) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(SampleJob()));
   }
-  EXPECT_TRUE(kept);
-  // The next start begins with an empty queue.
-  auto fresh = OpenStore();
-  ASSERT_TRUE(fresh);
-  EXPECT_TRUE((*fresh)->LoadAll()->empty());
+  fs::remove(path_);
+  auto store = OpenStore();
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
+}
+
+TEST_F(SqliteJobStoreTest, AQueueFromBeforeTheMarkerGetsItWhenItHoldsJobs) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(SampleJob()));
+  }
+  fs::remove(path_ + ".held-jobs");
+  ASSERT_TRUE(OpenStore());
+  EXPECT_TRUE(fs::exists(path_ + ".held-jobs"));
 }
 
 }  // namespace
