@@ -173,6 +173,18 @@ TEST_F(SqliteJobStoreTest, AKeyFileOthersCanReadIsRefused) {
   EXPECT_EQ(box.error().code(), hr::E_ACCESSDENIED);
 }
 
+TEST_F(SqliteJobStoreTest, AKeyFileHalfWrittenByACrashedStartDoesNotBlockTheNext) {
+  const fs::path key = dir_ / "other.key";
+  {
+    std::ofstream stale(dir_ / "other.key.new", std::ios::binary);
+    stale << "half";
+  }
+  auto box = SecretBox::OpenOrCreate(key.string());
+  ASSERT_TRUE(box) << box.error().ToString();
+  EXPECT_EQ(fs::file_size(key), 32u);
+  EXPECT_FALSE(fs::exists(dir_ / "other.key.new"));
+}
+
 TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   core::Job job = SampleJob();
   auto store = OpenStore();
