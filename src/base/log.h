@@ -1,5 +1,7 @@
 // Logging: one named spdlog logger per module, and the redaction helpers that keep secrets
-// (passwords, Authorization headers, URL userinfo, tokens) out of every log line.
+// (passwords, Authorization headers, URL userinfo, tokens) out of every log line. Every
+// record's message is written through text::Printable: control characters in names, URLs,
+// headers or server texts show as \x1b, \r, \n, so one record is always one line.
 #pragma once
 
 #include <memory>

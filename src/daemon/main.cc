@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string_view>
@@ -96,7 +97,16 @@ int main(int argc, char** argv) {
     std::cerr << "bitsd: " << state_dir.error().message() << "\n";
     return 1;
   }
-  const openbits::Status status = openbits::daemon::RunDaemon(options);
+  openbits::Status status = openbits::Ok();
+  try {
+    status = openbits::daemon::RunDaemon(options);
+  } catch (const std::exception& error) {
+    // The last net under the bus (sdbus::Error is one): a failure while setting up or
+    // tearing down objects on a connection that just dropped ends bitsd with a logged cause
+    // and a failure status the service manager restarts on, never with std::terminate.
+    status = openbits::Error(openbits::hr::E_FAIL, openbits::ErrorContext::kGeneralQueueManager,
+                             error.what());
+  }
   if (!status) {
     openbits::log::Get("daemon")->error("Failed to run bitsd: {}", status.error().ToString());
     return 1;

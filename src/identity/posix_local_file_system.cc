@@ -17,6 +17,13 @@
 namespace openbits::identity {
 namespace {
 
+// "No such file or directory (ENOENT)": the text for people, the name to search for.
+std::string ErrnoText(int error_number) {
+  const char* name = strerrorname_np(error_number);
+  return std::string(std::strerror(error_number)) + " (" +
+         (name ? name : "errno " + std::to_string(error_number)) + ")";
+}
+
 Error ErrnoError(int error_number, const std::string& what) {
   HRESULT code = hr::E_FAIL;
   switch (error_number) {
@@ -37,7 +44,7 @@ Error ErrnoError(int error_number, const std::string& what) {
       break;
   }
   return Error(code, ErrorContext::kLocalFile,
-               "Failed to " + what + ": " + std::strerror(error_number));
+               "Failed to " + what + ": " + ErrnoText(error_number));
 }
 
 struct SplitPath {
@@ -99,10 +106,27 @@ Result<Fd> OpenDirectory(const std::string& dir) {
   return fd;
 }
 
+// Complete renames a job's files one by one, then forgets the job: a crash in between leaves
+// some files delivered and the job still TRANSFERRED, and Complete runs again. A temp file that
+// is missing while its destination is a regular file of the owner, with the remote mtime that
+// Complete gave it (when the server sent one), was delivered by the interrupted attempt.
+// Called with the owner's file-system identity.
+bool AlreadyDelivered(const core::FileOwner& owner, const std::string& final_path,
+                      std::int64_t mtime_us) {
+  struct stat st {};
+  if (lstat(final_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (geteuid() == 0 && st.st_uid != owner.uid) return false;
+  if (mtime_us > 0 && (st.st_mtim.tv_sec != static_cast<time_t>(mtime_us / 1'000'000) ||
+                       st.st_mtim.tv_nsec / 1000 != mtime_us % 1'000'000)) {
+    return false;
+  }
+  return true;
+}
+
 class PosixTempFile : public core::TempFile {
  public:
-  PosixTempFile(Fd fd, std::string path, std::uint64_t size)
-      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
+  PosixTempFile(Fd fd, std::string path, std::uint64_t size, core::FileOwner owner)
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size), owner_(owner) {}
 
   std::uint64_t size() const override { return size_; }
 
@@ -129,13 +153,56 @@ class PosixTempFile : public core::TempFile {
 
   Status Sync() override {
     if (fdatasync(fd_.get()) != 0) return ErrnoError(errno, "sync " + path_);
-    return Ok();
+    return CheckStillInPlace();
   }
 
  private:
+  // Writes through an open descriptor go on when its directory is deleted or made read-only,
+  // and only the rename of Complete would notice. At every checkpoint (and at the end of each
+  // file), check that the temp file is still where Complete will look for it and that the
+  // owner may still rename it there, so that the job stops while it transfers (ERROR, context
+  // LOCAL_FILE) instead of reaching TRANSFERRED with a file it cannot deliver.
+  Status CheckStillInPlace() {
+    const SplitPath parts = Split(path_);
+    ScopedFsIdentity as_owner(owner_.uid, owner_.gid);
+    OPENBITS_RETURN_IF_ERROR(as_owner.status());
+    struct stat open_file {};
+    if (fstat(fd_.get(), &open_file) != 0) return ErrnoError(errno, "stat " + path_);
+    struct stat dir_stat {};
+    if (stat(parts.dir.c_str(), &dir_stat) != 0) {
+      const int error_number = errno;
+      return ErrnoError(error_number,
+                        "find the destination directory " + parts.dir + " of " + path_);
+    }
+    // Deleted (no link left) or replaced by another file of the same name: ENOENT, as the
+    // rename of Complete would find no such file.
+    struct stat named {};
+    int missing = 0;
+    if (open_file.st_nlink == 0) {
+      missing = ENOENT;
+    } else if (lstat(path_.c_str(), &named) != 0) {
+      missing = errno;
+    } else if (named.st_ino != open_file.st_ino || named.st_dev != open_file.st_dev) {
+      missing = ENOENT;
+    }
+    if (missing != 0) {
+      return ErrnoError(missing,
+                        "find the temp file " + path_ + " (deleted or replaced while downloading)");
+    }
+    // AT_EACCESS checks with the thread's file-system identity, i.e. the owner's.
+    if (faccessat(AT_FDCWD, parts.dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+      const int error_number = errno;
+      return ErrnoError(error_number, "keep writing to " + parts.dir + " as uid " +
+                                          std::to_string(owner_.uid) + " (needed to rename " +
+                                          path_ + " into place)");
+    }
+    return Ok();
+  }
+
   Fd fd_;
   std::string path_;
   std::uint64_t size_;
+  core::FileOwner owner_;
 };
 
 }  // namespace
@@ -197,7 +264,7 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
     return ErrnoError(errno, "seek in temp file " + temp_path);
   }
   return std::unique_ptr<core::TempFile>(
-      std::make_unique<PosixTempFile>(std::move(fd), temp_path, size));
+      std::make_unique<PosixTempFile>(std::move(fd), temp_path, size, owner));
 }
 
 Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
@@ -214,7 +281,13 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   // for a writer; what is renamed must be the owner's regular file.
   Fd fd(openat(dir->get(), from.name.c_str(),
                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
+  if (!fd.valid()) {
+    const int error_number = errno;
+    if (error_number == ENOENT && AlreadyDelivered(owner, final_path, mtime_us)) {
+      return Ok();  // renamed by a Complete that a crash interrupted
+    }
+    return ErrnoError(error_number, "open temp file " + temp_path);
+  }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
   if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {

@@ -1,5 +1,7 @@
 #include "ipc/caller_registry.h"
 
+#include <systemd/sd-bus.h>
+
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <fstream>
@@ -51,8 +53,27 @@ CallerRegistry::~CallerRegistry() = default;
 core::Caller CallerRegistry::Resolve(const sdbus::Message& message) {
   const std::string sender = message.getSender();
   if (auto it = callers_.find(sender); it != callers_.end()) return it->second;
+  return Remember(sender, static_cast<std::uint32_t>(message.getCredsUid()));
+}
+
+std::optional<core::Caller> CallerRegistry::Resolve(sd_bus_message* message) {
+  const char* sender = sd_bus_message_get_sender(message);
+  if (!sender) return std::nullopt;
+  if (auto it = callers_.find(sender); it != callers_.end()) return it->second;
+  // As sdbus::Message::getCredsUid asks: the uid, from the bus when the message lacks it.
+  sd_bus_creds* creds = nullptr;
+  uid_t uid = 0;
+  const bool known =
+      sd_bus_query_sender_creds(message, SD_BUS_CREDS_UID | SD_BUS_CREDS_AUGMENT, &creds) >= 0 &&
+      sd_bus_creds_get_uid(creds, &uid) >= 0;
+  sd_bus_creds_unref(creds);
+  if (!known) return std::nullopt;
+  return Remember(sender, static_cast<std::uint32_t>(uid));
+}
+
+core::Caller CallerRegistry::Remember(const std::string& sender, std::uint32_t uid) {
   core::Caller caller;
-  caller.uid = static_cast<std::uint32_t>(message.getCredsUid());
+  caller.uid = uid;
   caller.gid = identity::PrimaryGid(caller.uid);
   caller.is_admin = identity::IsAdmin(caller.uid, admin_group_);
   callers_.emplace(sender, caller);

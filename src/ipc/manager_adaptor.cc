@@ -20,7 +20,8 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager&
       callers_(callers),
       objects_(objects),
       certificates_(certificates),
-      account_proxies_(account_proxies) {
+      account_proxies_(account_proxies),
+      job_subtree_(connection, manager, callers) {
   registerAdaptor();
 }
 

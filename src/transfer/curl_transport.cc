@@ -168,8 +168,7 @@ Status CurlSession::AcceptResponse() {
                  "the server cannot satisfy the requested byte ranges of " + url);
   }
   if (status >= 400 || (status >= 300 && status < 400) || status < 200) {
-    return Error(HttpStatusToHresult(static_cast<int>(status)), ErrorContext::kRemoteFile,
-                 "HTTP status " + std::to_string(status) + " for " + url);
+    return HttpStatusError(status, headers_.retry_after, url);
   }
   core::DownloadResponse response;
   response.raw_headers = headers_.raw;
@@ -692,7 +691,7 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
     if (auto tls = TlsError(curl_, code, error_buffer, tls_, log::RedactUrl(request.url))) {
       return *tls;
     }
-    return CurlError(code, error_buffer, log::RedactUrl(request.url));
+    return CurlError(curl_, code, error_buffer, log::RedactUrl(request.url));
   }
   if (!accepted_) {
     // No body at all: an error status, or an empty file.
