@@ -79,4 +79,17 @@ std::string RedactUrl(std::string_view url) {
   return redacted;
 }
 
+std::string RedactProxyEntry(std::string_view entry) {
+  const auto at = entry.rfind('@');
+  if (at == std::string_view::npos) return std::string(entry);
+  std::size_t start = 0;
+  if (const auto scheme_end = entry.find("://"); scheme_end != std::string_view::npos) {
+    start = scheme_end + 3;
+  } else if (const auto equals = entry.find('='); equals != std::string_view::npos && equals < at) {
+    start = equals + 1;
+  }
+  if (at < start) return std::string(entry);
+  return std::string(entry.substr(0, start)) + "***@" + std::string(entry.substr(at + 1));
+}
+
 }  // namespace openbits::log

@@ -20,5 +20,8 @@ std::shared_ptr<spdlog::logger> Get(const std::string& module);
 
 // A URL safe to log: userinfo replaced by "***", query string kept.
 std::string RedactUrl(std::string_view url);
+// A proxy entry safe to log ("[scheme=][scheme://][user:password@]host[:port]"): any userinfo
+// replaced by "***", with or without a scheme.
+std::string RedactProxyEntry(std::string_view entry);
 
 }  // namespace openbits::log

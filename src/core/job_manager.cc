@@ -159,6 +159,10 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.display_name = display_name;
   job.type = type;
   job.proxy_environment = FilterProxyEnvironment(proxy_environment);
+  // A password in the environment's proxy URLs becomes the job's (sealed) proxy credentials.
+  for (Credential& credential : TakeProxyEnvironmentCredentials(job.proxy_environment)) {
+    job.credentials.Set(std::move(credential));
+  }
   const std::int64_t now = clock_.NowUs();
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;
@@ -314,6 +318,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
       file.remote_url = spec.remote_url;
       file.local_path = spec.local_path;
       file.ranges = spec.ranges;
+      file.mode = spec.mode & 0777;
       // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
       file.temp_path =
           job.high_performance
@@ -389,8 +394,8 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
     for (const JobFile& file : job.files) {
       if (file.completed) {
         // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
-        OPENBITS_RETURN_IF_ERROR(
-            files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
+        OPENBITS_RETURN_IF_ERROR(files_.CommitTemp(owner, file.temp_path, file.local_path,
+                                                   file.remote_mtime_us, file.mode));
       } else {
         partial = true;
         if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has

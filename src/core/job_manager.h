@@ -37,7 +37,8 @@ struct FileSpec {
       : remote_url(std::move(url)), local_path(std::move(path)), ranges(std::move(byte_ranges)) {}
   std::string remote_url;
   std::string local_path;
-  std::vector<FileRange> ranges;  // AddFileWithRanges; empty: the whole file
+  std::vector<FileRange> ranges;          // AddFileWithRanges; empty: the whole file
+  std::uint32_t mode = kDefaultFileMode;  // JobFile::mode: 0666 & ~the caller's umask
 };
 
 struct ManagerOptions {

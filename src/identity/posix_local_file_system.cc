@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "identity/fs_identity.h"
@@ -72,6 +76,29 @@ class Fd {
  private:
   int fd_;
 };
+
+// The permission bits a file created with mode 0666 gets in the directory `dir_fd` when the
+// directory has a default ACL (system.posix_acl_default, in the kernel's xattr format:
+// a version word, then {tag, perm, id} entries): the ACL's owner, mask (or group, without a
+// mask) and other entries, each masked by 0666's rw-, as posix_acl_create() computes them.
+// nullopt when the directory has no default ACL (then the umask applies, as in open(2)).
+std::optional<std::uint32_t> DefaultAclMode(int dir_fd) {
+  std::array<unsigned char, 4 + 8 * 64> acl{};
+  const ssize_t size = fgetxattr(dir_fd, "system.posix_acl_default", acl.data(), acl.size());
+  if (size < 4 || (size - 4) % 8 != 0) return std::nullopt;  // none, unsupported or odd
+  constexpr std::uint16_t kUserObj = 0x01, kGroupObj = 0x04, kMask = 0x10, kOther = 0x20;
+  std::uint32_t owner = 0, group = 0, other = 0;
+  std::optional<std::uint32_t> mask;
+  for (ssize_t at = 4; at + 8 <= size; at += 8) {
+    const auto tag = static_cast<std::uint16_t>(acl[at] | (acl[at + 1] << 8));
+    const auto perm = static_cast<std::uint32_t>(acl[at + 2] | (acl[at + 3] << 8)) & 07;
+    if (tag == kUserObj) owner = perm;
+    if (tag == kGroupObj) group = perm;
+    if (tag == kMask) mask = perm;
+    if (tag == kOther) other = perm;
+  }
+  return ((owner & 06) << 6) | ((mask.value_or(group) & 06) << 3) | (other & 06);
+}
 
 Result<Fd> OpenDirectory(const std::string& dir) {
   Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -241,7 +268,8 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
 }
 
 Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
-                                        const std::string& final_path, std::int64_t mtime_us) {
+                                        const std::string& final_path, std::int64_t mtime_us,
+                                        std::uint32_t mode) {
   ScopedFsIdentity as_owner(owner.uid, owner.gid);
   OPENBITS_RETURN_IF_ERROR(as_owner.status());
   const SplitPath from = Split(temp_path);
@@ -267,8 +295,18 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
                  "the temp file " + temp_path + " is not a regular file of uid " +
                      std::to_string(owner.uid));
   }
-  // The temp file was private while incomplete; the result gets ordinary permissions.
-  if (fchmod(fd.get(), 0644) != 0) return ErrnoError(errno, "chmod " + temp_path);
+  Fd to_dir(from.dir == to.dir ? dup(dir->get())
+                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
+  // The temp file was private (0600) while incomplete: a partial download is nobody else's
+  // business. The result gets the mode the owner's own process would have given it: the
+  // caller's 0666 & ~umask, or where the directory has a default ACL, that ACL's. The named
+  // entries of the ACL were inherited when the temp file was created; chmod sets the owner,
+  // mask and other entries, so the file ends with the ACL open(2) would have given it.
+  const std::uint32_t final_mode = DefaultAclMode(to_dir.get()).value_or(mode & 0666);
+  if (fchmod(fd.get(), static_cast<mode_t>(final_mode)) != 0) {
+    return ErrnoError(errno, "chmod " + temp_path);
+  }
   if (mtime_us > 0) {
     const timespec times[2] = {{0, UTIME_OMIT},
                                {static_cast<time_t>(mtime_us / 1'000'000),
@@ -276,9 +314,6 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
     if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + temp_path);
   }
   if (fsync(fd.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
-  Fd to_dir(from.dir == to.dir ? dup(dir->get())
-                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
   if (renameat(dir->get(), from.name.c_str(), to_dir.get(), to.name.c_str()) != 0) {
     return ErrnoError(errno, "rename " + temp_path + " to " + final_path);
   }

@@ -30,6 +30,12 @@ class CallerRegistry {
   // The same for a raw sd-bus message (a filter that runs before sdbus-c++ sees it); nullopt
   // when the bus cannot say who sent it.
   std::optional<core::Caller> Resolve(sd_bus_message* message);
+  // The mode a file created now by the caller's process would get without a default ACL:
+  // 0666 & ~umask, with the umask read from /proc/<pid>/status of the sender's process (its
+  // pid from the bus). kDefaultFileMode (umask 022) when the pid or umask cannot be read or
+  // the process is no longer the caller's uid (a pid reused since it connected). Read at
+  // every call, not cached: a process may change its umask. Bus thread only.
+  std::uint32_t FileCreationMode(const sdbus::Message& message);
   // Unique names of the connections of `uid` that have called us and are still on the bus.
   std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
 

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/proxy_settings.h"
 #include "identity/users.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
@@ -135,8 +136,9 @@ std::tuple<bool, uint32_t, std::string, std::string, std::string> ManagerAdaptor
   ThrowIfError(core::AuthorizeReadAccountProxy(caller, uid));
   const auto proxy = account_proxies_.Get(uid);
   if (!proxy) return {false, 0, "", "", ""};
-  return {true, static_cast<uint32_t>(proxy->mode), proxy->list, proxy->bypass,
-          proxy->autoscript_url};
+  // Never a password, even one an older version accepted.
+  return {true, static_cast<uint32_t>(proxy->mode), core::RedactProxyUserinfo(proxy->list),
+          proxy->bypass, core::RedactProxyUserinfo(proxy->autoscript_url)};
 }
 
 }  // namespace openbits::ipc

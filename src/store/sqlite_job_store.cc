@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "base/log.h"
+#include "store/proxy_secrets.h"
 #include "store/sqlite_database.h"
 
 namespace openbits::store {
@@ -132,16 +133,32 @@ CREATE TABLE account_proxies (
 );
 )sql";
 
+// Version 10: each file's mode (0666 & ~the umask of AddFile's caller).
+constexpr const char* kMigrationV10 = R"sql(
+ALTER TABLE files ADD COLUMN mode INTEGER NOT NULL DEFAULT 420;
+)sql";
+
+// Version 11 (SqliteJobStore::kProxySealingVersion): proxy lists, proxy environments and
+// PAC URLs may hold a password; they are sealed (proxy_secrets.h), the plaintext columns stay
+// empty. The step also seals the rows of older versions (SealPlaintextProxyRows).
+constexpr const char* kMigrationV11 = R"sql(
+ALTER TABLE jobs ADD COLUMN proxy_sealed BLOB;
+ALTER TABLE account_proxies ADD COLUMN sealed BLOB;
+)sql";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 9> kMigrations = {{{1, kSchemaV1},
-                                                                     {2, kMigrationV2},
-                                                                     {3, kMigrationV3},
-                                                                     {4, kMigrationV4},
-                                                                     {5, kMigrationV5},
-                                                                     {6, kMigrationV6},
-                                                                     {7, kMigrationV7},
-                                                                     {8, kMigrationV8},
-                                                                     {9, kMigrationV9}}};
+constexpr std::array<std::pair<int, const char*>, 11> kMigrations = {{{1, kSchemaV1},
+                                                                      {2, kMigrationV2},
+                                                                      {3, kMigrationV3},
+                                                                      {4, kMigrationV4},
+                                                                      {5, kMigrationV5},
+                                                                      {6, kMigrationV6},
+                                                                      {7, kMigrationV7},
+                                                                      {8, kMigrationV8},
+                                                                      {9, kMigrationV9},
+                                                                      {10, kMigrationV10},
+                                                                      {11, kMigrationV11}}};
+static_assert(kMigrations[SqliteJobStore::kProxySealingVersion - 1].second == kMigrationV11);
 
 // What a sealed credential row holds: three length-prefixed fields.
 SecretString PackCredential(const core::Credential& credential) {
@@ -180,27 +197,6 @@ std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
   credential.credential_cache = std::move(fields[2]);
   credential.ntlm_user_file = std::move(fields[3]);
   return credential;
-}
-
-std::string EncodeEnvironment(const core::ProxyEnvironment& environment) {
-  std::string text;
-  for (const auto& [name, value] : environment) text += name + "=" + value + "\n";
-  return text;
-}
-
-core::ProxyEnvironment DecodeEnvironment(const std::string& text) {
-  core::ProxyEnvironment environment;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(start, end - start);
-    if (const auto equals = line.find('='); equals != std::string::npos) {
-      environment[line.substr(0, equals)] = line.substr(equals + 1);
-    }
-    start = end + 1;
-  }
-  return environment;
 }
 
 std::string CredentialContext(const std::string& job_id, std::int64_t target, std::int64_t scheme) {
@@ -285,11 +281,18 @@ Status StepDone(sqlite3* db, Statement& statement, const std::string& what) {
 }
 
 // Runs the migrations from `from` up to `to`, each in its own transaction.
-Status Migrate(sqlite3* db, const std::string& path, int from, int to) {
+// Each step moves the schema up one version in one transaction. The sealing step
+// (kProxySealingVersion) also seals the plaintext rows older versions wrote, with
+// secure_delete on so that the old bytes are overwritten.
+Status Migrate(sqlite3* db, const std::string& path, int from, int to, const SecretBox& secrets) {
   for (const auto& [target, sql] : kMigrations) {
     if (from >= target || target > to) continue;
     OPENBITS_RETURN_IF_ERROR(ExecOn(db, "BEGIN IMMEDIATE"));
     Status migrated = ExecOn(db, sql);
+    if (migrated && target == SqliteJobStore::kProxySealingVersion) {
+      migrated = ExecOn(db, "PRAGMA secure_delete = ON");
+      if (migrated) migrated = SealPlaintextProxyRows(db, secrets);
+    }
     if (migrated) {
       migrated = ExecOn(db, ("PRAGMA user_version = " + std::to_string(target)).c_str());
     }
@@ -335,10 +338,10 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
         [&](sqlite3* db, int version) -> Status {
           if (version > kSchemaVersion) return NewerSchema(path, version);
           corrupt_version = version > 0 ? version : kSchemaVersion;
-          return Migrate(db, path, 0, corrupt_version);
+          return Migrate(db, path, 0, corrupt_version, *secrets);
         },
         [&](sqlite3* db) -> Status {
-          OPENBITS_RETURN_IF_ERROR(Migrate(db, path, corrupt_version, kSchemaVersion));
+          OPENBITS_RETURN_IF_ERROR(Migrate(db, path, corrupt_version, kSchemaVersion, *secrets));
           return ExecOn(db, kRecoveryCleanup);
         });
     if (!recovered) return recovered.error();
@@ -356,7 +359,11 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
   }
   std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(checked->db, path, std::move(secrets)));
   if (checked->version > kSchemaVersion) return NewerSchema(path, checked->version);
-  OPENBITS_RETURN_IF_ERROR(Migrate(store->db_, path, checked->version, kSchemaVersion));
+  OPENBITS_RETURN_IF_ERROR(
+      Migrate(store->db_, path, checked->version, kSchemaVersion, *store->secrets_));
+  if (checked->version > 0 && checked->version < kProxySealingVersion) {
+    OPENBITS_RETURN_IF_ERROR(store->ScrubOldPages());
+  }
 
   // Queues from before the marker existed get it now, if they hold jobs.
   store->held_jobs_marked_ = std::filesystem::exists(HeldJobsMarkerPath(path));
@@ -367,6 +374,16 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
     }
   }
   return store;
+}
+
+Status SqliteJobStore::ScrubOldPages() {
+  // The sealing step's old pages: the main file still holds them until a checkpoint, the WAL
+  // may hold older plaintext frames, free pages may keep what secure_delete did not see.
+  // Checkpoint and truncate the WAL, rebuild the file, and truncate the WAL it went through.
+  OPENBITS_RETURN_IF_ERROR(Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  OPENBITS_RETURN_IF_ERROR(Exec("VACUUM"));
+  OPENBITS_RETURN_IF_ERROR(Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  return Exec("PRAGMA secure_delete = OFF");
 }
 
 SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
@@ -394,8 +411,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
                         "dynamic_content, high_performance, max_download_size, resumed_once, "
                         "client_cert_location, client_cert_store, client_cert_sha1, "
-                        "client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
-                        "proxy_environment "
+                        "client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed "
                         "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
@@ -463,9 +479,17 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
           static_cast<std::uint32_t>(select_jobs.Int(36)), select_jobs.Text(37),
           select_jobs.Text(38), select_jobs.Text(39)};
     }
-    job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), select_jobs.Text(41),
-                 select_jobs.Text(42)};
-    job.proxy_environment = DecodeEnvironment(select_jobs.Text(43));
+    job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), "", select_jobs.Text(41)};
+    if (!select_jobs.IsNull(42)) {
+      auto proxy = OpenJobProxy(*secrets_, job.id.ToString(), select_jobs.Blob(42));
+      if (!proxy) {
+        // The job stays usable (direct, or its other proxy sources); the log says why.
+        Log()->error("Failed to decrypt the proxy settings of job={}", job.id.ToString());
+      } else {
+        job.proxy.list = std::move(proxy->list);
+        job.proxy_environment = std::move(proxy->environment);
+      }
+    }
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -474,7 +498,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state, ranges "
+                           "response_headers, validation_state, ranges, mode "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -493,6 +517,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.response_headers = select_files.Text(9);
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       file.ranges = DecodeRanges(select_files.Text(11));
+      file.mode = static_cast<std::uint32_t>(select_files.Int(12)) & 0777;
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -541,10 +566,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
         "max_download_size, resumed_once, client_cert_location, client_cert_store, "
-        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
-        "proxy_environment) "
+        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?,?)");
+        "?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -610,9 +634,14 @@ Status SqliteJobStore::Save(const core::Job& job) {
       for (int i = 37; i <= 40; ++i) upsert.BindNull(i);
     }
     upsert.Bind(41, static_cast<std::int64_t>(job.proxy.usage));
-    upsert.Bind(42, job.proxy.list);
-    upsert.Bind(43, job.proxy.bypass);
-    upsert.Bind(44, EncodeEnvironment(job.proxy_environment));
+    upsert.Bind(42, job.proxy.bypass);
+    if (job.proxy.list.empty() && job.proxy_environment.empty()) {
+      upsert.BindNull(43);
+    } else {
+      auto sealed = SealJobProxy(*secrets_, id, job.proxy.list, job.proxy_environment);
+      if (!sealed) return sealed.error();
+      upsert.BindBlob(43, *sealed);
+    }
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");
@@ -623,8 +652,8 @@ Status SqliteJobStore::Save(const core::Job& job) {
       Statement insert(db_,
                        "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
                        "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state, ranges) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                       "remote_mtime_us, response_headers, validation_state, ranges, mode) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -643,6 +672,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
         insert.BindNull(13);
       }
       insert.Bind(14, EncodeRanges(file.ranges));
+      insert.Bind(15, std::int64_t{file.mode});
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
 
@@ -705,13 +735,23 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
 Result<std::map<std::uint32_t, core::AccountProxy>> SqliteJobStore::LoadAccountProxies() {
   std::lock_guard lock(mutex_);
   std::map<std::uint32_t, core::AccountProxy> accounts;
-  Statement select(db_, "SELECT uid, mode, list, bypass, autoscript_url FROM account_proxies");
+  Statement select(db_, "SELECT uid, mode, bypass, sealed FROM account_proxies");
   if (!select.ok()) return SqliteError(db_, "read account proxy settings");
   int rc;
   while ((rc = select.Step()) == SQLITE_ROW) {
-    accounts[static_cast<std::uint32_t>(select.Int(0))] = {
-        static_cast<core::AccountProxyMode>(select.Int(1)), select.Text(2), select.Text(3),
-        select.Text(4)};
+    const auto uid = static_cast<std::uint32_t>(select.Int(0));
+    core::AccountProxy proxy{static_cast<core::AccountProxyMode>(select.Int(1)), "", select.Text(2),
+                             ""};
+    if (!select.IsNull(3)) {
+      auto secrets = OpenAccountProxy(*secrets_, uid, select.Blob(3));
+      if (!secrets) {
+        Log()->error("Failed to decrypt the proxy settings of account uid={}", uid);
+        continue;  // as if the account had none: PRECONFIG's next source applies
+      }
+      proxy.list = std::move(secrets->list);
+      proxy.autoscript_url = std::move(secrets->autoscript_url);
+    }
+    accounts[uid] = std::move(proxy);
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read account proxy settings");
   return accounts;
@@ -725,14 +765,15 @@ Status SqliteJobStore::SaveAccountProxy(std::uint32_t uid,
     remove.Bind(1, std::int64_t{uid});
     return StepDone(db_, remove, "reset account proxy settings");
   }
+  auto sealed = SealAccountProxy(*secrets_, uid, proxy->list, proxy->autoscript_url);
+  if (!sealed) return sealed.error();
   Statement upsert(db_,
                    "INSERT OR REPLACE INTO account_proxies (uid, mode, list, bypass, "
-                   "autoscript_url) VALUES (?,?,?,?,?)");
+                   "autoscript_url, sealed) VALUES (?,?,'',?,'',?)");
   upsert.Bind(1, std::int64_t{uid});
   upsert.Bind(2, static_cast<std::int64_t>(proxy->mode));
-  upsert.Bind(3, proxy->list);
-  upsert.Bind(4, proxy->bypass);
-  upsert.Bind(5, proxy->autoscript_url);
+  upsert.Bind(3, proxy->bypass);
+  upsert.BindBlob(4, *sealed);
   return StepDone(db_, upsert, "save account proxy settings");
 }
 

@@ -17,6 +17,10 @@ namespace openbits::store {
 
 class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
  public:
+  // The schema version that seals proxy lists, proxy environments and PAC URLs (which may
+  // hold a password) and seals the plaintext rows of older versions.
+  static constexpr int kProxySealingVersion = 11;
+
   // Opens (creating if needed) the database, checks its integrity and migrates it to the
   // current schema. A file that fails the check is moved aside to "<path>.corrupt-<time>"
   // (kept as it was, its path logged) and the rows that can still be read become the new
@@ -41,6 +45,8 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   Status Exec(const char* sql);
   // Writes the held-jobs marker (sqlite_recovery.h) once, before the first job is saved.
   Status MarkHeldJobs();
+  // After the sealing migration: no page of the file or the WAL keeps the plaintext.
+  Status ScrubOldPages();
 
   std::mutex mutex_;
   sqlite3* db_;  // guarded by mutex_

@@ -65,7 +65,7 @@ class InMemoryFileSystem : public core::LocalFileSystem {
     return std::unique_ptr<core::TempFile>(std::make_unique<Temp>(*this, path));
   }
   Status CommitTemp(const core::FileOwner&, const std::string& temp, const std::string& final_path,
-                    std::int64_t) override {
+                    std::int64_t, std::uint32_t) override {
     std::lock_guard lock(mutex_);
     files_[final_path] = files_[temp];
     files_.erase(temp);

@@ -173,6 +173,18 @@ TEST_F(SqliteJobStoreTest, AKeyFileOthersCanReadIsRefused) {
   EXPECT_EQ(box.error().code(), hr::E_ACCESSDENIED);
 }
 
+TEST_F(SqliteJobStoreTest, AKeyFileHalfWrittenByACrashedStartDoesNotBlockTheNext) {
+  const fs::path key = dir_ / "other.key";
+  {
+    std::ofstream stale(dir_ / "other.key.new", std::ios::binary);
+    stale << "half";
+  }
+  auto box = SecretBox::OpenOrCreate(key.string());
+  ASSERT_TRUE(box) << box.error().ToString();
+  EXPECT_EQ(fs::file_size(key), 32u);
+  EXPECT_FALSE(fs::exists(dir_ / "other.key.new"));
+}
+
 TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   core::Job job = SampleJob();
   auto store = OpenStore();
@@ -239,6 +251,112 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
   EXPECT_EQ(loaded->front().maximum_download_time_s, 7'776'000u);
   EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
+}
+
+// Every file of the database (jobs.db, -wal, -shm), concatenated.
+std::string DatabaseBytes(const fs::path& dir) {
+  std::string bytes;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.path().filename().string().starts_with("jobs.db")) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return bytes;
+}
+
+constexpr const char* kProxyPassword = "S3cretPw";
+
+core::Job WithProxySecrets(core::Job job) {
+  job.proxy = {ProxyUsage::kOverride, "http=user:S3cretPw@proxy.example:3128", "<local>"};
+  job.proxy_environment = {{"http_proxy", "http://user:S3cretPw@127.0.0.1:3128"},
+                           {"no_proxy", "localhost"}};
+  return job;
+}
+
+const core::AccountProxy kAccountWithSecret{core::AccountProxyMode::kManualProxy,
+                                            "user:S3cretPw@proxy.example:8080", "*.corp", ""};
+const core::AccountProxy kScriptWithSecret{core::AccountProxyMode::kAutoscript, "", "",
+                                           "http://user:S3cretPw@pac.example/proxy.pac"};
+
+TEST_F(SqliteJobStoreTest, ProxyListsAndEnvironmentsAreSealedOnDisk) {
+  const core::Job job = WithProxySecrets(SampleJob());
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Save(job));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1000, kAccountWithSecret));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1001, kScriptWithSecret));
+    EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "while open";
+  }
+  EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "after close";
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().proxy, job.proxy);
+  EXPECT_EQ(loaded->front().proxy_environment, job.proxy_environment);
+  auto accounts = (*store)->LoadAccountProxies();
+  ASSERT_TRUE(accounts);
+  EXPECT_EQ(accounts->at(1000), kAccountWithSecret);
+  EXPECT_EQ(accounts->at(1001), kScriptWithSecret);
+}
+
+TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
+  const core::Job job = WithProxySecrets(SampleJob());
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    core::Job plain = job;
+    plain.proxy = {};
+    plain.proxy_environment = {};
+    ASSERT_TRUE((*store)->Save(plain));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1000, core::AccountProxy{}));
+  }
+  {
+    // The database as the schema before sealing wrote it: the secrets in plaintext columns.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    for (const char* undo : {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
+                             "ALTER TABLE account_proxies DROP COLUMN sealed"}) {
+      sqlite3_exec(db, undo, nullptr, nullptr, nullptr);  // absent before the sealing schema
+    }
+    const std::string plaintext =
+        "UPDATE jobs SET proxy_usage = 2, proxy_list = 'http=user:S3cretPw@proxy.example:3128', "
+        "proxy_bypass = '<local>', error_message = 'the creator''s proxy environment cannot be "
+        "used: the proxy entry ''http://user:S3cretPw@127.0.0.1:3128'' is not host[:port]', "
+        "proxy_environment = "
+        "'http_proxy=http://user:S3cretPw@127.0.0.1:3128\nno_proxy=localhost\n';"
+        "UPDATE account_proxies SET mode = 2, list = 'user:S3cretPw@proxy.example:8080', "
+        "bypass = '*.corp';"
+        "INSERT INTO account_proxies VALUES (1001, 3, '', '', "
+        "'http://user:S3cretPw@pac.example/proxy.pac');"
+        "PRAGMA user_version = " +
+        std::to_string(SqliteJobStore::kProxySealingVersion - 1) + ";";
+    ASSERT_EQ(sqlite3_exec(db, plaintext.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    ASSERT_NE(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos);
+  }
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    auto loaded = (*store)->LoadAll();
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->size(), 1u);
+    EXPECT_EQ(loaded->front().proxy, job.proxy);
+    EXPECT_EQ(loaded->front().proxy_environment, job.proxy_environment);
+    ASSERT_TRUE(loaded->front().error);
+    EXPECT_NE(loaded->front().error->message.find("'http://***@127.0.0.1:3128'"), std::string::npos)
+        << loaded->front().error->message;
+    auto accounts = (*store)->LoadAccountProxies();
+    ASSERT_TRUE(accounts);
+    EXPECT_EQ(accounts->at(1000), kAccountWithSecret);
+    EXPECT_EQ(accounts->at(1001), kScriptWithSecret);
+    // Not in the file, nor in its WAL or free pages, once migrated.
+    EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "while open";
+  }
+  EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "after close";
 }
 
 std::string KeptCorruptCopy(const fs::path& dir) {
