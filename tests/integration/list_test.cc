@@ -198,7 +198,7 @@ TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
   churner.join();
 
   EXPECT_TRUE(ordered) << "pages out of their order";
-  EXPECT_GT(pages, 34);  // 240 jobs at least, 7 a page
+  EXPECT_GE(pages, 18);  // the 120 steady jobs alone fill 18 pages of 7
   const std::set<std::string> unique(listed.begin(), listed.end());
   EXPECT_EQ(unique.size(), listed.size()) << "a job was listed twice";
   EXPECT_EQ(Missing(steady, listed), 0u) << "a steady job was skipped";
