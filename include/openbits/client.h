@@ -80,8 +80,29 @@ struct StoreCertificate {
 
 inline constexpr std::uint64_t kLengthToEof = ~std::uint64_t{0};  // BG_LENGTH_TO_EOF
 
+// What `bitsadmin /list` shows of a job: one entry of Client::ListJobs.
+struct JobSummary {
+  Guid id;
+  std::string display_name;
+  JobType type = JobType::kDownload;
+  JobState state = JobState::kSuspended;
+  JobPriority priority = JobPriority::kNormal;
+  JobOwner owner;
+  JobProgress progress;
+  std::int64_t creation_us = 0;  // microseconds since the epoch
+};
+
+// One page of a listing. next_cursor continues it; empty after the last page.
+struct JobListPage {
+  std::vector<JobSummary> jobs;
+  std::string next_cursor;
+};
+
 class Connection;
 
+// A handle on a job: each call is one D-Bus call. A Job subscribes to none of the job's
+// signals, so a client may hold or touch any number of jobs (a bus admits only so many
+// signal subscriptions per connection).
 class Job {
  public:
   const Guid& id() const { return id_; }
@@ -197,8 +218,19 @@ class Client {
 
   Result<Job> CreateJob(const std::string& display_name, JobType type = JobType::kDownload);
   Result<Job> GetJob(const Guid& id);
+  // A handle on the job `id` without asking bitsd; its calls fail with BG_E_NOT_FOUND if
+  // there is no such job the caller may see.
+  Job OpenJob(const Guid& id);
   // The caller's jobs; all users' with all_users (administrators only).
   Result<std::vector<Job>> EnumJobs(bool all_users = false);
+  // The jobs EnumJobs returns, with what /list shows of each, a page per call (bitsd
+  // Manager.ListJobs): every job after the page `cursor` ended (from the first with ""), at
+  // most max_count (bitsd caps pages at 1000; 0 asks for its maximum), in bitsd's listing
+  // order (by GUID). A job that exists from the first call to the last is listed exactly once.
+  Result<JobListPage> ListJobsPage(const std::string& cursor, std::uint32_t max_count,
+                                   bool all_users = false);
+  // Every page of ListJobsPage, sorted as BITS lists jobs: by creation time (then GUID).
+  Result<std::vector<JobSummary>> ListJobs(bool all_users = false);
   Result<std::string> GetErrorDescription(HRESULT code);
   // The certificates of a store (CURRENT_USER: the caller's own).
   Result<std::vector<StoreCertificate>> ListCertificates(std::uint32_t location,

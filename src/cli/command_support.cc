@@ -29,12 +29,11 @@ Result<Job> ResolveJob(Client& client, const std::string& name) {
   if (!name.empty() && name.front() == '{') {
     return Error::InvalidArg("'" + name + "' is not a valid job GUID");
   }
-  auto jobs = client.EnumJobs(false);
+  auto jobs = client.ListJobs(false);
   if (!jobs) return jobs.error();
   std::vector<Job> matches;
-  for (Job& job : *jobs) {
-    auto display = job.GetDisplayName();
-    if (display && *display == name) matches.push_back(job);
+  for (const JobSummary& job : *jobs) {
+    if (job.display_name == name) matches.push_back(client.OpenJob(job.id));
   }
   if (matches.empty()) return Error::NotFound("no job is named '" + name + "'");
   if (matches.size() > 1) {

@@ -165,10 +165,24 @@ int List(Context& ctx, const Args& args) {
       return Usage("/list [/allusers] [/verbose]");
     }
   }
-  auto jobs = ctx.client.EnumJobs(all_users);
+  // One call per page of summaries; /verbose then reads each job in full.
+  auto jobs = ctx.client.ListJobs(all_users);
   if (!jobs) return Fail("list jobs", jobs.error());
+  if (!verbose) {
+    if (ctx.json) {
+      std::cout << "[";
+      for (std::size_t i = 0; i < jobs->size(); ++i)
+        std::cout << (i ? "," : "") << ToJson((*jobs)[i]);
+      std::cout << "]\n";
+      return 0;
+    }
+    for (const JobSummary& job : *jobs) std::cout << SummaryLine(job) << "\n";
+    if (!ctx.raw) std::cout << "Listed " << jobs->size() << " job(s).\n";
+    return 0;
+  }
   std::vector<JobReport> reports;
-  for (Job& job : *jobs) {
+  for (const JobSummary& summary : *jobs) {
+    Job job = ctx.client.OpenJob(summary.id);
     // A job completed or cancelled meanwhile is simply no longer listed.
     if (auto report = ReadJob(job)) reports.push_back(std::move(*report));
   }
@@ -179,9 +193,7 @@ int List(Context& ctx, const Args& args) {
     std::cout << "]\n";
     return 0;
   }
-  for (const JobReport& report : reports) {
-    std::cout << (verbose ? VerboseText(report) + "\n" : SummaryLine(report) + "\n");
-  }
+  for (const JobReport& report : reports) std::cout << VerboseText(report) << "\n";
   if (!ctx.raw) std::cout << "Listed " << reports.size() << " job(s).\n";
   return 0;
 }
@@ -189,10 +201,11 @@ int List(Context& ctx, const Args& args) {
 int Reset(Context& ctx, const Args& args) {
   const bool all_users = args.size() == 1 && (args[0] == "/allusers" || args[0] == "/ALLUSERS");
   if (!args.empty() && !all_users) return Usage("/reset [/allusers]");
-  auto jobs = ctx.client.EnumJobs(all_users);
+  auto jobs = ctx.client.ListJobs(all_users);
   if (!jobs) return Fail("list jobs", jobs.error());
   std::size_t cancelled = 0;
-  for (Job& job : *jobs) {
+  for (const JobSummary& summary : *jobs) {
+    Job job = ctx.client.OpenJob(summary.id);
     if (auto result = job.Cancel()) {
       ++cancelled;
       if (!ctx.raw) std::cout << job.id().ToString() << " canceled.\n";
@@ -220,13 +233,11 @@ int Monitor(Context& ctx, const Args& args) {
   }
   const bool terminal = isatty(STDOUT_FILENO) != 0;
   for (;;) {  // until interrupted, as on Windows
-    auto jobs = ctx.client.EnumJobs(all_users);
+    auto jobs = ctx.client.ListJobs(all_users);
     if (!jobs) return Fail("list jobs", jobs.error());
     if (terminal) TerminalEscaping::WriteControl("\033[H\033[2J");
     std::cout << "MONITORING BACKGROUND COPY MANAGER (" << refresh_s << " second refresh)\n";
-    for (Job& job : *jobs) {
-      if (auto report = ReadJob(job)) std::cout << SummaryLine(*report) << "\n";
-    }
+    for (const JobSummary& job : *jobs) std::cout << SummaryLine(job) << "\n";
     std::cout << std::flush;
     std::this_thread::sleep_for(std::chrono::seconds(refresh_s));
   }

@@ -67,11 +67,24 @@ std::string Shown(std::string_view value) { return text::Printable(value); }
 
 }  // namespace
 
+namespace {
+
+std::string SummaryLine(const Guid& id, std::string_view display_name, JobState state,
+                        const JobProgress& progress) {
+  return id.ToString() + " '" + Shown(display_name) + "' " + std::string(JobStateName(state)) +
+         " " + std::to_string(progress.files_transferred) + " / " +
+         std::to_string(progress.files_total) + " " + std::to_string(progress.bytes_transferred) +
+         " / " + FormatSize(progress.bytes_total);
+}
+
+}  // namespace
+
 std::string SummaryLine(const JobReport& r) {
-  return r.id.ToString() + " '" + Shown(r.display_name) + "' " +
-         std::string(JobStateName(r.state)) + " " + std::to_string(r.progress.files_transferred) +
-         " / " + std::to_string(r.progress.files_total) + " " +
-         std::to_string(r.progress.bytes_transferred) + " / " + FormatSize(r.progress.bytes_total);
+  return SummaryLine(r.id, r.display_name, r.state, r.progress);
+}
+
+std::string SummaryLine(const JobSummary& s) {
+  return SummaryLine(s.id, s.display_name, s.state, s.progress);
 }
 
 std::string ErrorText(const JobErrorInfo& error, const std::vector<FileInfo>& files) {
@@ -209,6 +222,22 @@ std::string ToJson(const JobReport& r) {
         << ",\"completed\":" << (f.completed ? "true" : "false") << "}";
   }
   out << "]}";
+  return out.str();
+}
+
+std::string ToJson(const JobSummary& s) {
+  std::ostringstream out;
+  out << "{\"id\":" << JsonString(s.id.ToString())
+      << ",\"display_name\":" << JsonString(s.display_name)
+      << ",\"type\":" << JsonString(JobTypeName(s.type))
+      << ",\"state\":" << JsonString(JobStateName(s.state)) << ",\"owner\":{\"uid\":" << s.owner.uid
+      << ",\"name\":" << JsonString(s.owner.name) << "}"
+      << ",\"priority\":" << JsonString(JobPriorityName(s.priority))
+      << ",\"bytes_total\":" << JsonSize(s.progress.bytes_total)
+      << ",\"bytes_transferred\":" << s.progress.bytes_transferred
+      << ",\"files_total\":" << s.progress.files_total
+      << ",\"files_transferred\":" << s.progress.files_transferred
+      << ",\"creation_time_us\":" << s.creation_us << "}";
   return out.str();
 }
 

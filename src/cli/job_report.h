@@ -35,12 +35,15 @@ std::string FormatTime(std::int64_t us);      // local time, "UNKNOWN" for 0
 
 // "{GUID} 'name' STATE files / total bytes / total", as bitsadmin /list prints it.
 std::string SummaryLine(const JobReport& report);
+std::string SummaryLine(const JobSummary& summary);
 // bitsadmin /info /verbose.
 std::string VerboseText(const JobReport& report);
 // ERROR FILE / ERROR CODE / ERROR CONTEXT lines.
 std::string ErrorText(const JobErrorInfo& error, const std::vector<FileInfo>& files);
 // One JSON object with every field above (times in microseconds since the epoch).
 std::string ToJson(const JobReport& report);
+// The fields of a summary (/list without /verbose), named as in the report's object.
+std::string ToJson(const JobSummary& summary);
 std::string ToJson(const JobErrorInfo& error);
 std::string JsonString(std::string_view text);
 

@@ -2,8 +2,10 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <tuple>
 
 #include "openbits/dbus_names.h"
 #include "openbits_dbus/job_proxy.h"
@@ -22,13 +24,14 @@ class ManagerProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::M
   ~ManagerProxy() { unregisterProxy(); }
 };
 
+// Generated proxies register handlers for the job's signals in their constructor, but a
+// handler only reaches the bus (as a match rule) when the proxy's registration is finished.
+// Job proxies never finish it: the client makes calls only, and dbus-daemon admits 512 match
+// rules per connection, which four per job used up at the 129th job.
 class JobProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Job_proxy> {
  public:
   JobProxy(sdbus::IConnection& connection, const std::string& path)
-      : ProxyInterfaces(connection, dbus::kBusName, path) {
-    registerProxy();
-  }
-  ~JobProxy() { unregisterProxy(); }
+      : ProxyInterfaces(connection, dbus::kBusName, path) {}
 
  private:
   void onJobTransferred() override {}
@@ -81,17 +84,15 @@ class Connection {
       : bus_(std::move(bus)), manager_(*bus_) {}
   sdbus::IConnection& bus() { return *bus_; }
   ManagerProxy& manager() { return manager_; }
-  // One proxy per job, kept: creating one subscribes to its signals on the bus.
-  JobProxy& Job(const Guid& id) {
-    auto& proxy = jobs_[id];
-    if (!proxy) proxy = std::make_unique<JobProxy>(*bus_, dbus::JobPath(id));
-    return *proxy;
+  // A proxy for one call on a job: cheap (no bus traffic, no signal subscription), so none
+  // is kept and a client's memory does not grow with the number of jobs it touched.
+  std::unique_ptr<JobProxy> Job(const Guid& id) {
+    return std::make_unique<JobProxy>(*bus_, dbus::JobPath(id));
   }
 
  private:
   std::unique_ptr<sdbus::IConnection> bus_;
   ManagerProxy manager_;
-  std::map<Guid, std::unique_ptr<JobProxy>> jobs_;
 };
 
 BusChoice BusChoice::Parse(const std::string& text) {
@@ -185,6 +186,48 @@ Result<std::vector<Job>> Client::EnumJobs(bool all_users) {
   return jobs;
 }
 
+Job Client::OpenJob(const Guid& id) { return Job(connection_, id); }
+
+Result<JobListPage> Client::ListJobsPage(const std::string& cursor, std::uint32_t max_count,
+                                         bool all_users) {
+  auto wire =
+      Call([&] { return connection_->manager().ListJobs(cursor, max_count, all_users ? 1u : 0u); });
+  if (!wire) return wire.error();
+  auto& [jobs, next_cursor] = *wire;
+  JobListPage page;
+  page.jobs.reserve(jobs.size());
+  for (const auto& job : jobs) {
+    const auto id = Guid::Parse(std::get<0>(job));
+    if (!id)
+      return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                   "bitsd listed a job with the id '" + std::get<0>(job) + "'");
+    page.jobs.push_back(
+        {*id, std::get<1>(job), static_cast<JobType>(std::get<2>(job)),
+         static_cast<JobState>(std::get<3>(job)), static_cast<JobPriority>(std::get<4>(job)),
+         JobOwner{std::get<5>(job), std::get<6>(job)},
+         JobProgress{std::get<7>(job), std::get<8>(job), std::get<9>(job), std::get<10>(job)},
+         static_cast<std::int64_t>(std::get<11>(job))});
+  }
+  page.next_cursor = std::move(next_cursor);
+  return page;
+}
+
+Result<std::vector<JobSummary>> Client::ListJobs(bool all_users) {
+  std::vector<JobSummary> all;
+  std::string cursor;
+  do {
+    auto page = ListJobsPage(cursor, 0, all_users);
+    if (!page) return page.error();
+    all.insert(all.end(), std::make_move_iterator(page->jobs.begin()),
+               std::make_move_iterator(page->jobs.end()));
+    cursor = std::move(page->next_cursor);
+  } while (!cursor.empty());
+  std::sort(all.begin(), all.end(), [](const JobSummary& a, const JobSummary& b) {
+    return std::tie(a.creation_us, a.id) < std::tie(b.creation_us, b.id);
+  });
+  return all;
+}
+
 Status Client::SetAccountProxy(std::uint32_t uid, const AccountProxySettings& settings) {
   return Call([&] {
     connection_->manager().SetAccountProxy(uid, settings.mode, settings.list, settings.bypass,
@@ -224,25 +267,25 @@ Job::Job(std::shared_ptr<Connection> connection, Guid id)
     : connection_(std::move(connection)), id_(id) {}
 
 Status Job::AddFile(const std::string& remote_url, const std::string& local_name) {
-  return Call([&] { connection_->Job(id_).AddFile(remote_url, local_name); });
+  return Call([&] { connection_->Job(id_)->AddFile(remote_url, local_name); });
 }
 
 Status Job::AddFileSet(const std::vector<std::pair<std::string, std::string>>& files) {
   std::vector<sdbus::Struct<std::string, std::string>> set;
   for (const auto& [remote, local] : files) set.emplace_back(remote, local);
-  return Call([&] { connection_->Job(id_).AddFileSet(set); });
+  return Call([&] { connection_->Job(id_)->AddFileSet(set); });
 }
 
 Status Job::AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
                               const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
   std::vector<sdbus::Struct<uint64_t, uint64_t>> wire;
   for (const auto& [offset, length] : ranges) wire.emplace_back(offset, length);
-  return Call([&] { connection_->Job(id_).AddFileWithRanges(remote_url, local_name, wire); });
+  return Call([&] { connection_->Job(id_)->AddFileWithRanges(remote_url, local_name, wire); });
 }
 
 Result<std::vector<std::pair<std::uint64_t, std::uint64_t>>> Job::GetFileRanges(
     std::uint32_t file_index) {
-  auto wire = Call([&] { return connection_->Job(id_).GetFileRanges(file_index); });
+  auto wire = Call([&] { return connection_->Job(id_)->GetFileRanges(file_index); });
   if (!wire) return wire.error();
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
   for (const auto& range : *wire) ranges.emplace_back(std::get<0>(range), std::get<1>(range));
@@ -250,7 +293,7 @@ Result<std::vector<std::pair<std::uint64_t, std::uint64_t>>> Job::GetFileRanges(
 }
 
 Result<std::vector<FileInfo>> Job::EnumFiles() {
-  auto files = Call([&] { return connection_->Job(id_).EnumFiles(); });
+  auto files = Call([&] { return connection_->Job(id_)->EnumFiles(); });
   if (!files) return files.error();
   std::vector<FileInfo> out;
   for (const auto& f : *files) {
@@ -260,32 +303,32 @@ Result<std::vector<FileInfo>> Job::EnumFiles() {
 }
 
 Status Job::Resume() {
-  return Call([&] { connection_->Job(id_).Resume(); });
+  return Call([&] { connection_->Job(id_)->Resume(); });
 }
 Status Job::Suspend() {
-  return Call([&] { connection_->Job(id_).Suspend(); });
+  return Call([&] { connection_->Job(id_)->Suspend(); });
 }
 Result<HRESULT> Job::Cancel() {
-  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_).Cancel()); });
+  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_)->Cancel()); });
 }
 Result<HRESULT> Job::Complete() {
-  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_).Complete()); });
+  return Call([&] { return static_cast<HRESULT>(connection_->Job(id_)->Complete()); });
 }
 
 Result<JobProgress> Job::GetProgress() {
-  auto p = Call([&] { return connection_->Job(id_).GetProgress(); });
+  auto p = Call([&] { return connection_->Job(id_)->GetProgress(); });
   if (!p) return p.error();
   return JobProgress{std::get<0>(*p), std::get<1>(*p), std::get<2>(*p), std::get<3>(*p)};
 }
 
 Result<JobState> Job::GetState() {
-  auto state = Call([&] { return connection_->Job(id_).GetState(); });
+  auto state = Call([&] { return connection_->Job(id_)->GetState(); });
   if (!state) return state.error();
   return static_cast<JobState>(*state);
 }
 
 Result<JobErrorInfo> Job::GetError() {
-  auto e = Call([&] { return connection_->Job(id_).GetError(); });
+  auto e = Call([&] { return connection_->Job(id_)->GetError(); });
   if (!e) return e.error();
   JobErrorInfo info;
   info.context = static_cast<ErrorContext>(std::get<0>(*e));
@@ -297,11 +340,11 @@ Result<JobErrorInfo> Job::GetError() {
 }
 
 Result<std::uint32_t> Job::GetErrorCount() {
-  return Call([&] { return connection_->Job(id_).GetErrorCount(); });
+  return Call([&] { return connection_->Job(id_)->GetErrorCount(); });
 }
 
 Result<JobTimes> Job::GetTimes() {
-  auto t = Call([&] { return connection_->Job(id_).GetTimes(); });
+  auto t = Call([&] { return connection_->Job(id_)->GetTimes(); });
   if (!t) return t.error();
   return JobTimes{static_cast<std::int64_t>(std::get<0>(*t)),
                   static_cast<std::int64_t>(std::get<1>(*t)),
@@ -309,97 +352,97 @@ Result<JobTimes> Job::GetTimes() {
 }
 
 Result<JobOwner> Job::GetOwner() {
-  auto owner = Call([&] { return connection_->Job(id_).GetOwner(); });
+  auto owner = Call([&] { return connection_->Job(id_)->GetOwner(); });
   if (!owner) return owner.error();
   return JobOwner{std::get<0>(*owner), std::get<1>(*owner)};
 }
 
 Result<JobType> Job::GetType() {
-  auto type = Call([&] { return connection_->Job(id_).GetType(); });
+  auto type = Call([&] { return connection_->Job(id_)->GetType(); });
   if (!type) return type.error();
   return static_cast<JobType>(*type);
 }
 
 Status Job::SetDisplayName(const std::string& name) {
-  return Call([&] { connection_->Job(id_).SetDisplayName(name); });
+  return Call([&] { connection_->Job(id_)->SetDisplayName(name); });
 }
 Result<std::string> Job::GetDisplayName() {
-  return Call([&] { return connection_->Job(id_).GetDisplayName(); });
+  return Call([&] { return connection_->Job(id_)->GetDisplayName(); });
 }
 Status Job::SetDescription(const std::string& description) {
-  return Call([&] { connection_->Job(id_).SetDescription(description); });
+  return Call([&] { connection_->Job(id_)->SetDescription(description); });
 }
 Result<std::string> Job::GetDescription() {
-  return Call([&] { return connection_->Job(id_).GetDescription(); });
+  return Call([&] { return connection_->Job(id_)->GetDescription(); });
 }
 Status Job::SetPriority(JobPriority priority) {
-  return Call([&] { connection_->Job(id_).SetPriority(static_cast<uint32_t>(priority)); });
+  return Call([&] { connection_->Job(id_)->SetPriority(static_cast<uint32_t>(priority)); });
 }
 Result<JobPriority> Job::GetPriority() {
-  auto priority = Call([&] { return connection_->Job(id_).GetPriority(); });
+  auto priority = Call([&] { return connection_->Job(id_)->GetPriority(); });
   if (!priority) return priority.error();
   return static_cast<JobPriority>(*priority);
 }
 Status Job::SetMinimumRetryDelay(std::uint32_t seconds) {
-  return Call([&] { connection_->Job(id_).SetMinimumRetryDelay(seconds); });
+  return Call([&] { connection_->Job(id_)->SetMinimumRetryDelay(seconds); });
 }
 Result<std::uint32_t> Job::GetMinimumRetryDelay() {
-  return Call([&] { return connection_->Job(id_).GetMinimumRetryDelay(); });
+  return Call([&] { return connection_->Job(id_)->GetMinimumRetryDelay(); });
 }
 Status Job::SetNoProgressTimeout(std::uint32_t seconds) {
-  return Call([&] { connection_->Job(id_).SetNoProgressTimeout(seconds); });
+  return Call([&] { connection_->Job(id_)->SetNoProgressTimeout(seconds); });
 }
 Result<std::uint32_t> Job::GetNoProgressTimeout() {
-  return Call([&] { return connection_->Job(id_).GetNoProgressTimeout(); });
+  return Call([&] { return connection_->Job(id_)->GetNoProgressTimeout(); });
 }
 Status Job::SetRemoteName(std::uint32_t file_index, const std::string& remote_url) {
-  return Call([&] { connection_->Job(id_).SetRemoteName(file_index, remote_url); });
+  return Call([&] { connection_->Job(id_)->SetRemoteName(file_index, remote_url); });
 }
 Status Job::ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix) {
-  return Call([&] { connection_->Job(id_).ReplaceRemotePrefix(old_prefix, new_prefix); });
+  return Call([&] { connection_->Job(id_)->ReplaceRemotePrefix(old_prefix, new_prefix); });
 }
 Result<std::string> Job::GetTemporaryName(std::uint32_t file_index) {
-  return Call([&] { return connection_->Job(id_).GetTemporaryName(file_index); });
+  return Call([&] { return connection_->Job(id_)->GetTemporaryName(file_index); });
 }
 Status Job::SetValidationState(std::uint32_t file_index, bool valid) {
-  return Call([&] { connection_->Job(id_).SetValidationState(file_index, valid); });
+  return Call([&] { connection_->Job(id_)->SetValidationState(file_index, valid); });
 }
 Result<bool> Job::GetValidationState(std::uint32_t file_index) {
-  return Call([&] { return connection_->Job(id_).GetValidationState(file_index); });
+  return Call([&] { return connection_->Job(id_)->GetValidationState(file_index); });
 }
 Result<std::string> Job::GetHttpResponseHeaders(std::uint32_t file_index) {
   return Call([&] {
     return connection_->Job(id_)
-        .GetFileProperty(file_index, kFilePropertyHttpResponseHeaders)
+        ->GetFileProperty(file_index, kFilePropertyHttpResponseHeaders)
         .get<std::string>();
   });
 }
 Status Job::SetSecurityFlags(std::uint32_t flags) {
-  return Call([&] { connection_->Job(id_).SetSecurityFlags(flags); });
+  return Call([&] { connection_->Job(id_)->SetSecurityFlags(flags); });
 }
 Result<std::uint32_t> Job::GetSecurityFlags() {
-  return Call([&] { return connection_->Job(id_).GetSecurityFlags(); });
+  return Call([&] { return connection_->Job(id_)->GetSecurityFlags(); });
 }
 Status Job::SetMaximumDownloadTime(std::uint32_t seconds) {
-  return Call([&] { connection_->Job(id_).SetMaximumDownloadTime(seconds); });
+  return Call([&] { connection_->Job(id_)->SetMaximumDownloadTime(seconds); });
 }
 Result<std::uint32_t> Job::GetMaximumDownloadTime() {
-  return Call([&] { return connection_->Job(id_).GetMaximumDownloadTime(); });
+  return Call([&] { return connection_->Job(id_)->GetMaximumDownloadTime(); });
 }
 Status Job::SetProxySettings(ProxyUsage usage, const std::string& list, const std::string& bypass) {
   return Call(
-      [&] { connection_->Job(id_).SetProxySettings(static_cast<uint32_t>(usage), list, bypass); });
+      [&] { connection_->Job(id_)->SetProxySettings(static_cast<uint32_t>(usage), list, bypass); });
 }
 Result<Job::ProxySettings> Job::GetProxySettings() {
   return Call([&] {
-    auto [usage, list, bypass] = connection_->Job(id_).GetProxySettings();
+    auto [usage, list, bypass] = connection_->Job(id_)->GetProxySettings();
     return ProxySettings{static_cast<ProxyUsage>(usage), list, bypass};
   });
 }
 Status Job::SetCredentials(AuthTarget target, AuthScheme scheme, const SecretString& user,
                            const SecretString& password) {
   return Call([&] {
-    connection_->Job(id_).SetCredentials(
+    connection_->Job(id_)->SetCredentials(
         static_cast<uint32_t>(target), static_cast<uint32_t>(scheme), false,
         std::string(user.reveal()), std::string(password.reveal()), "", "");
   });
@@ -408,31 +451,31 @@ Status Job::SetImplicitCredentials(AuthTarget target, AuthScheme scheme) {
   const char* ccache = std::getenv("KRB5CCNAME");
   const char* ntlm_users = std::getenv("NTLM_USER_FILE");
   return Call([&] {
-    connection_->Job(id_).SetCredentials(static_cast<uint32_t>(target),
-                                         static_cast<uint32_t>(scheme), true, "", "",
-                                         ccache ? ccache : "", ntlm_users ? ntlm_users : "");
+    connection_->Job(id_)->SetCredentials(static_cast<uint32_t>(target),
+                                          static_cast<uint32_t>(scheme), true, "", "",
+                                          ccache ? ccache : "", ntlm_users ? ntlm_users : "");
   });
 }
 Result<HRESULT> Job::RemoveCredentials(AuthTarget target, AuthScheme scheme) {
   return Call([&] {
-    return static_cast<HRESULT>(connection_->Job(id_).RemoveCredentials(
+    return static_cast<HRESULT>(connection_->Job(id_)->RemoveCredentials(
         static_cast<uint32_t>(target), static_cast<uint32_t>(scheme)));
   });
 }
 Status Job::SetCustomHeaders(const std::string& headers) {
-  return Call([&] { connection_->Job(id_).SetCustomHeaders(headers); });
+  return Call([&] { connection_->Job(id_)->SetCustomHeaders(headers); });
 }
 Result<std::string> Job::GetCustomHeaders() {
-  return Call([&] { return connection_->Job(id_).GetCustomHeaders(); });
+  return Call([&] { return connection_->Job(id_)->GetCustomHeaders(); });
 }
 Status Job::MakeCustomHeadersWriteOnly() {
-  return Call([&] { connection_->Job(id_).MakeCustomHeadersWriteOnly(); });
+  return Call([&] { connection_->Job(id_)->MakeCustomHeadersWriteOnly(); });
 }
 Status Job::SetHttpMethod(const std::string& method) {
-  return Call([&] { connection_->Job(id_).SetHttpMethod(method); });
+  return Call([&] { connection_->Job(id_)->SetHttpMethod(method); });
 }
 Result<std::string> Job::GetHttpMethod() {
-  return Call([&] { return connection_->Job(id_).GetHttpMethod(); });
+  return Call([&] { return connection_->Job(id_)->GetHttpMethod(); });
 }
 
 namespace {
@@ -447,29 +490,29 @@ Result<T> GetJobProperty(JobProxy& proxy, JobPropertyId id) {
 }  // namespace
 
 Status Job::SetDynamicContent(bool enable) {
-  return SetJobProperty(connection_->Job(id_), JobPropertyId::kDynamicContent, enable);
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kDynamicContent, enable);
 }
 Status Job::SetHighPerformance(bool enable) {
-  return SetJobProperty(connection_->Job(id_), JobPropertyId::kHighPerformance, enable);
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kHighPerformance, enable);
 }
 Status Job::SetMaxDownloadSize(std::uint64_t bytes) {
-  return SetJobProperty(connection_->Job(id_), JobPropertyId::kMaxDownloadSize, bytes);
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMaxDownloadSize, bytes);
 }
 Status Job::SetMinimumNotificationInterval(std::uint32_t milliseconds) {
-  return SetJobProperty(connection_->Job(id_), JobPropertyId::kMinimumNotificationIntervalMs,
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMinimumNotificationIntervalMs,
                         milliseconds);
 }
 Result<bool> Job::GetDynamicContent() {
-  return GetJobProperty<bool>(connection_->Job(id_), JobPropertyId::kDynamicContent);
+  return GetJobProperty<bool>(*connection_->Job(id_), JobPropertyId::kDynamicContent);
 }
 Result<bool> Job::GetHighPerformance() {
-  return GetJobProperty<bool>(connection_->Job(id_), JobPropertyId::kHighPerformance);
+  return GetJobProperty<bool>(*connection_->Job(id_), JobPropertyId::kHighPerformance);
 }
 Result<std::uint64_t> Job::GetMaxDownloadSize() {
-  return GetJobProperty<std::uint64_t>(connection_->Job(id_), JobPropertyId::kMaxDownloadSize);
+  return GetJobProperty<std::uint64_t>(*connection_->Job(id_), JobPropertyId::kMaxDownloadSize);
 }
 Result<std::uint32_t> Job::GetMinimumNotificationInterval() {
-  return GetJobProperty<std::uint32_t>(connection_->Job(id_),
+  return GetJobProperty<std::uint32_t>(*connection_->Job(id_),
                                        JobPropertyId::kMinimumNotificationIntervalMs);
 }
 
@@ -484,17 +527,17 @@ Status Job::SetClientCertificateByID(std::uint32_t location, const std::string& 
     sha1.push_back(static_cast<uint8_t>(byte));
   }
   if (sha1_hex.size() != 40) return Error::InvalidArg("a SHA-1 thumbprint has 40 hex digits");
-  return Call([&] { connection_->Job(id_).SetClientCertificateByID(location, store, sha1); });
+  return Call([&] { connection_->Job(id_)->SetClientCertificateByID(location, store, sha1); });
 }
 Status Job::SetClientCertificateByName(std::uint32_t location, const std::string& store,
                                        const std::string& subject) {
-  return Call([&] { connection_->Job(id_).SetClientCertificateByName(location, store, subject); });
+  return Call([&] { connection_->Job(id_)->SetClientCertificateByName(location, store, subject); });
 }
 Status Job::RemoveClientCertificate() {
-  return Call([&] { connection_->Job(id_).RemoveClientCertificate(); });
+  return Call([&] { connection_->Job(id_)->RemoveClientCertificate(); });
 }
 Result<ClientCertificate> Job::GetClientCertificate() {
-  auto wire = Call([&] { return connection_->Job(id_).GetClientCertificate(); });
+  auto wire = Call([&] { return connection_->Job(id_)->GetClientCertificate(); });
   if (!wire) return wire.error();
   ClientCertificate certificate{std::get<0>(*wire), std::get<1>(*wire), "", std::get<3>(*wire)};
   static constexpr char kHex[] = "0123456789abcdef";
@@ -505,19 +548,19 @@ Result<ClientCertificate> Job::GetClientCertificate() {
   return certificate;
 }
 Status Job::TakeOwnership() {
-  return Call([&] { connection_->Job(id_).TakeOwnership(); });
+  return Call([&] { connection_->Job(id_)->TakeOwnership(); });
 }
 Status Job::SetNotifyFlags(std::uint32_t flags) {
-  return Call([&] { connection_->Job(id_).SetNotifyFlags(flags); });
+  return Call([&] { connection_->Job(id_)->SetNotifyFlags(flags); });
 }
 Result<std::uint32_t> Job::GetNotifyFlags() {
-  return Call([&] { return connection_->Job(id_).GetNotifyFlags(); });
+  return Call([&] { return connection_->Job(id_)->GetNotifyFlags(); });
 }
 Status Job::SetNotifyCmdLine(const std::string& program, const std::string& parameters) {
-  return Call([&] { connection_->Job(id_).SetNotifyCmdLine(program, parameters); });
+  return Call([&] { connection_->Job(id_)->SetNotifyCmdLine(program, parameters); });
 }
 Result<NotifyCmdLine> Job::GetNotifyCmdLine() {
-  auto line = Call([&] { return connection_->Job(id_).GetNotifyCmdLine(); });
+  auto line = Call([&] { return connection_->Job(id_)->GetNotifyCmdLine(); });
   if (!line) return line.error();
   return NotifyCmdLine{std::get<0>(*line), std::get<1>(*line)};
 }

@@ -203,6 +203,27 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
   return ids;
 }
 
+Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::optional<Guid>& after,
+                                         std::size_t max_count, bool all_users) const {
+  if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
+  max_count = std::clamp<std::size_t>(max_count, 1, kMaxJobListPage);
+  JobListPage page;
+  std::lock_guard lock(mutex_);
+  // The queue is keyed by GUID, so a page starts with a lookup and reads only the jobs it
+  // returns (and the hidden ones between them): a whole listing costs one pass over the queue.
+  for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
+    const Job& job = it->second.job;
+    if (IsFinalState(job.state) || (!all_users && job.owner_uid != caller.uid)) continue;
+    if (page.jobs.size() == max_count) {
+      page.next = page.jobs.back().id;
+      break;
+    }
+    page.jobs.push_back({job.id, job.display_name, job.type, job.state, job.priority, job.owner_uid,
+                         job.Progress(), job.times.creation_us});
+  }
+  return page;
+}
+
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
   std::lock_guard lock(mutex_);
   auto entry = FindFor(caller, id, JobAction::kView);

@@ -22,6 +22,7 @@
 
 #include "core/access_policy.h"
 #include "core/job.h"
+#include "core/job_listing.h"
 #include "core/ports.h"
 #include "core/scheduler.h"
 
@@ -97,6 +98,11 @@ class JobManager {
                          const ProxyEnvironment& proxy_environment = {});
   // The caller's jobs (all users' with all_users, admins only), final states excluded.
   Result<std::vector<Guid>> EnumJobs(const Caller& caller, bool all_users) const;
+  // One page of the jobs EnumJobs would return, in GUID order: those after `after` (from the
+  // first with nullopt), at most min(max_count, kMaxJobListPage) of them. A snapshot taken
+  // under the lock, without copying file lists.
+  Result<JobListPage> ListJobs(const Caller& caller, const std::optional<Guid>& after,
+                               std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
 

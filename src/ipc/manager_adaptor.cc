@@ -1,6 +1,9 @@
 #include "ipc/manager_adaptor.h"
 
+#include <unordered_map>
+
 #include "core/proxy_settings.h"
+#include "identity/users.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
 
@@ -8,6 +11,22 @@ namespace openbits::ipc {
 namespace {
 
 constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
+
+Status CheckEnumFlags(uint32_t flags) {
+  if (flags & ~kEnumAllUsers) {
+    return Error::InvalidArg("unknown EnumJobs flags " + FormatHresult(flags));
+  }
+  return Ok();
+}
+
+// ListJobs cursors: the GUID of the last job of the page before. Clients treat them as
+// opaque, so that the order can change without changing the interface.
+Result<std::optional<Guid>> DecodeCursor(const std::string& cursor) {
+  if (cursor.empty()) return std::optional<Guid>();
+  const auto id = Guid::Parse(cursor);
+  if (!id) return Error::InvalidArg("'" + cursor + "' is not a ListJobs cursor");
+  return std::optional(*id);
+}
 
 }  // namespace
 
@@ -48,14 +67,35 @@ sdbus::ObjectPath ManagerAdaptor::GetJob(const std::string& job_id) {
 }
 
 std::vector<sdbus::ObjectPath> ManagerAdaptor::EnumJobs(const uint32_t& flags) {
-  if (flags & ~kEnumAllUsers) {
-    throw ToDbusError(Error::InvalidArg("unknown EnumJobs flags " + FormatHresult(flags)));
-  }
+  ThrowIfError(CheckEnumFlags(flags));
   std::vector<sdbus::ObjectPath> paths;
   for (const Guid& id : ValueOrThrow(manager_.EnumJobs(CurrentCaller(), flags & kEnumAllUsers))) {
     paths.emplace_back(dbus::JobPath(id));
   }
   return paths;
+}
+
+std::tuple<std::vector<ManagerAdaptor::JobSummaryWire>, std::string> ManagerAdaptor::ListJobs(
+    const std::string& cursor, const uint32_t& max_count, const uint32_t& flags) {
+  ThrowIfError(CheckEnumFlags(flags));
+  const auto after = ValueOrThrow(DecodeCursor(cursor));
+  const core::JobListPage page = ValueOrThrow(
+      manager_.ListJobs(CurrentCaller(), after, max_count == 0 ? core::kMaxJobListPage : max_count,
+                        flags & kEnumAllUsers));
+  // A page holds few distinct owners: each name is looked up once.
+  std::unordered_map<uint32_t, std::string> owner_names;
+  std::vector<JobSummaryWire> jobs;
+  jobs.reserve(page.jobs.size());
+  for (const core::JobSummary& job : page.jobs) {
+    auto [name, added] = owner_names.try_emplace(job.owner_uid);
+    if (added) name->second = identity::UserName(job.owner_uid);
+    jobs.emplace_back(job.id.ToString(), job.display_name, static_cast<uint32_t>(job.type),
+                      static_cast<uint32_t>(job.state), static_cast<uint32_t>(job.priority),
+                      job.owner_uid, name->second, job.progress.bytes_total,
+                      job.progress.bytes_transferred, job.progress.files_total,
+                      job.progress.files_transferred, static_cast<uint64_t>(job.creation_us));
+  }
+  return {std::move(jobs), page.next ? page.next->ToString() : std::string()};
 }
 
 std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ManagerAdaptor::ListCertificates(

@@ -33,6 +33,12 @@ class ManagerAdaptor final
       const uint32_t& uid) override;
   sdbus::ObjectPath GetJob(const std::string& job_id) override;
   std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
+  using JobSummaryWire =
+      sdbus::Struct<std::string, std::string, uint32_t, uint32_t, uint32_t, uint32_t, std::string,
+                    uint64_t, uint64_t, uint32_t, uint32_t, uint64_t>;
+  std::tuple<std::vector<JobSummaryWire>, std::string> ListJobs(const std::string& cursor,
+                                                                const uint32_t& max_count,
+                                                                const uint32_t& flags) override;
   std::string GetErrorDescription(const uint32_t& hresult, const uint32_t& language_id) override;
   std::vector<sdbus::Struct<std::string, std::string, uint64_t>> ListCertificates(
       const uint32_t& location, const std::string& store) override;
