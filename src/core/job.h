@@ -45,6 +45,10 @@ struct JobFile {
   // and the one a restart resumes from.
   std::uint64_t bytes_committed = 0;
   bool completed = false;
+  // Complete renamed the temp file into place (persisted at once, before the next file):
+  // a Complete that was interrupted renames only the others when called again, and Cancel
+  // leaves this file alone.
+  bool delivered = false;
   RemoteValidators validators;
   std::int64_t remote_mtime_us = 0;  // from Last-Modified; becomes the file's mtime
   // BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS: the last response's header block.
