@@ -25,7 +25,7 @@ Status JobManager::Start() {
   if (!loaded) return loaded.error();
   const std::int64_t now = clock_.NowUs();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (Job& job : *loaded) {
       for (JobFile& file : job.files) file.bytes_transferred = file.bytes_committed;
       if (job.state == JobState::kConnecting || job.state == JobState::kTransferring) {
@@ -54,19 +54,27 @@ Status JobManager::Start() {
 
 void JobManager::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_ && !scheduler_.joinable()) return;
     stopping_ = true;
     for (auto& [id, entry] : jobs_) {
       if (entry.control) entry.control->stop = true;
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   if (scheduler_.joinable()) scheduler_.join();
   commands_.StopAll();
   std::vector<std::thread> workers;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
+    // Every run checkpoints and reports its end; each thread then sits in retired_workers_.
+    for (;;) {
+      const bool running = std::any_of(jobs_.begin(), jobs_.end(),
+                                       [](const auto& job) { return job.second.worker_running; });
+      if (!running) break;
+      job_released_.Wait(mutex_);
+    }
+    workers.swap(retired_workers_);
     for (auto& [id, entry] : jobs_) {
       if (entry.worker.joinable()) workers.push_back(std::move(entry.worker));
     }
@@ -77,7 +85,7 @@ void JobManager::Stop() {
 void JobManager::SetNetworkConnected(bool connected) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (network_connected_ == connected) return;
     network_connected_ = connected;
     const std::int64_t now = clock_.NowUs();
@@ -105,12 +113,12 @@ void JobManager::SetNetworkConnected(bool connected) {
   }
   Log()->info("Network {}: transfers {}", connected ? "back" : "lost",
               connected ? "resume" : "wait");
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
 }
 
 std::vector<Guid> JobManager::AllJobIds() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) ids.push_back(id);
   return ids;
@@ -154,7 +162,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;
 
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::size_t active = 0, owned = 0;
   for (const auto& [id, entry] : jobs_) {
     if (IsFinalState(entry.job.state)) continue;
@@ -175,7 +183,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   const Guid id = job.id;
   jobs_[id].job = std::move(job);
   // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return id;
 }
 
@@ -183,7 +191,7 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
   if (all_users && !caller.is_admin) {
     return Error::AccessDenied("only administrators may list the jobs of all users");
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) {
     if (IsFinalState(entry.job.state)) continue;
@@ -193,7 +201,7 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
 }
 
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const Entry* entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   return entry->job;
@@ -240,7 +248,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   }
   FileOwner owner;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindAccessible(caller, id);
     if (!entry) return JobNotFound(id);
     owner = {entry->job.owner_uid, entry->job.owner_gid};
@@ -286,7 +294,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
 Status JobManager::Resume(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindAccessible(caller, id);
     if (!entry) return JobNotFound(id);
     Job& job = entry->job;
@@ -301,7 +309,7 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
     job.resumed_once = true;  // saved by the transition
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kResume, notifications));
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
   return Ok();
 }
@@ -309,7 +317,7 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
 Status JobManager::Suspend(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindAccessible(caller, id);
     if (!entry) return JobNotFound(id);
     if (entry->job.state == JobState::kSuspended) return Ok();
@@ -322,9 +330,11 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
 
 Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kCancel, [&](const Job& job) -> Result<HRESULT> {
-    // Only what the job created goes: its temp files. Destinations are untouched.
+    // Only what the job created goes: its temp files. Destinations are untouched, and so is
+    // a file that Complete already delivered (it is the user's now).
     bool all_deleted = true;
     for (const JobFile& file : job.files) {
+      if (file.delivered) continue;
       if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
       if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
         Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
@@ -338,20 +348,25 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
 
 Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
-    bool partial = false;
     const FileOwner owner{job.owner_uid, job.owner_gid};
+    // Renames first, each one stored as delivered before the next. A Complete interrupted
+    // here (a rename failed, the daemon died) has deleted nothing, and when called again
+    // renames only the files not delivered yet.
+    for (std::uint32_t index = 0; index < job.files.size(); ++index) {
+      const JobFile& file = job.files[index];
+      if (!file.completed || file.delivered) continue;
+      OPENBITS_RETURN_IF_ERROR(
+          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
+      OPENBITS_RETURN_IF_ERROR(MarkDelivered(job.id, index));
+    }
+    bool partial = false;
     for (const JobFile& file : job.files) {
-      if (file.completed) {
-        // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
-        OPENBITS_RETURN_IF_ERROR(
-            files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
-      } else {
-        partial = true;
-        if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has
-        if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
-          Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
-                      file.temp_path, removed.error().ToString());
-        }
+      if (file.completed) continue;
+      partial = true;
+      if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has
+      if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
+        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                    file.temp_path, removed.error().ToString());
       }
     }
     return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
@@ -360,26 +375,55 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
 
 Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEvent event,
                                    const std::function<Result<HRESULT>(const Job&)>& settle) {
-  std::unique_lock lock(mutex_);
-  if (!FindAccessible(caller, id)) return JobNotFound(id);
-  StopWorkerAndWait(lock, id);
+  MutexLock lock(mutex_);
   Entry* entry = FindAccessible(caller, id);
+  // One end at a time: a second Cancel or Complete waits for the first one's outcome.
+  while (entry && entry->ending) {
+    job_released_.Wait(mutex_);
+    entry = FindAccessible(caller, id);
+  }
   if (!entry) return JobNotFound(id);
-  const Job job = entry->job;
-  lock.unlock();
-  // File operations run without the lock.
-  auto settled = settle(job);
-  if (!settled) return settled.error();
-  lock.lock();
-  entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
+  entry->ending = true;
+  Hold(*entry);  // until the job is gone, or back as it was: no run may start meanwhile
+  StopWorkerAndWait(id);
+  const Job job = jobs_.at(id).job;  // held and ending: nobody else removes it
+  lock.Unlock();
+
+  // File operations run without the lock (they may be slow, and report back through it).
+  const Result<HRESULT> settled = settle(job);
+
+  lock.Lock();
+  Entry& held = jobs_.at(id);
+  held.ending = false;
+  Release(id);
   Notifications notifications;
-  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(event, clock_.NowUs()));
-  RemoveJob(lock, id, notifications);
-  lock.unlock();
+  Status ended = settled ? held.job.Apply(event, clock_.NowUs()) : Status(settled.error());
+  if (ended) {
+    RemoveJob(id, notifications);
+  } else if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
+    // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
+    (void)Transition(held, JobEvent::kYield, notifications);
+  }
+  lock.Unlock();
   Dispatch(notifications);
+  if (!ended) {
+    Log()->warn("{} job={} failed, the job stays: {}", JobEventName(event), id.ToString(),
+                ended.error().ToString());
+    return ended.error();
+  }
   Log()->info("{} job={}: {}", JobEventName(event), id.ToString(), FormatHresult(*settled));
   return settled;
+}
+
+Status JobManager::MarkDelivered(const Guid& id, std::uint32_t index) {
+  MutexLock lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return JobNotFound(id);
+  JobFile& file = it->second.job.files.at(index);
+  // Set before it is stored: even if the store fails now, a retry in this process does not
+  // rename a temp file that is no longer there.
+  file.delivered = true;
+  return store_.SaveFileProgress(id, index, file);
 }
 
 Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {
@@ -412,7 +456,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
     job.priority = static_cast<JobPriority>(priority);
     return Ok();
   });
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return status;
 }
 
@@ -436,7 +480,7 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id,
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindAccessible(caller, id);
     if (!entry) return JobNotFound(id);
     Job changed = entry->job;
@@ -446,7 +490,7 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id,
     entry->job = std::move(changed);
     NoteModification(*entry, /*immediately=*/false, notifications);
   }
-  scheduler_wakeup_.notify_all();  // a pending modification may need flushing
+  scheduler_wakeup_.NotifyAll();  // a pending modification may need flushing
   Dispatch(notifications);
   return Ok();
 }
@@ -473,20 +517,29 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   return Ok();
 }
 
-void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return;
-  if (it->second.control) it->second.control->stop = true;
-  worker_finished_.wait(lock, [&] {
-    auto found = jobs_.find(id);
-    return found == jobs_.end() || !found->second.worker_running;
-  });
-  it = jobs_.find(id);
-  if (it != jobs_.end() && it->second.worker.joinable()) it->second.worker.join();
+void JobManager::Hold(Entry& entry) { ++entry.holds; }
+
+void JobManager::Release(const Guid& id) {
+  if (auto it = jobs_.find(id); it != jobs_.end() && it->second.holds > 0) --it->second.holds;
+  job_released_.NotifyAll();
+  scheduler_wakeup_.NotifyAll();  // the job may be startable again
 }
 
-void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out) {
-  (void)lock;
+void JobManager::StopWorkerAndWait(const Guid& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  Hold(it->second);  // while we sleep, no new run may take the old one's place
+  if (it->second.control) it->second.control->stop = true;
+  // The run's thread needs mutex_ for its last reports: Wait releases it. Its thread object
+  // is retired by the run itself, and joined by the scheduler.
+  while (it != jobs_.end() && it->second.worker_running) {
+    job_released_.Wait(mutex_);
+    it = jobs_.find(id);
+  }
+  Release(id);
+}
+
+void JobManager::RemoveJob(const Guid& id, Notifications& out) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   if (auto removed = store_.Remove(id); !removed) {
@@ -496,7 +549,7 @@ void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, N
   const std::uint32_t owner = it->second.job.owner_uid;
   const JobState state = it->second.job.state;
   const bool modification = it->second.job.Notifies(kNotifyJobModification);
-  if (it->second.worker.joinable()) it->second.worker.join();
+  if (it->second.worker.joinable()) retired_workers_.push_back(std::move(it->second.worker));
   jobs_.erase(it);
   out.push_back([this, id, owner, state, modification] {
     if (modification) events_.JobModified(id, owner, state);
@@ -544,43 +597,47 @@ std::int64_t JobManager::LastActivityUs(const Job& job) const {
   return std::max(job.times.modification_us, job.last_progress_us);
 }
 
-void JobManager::ScavengeInactiveJobs(std::unique_lock<std::mutex>& lock, std::int64_t now_us) {
+void JobManager::ScavengeInactiveJobs(MutexLock& lock, std::int64_t now_us) {
   const std::int64_t timeout_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
           .count();
   std::vector<Job> idle;
-  for (const auto& [id, entry] : jobs_) {
-    if (entry.worker_running || IsFinalState(entry.job.state)) continue;
-    if (now_us - LastActivityUs(entry.job) >= timeout_us) idle.push_back(entry.job);
+  for (auto& [id, entry] : jobs_) {
+    if (entry.worker_running || entry.holds > 0 || IsFinalState(entry.job.state)) continue;
+    if (now_us - LastActivityUs(entry.job) >= timeout_us) {
+      Hold(entry);  // no run starts while its files go
+      idle.push_back(entry.job);
+    }
   }
   for (const Job& job : idle) {
-    lock.unlock();
+    lock.Unlock();
     for (const JobFile& file : job.files) {
-      if (file.temp_path != file.local_path) {
+      if (file.temp_path != file.local_path && !file.delivered) {
         (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
       }
     }
-    lock.lock();
+    lock.Lock();
+    Release(job.id);
     auto it = jobs_.find(job.id);
-    if (it == jobs_.end() || it->second.worker_running) continue;
+    if (it == jobs_.end() || it->second.worker_running || it->second.holds > 0) continue;
     Notifications notifications;
     if (!it->second.job.Apply(JobEvent::kCancel, now_us)) continue;
     Log()->warn("Scavenged job={} owner={}: inactive for {} s (JobInactivityTimeout)",
                 job.id.ToString(), job.owner_uid, options_.job_inactivity_timeout.count());
-    RemoveJob(lock, job.id, notifications);
-    lock.unlock();
+    RemoveJob(job.id, notifications);
+    lock.Unlock();
     Dispatch(notifications);
-    lock.lock();
+    lock.Lock();
   }
 }
 
 // ---- Scheduler ------------------------------------------------------------------------------
 
 void JobManager::SchedulerLoop() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
     Notifications notifications;
-    ReapFinishedWorkers();
+    if (ReapFinishedWorkers(lock)) continue;  // state may have changed while unlocked
     const std::int64_t now = clock_.NowUs();
     ScavengeInactiveJobs(lock, now);
     if (stopping_) break;
@@ -590,29 +647,35 @@ void JobManager::SchedulerLoop() {
     RunDueNotifyCommands(now);
     const std::int64_t next_decision = ApplySchedule(now, notifications);
     if (!notifications.empty()) {
-      lock.unlock();
+      lock.Unlock();
       Dispatch(notifications);
-      lock.lock();
+      lock.Lock();
       continue;  // state may have changed while unlocked
     }
     std::int64_t deadline = NextTimerDeadlineUs();
     if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
       deadline = next_decision;
     }
+    if (!retired_workers_.empty()) continue;  // a run ended meanwhile: reap it first
     if (deadline == 0) {
-      scheduler_wakeup_.wait(lock);
+      scheduler_wakeup_.Wait(mutex_);
     } else {
       const auto delay =
           std::chrono::microseconds(std::max<std::int64_t>(deadline - clock_.NowUs(), 0));
-      scheduler_wakeup_.wait_for(lock, delay);
+      scheduler_wakeup_.WaitFor(mutex_, delay);
     }
   }
 }
 
-void JobManager::ReapFinishedWorkers() {
-  for (auto& [id, entry] : jobs_) {
-    if (!entry.worker_running && entry.worker.joinable()) entry.worker.join();
-  }
+bool JobManager::ReapFinishedWorkers(MutexLock& lock) {
+  if (retired_workers_.empty()) return false;
+  std::vector<std::thread> finished;
+  finished.swap(retired_workers_);
+  lock.Unlock();
+  // Each has made its last report; what remains of it needs no lock.
+  for (std::thread& worker : finished) worker.join();
+  lock.Lock();
+  return true;
 }
 
 void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
@@ -641,7 +704,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
       if (!entry.control->stop) {
         candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
       }
-    } else if (entry.job.state == JobState::kQueued && !entry.changing_owner) {
+    } else if (entry.job.state == JobState::kQueued && entry.holds == 0) {
       candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
     }
   }
@@ -660,7 +723,8 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
 }
 
 void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out) {
-  if (entry.worker.joinable()) entry.worker.join();
+  // The previous run's thread retired itself when it ended (OnRunFinished).
+  if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
   if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
     Log()->error("Failed to start job={}: {}", entry.job.id.ToString(), started.error().ToString());
     return;

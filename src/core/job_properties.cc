@@ -42,7 +42,7 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
                                       std::uint32_t file_index, bool valid) {
   Notifications notifications;
   {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindAccessible(caller, id);
     if (!entry) return JobNotFound(id);
     if (file_index >= entry->job.files.size()) {
@@ -58,7 +58,7 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
       // The content is refused: the file starts over on the next Resume.
       if (entry->worker_running) {
         entry->control->stop = true;
-        StopWorkerAndWait(lock, id);
+        StopWorkerAndWait(id);
         entry = FindAccessible(caller, id);
         if (!entry) return JobNotFound(id);
       }
@@ -96,7 +96,7 @@ Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
     job.maximum_download_time_s = seconds;
     return Ok();
   });
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return status;
 }
 
@@ -106,36 +106,34 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   }
   const FileOwner new_owner{caller.uid, caller.gid};
   Notifications notifications;
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   Entry* entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   if (entry->job.owner_uid == caller.uid) return Ok();
   // The transfer holds files open as the old owner: stop it first, and start none until the
   // files and the job have changed hands.
-  entry->changing_owner = true;
+  Hold(*entry);
   if (entry->worker_running) {
     entry->control->stop = true;
     (void)Transition(*entry, JobEvent::kYield, notifications);
-    StopWorkerAndWait(lock, id);
+    StopWorkerAndWait(id);
   }
   entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
+  if (!entry) {
+    Release(id);
+    return JobNotFound(id);
+  }
   const Job job = entry->job;
-  lock.unlock();
+  lock.Unlock();
   // Whatever the outcome, the job may run again afterwards.
-  struct Release {
+  struct ReleaseHold {
     JobManager& manager;
     const Guid& id;
-    ~Release() {
-      {
-        std::lock_guard relock(manager.mutex_);
-        if (auto it = manager.jobs_.find(id); it != manager.jobs_.end()) {
-          it->second.changing_owner = false;
-        }
-      }
-      manager.scheduler_wakeup_.notify_all();
+    ~ReleaseHold() {
+      MutexLock relock(manager.mutex_);
+      manager.Release(id);
     }
-  } release{*this, id};
+  } release_hold{*this, id};
   for (const JobFile& file : job.files) {
     if (auto access = files_.CheckDestination(new_owner, file.local_path); !access) {
       return Error(hr::BG_E_NEW_OWNER_NO_FILE_ACCESS, ErrorContext::kLocalFile,
@@ -215,7 +213,7 @@ Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
 }
 
 Result<SecretString> JobManager::GetCustomHeaders(const Caller& caller, const Guid& id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const Entry* entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   if (entry->job.owner_uid != caller.uid) {
@@ -343,7 +341,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
 
 Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& id,
                                               JobPropertyId property) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const Entry* entry = FindAccessible(caller, id);
   if (!entry) return JobNotFound(id);
   const Job& job = entry->job;
@@ -394,7 +392,7 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
   if (!status) return status;
   {
     // BITS runs a command line registered after the event too.
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = jobs_.find(id);
     if (it != jobs_.end()) {
       Entry& entry = it->second;
@@ -403,7 +401,7 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
       entry.notify_due_us = due_state && MayRunNotifyCommand(entry.job) ? clock_.NowUs() : 0;
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return Ok();
 }
 
