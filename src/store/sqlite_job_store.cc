@@ -131,16 +131,23 @@ CREATE TABLE account_proxies (
 );
 )sql";
 
+// Version 10: files Complete already renamed into place (a resumable Complete renames only
+// the others; Cancel leaves them alone).
+constexpr const char* kMigrationV10 = R"sql(
+ALTER TABLE files ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 9> kMigrations = {{{1, kSchemaV1},
-                                                                     {2, kMigrationV2},
-                                                                     {3, kMigrationV3},
-                                                                     {4, kMigrationV4},
-                                                                     {5, kMigrationV5},
-                                                                     {6, kMigrationV6},
-                                                                     {7, kMigrationV7},
-                                                                     {8, kMigrationV8},
-                                                                     {9, kMigrationV9}}};
+constexpr std::array<std::pair<int, const char*>, 10> kMigrations = {{{1, kSchemaV1},
+                                                                      {2, kMigrationV2},
+                                                                      {3, kMigrationV3},
+                                                                      {4, kMigrationV4},
+                                                                      {5, kMigrationV5},
+                                                                      {6, kMigrationV6},
+                                                                      {7, kMigrationV7},
+                                                                      {8, kMigrationV8},
+                                                                      {9, kMigrationV9},
+                                                                      {10, kMigrationV10}}};
 
 // What a sealed credential row holds: three length-prefixed fields.
 SecretString PackCredential(const core::Credential& credential) {
@@ -254,7 +261,7 @@ Error SqliteError(sqlite3* db, const std::string& what) {
 // A prepared statement that finalizes itself.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
+  Statement(sqlite3* db, const char* sql) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -285,7 +292,6 @@ class Statement {
   }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -476,7 +482,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state, ranges "
+                           "response_headers, validation_state, ranges, delivered "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -495,6 +501,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.response_headers = select_files.Text(9);
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       file.ranges = DecodeRanges(select_files.Text(11));
+      file.delivered = select_files.Int(12) != 0;
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -624,8 +631,8 @@ Status SqliteJobStore::Save(const core::Job& job) {
       Statement insert(db_,
                        "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
                        "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state, ranges) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                       "remote_mtime_us, response_headers, validation_state, ranges, delivered) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -644,6 +651,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
         insert.BindNull(13);
       }
       insert.Bind(14, EncodeRanges(file.ranges));
+      insert.Bind(15, std::int64_t{file.delivered ? 1 : 0});
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
 
@@ -681,8 +689,8 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   std::lock_guard lock(mutex_);
   Statement update(db_,
                    "UPDATE files SET bytes_total = ?, bytes_committed = ?, etag = ?, "
-                   "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ? "
-                   "WHERE job_id = ? AND idx = ?");
+                   "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ?, "
+                   "delivered = ? WHERE job_id = ? AND idx = ?");
   if (!update.ok()) return SqliteError(db_, "prepare progress save");
   update.Bind(1, static_cast<std::int64_t>(file.bytes_total));
   update.Bind(2, static_cast<std::int64_t>(file.bytes_committed));
@@ -691,8 +699,9 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   update.Bind(5, file.remote_mtime_us);
   update.Bind(6, std::int64_t{file.completed ? 1 : 0});
   update.Bind(7, file.response_headers);
-  update.Bind(8, job.ToString());
-  update.Bind(9, std::int64_t{index});
+  update.Bind(8, std::int64_t{file.delivered ? 1 : 0});
+  update.Bind(9, job.ToString());
+  update.Bind(10, std::int64_t{index});
   return StepDone(db_, update, "save progress");
 }
 

@@ -182,6 +182,7 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   file.bytes_transferred = 9999;  // live, not durable: must not be stored
   file.bytes_total = 10000;
   file.completed = true;
+  file.delivered = true;  // Complete renamed it into place
   file.response_headers = "HTTP/1.1 206 Partial Content\r\n";
   ASSERT_TRUE((*store)->SaveFileProgress(job.id, 1, file));
   auto loaded = (*store)->LoadAll();
@@ -190,6 +191,8 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   EXPECT_EQ(loaded->front().files[1].bytes_transferred, 4096u);
   EXPECT_EQ(loaded->front().files[1].bytes_total, 10000u);
   EXPECT_TRUE(loaded->front().files[1].completed);
+  EXPECT_TRUE(loaded->front().files[1].delivered);
+  EXPECT_FALSE(loaded->front().files[0].delivered);
   EXPECT_EQ(loaded->front().files[1].response_headers, "HTTP/1.1 206 Partial Content\r\n");
   EXPECT_EQ(loaded->front().files[0].bytes_committed, 100u);
 }
@@ -223,6 +226,8 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
         remote_mtime_us INTEGER NOT NULL, PRIMARY KEY (job_id, idx));
       INSERT INTO jobs VALUES ('{01234567-89AB-CDEF-0123-456789ABCDEF}', 1000, 1000, 'old', '',
         0, 2, 3, NULL, NULL, NULL, NULL, 0, 600, 1209600, 1, 1, 0, 1, 0);
+      INSERT INTO files VALUES ('{01234567-89AB-CDEF-0123-456789ABCDEF}', 0, 'http://h/f',
+        '/d/f', '/d/.f.tmp', 5, 5, 1, '', '', 0);
       PRAGMA user_version = 1;)sql";
     ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
@@ -238,6 +243,9 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
   EXPECT_EQ(loaded->front().maximum_download_time_s, 7'776'000u);
   EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
+  ASSERT_EQ(loaded->front().files.size(), 1u);
+  EXPECT_TRUE(loaded->front().files[0].completed);
+  EXPECT_FALSE(loaded->front().files[0].delivered);  // version 10: not renamed yet
 }
 
 TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
