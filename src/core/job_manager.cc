@@ -597,7 +597,7 @@ std::int64_t JobManager::LastActivityUs(const Job& job) const {
   return std::max(job.times.modification_us, job.last_progress_us);
 }
 
-void JobManager::ScavengeInactiveJobs(MutexLock& lock, std::int64_t now_us) {
+void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
   const std::int64_t timeout_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
           .count();
@@ -610,13 +610,13 @@ void JobManager::ScavengeInactiveJobs(MutexLock& lock, std::int64_t now_us) {
     }
   }
   for (const Job& job : idle) {
-    lock.Unlock();
+    mutex_.unlock();
     for (const JobFile& file : job.files) {
       if (file.temp_path != file.local_path && !file.delivered) {
         (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
       }
     }
-    lock.Lock();
+    mutex_.lock();
     Release(job.id);
     auto it = jobs_.find(job.id);
     if (it == jobs_.end() || it->second.worker_running || it->second.holds > 0) continue;
@@ -625,9 +625,9 @@ void JobManager::ScavengeInactiveJobs(MutexLock& lock, std::int64_t now_us) {
     Log()->warn("Scavenged job={} owner={}: inactive for {} s (JobInactivityTimeout)",
                 job.id.ToString(), job.owner_uid, options_.job_inactivity_timeout.count());
     RemoveJob(job.id, notifications);
-    lock.Unlock();
+    mutex_.unlock();
     Dispatch(notifications);
-    lock.Lock();
+    mutex_.lock();
   }
 }
 
@@ -637,9 +637,9 @@ void JobManager::SchedulerLoop() {
   MutexLock lock(mutex_);
   while (!stopping_) {
     Notifications notifications;
-    if (ReapFinishedWorkers(lock)) continue;  // state may have changed while unlocked
+    if (ReapFinishedWorkers()) continue;  // state may have changed while unlocked
     const std::int64_t now = clock_.NowUs();
-    ScavengeInactiveJobs(lock, now);
+    ScavengeInactiveJobs(now);
     if (stopping_) break;
     RequeueDueJobs(now, notifications);
     EnforceMaximumDownloadTime(now, notifications);
@@ -667,14 +667,14 @@ void JobManager::SchedulerLoop() {
   }
 }
 
-bool JobManager::ReapFinishedWorkers(MutexLock& lock) {
+bool JobManager::ReapFinishedWorkers() {
   if (retired_workers_.empty()) return false;
   std::vector<std::thread> finished;
   finished.swap(retired_workers_);
-  lock.Unlock();
+  mutex_.unlock();
   // Each has made its last report; what remains of it needs no lock.
   for (std::thread& worker : finished) worker.join();
-  lock.Lock();
+  mutex_.lock();
   return true;
 }
 

@@ -234,7 +234,7 @@ class JobManager {
   // REQUIRES: the job is QUEUED, not held, and has no run.
   void StartRun(Entry& entry, std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
   // Joins the threads of ended runs, with mutex_ released meanwhile; false when none.
-  bool ReapFinishedWorkers(MutexLock& lock) REQUIRES(mutex_);
+  bool ReapFinishedWorkers() REQUIRES(mutex_);
   std::int64_t NextTimerDeadlineUs() const REQUIRES(mutex_);
   // Sends JobModification now, or marks it pending when the interval has not passed yet.
   void NoteModification(Entry& entry, bool immediately, Notifications& out) REQUIRES(mutex_);
@@ -266,8 +266,9 @@ class JobManager {
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out) REQUIRES(mutex_);
   void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
-  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread.
-  void ScavengeInactiveJobs(MutexLock& lock, std::int64_t now_us) REQUIRES(mutex_);
+  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread;
+  // releases mutex_ while it deletes files and notifies.
+  void ScavengeInactiveJobs(std::int64_t now_us) REQUIRES(mutex_);
   std::int64_t LastActivityUs(const Job& job) const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
