@@ -334,7 +334,7 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
     // a file that Complete already delivered (it is the user's now).
     bool all_deleted = true;
     for (const JobFile& file : job.files) {
-      if (file.delivered) continue;
+      if (file.delivery == Delivery::kDone) continue;
       if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
       if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
         Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
@@ -349,15 +349,28 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
 Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
     const FileOwner owner{job.owner_uid, job.owner_gid};
-    // Renames first, each one stored as delivered before the next. A Complete interrupted
-    // here (a rename failed, the daemon died) has deleted nothing, and when called again
-    // renames only the files not delivered yet.
+    // Renames first, each stored before and after. A Complete interrupted here (a rename
+    // failed, the daemon died) has deleted nothing, and when called again renames only the
+    // files not delivered yet.
     for (std::uint32_t index = 0; index < job.files.size(); ++index) {
       const JobFile& file = job.files[index];
-      if (!file.completed || file.delivered) continue;
-      OPENBITS_RETURN_IF_ERROR(
-          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us));
-      OPENBITS_RETURN_IF_ERROR(MarkDelivered(job.id, index));
+      if (!file.completed || file.delivery == Delivery::kDone) continue;
+      const bool interrupted = file.delivery == Delivery::kRenaming;
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kRenaming));
+      Status renamed =
+          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us);
+      if (!renamed && interrupted &&
+          (renamed.error().code() == hr::ERROR_PATH_NOT_FOUND ||
+           renamed.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
+        // The daemon died between this rename and its record: the temp file is in place.
+        Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(), index);
+        renamed = Ok();
+      }
+      if (!renamed) {
+        (void)SetDelivery(job.id, index, Delivery::kNone);  // the temp file is still there
+        return renamed.error();
+      }
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
     }
     bool partial = false;
     for (const JobFile& file : job.files) {
@@ -415,14 +428,13 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
   return settled;
 }
 
-Status JobManager::MarkDelivered(const Guid& id, std::uint32_t index) {
+Status JobManager::SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) {
   MutexLock lock(mutex_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return JobNotFound(id);
   JobFile& file = it->second.job.files.at(index);
-  // Set before it is stored: even if the store fails now, a retry in this process does not
-  // rename a temp file that is no longer there.
-  file.delivered = true;
+  // Set before it is stored: even if the store fails now, a retry in this process knows.
+  file.delivery = delivery;
   return store_.SaveFileProgress(id, index, file);
 }
 
@@ -612,7 +624,7 @@ void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
   for (const Job& job : idle) {
     mutex_.unlock();
     for (const JobFile& file : job.files) {
-      if (file.temp_path != file.local_path && !file.delivered) {
+      if (file.temp_path != file.local_path && file.delivery != Delivery::kDone) {
         (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
       }
     }

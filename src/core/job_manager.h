@@ -214,8 +214,8 @@ class JobManager {
   // leaves the job (unheld) where it was, an active one queued again: the caller may retry.
   Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
                          const std::function<Result<HRESULT>(const Job&)>& settle) EXCLUDES(mutex_);
-  // Complete renamed file `index` into place: recorded (and stored) before the next one.
-  Status MarkDelivered(const Guid& id, std::uint32_t index) EXCLUDES(mutex_);
+  // Complete's progress on file `index`, recorded and stored before it goes on.
+  Status SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) EXCLUDES(mutex_);
   // Holds the job, asks its run to stop and waits (releasing mutex_ meanwhile) until the run
   // made its last report. Entries may have changed or gone when it returns: look them up.
   void StopWorkerAndWait(const Guid& id) REQUIRES(mutex_);

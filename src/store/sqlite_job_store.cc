@@ -131,10 +131,10 @@ CREATE TABLE account_proxies (
 );
 )sql";
 
-// Version 10: files Complete already renamed into place (a resumable Complete renames only
-// the others; Cancel leaves them alone).
+// Version 10: how far Complete got with each file (core::Delivery: 0 none, 1 renaming,
+// 2 renamed into place), so that an interrupted Complete can be called again.
 constexpr const char* kMigrationV10 = R"sql(
-ALTER TABLE files ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // One step per version, in order; the last one is the current version.
@@ -482,7 +482,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state, ranges, delivered "
+                           "response_headers, validation_state, ranges, delivery "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -501,7 +501,10 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.response_headers = select_files.Text(9);
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       file.ranges = DecodeRanges(select_files.Text(11));
-      file.delivered = select_files.Int(12) != 0;
+      const std::int64_t delivery = select_files.Int(12);
+      file.delivery = delivery == 2   ? core::Delivery::kDone
+                      : delivery == 1 ? core::Delivery::kRenaming
+                                      : core::Delivery::kNone;
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -631,7 +634,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
       Statement insert(db_,
                        "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
                        "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state, ranges, delivered) "
+                       "remote_mtime_us, response_headers, validation_state, ranges, delivery) "
                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
@@ -651,7 +654,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
         insert.BindNull(13);
       }
       insert.Bind(14, EncodeRanges(file.ranges));
-      insert.Bind(15, std::int64_t{file.delivered ? 1 : 0});
+      insert.Bind(15, static_cast<std::int64_t>(file.delivery));
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
 
@@ -690,7 +693,7 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   Statement update(db_,
                    "UPDATE files SET bytes_total = ?, bytes_committed = ?, etag = ?, "
                    "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ?, "
-                   "delivered = ? WHERE job_id = ? AND idx = ?");
+                   "delivery = ? WHERE job_id = ? AND idx = ?");
   if (!update.ok()) return SqliteError(db_, "prepare progress save");
   update.Bind(1, static_cast<std::int64_t>(file.bytes_total));
   update.Bind(2, static_cast<std::int64_t>(file.bytes_committed));
@@ -699,7 +702,7 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   update.Bind(5, file.remote_mtime_us);
   update.Bind(6, std::int64_t{file.completed ? 1 : 0});
   update.Bind(7, file.response_headers);
-  update.Bind(8, std::int64_t{file.delivered ? 1 : 0});
+  update.Bind(8, static_cast<std::int64_t>(file.delivery));
   update.Bind(9, job.ToString());
   update.Bind(10, std::int64_t{index});
   return StepDone(db_, update, "save progress");

@@ -492,9 +492,9 @@ TEST_F(CompleteTest, AfterAFailedRenameCompleteAgainFinishesTheRest) {
   // The job stays TRANSFERRED (as BITS keeps it when a rename fails): Complete can be retried.
   EXPECT_EQ(StateOf(alice_, id), JobState::kTransferred);
   const Job job = *manager_->GetJob(alice_, id);
-  EXPECT_TRUE(job.files[0].delivered);
-  EXPECT_FALSE(job.files[1].delivered);
-  EXPECT_TRUE(store_.Get(id).files[0].delivered);  // persisted before the next rename
+  EXPECT_EQ(job.files[0].delivery, Delivery::kDone);
+  EXPECT_EQ(job.files[1].delivery, Delivery::kNone);  // the failed rename left it the job's
+  EXPECT_EQ(store_.Get(id).files[0].delivery, Delivery::kDone);  // stored before the next
 
   files_.AllowCommitsTo("/d/b");  // the cause is fixed
   EXPECT_EQ(*manager_->Complete(alice_, id), hr::S_OK);
@@ -523,6 +523,29 @@ TEST_F(CompleteTest, CompleteInterruptedByARestartFinishesAfterIt) {
   EXPECT_EQ(on_disk.at("/d/b"), "bravo");
   EXPECT_EQ(on_disk.at("/d/c"), "charlie");
   EXPECT_EQ(files_.Commits("/d/a"), 1);
+}
+
+// bitsd died right after renaming /d/a, before its row said so, and just before renaming
+// /d/b: both rows say "renaming". The one whose temp file is gone was renamed.
+TEST_F(CompleteTest, ACrashBetweenARenameAndItsRecordIsFinishedAfterTheRestart) {
+  const Guid id = TransferredJob();
+  manager_->Stop();
+  Job stored = store_.Get(id);
+  stored.files[0].delivery = stored.files[1].delivery = Delivery::kRenaming;
+  ASSERT_TRUE(store_.Save(stored));
+  ASSERT_TRUE(files_.CommitTemp({}, stored.files[0].temp_path, "/d/a", 0));
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  ASSERT_TRUE(manager_->Start());
+  EXPECT_EQ(StateOf(alice_, id), JobState::kTransferred);
+  const Result<HRESULT> completed = manager_->Complete(alice_, id);
+  ASSERT_TRUE(completed) << completed.error().ToString();
+  EXPECT_EQ(*completed, hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");
+  EXPECT_EQ(on_disk.at("/d/b"), "bravo");
+  EXPECT_EQ(on_disk.at("/d/c"), "charlie");
+  EXPECT_EQ(on_disk.size(), 3u);
 }
 
 TEST_F(CompleteTest, CancelAfterAPartialCompleteDeletesNoDeliveredFile) {

@@ -182,7 +182,7 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   file.bytes_transferred = 9999;  // live, not durable: must not be stored
   file.bytes_total = 10000;
   file.completed = true;
-  file.delivered = true;  // Complete renamed it into place
+  file.delivery = core::Delivery::kDone;  // Complete renamed it into place
   file.response_headers = "HTTP/1.1 206 Partial Content\r\n";
   ASSERT_TRUE((*store)->SaveFileProgress(job.id, 1, file));
   auto loaded = (*store)->LoadAll();
@@ -191,8 +191,8 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   EXPECT_EQ(loaded->front().files[1].bytes_transferred, 4096u);
   EXPECT_EQ(loaded->front().files[1].bytes_total, 10000u);
   EXPECT_TRUE(loaded->front().files[1].completed);
-  EXPECT_TRUE(loaded->front().files[1].delivered);
-  EXPECT_FALSE(loaded->front().files[0].delivered);
+  EXPECT_EQ(loaded->front().files[1].delivery, core::Delivery::kDone);
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);
   EXPECT_EQ(loaded->front().files[1].response_headers, "HTTP/1.1 206 Partial Content\r\n");
   EXPECT_EQ(loaded->front().files[0].bytes_committed, 100u);
 }
@@ -245,7 +245,7 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
   ASSERT_EQ(loaded->front().files.size(), 1u);
   EXPECT_TRUE(loaded->front().files[0].completed);
-  EXPECT_FALSE(loaded->front().files[0].delivered);  // version 10: not renamed yet
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);  // version 10
 }
 
 TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
