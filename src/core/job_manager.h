@@ -249,19 +249,20 @@ class JobManager {
   void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) EXCLUDES(mutex_);
   Entry* FindRun(const Guid& id, std::uint64_t run_id) REQUIRES(mutex_);
   void OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                  const DownloadResponse& response, std::uint64_t bytes_in_temp);
-  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes);
+                  const DownloadResponse& response, std::uint64_t bytes_in_temp) EXCLUDES(mutex_);
+  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes)
+      EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                      std::uint64_t durable_bytes);
+                      std::uint64_t durable_bytes) EXCLUDES(mutex_);
   void OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                       std::uint64_t bytes);
+                       std::uint64_t bytes) EXCLUDES(mutex_);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
-                   std::chrono::seconds retry_after = std::chrono::seconds(0));
+                   std::chrono::seconds retry_after = std::chrono::seconds(0)) EXCLUDES(mutex_);
   void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                           const std::string& url);
+                           const std::string& url) EXCLUDES(mutex_);
   // The file starts again from byte 0 (its remote file changed under a ranged download).
-  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index);
+  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) EXCLUDES(mutex_);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out) REQUIRES(mutex_);
