@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "identity/users.h"
+
 namespace openbits::auth {
 namespace {
 
@@ -15,6 +17,10 @@ bool IsIntegrated(AuthScheme scheme) {
 }
 
 }  // namespace
+
+core::FileOwner FileOwnerOf(const Identity& identity) {
+  return {identity.uid, identity::PrimaryGid(identity.uid)};
+}
 
 std::optional<AuthScheme> SchemeOfChallenge(const std::string& name) {
   if (name == "basic") return AuthScheme::kBasic;
@@ -104,7 +110,8 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
                        "implicit NTLM credentials need the caller's NTLM_USER_FILE "
                        "(DOMAIN:USER:PASSWORD, readable by its owner only)");
         }
-        auto account = NtlmCredentialFromUserFile(credential->ntlm_user_file, identity_.uid);
+        auto account =
+            NtlmCredentialFromUserFile(credential->ntlm_user_file, FileOwnerOf(identity_));
         if (!account) return account.error();
         return MakeNtlm(*account, policy_.lm_compatibility_level);
       }

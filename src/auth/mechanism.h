@@ -8,6 +8,7 @@
 
 #include "auth/challenge.h"
 #include "core/credentials.h"
+#include "core/ports.h"
 #include "openbits/result.h"
 #include "openbits/secret.h"
 
@@ -28,6 +29,8 @@ struct Identity {
   // Kerberos credential cache to use for implicit Negotiate ("" = the identity's default).
   std::string credential_cache;
 };
+// Whose file-system identity reads the identity's files (its primary group, as callers get).
+core::FileOwner FileOwnerOf(const Identity& identity);
 
 class Mechanism {
  public:
@@ -66,9 +69,10 @@ std::unique_ptr<Mechanism> MakeDigest(const core::Credential& credential,
 std::unique_ptr<Mechanism> MakeNtlm(const core::Credential& credential,
                                     std::uint32_t lm_compatibility_level);
 // Implicit NTLM: the first account of an NTLM_USER_FILE ("DOMAIN:USER:PASSWORD" lines, as
-// gss-ntlmssp reads them), which must be a regular file owned by `uid` that no one else may
-// read (E_ACCESSDENIED otherwise).
-Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path, std::uint32_t uid);
+// gss-ntlmssp reads them), read as `owner` (identity::ReadUserFile): a regular file of
+// `owner` that no one else may read (E_ACCESSDENIED otherwise).
+Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path,
+                                                    const core::FileOwner& owner);
 // Passport 1.4 with explicit credentials, through the nexus at `nexus_url`.
 std::unique_ptr<Mechanism> MakePassport(const core::Credential& credential, SideChannel* channel,
                                         std::string nexus_url);

@@ -5,15 +5,16 @@
 // explicitly, so no process- or thread-wide state (KRB5CCNAME) is involved and two users'
 // transfers never see each other's tickets:
 // - explicit: gss_acquire_cred_with_password (an AS exchange; the ticket stays in memory);
-// - implicit: gss_acquire_cred_from with the identity's credential cache, which must belong
-//   to that identity (DESIGN.md 3): a client may not point bitsd at someone else's tickets.
+// - implicit: gss_acquire_cred_from with a private MEMORY: copy of the identity's credential
+//   cache, read once as that identity (user_ccache.h): a client may not point bitsd at
+//   someone else's tickets (DESIGN.md 3), nor swap its path for theirs after the check.
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <krb5.h>
 #include <profile.h>
-#include <sys/stat.h>
 
 #include "auth/mechanism.h"
+#include "auth/user_ccache.h"
 
 namespace openbits::auth {
 namespace {
@@ -67,33 +68,6 @@ std::string DefaultCacheFor(std::uint32_t uid) {
   return name;
 }
 
-// A FILE: or DIR: cache owned by `uid` (not through a symbolic link); other cache types
-// cannot be checked and are refused.
-Status CheckCacheOwner(const std::string& cache, std::uint32_t uid) {
-  std::string type = "FILE", path = cache;
-  if (const auto colon = cache.find(':'); colon != std::string::npos && cache[0] != '/') {
-    type = cache.substr(0, colon);
-    path = cache.substr(colon + 1);
-  }
-  if (type == "DIR" && path.starts_with(":")) path = path.substr(1);  // DIR::file
-  if (type != "FILE" && type != "DIR") {
-    return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
-                 "the credential cache '" + cache +
-                     "' is of a type whose owner cannot be checked; use a FILE: or DIR: cache");
-  }
-  struct stat info {};
-  if (lstat(path.c_str(), &info) != 0) {
-    return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
-                 "there is no Kerberos credential cache at '" + cache + "' (no ticket: kinit?)");
-  }
-  if (S_ISLNK(info.st_mode) || info.st_uid != uid) {
-    return Error(
-        hr::E_ACCESSDENIED, ErrorContext::kNone,
-        "the credential cache '" + cache + "' does not belong to uid " + std::to_string(uid));
-  }
-  return Ok();
-}
-
 class Negotiate : public Mechanism {
  public:
   Negotiate(const core::Credential& credential, const Identity& identity, bool ntlm_only)
@@ -103,6 +77,7 @@ class Negotiate : public Mechanism {
     if (context_ != GSS_C_NO_CONTEXT) gss_delete_sec_context(&minor, &context_, GSS_C_NO_BUFFER);
     if (credentials_ != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &credentials_);
     if (target_ != GSS_C_NO_NAME) gss_release_name(&minor, &target_);
+    // cache_ (the MEMORY: copy the credentials refer to) goes after them.
   }
   AuthScheme scheme() const override { return AuthScheme::kNegotiate; }
 
@@ -160,8 +135,14 @@ class Negotiate : public Mechanism {
                                 : !identity_.credential_cache.empty()
                                     ? identity_.credential_cache
                                     : DefaultCacheFor(identity_.uid);
-      OPENBITS_RETURN_IF_ERROR(CheckCacheOwner(cache, identity_.uid));
-      gss_key_value_element_desc element{"ccache", cache.c_str()};
+      auto copy = MemoryCredentialCache::CopyOf(FileOwnerOf(identity_), cache);
+      if (!copy) {
+        return Error(
+            copy.error().code(), copy.error().context(),
+            "no Kerberos credential cache can be used (kinit?): " + copy.error().message());
+      }
+      cache_ = std::move(*copy);
+      gss_key_value_element_desc element{"ccache", cache_->name().c_str()};
       gss_key_value_set_desc store{1, &element};
       major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE,
                                     &store, &credentials_, nullptr, nullptr);
@@ -198,6 +179,7 @@ class Negotiate : public Mechanism {
   const core::Credential credential_;
   const Identity identity_;
   const bool ntlm_only_;
+  std::unique_ptr<MemoryCredentialCache> cache_;
   gss_cred_id_t credentials_ = GSS_C_NO_CREDENTIAL;
   gss_ctx_id_t context_ = GSS_C_NO_CONTEXT;
   gss_name_t target_ = GSS_C_NO_NAME;

@@ -4,17 +4,15 @@
 // NTLMv2 (no target information) instead of falling back; 0-2 send the LM and NTLMv1
 // responses of libntlm (2: the NTLM response in both fields). The three legs must run on one
 // connection; the transport keeps it by reading the 401 bodies to their end.
-#include <fcntl.h>
 #include <ntlm.h>
 #include <openssl/rand.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <ctime>
 
 #include "auth/mechanism.h"
 #include "auth/ntlm_messages.h"
+#include "identity/user_file.h"
 
 namespace openbits::auth {
 namespace {
@@ -195,30 +193,20 @@ class Ntlm : public Mechanism {
 
 }  // namespace
 
-Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path, std::uint32_t uid) {
+Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path,
+                                                    const core::FileOwner& owner) {
   auto refuse = [&](const std::string& why) {
     return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
                  "the NTLM user file '" + path + "' " + why);
   };
-  // O_NOFOLLOW and fstat on the open file: what is checked is what is read.
-  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return refuse(std::string("cannot be opened: ") + strerror(errno));
-  struct stat info {};
-  std::string text;
-  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    close(fd);
-    return refuse("is not a regular file");
-  }
-  if (info.st_uid != uid || (info.st_mode & 077) != 0) {
-    close(fd);
-    return refuse("must belong to uid " + std::to_string(uid) + " and be readable by it alone");
-  }
-  char buffer[4096];
-  for (ssize_t got; (got = read(fd, buffer, sizeof buffer)) > 0 && text.size() < 65536;) {
-    text.append(buffer, static_cast<std::size_t>(got));
-  }
-  explicit_bzero(buffer, sizeof buffer);
-  close(fd);
+  identity::UserFileRules rules;
+  rules.what = "the NTLM user file";
+  rules.forbidden_mode = 077;  // it holds passwords
+  rules.mode_rule = "readable by it alone";
+  rules.max_bytes = 65536;
+  auto file = identity::ReadUserFile(owner, path, rules);
+  if (!file) return file.error();
+  const std::string_view text = file->bytes.reveal();
   core::Credential credential;
   credential.scheme = AuthScheme::kNtlm;
   std::size_t start = 0;
@@ -239,7 +227,6 @@ Result<core::Credential> NtlmCredentialFromUserFile(const std::string& path, std
         SecretString((domain.empty() ? "" : std::string(domain) + "\\") + std::string(user));
     credential.password = SecretString(std::string(line.substr(second + 1)));
   }
-  explicit_bzero(text.data(), text.size());
   if (credential.user.empty()) return refuse("holds no DOMAIN:USER:PASSWORD line");
   return credential;
 }

@@ -1,5 +1,7 @@
 // Logging: one named spdlog logger per module, and the redaction helpers that keep secrets
-// (passwords, Authorization headers, URL userinfo, tokens) out of every log line.
+// (passwords, Authorization headers, URL userinfo, tokens) out of every log line. Every
+// record's message is written through text::Printable: control characters in names, URLs,
+// headers or server texts show as \x1b, \r, \n, so one record is always one line.
 #pragma once
 
 #include <memory>
@@ -18,5 +20,8 @@ std::shared_ptr<spdlog::logger> Get(const std::string& module);
 
 // A URL safe to log: userinfo replaced by "***", query string kept.
 std::string RedactUrl(std::string_view url);
+// A proxy entry safe to log ("[scheme=][scheme://][user:password@]host[:port]"): any userinfo
+// replaced by "***", with or without a scheme.
+std::string RedactProxyEntry(std::string_view entry);
 
 }  // namespace openbits::log

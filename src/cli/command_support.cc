@@ -4,15 +4,17 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/text.h"
+
 namespace openbits::cli {
 
 int Fail(const std::string& what, const Error& error) {
-  std::cerr << "Unable to " << what << " - " << error.ToString() << "\n";
+  std::cerr << text::Printable("Unable to " + what + " - " + error.ToString()) << "\n";
   return 1;
 }
 
 int Usage(const std::string& text) {
-  std::cerr << "Usage: bitsadmin " << text << "\n";
+  std::cerr << "Usage: bitsadmin " << text::Printable(text) << "\n";
   return 2;
 }
 
@@ -53,7 +55,7 @@ int WithJob(Context& ctx, const Args& args, std::size_t extra, const std::string
 
 int Done(Context& ctx, const Status& status, const std::string& what, const std::string& said) {
   if (!status) return Fail(what, status.error());
-  if (!ctx.raw) std::cout << said << "\n";
+  if (!ctx.raw) std::cout << text::Printable(said) << "\n";
   return 0;
 }
 

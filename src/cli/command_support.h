@@ -7,10 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "base/text.h"
 #include "cli/commands.h"
 
 namespace openbits::cli {
 
+// Each of these prints one line, with control characters in it (newlines too) escaped.
 // "Unable to <what> - <error>" on stderr; returns 1.
 int Fail(const std::string& what, const Error& error);
 // "Usage: bitsadmin <text>" on stderr; returns 2.
@@ -32,7 +34,7 @@ template <typename T>
 int PrintOr(Context&, const std::string& what, const Result<T>& value,
             const std::function<std::string(const T&)>& format) {
   if (!value) return Fail(what, value.error());
-  std::cout << format(*value) << "\n";
+  std::cout << text::Printable(format(*value)) << "\n";
   return 0;
 }
 

@@ -12,10 +12,12 @@
 #include <sstream>
 #include <thread>
 
+#include "base/text.h"
 #include "cli/command_support.h"
 #include "cli/job_report.h"
 #include "cli/network_commands.h"
 #include "cli/progress_bar.h"
+#include "cli/terminal_output.h"
 
 namespace openbits::cli {
 namespace {
@@ -195,7 +197,8 @@ int Reset(Context& ctx, const Args& args) {
       ++cancelled;
       if (!ctx.raw) std::cout << job.id().ToString() << " canceled.\n";
     } else if (result.error().code() != hr::BG_E_NOT_FOUND) {
-      std::cerr << job.id().ToString() << ": " << result.error().ToString() << "\n";
+      std::cerr << job.id().ToString() << ": " << text::Printable(result.error().ToString())
+                << "\n";
     }
   }
   if (!ctx.raw) std::cout << cancelled << " out of " << jobs->size() << " jobs canceled.\n";
@@ -219,7 +222,7 @@ int Monitor(Context& ctx, const Args& args) {
   for (;;) {  // until interrupted, as on Windows
     auto jobs = ctx.client.EnumJobs(all_users);
     if (!jobs) return Fail("list jobs", jobs.error());
-    if (terminal) std::cout << "\033[H\033[2J";
+    if (terminal) TerminalEscaping::WriteControl("\033[H\033[2J");
     std::cout << "MONITORING BACKGROUND COPY MANAGER (" << refresh_s << " second refresh)\n";
     for (Job& job : *jobs) {
       if (auto report = ReadJob(job)) std::cout << SummaryLine(*report) << "\n";
@@ -260,8 +263,9 @@ int ListFiles(Context& ctx, const Args& args) {
     if (!files) return Fail("list files", files.error());
     for (const FileInfo& file : *files) {
       std::cout << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
-                << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url << " -> "
-                << file.local_name << "\n";
+                << (file.completed ? "COMPLETED" : "WORKING") << " "
+                << text::Printable(file.remote_url) << " -> " << text::Printable(file.local_name)
+                << "\n";
     }
     if (!ctx.raw) std::cout << "Listed " << files->size() << " file(s).\n";
     return 0;
@@ -441,7 +445,18 @@ int GetCustomHeaders(Context& ctx, const Args& args) {
   return WithJob(ctx, args, 0, "/getcustomheaders JOB", [&](Job& job) {
     auto headers = job.GetCustomHeaders();
     if (!headers) return Fail("get custom headers", headers.error());
-    std::cout << (headers->empty() && !ctx.raw ? "(none)\n" : *headers);
+    if (headers->empty() && !ctx.raw) std::cout << "(none)\n";
+    // One "Name: value" a line, each escaped (a value cannot hold CR or LF, but bitsd is not
+    // the only writer of what we print).
+    for (std::size_t at = 0; at < headers->size();) {
+      std::size_t end = headers->find("\r\n", at);
+      if (end == std::string::npos) end = headers->size();
+      std::string line = text::Printable(std::string_view(*headers).substr(at, end - at));
+      std::cout << line << "\n";
+      explicit_bzero(line.data(), line.size());
+      at = end + 2;
+    }
+    std::cout.flush();
     explicit_bzero(headers->data(), headers->size());
     return 0;
   });
@@ -465,9 +480,10 @@ int GetClientCertificate(Context& ctx, const Args& args) {
     if (!certificate) return Fail("get client certificate", certificate.error());
     std::cout << (certificate->location == kCertStoreLocalMachine ? "LOCAL_MACHINE"
                                                                   : "CURRENT_USER")
-              << " " << certificate->store << " "
-              << (certificate->sha1.empty() ? "subject '" + certificate->subject + "'"
-                                            : certificate->sha1)
+              << " " << text::Printable(certificate->store) << " "
+              << text::Printable(certificate->sha1.empty()
+                                     ? "subject '" + certificate->subject + "'"
+                                     : certificate->sha1)
               << "\n";
     return 0;
   });
@@ -539,7 +555,8 @@ int Transfer(Context& ctx, const Args& args) {
   auto job = ctx.client.CreateJob(name, JobType::kDownload);
   if (!job) return Fail("create job", job.error());
   if (!ctx.raw)
-    std::cout << "DISPLAY: '" << name << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
+    std::cout << "DISPLAY: '" << text::Printable(name)
+              << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
   auto abandon = [&](const std::string& what, const Error& error) {
     (void)job->Cancel();
     return Fail(what, error);

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <sstream>
 
+#include "base/text.h"
+
 namespace openbits::cli {
 
 Result<JobReport> ReadJob(Job& job) {
@@ -58,10 +60,17 @@ std::string FormatTime(std::int64_t us) {
   return buffer;
 }
 
+namespace {
+
+// A value from a job or a server, on one line and without control characters.
+std::string Shown(std::string_view value) { return text::Printable(value); }
+
+}  // namespace
+
 std::string SummaryLine(const JobReport& r) {
-  return r.id.ToString() + " '" + r.display_name + "' " + std::string(JobStateName(r.state)) + " " +
-         std::to_string(r.progress.files_transferred) + " / " +
-         std::to_string(r.progress.files_total) + " " +
+  return r.id.ToString() + " '" + Shown(r.display_name) + "' " +
+         std::string(JobStateName(r.state)) + " " + std::to_string(r.progress.files_transferred) +
+         " / " + std::to_string(r.progress.files_total) + " " +
          std::to_string(r.progress.bytes_transferred) + " / " + FormatSize(r.progress.bytes_total);
 }
 
@@ -69,11 +78,11 @@ std::string ErrorText(const JobErrorInfo& error, const std::vector<FileInfo>& fi
   std::ostringstream out;
   if (error.file_index && *error.file_index < files.size()) {
     const FileInfo& file = files[*error.file_index];
-    out << "ERROR FILE:    " << file.remote_url << " -> " << file.local_name << "\n";
+    out << "ERROR FILE:    " << Shown(file.remote_url) << " -> " << Shown(file.local_name) << "\n";
   }
   out << "ERROR CODE:    " << FormatHresult(error.code);
   if (auto name = HresultName(error.code)) out << " (" << *name << ")";
-  out << " - " << error.description << "\n";
+  out << " - " << Shown(error.description) << "\n";
   out << "ERROR CONTEXT: " << FormatHresult(static_cast<HRESULT>(error.context)) << " - "
       << DescribeErrorContext(error.context) << "\n";
   return out.str();
@@ -81,9 +90,9 @@ std::string ErrorText(const JobErrorInfo& error, const std::vector<FileInfo>& fi
 
 std::string VerboseText(const JobReport& r) {
   std::ostringstream out;
-  out << "GUID: " << r.id.ToString() << " DISPLAY: '" << r.display_name << "'\n"
+  out << "GUID: " << r.id.ToString() << " DISPLAY: '" << Shown(r.display_name) << "'\n"
       << "TYPE: " << JobTypeName(r.type) << " STATE: " << JobStateName(r.state)
-      << " OWNER: " << r.owner.name << " (uid " << r.owner.uid << ")\n"
+      << " OWNER: " << Shown(r.owner.name) << " (uid " << r.owner.uid << ")\n"
       << "PRIORITY: " << JobPriorityName(r.priority) << " FILES: " << r.progress.files_transferred
       << " / " << r.progress.files_total << " BYTES: " << r.progress.bytes_transferred << " / "
       << FormatSize(r.progress.bytes_total) << "\n"
@@ -93,20 +102,36 @@ std::string VerboseText(const JobReport& r) {
       << "ERROR COUNT: " << r.error_count << "\n"
       << "MINIMUM RETRY DELAY: " << r.minimum_retry_delay_s
       << " NO PROGRESS TIMEOUT: " << r.no_progress_timeout_s << "\n"
-      << "DESCRIPTION: " << r.description << "\n";
+      << "DESCRIPTION: " << Shown(r.description) << "\n";
   if (r.error) out << ErrorText(*r.error, r.files);
   out << "JOB FILES:\n";
   for (const FileInfo& file : r.files) {
     out << "\t" << file.bytes_transferred << " / " << FormatSize(file.bytes_total) << " "
-        << (file.completed ? "COMPLETED" : "WORKING") << " " << file.remote_url << " -> "
-        << file.local_name << "\n";
+        << (file.completed ? "COMPLETED" : "WORKING") << " " << Shown(file.remote_url) << " -> "
+        << Shown(file.local_name) << "\n";
   }
   return out.str();
 }
 
-std::string JsonString(std::string_view text) {
+std::string JsonString(std::string_view value) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (std::size_t at = 0; at < value.size();) {
+    const text::CodePoint point = text::DecodeUtf8(value, at);
+    const unsigned char c = static_cast<unsigned char>(value[at]);
+    at += point.length;
+    if (point.value == text::kNotUtf8 || (point.value >= 0x7F && text::IsControl(point.value))) {
+      // Not UTF-8 (JSON must be), or a control a terminal would act on: \uNNNN, U+FFFD for
+      // bytes that are not UTF-8.
+      char escaped[12];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x",
+                    point.value == text::kNotUtf8 ? 0xFFFDu : static_cast<unsigned>(point.value));
+      out += escaped;
+      continue;
+    }
+    if (point.length > 1) {
+      out.append(value.substr(at - point.length, point.length));
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -125,7 +150,7 @@ std::string JsonString(std::string_view text) {
         break;
       default:
         if (c < 0x20) {
-          char escaped[8];
+          char escaped[12];
           std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
           out += escaped;
         } else {

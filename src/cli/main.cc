@@ -4,8 +4,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/terminal_output.h"
 
 int main(int argc, char** argv) {
+  // Names, URLs and error texts from jobs and servers never drive the terminal.
+  const openbits::cli::TerminalEscaping escaping;
   openbits::BusChoice bus = openbits::BusChoice::Auto();
   bool raw = false, json = false;
   std::vector<std::string> args;

@@ -97,7 +97,7 @@ int GetProxy(Context& ctx, const Args& args, const std::string& verb, int part) 
     const std::string value = part == 0   ? std::string(ProxyUsageName(settings->usage))
                               : part == 1 ? settings->list
                                           : settings->bypass;
-    std::cout << (value.empty() && !ctx.raw ? "(none)" : value) << "\n";
+    std::cout << (value.empty() && !ctx.raw ? "(none)" : text::Printable(value)) << "\n";
     return 0;
   });
 }
@@ -182,8 +182,11 @@ int GetIeProxy(Context& ctx, const Args& args) {
   }
   const AccountProxySettings& s = **settings;
   std::cout << (s.mode < 4 ? kModes[s.mode] : "UNKNOWN");
-  if (s.mode == 2) std::cout << " " << s.list << " " << (s.bypass.empty() ? "NULL" : s.bypass);
-  if (s.mode == 3) std::cout << " " << s.autoscript_url;
+  if (s.mode == 2) {
+    std::cout << " " << text::Printable(s.list) << " "
+              << (s.bypass.empty() ? "NULL" : text::Printable(s.bypass));
+  }
+  if (s.mode == 3) std::cout << " " << text::Printable(s.autoscript_url);
   std::cout << "\n";
   return 0;
 }
@@ -196,7 +199,7 @@ int ListCertificates(Context& ctx, const Args& args) {
   auto certificates = ctx.client.ListCertificates(*location, store);
   if (!certificates) return Fail("list certificates", certificates.error());
   for (const StoreCertificate& certificate : *certificates) {
-    std::cout << certificate.sha1 << "  " << certificate.subject << "  expires "
+    std::cout << certificate.sha1 << "  " << text::Printable(certificate.subject) << "  expires "
               << FormatTime(certificate.not_after * 1'000'000) << "\n";
   }
   if (!ctx.raw) std::cout << "Listed " << certificates->size() << " certificate(s).\n";

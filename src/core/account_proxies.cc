@@ -1,5 +1,7 @@
 #include "core/account_proxies.h"
 
+#include "core/access_policy.h"
+
 namespace openbits::core {
 
 Status AccountProxies::Load() {
@@ -12,9 +14,8 @@ Status AccountProxies::Load() {
 
 Status AccountProxies::Set(std::uint32_t caller_uid, bool caller_is_admin, std::uint32_t uid,
                            const std::optional<AccountProxy>& proxy) {
-  if (caller_uid != uid && !caller_is_admin) {
-    return Error::AccessDenied("only administrators may set another account's proxy settings");
-  }
+  const bool routes = proxy && proxy->mode != AccountProxyMode::kNoProxy;
+  OPENBITS_RETURN_IF_ERROR(AuthorizeSetAccountProxy({caller_uid, 0, caller_is_admin}, uid, routes));
   if (proxy) OPENBITS_RETURN_IF_ERROR(ValidateAccountProxy(*proxy));
   std::lock_guard lock(mutex_);
   OPENBITS_RETURN_IF_ERROR(store_.SaveAccountProxy(uid, proxy));

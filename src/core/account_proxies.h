@@ -1,6 +1,7 @@
 // AccountProxies: every account's own proxy settings (bitsadmin /util /setieproxy), kept by
 // the daemon and persisted through AccountProxyStore. A user sets their own; an
-// administrator any account's. Read by the proxy resolver on transfer threads.
+// administrator may reset any account's (access_policy.h). Read by the proxy resolver on
+// transfer threads.
 #pragma once
 
 #include <map>
@@ -23,7 +24,7 @@ class AccountProxies {
  public:
   explicit AccountProxies(AccountProxyStore& store) : store_(store) {}
   Status Load();
-  // REQUIRES: the caller is `uid` or an administrator (E_ACCESSDENIED otherwise).
+  // E_ACCESSDENIED unless AuthorizeSetAccountProxy (access_policy.h) allows it.
   Status Set(std::uint32_t caller_uid, bool caller_is_admin, std::uint32_t uid,
              const std::optional<AccountProxy>& proxy);
   std::optional<AccountProxy> Get(std::uint32_t uid) const;

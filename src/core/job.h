@@ -28,6 +28,8 @@ struct RemoteValidators {
 
 // BG_FILE_RANGE: `length` may be kLengthToEof (BG_LENGTH_TO_EOF).
 inline constexpr std::uint64_t kLengthToEof = ~std::uint64_t{0};
+// The mode of a downloaded file whose caller's umask is unknown: 0666 & ~022.
+inline constexpr std::uint32_t kDefaultFileMode = 0644;
 struct FileRange {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
@@ -66,6 +68,10 @@ struct JobFile {
   // AddFileWithRanges: only these byte ranges of the remote file, concatenated, sorted by
   // offset. Empty: the whole file.
   std::vector<FileRange> ranges;
+  // The permission bits the file gets at Complete: 0666 & ~umask of the process that called
+  // AddFile, as if it had created the file itself. A default ACL of the destination
+  // directory overrides it at Complete, as it overrides the umask in open(2).
+  std::uint32_t mode = kDefaultFileMode;
 };
 
 struct JobError {

@@ -32,7 +32,13 @@ Status JobManager::Start() {
         // The daemon stopped (or died) mid-transfer: queue again; the files resume from
         // their committed offsets.
         OPENBITS_RETURN_IF_ERROR(job.Apply(JobEvent::kRecover, now));
-        OPENBITS_RETURN_IF_ERROR(store_.Save(job));
+        if (auto saved = store_.Save(job); !saved) {
+          // A full state directory is no reason not to start: the store still holds the
+          // active state, which the next start recovers the same way, and the job waits for
+          // the store when it runs (WaitForStore).
+          Log()->warn("Failed to record the recovery of job={}: {}", job.id.ToString(),
+                      saved.error().ToString());
+        }
         Log()->info("Recovered job={} to QUEUED", job.id.ToString());
       }
       const Guid id = job.id;
@@ -103,10 +109,10 @@ void JobManager::SetNetworkConnected(bool connected) {
         if (state == JobState::kTransientError) {
           (void)store_.Save(entry.job);  // already waiting; now for the network
         } else {
-          (void)Transition(entry, JobEvent::kTransientError, notifications);
+          TransitionOrWait(entry, JobEvent::kTransientError, notifications);
         }
       } else if (connected && entry.job.state == JobState::kTransientError) {
-        (void)Transition(entry, JobEvent::kRetryDue, notifications);
+        TransitionOrWait(entry, JobEvent::kRetryDue, notifications);
         entry.job.last_progress_us = std::max(entry.job.last_progress_us, now);
       }
     }
@@ -124,18 +130,24 @@ std::vector<Guid> JobManager::AllJobIds() const {
   return ids;
 }
 
-JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) {
+Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
+                                               JobAction action) {
   auto it = jobs_.find(id);
-  if (it == jobs_.end() || IsFinalState(it->second.job.state) ||
-      (it->second.job.owner_uid != caller.uid && !caller.is_admin)) {
-    // Another user's job is indistinguishable from a missing one.
-    return nullptr;
-  }
+  if (it == jobs_.end() || IsFinalState(it->second.job.state)) return JobNotFound(id);
+  OPENBITS_RETURN_IF_ERROR(Authorize(options_.access, caller, it->second.job, action));
   return &it->second;
 }
 
-const JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) const {
-  return const_cast<JobManager*>(this)->FindAccessible(caller, id);
+Result<const JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
+                                                     JobAction action) const {
+  auto found = const_cast<JobManager*>(this)->FindFor(caller, id, action);
+  if (!found) return found.error();
+  return *found;
+}
+
+JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& id) {
+  auto found = FindFor(caller, id, JobAction::kControl);
+  return found ? *found : nullptr;
 }
 
 Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
@@ -147,10 +159,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   if (type != JobType::kDownload) {
     return Error(hr::E_NOTIMPL, ErrorContext::kNone, "upload jobs are not supported yet");
   }
-  if (options_.daemon_uid != 0 && caller.uid != options_.daemon_uid) {
-    return Error::AccessDenied("this bitsd runs as uid " + std::to_string(options_.daemon_uid) +
-                               " and can only write files as that user; use the system bitsd");
-  }
+  OPENBITS_RETURN_IF_ERROR(AuthorizeCreateJob(caller, options_.daemon_uid));
   Job job;
   job.id = Guid::Generate();
   job.owner_uid = caller.uid;
@@ -158,6 +167,10 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.display_name = display_name;
   job.type = type;
   job.proxy_environment = FilterProxyEnvironment(proxy_environment);
+  // A password in the environment's proxy URLs becomes the job's (sealed) proxy credentials.
+  for (Credential& credential : TakeProxyEnvironmentCredentials(job.proxy_environment)) {
+    job.credentials.Set(std::move(credential));
+  }
   const std::int64_t now = clock_.NowUs();
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;
@@ -173,7 +186,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
     return Error(hr::BG_E_TOO_MANY_JOBS_PER_MACHINE, ErrorContext::kNone,
                  "the machine already has " + std::to_string(active) + " jobs");
   }
-  if (!caller.is_admin && owned >= options_.max_jobs_per_user) {
+  if (!ExemptFromPerUserJobLimit(caller) && owned >= options_.max_jobs_per_user) {
     return Error(
         hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
         "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) + " jobs");
@@ -188,9 +201,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
 }
 
 Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
-  if (all_users && !caller.is_admin) {
-    return Error::AccessDenied("only administrators may list the jobs of all users");
-  }
+  if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
   MutexLock lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) {
@@ -202,15 +213,23 @@ Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_us
 
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
   MutexLock lock(mutex_);
-  const Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  return entry->job;
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  return (*entry)->job;
 }
 
 Status JobManager::AddFiles(const Caller& caller, const Guid& id,
                             const std::vector<FileSpec>& specs) {
   // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.
   if (specs.empty()) return Error::InvalidArg("no files given");
+  // The count before anything else: a bus message may carry any number of files, and each
+  // costs a file-system check below (100,000 of them held the bus for seconds).
+  auto too_many = [&](std::size_t total) {
+    return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
+                 "a job may hold at most " + std::to_string(options_.max_files_per_job) +
+                     " files; this would make it " + std::to_string(total));
+  };
+  if (specs.size() > options_.max_files_per_job) return too_many(specs.size());
   std::vector<FileSpec> checked = specs;
   // Credentials in URLs (RFC 3986 3.2.1): taken out before anything looks at or logs the URL.
   std::optional<Credential> url_credential;
@@ -236,6 +255,11 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   std::set<std::string> new_paths;
   for (const FileSpec& spec : checked) {
     OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
+    if (spec.local_path.size() > kMaxLocalPathLength) {
+      return Error::InvalidArg("a local name has " + std::to_string(spec.local_path.size()) +
+                               " bytes; at most " + std::to_string(kMaxLocalPathLength) +
+                               " (PATH_MAX) are allowed");
+    }
     if (spec.local_path.empty() || spec.local_path.front() != '/') {
       return Error::InvalidArg("the local name '" + spec.local_path + "' is not an absolute path");
     }
@@ -249,19 +273,22 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   FileOwner owner;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
-    owner = {entry->job.owner_uid, entry->job.owner_gid};
+    auto entry = FindFor(caller, id, JobAction::kChangeDestination);
+    if (!entry) return entry.error();
+    const Job& job = (*entry)->job;
+    if (job.files.size() + specs.size() > options_.max_files_per_job) {
+      return too_many(job.files.size() + specs.size());
+    }
+    owner = {job.owner_uid, job.owner_gid};
   }
   // File-system checks run without the lock: they may touch slow or remote file systems.
   for (const FileSpec& spec : specs) {
     OPENBITS_RETURN_IF_ERROR(files_.CheckDestination(owner, spec.local_path));
   }
-  return Mutate(caller, id, [&](Job& job) -> Status {
+  return Mutate(caller, id, JobAction::kChangeDestination, [&](Job& job) -> Status {
+    // Again: files may have been added while the lock was released.
     if (job.files.size() + specs.size() > options_.max_files_per_job) {
-      return Error(
-          hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
-          "a job may hold at most " + std::to_string(options_.max_files_per_job) + " files");
+      return too_many(job.files.size() + specs.size());
     }
     for (const JobFile& file : job.files) {
       if (new_paths.contains(file.local_path)) {
@@ -278,6 +305,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
       file.remote_url = spec.remote_url;
       file.local_path = spec.local_path;
       file.ranges = spec.ranges;
+      file.mode = spec.mode & 0777;
       // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
       file.temp_path =
           job.high_performance
@@ -295,8 +323,9 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, JobAction::kControl);
+    if (!found) return found.error();
+    Entry* entry = *found;
     Job& job = entry->job;
     if (job.files.empty()) {
       return Error(hr::BG_E_EMPTY, ErrorContext::kNone, "the job has no files to transfer");
@@ -318,8 +347,9 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, JobAction::kControl);
+    if (!found) return found.error();
+    Entry* entry = *found;
     if (entry->job.state == JobState::kSuspended) return Ok();
     if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kSuspend, notifications));
@@ -357,8 +387,8 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
       if (!file.completed || file.delivery == Delivery::kDone) continue;
       const bool interrupted = file.delivery == Delivery::kRenaming;
       OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kRenaming));
-      Status renamed =
-          files_.CommitTemp(owner, file.temp_path, file.local_path, file.remote_mtime_us);
+      Status renamed = files_.CommitTemp(owner, file.temp_path, file.local_path,
+                                         file.remote_mtime_us, file.mode);
       if (!renamed && interrupted &&
           (renamed.error().code() == hr::ERROR_PATH_NOT_FOUND ||
            renamed.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
@@ -440,7 +470,7 @@ Status JobManager::SetDelivery(const Guid& id, std::uint32_t index, Delivery del
 
 Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {
   OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(name));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.display_name = name;
     return Ok();
   });
@@ -449,7 +479,7 @@ Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const st
 Status JobManager::SetDescription(const Caller& caller, const Guid& id,
                                   const std::string& description) {
   OPENBITS_RETURN_IF_ERROR(ValidateDescription(description));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.description = description;
     return Ok();
   });
@@ -459,7 +489,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
   if (priority > static_cast<std::uint32_t>(JobPriority::kLow)) {
     return Error::InvalidArg("priority must be 0 (FOREGROUND) to 3 (LOW)");
   }
-  const Status status = Mutate(caller, id, [&](Job& job) -> Status {
+  const Status status = Mutate(caller, id, JobAction::kConfigure, [&](Job& job) -> Status {
     if (!job.http_method.empty() &&
         priority != static_cast<std::uint32_t>(JobPriority::kForeground)) {
       return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
@@ -474,7 +504,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
 
 Status JobManager::SetMinimumRetryDelay(const Caller& caller, const Guid& id,
                                         std::uint32_t seconds) {
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.minimum_retry_delay_s = std::max(seconds, kMinimumRetryDelayFloorSeconds);
     return Ok();
   });
@@ -482,19 +512,20 @@ Status JobManager::SetMinimumRetryDelay(const Caller& caller, const Guid& id,
 
 Status JobManager::SetNoProgressTimeout(const Caller& caller, const Guid& id,
                                         std::uint32_t seconds) {
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.no_progress_timeout_s = seconds;
     return Ok();
   });
 }
 
-Status JobManager::Mutate(const Caller& caller, const Guid& id,
+Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action,
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, action);
+    if (!found) return found.error();
+    Entry* entry = *found;
     Job changed = entry->job;
     OPENBITS_RETURN_IF_ERROR(change(changed));
     changed.times.modification_us = clock_.NowUs();
@@ -512,6 +543,7 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   OPENBITS_RETURN_IF_ERROR(changed.Apply(event, clock_.NowUs()));
   OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
   entry.job = std::move(changed);
+  entry.waiting_for_store = false;
   const Job& job = entry.job;
   if (job.state == JobState::kQueued) entry.queued_since_us = job.times.modification_us;
   Log()->debug("job={} {} -> {}", job.id.ToString(), JobEventName(event), JobStateName(job.state));
@@ -527,6 +559,36 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   const bool command_state = job.state == JobState::kTransferred || job.state == JobState::kError;
   entry.notify_due_us = command_state && MayRunNotifyCommand(job) ? job.times.modification_us : 0;
   return Ok();
+}
+
+void JobManager::TransitionOrWait(Entry& entry, JobEvent event, Notifications& out) {
+  Job moved = entry.job;
+  if (!moved.Apply(event, clock_.NowUs())) return;  // not a transition from this state
+  if (auto recorded = Transition(entry, event, out); !recorded) {
+    WaitForStore(entry, recorded.error(), out);
+  }
+}
+
+// The job's next state could not be recorded (the state directory's file system is full or
+// failing). The job waits in TRANSIENT_ERROR with the store's error, in memory only: the
+// database keeps the last state it recorded, which a restart recovers the same way (QUEUED,
+// each file from its recorded offset), so no state is shown that the database could not
+// hold. After the retry delay the job tries again; the next save that succeeds records it all.
+void JobManager::WaitForStore(Entry& entry, const Error& error, Notifications& out) {
+  Job& job = entry.job;
+  const std::int64_t now = clock_.NowUs();
+  if (entry.control) entry.control->stop = true;
+  if (job.state == JobState::kTransientError) {
+    ++job.error_count;  // a retry that failed
+  } else if (!job.Apply(JobEvent::kTransientError, now)) {
+    return;  // not a running or queued job: it stays as it is
+  }
+  job.error = JobError{error.code(), error.context(), std::nullopt, error.message()};
+  job.retry_at_us = now + std::int64_t{job.minimum_retry_delay_s} * 1'000'000;
+  entry.waiting_for_store = true;
+  Log()->error("Failed to record job={}: {}; it waits in TRANSIENT_ERROR for {} s",
+               job.id.ToString(), error.ToString(), job.minimum_retry_delay_s);
+  NoteModification(entry, /*immediately=*/true, out);
 }
 
 void JobManager::Hold(Entry& entry) { ++entry.holds; }
@@ -580,7 +642,7 @@ void JobManager::FailRunningJob(Entry& entry, const Error& error,
   ++entry.job.error_count;
   entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
   Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
-  (void)Transition(entry, JobEvent::kFatalError, out);
+  TransitionOrWait(entry, JobEvent::kFatalError, out);
 }
 
 std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
@@ -696,13 +758,14 @@ void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
     if (job.state != JobState::kTransientError) continue;
     // A job waiting for the network waits for the network, not for a timer.
     if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
+    if (entry.waiting_for_store && now_us < job.retry_at_us) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     if (now_us >= no_progress_deadline) {
       if (job.error) job.error->message += " (no progress within the no-progress timeout)";
-      (void)Transition(entry, JobEvent::kFatalError, out);
+      TransitionOrWait(entry, JobEvent::kFatalError, out);
     } else if (now_us >= job.retry_at_us) {
-      (void)Transition(entry, JobEvent::kRetryDue, out);
+      TransitionOrWait(entry, JobEvent::kRetryDue, out);
     }
   }
 }
@@ -728,7 +791,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
     Entry& entry = jobs_.at(id);
     Log()->info("Pre-empting job={} ({})", id.ToString(), JobPriorityName(entry.job.priority));
     entry.control->stop = true;  // the transfer checkpoints and ends
-    (void)Transition(entry, JobEvent::kYield, out);
+    TransitionOrWait(entry, JobEvent::kYield, out);
   }
   for (const Guid& id : decision.start) StartRun(jobs_.at(id), now_us, out);
   return decision.next_decision_us;
@@ -738,7 +801,7 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
   // The previous run's thread retired itself when it ended (OnRunFinished).
   if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
   if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
-    Log()->error("Failed to start job={}: {}", entry.job.id.ToString(), started.error().ToString());
+    WaitForStore(entry, started.error(), out);
     return;
   }
   entry.run_id = next_run_id_++;
@@ -769,7 +832,8 @@ std::int64_t JobManager::NextTimerDeadlineUs() const {
     if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
-    consider(std::min(job.retry_at_us, no_progress_deadline));
+    consider(entry.waiting_for_store ? job.retry_at_us
+                                     : std::min(job.retry_at_us, no_progress_deadline));
   }
   return next;
 }

@@ -33,25 +33,24 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "core/access_policy.h"
 #include "core/job.h"
 #include "core/ports.h"
 #include "core/scheduler.h"
 
 namespace openbits::core {
 
-// Who is calling, as the IPC layer established it.
-struct Caller {
-  std::uint32_t uid = 0;
-  std::uint32_t gid = 0;
-  bool is_admin = false;  // uid 0 or member of the admin group
-};
+// Bounds of bus inputs that no BITS rule bounds (the others are in job.h and credentials.h).
+inline constexpr std::size_t kMaxLocalPathLength = 4095;  // PATH_MAX without its NUL
+inline constexpr std::size_t kMaxCertificateSubjectLength = 1024;
 
 struct FileSpec {
   FileSpec(std::string url, std::string path, std::vector<FileRange> byte_ranges = {})
       : remote_url(std::move(url)), local_path(std::move(path)), ranges(std::move(byte_ranges)) {}
   std::string remote_url;
   std::string local_path;
-  std::vector<FileRange> ranges;  // AddFileWithRanges; empty: the whole file
+  std::vector<FileRange> ranges;          // AddFileWithRanges; empty: the whole file
+  std::uint32_t mode = kDefaultFileMode;  // JobFile::mode: 0666 & ~the caller's umask
 };
 
 struct ManagerOptions {
@@ -63,10 +62,14 @@ struct ManagerOptions {
   std::chrono::milliseconds time_slice{60'000};
   std::uint32_t max_jobs_per_user = 60;      // BG_E_TOO_MANY_JOBS_PER_USER; admins exempt
   std::uint32_t max_jobs_per_machine = 300;  // BG_E_TOO_MANY_JOBS_PER_MACHINE
-  std::uint32_t max_files_per_job = 200;     // BG_E_TOO_MANY_FILES_IN_JOB
-  std::uint32_t max_ranges_per_file = 500;   // BG_E_TOO_MANY_RANGES_IN_FILE
+  // BG_E_TOO_MANY_FILES_IN_JOB; also the most files one AddFileSet call may carry (checked
+  // before any of them touches the disk).
+  std::uint32_t max_files_per_job = 200;
+  std::uint32_t max_ranges_per_file = 500;  // BG_E_TOO_MANY_RANGES_IN_FILE
   // How often a transferring file is made durable (fdatasync, then the offset is stored).
   std::chrono::milliseconds checkpoint_interval{1000};
+  // Who may do what beyond the fixed rules (core/access_policy.h).
+  AccessRules access;
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
   // only that uid (E_ACCESSDENIED for others).
   std::uint32_t daemon_uid = 0;
@@ -170,7 +173,7 @@ class JobManager {
                                     JobPropertyId property) const;
   // BG_NOTIFY_* flags; unknown bits are E_NOTIMPL, as in BITS.
   Status SetNotifyFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
-  // Empty program and parameters clear it. The command runs as the caller.
+  // Empty program and parameters clear it. Only the owner sets it, and it runs as the owner.
   Status SetNotifyCmdLine(const Caller& caller, const Guid& id, const std::string& program,
                           const std::string& parameters);
 
@@ -200,15 +203,28 @@ class JobManager {
     // JobModification throttling (MINIMUM_NOTIFICATION_INTERVAL_MS).
     std::int64_t last_modification_sent_us = 0;
     bool modification_pending = false;
+    // The store could not record the job's last state change: it waits in TRANSIENT_ERROR
+    // until retry_at_us (WaitForStore), whatever else is due.
+    bool waiting_for_store = false;
   };
   using Notifications = std::vector<std::function<void()>>;
 
+  // The job `id` if `caller` may do `action` to it (Authorize in access_policy.h decides);
+  // BG_E_NOT_FOUND or E_ACCESSDENIED otherwise. Jobs in a final state are gone for everybody.
+  Result<Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) REQUIRES(mutex_);
+  Result<const Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) const
+      REQUIRES(mutex_);
+  // FindFor(kControl), nullptr when refused (which for kControl is always BG_E_NOT_FOUND).
   Entry* FindAccessible(const Caller& caller, const Guid& id) REQUIRES(mutex_);
-  const Entry* FindAccessible(const Caller& caller, const Guid& id) const REQUIRES(mutex_);
-  // Looks up the job, applies `change`, persists it and reports the modification.
-  Status Mutate(const Caller& caller, const Guid& id, const std::function<Status(Job&)>& change)
-      EXCLUDES(mutex_);
+  // Looks up the job for `action`, applies `change`, persists it and reports the modification.
+  Status Mutate(const Caller& caller, const Guid& id, JobAction action,
+                const std::function<Status(Job&)>& change) EXCLUDES(mutex_);
   Status Transition(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
+  // For the transitions bitsd makes by itself (runs, retries, the schedule): when the store
+  // cannot record the new state, the job waits for the store instead of staying where it was
+  // with nothing left to move it on.
+  void TransitionOrWait(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
+  void WaitForStore(Entry& entry, const Error& error, Notifications& out) REQUIRES(mutex_);
   // Cancel and Complete: holds the job, stops its run, runs `settle` on the files without
   // the lock, then applies `event` (a final state) and removes the job. settle's error
   // leaves the job (unheld) where it was, an active one queued again: the caller may retry.
@@ -248,14 +264,16 @@ class JobManager {
   // Transfer thread and its reports. Each report is ignored unless run_id is still current.
   void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) EXCLUDES(mutex_);
   Entry* FindRun(const Guid& id, std::uint64_t run_id) REQUIRES(mutex_);
-  void OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                  const DownloadResponse& response, std::uint64_t bytes_in_temp) EXCLUDES(mutex_);
+  Status OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                    const DownloadResponse& response, std::uint64_t bytes_in_temp) EXCLUDES(mutex_);
   void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes)
       EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                       std::uint64_t durable_bytes) EXCLUDES(mutex_);
-  void OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                       std::uint64_t bytes) EXCLUDES(mutex_);
+  // Records the file as complete; an error when the store could not record it (the file is
+  // then not complete).
+  Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                         std::uint64_t bytes) EXCLUDES(mutex_);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
                    std::chrono::seconds retry_after = std::chrono::seconds(0)) EXCLUDES(mutex_);

@@ -7,6 +7,9 @@ namespace openbits::core {
 
 bool JobManager::MayRunNotifyCommand(const Job& job) const {
   if (!job.notify_command) return false;
+  // A command line runs as the job's owner or not at all: one set by an earlier owner (or
+  // stored before only owners could set one) never runs.
+  if (job.notify_command->uid != job.owner_uid) return false;
   const std::uint32_t flag =
       job.state == JobState::kTransferred ? kNotifyJobTransferred : kNotifyJobError;
   // BITS runs no command lines for service accounts' jobs.
@@ -45,7 +48,13 @@ void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
       continue;
     }
     const Job& job = entry.job;
-    const NotifyCommand& command = *job.notify_command;
+    // Decided now, from the job as it is now: a retry scheduled earlier may meet a job whose
+    // command line was cleared or whose owner changed (TakeOwnership) since.
+    if (!MayRunNotifyCommand(job)) {
+      entry.notify_due_us = 0;
+      continue;
+    }
+    const NotifyCommand command = *job.notify_command;  // a copy: the job may change meanwhile
     auto argv = SplitCommandLine(command.parameters);
     CommandSpec spec;
     spec.uid = command.uid;

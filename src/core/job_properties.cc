@@ -10,7 +10,7 @@ namespace openbits::core {
 Status JobManager::SetRemoteName(const Caller& caller, const Guid& id, std::uint32_t file_index,
                                  const std::string& url) {
   OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(url));
-  return Mutate(caller, id, [&](Job& job) -> Status {
+  return Mutate(caller, id, JobAction::kChangeOrigin, [&](Job& job) -> Status {
     if (file_index >= job.files.size()) {
       return Error::InvalidArg("the job has no file " + std::to_string(file_index));
     }
@@ -25,7 +25,11 @@ Status JobManager::ReplaceRemotePrefix(const Caller& caller, const Guid& id,
   if (old_prefix.empty() || new_prefix.empty()) {
     return Error::InvalidArg("both prefixes must be given");
   }
-  return Mutate(caller, id, [&](Job& job) -> Status {
+  if (old_prefix.size() > kMaxUrlLength || new_prefix.size() > kMaxUrlLength) {
+    return Error::InvalidArg("a prefix is longer than a URL may be (" +
+                             std::to_string(kMaxUrlLength) + " characters)");
+  }
+  return Mutate(caller, id, JobAction::kChangeOrigin, [&](Job& job) -> Status {
     std::vector<std::string> urls;
     for (const JobFile& file : job.files) {
       std::string url = file.remote_url;
@@ -43,8 +47,9 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
   Notifications notifications;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindAccessible(caller, id);
-    if (!entry) return JobNotFound(id);
+    auto found = FindFor(caller, id, JobAction::kControl);
+    if (!found) return found.error();
+    Entry* entry = *found;
     if (file_index >= entry->job.files.size()) {
       return Error::InvalidArg("the job has no file " + std::to_string(file_index));
     }
@@ -59,8 +64,9 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
       if (entry->worker_running) {
         entry->control->stop = true;
         StopWorkerAndWait(id);
-        entry = FindAccessible(caller, id);
-        if (!entry) return JobNotFound(id);
+        found = FindFor(caller, id, JobAction::kControl);
+        if (!found) return found.error();
+        entry = *found;
       }
       JobFile& file = entry->job.files[file_index];
       file.completed = false;
@@ -84,7 +90,8 @@ Status JobManager::SetSecurityFlags(const Caller& caller, const Guid& id, std::u
     return Error(hr::E_NOTIMPL, ErrorContext::kNone,
                  "unsupported security flags " + FormatHresult(flags));
   }
-  return Mutate(caller, id, [&](Job& job) {
+  // Which servers the job trusts (certificate checks, redirects) decides where its secrets go.
+  return Mutate(caller, id, JobAction::kChangeOrigin, [&](Job& job) {
     job.security_flags = flags;
     return Ok();
   });
@@ -92,7 +99,7 @@ Status JobManager::SetSecurityFlags(const Caller& caller, const Guid& id, std::u
 
 Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
                                           std::uint32_t seconds) {
-  const Status status = Mutate(caller, id, [&](Job& job) {
+  const Status status = Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.maximum_download_time_s = seconds;
     return Ok();
   });
@@ -101,14 +108,12 @@ Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
 }
 
 Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
-  if (!caller.is_admin) {
-    return Error::AccessDenied("only administrators may take ownership of a job");
-  }
   const FileOwner new_owner{caller.uid, caller.gid};
   Notifications notifications;
   MutexLock lock(mutex_);
-  Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
+  auto found = FindFor(caller, id, JobAction::kTakeOwnership);
+  if (!found) return found.error();
+  Entry* entry = *found;
   if (entry->job.owner_uid == caller.uid) return Ok();
   // The transfer holds files open as the old owner: stop it first, and start none until the
   // files and the job have changed hands.
@@ -118,12 +123,12 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     (void)Transition(*entry, JobEvent::kYield, notifications);
     StopWorkerAndWait(id);
   }
-  entry = FindAccessible(caller, id);
-  if (!entry) {
+  found = FindFor(caller, id, JobAction::kTakeOwnership);
+  if (!found) {
     Release(id);
-    return JobNotFound(id);
+    return found.error();
   }
-  const Job job = entry->job;
+  const Job job = (*found)->job;
   lock.Unlock();
   // Whatever the outcome, the job may run again afterwards.
   struct ReleaseHold {
@@ -144,7 +149,7 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   for (const JobFile& file : job.files) {
     OPENBITS_RETURN_IF_ERROR(files_.GiveTemp(new_owner, file.temp_path));
   }
-  const Status status = Mutate(caller, id, [&](Job& changed) {
+  const Status status = Mutate(caller, id, JobAction::kTakeOwnership, [&](Job& changed) {
     changed.owner_uid = new_owner.uid;
     changed.owner_gid = new_owner.gid;
     // Secrets of the old owner do not pass to the new one.
@@ -156,6 +161,10 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     return Ok();
   });
   if (status) {
+    // The old owner's command line is gone, and so is any retry of it still pending
+    // (RunDueNotifyCommands checks again before it runs anything).
+    MutexLock relock(mutex_);
+    if (auto it = jobs_.find(id); it != jobs_.end()) it->second.notify_due_us = 0;
     Log()->info("job={} taken over by uid {} from uid {}", id.ToString(), caller.uid,
                 job.owner_uid);
   }
@@ -165,17 +174,26 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
 
 Status JobManager::SetClientCertificate(const Caller& caller, const Guid& id,
                                         std::optional<ClientCertificateRef> reference) {
-  if (reference) OPENBITS_RETURN_IF_ERROR(ValidateClientCertificate(*reference));
-  return Mutate(caller, id, [&](Job& job) {
-    job.client_certificate = reference;
-    return Ok();
-  });
+  if (reference) {
+    OPENBITS_RETURN_IF_ERROR(ValidateClientCertificate(*reference));
+    if (reference->subject.size() > kMaxCertificateSubjectLength) {
+      return Error::InvalidArg("a certificate subject may have at most " +
+                               std::to_string(kMaxCertificateSubjectLength) + " characters");
+    }
+  }
+  const bool machine_key = reference && reference->location == kCertStoreLocationLocalMachine;
+  return Mutate(caller, id,
+                machine_key ? JobAction::kBindMachineCertificate : JobAction::kSetSecrets,
+                [&](Job& job) {
+                  job.client_certificate = reference;
+                  return Ok();
+                });
 }
 
 Status JobManager::SetCredentials(const Caller& caller, const Guid& id,
                                   const Credential& credential) {
   OPENBITS_RETURN_IF_ERROR(ValidateCredential(credential));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kSetSecrets, [&](Job& job) {
     job.credentials.Set(credential);
     return Ok();
   });
@@ -185,7 +203,7 @@ Result<HRESULT> JobManager::RemoveCredentials(const Caller& caller, const Guid& 
                                               std::uint32_t target, std::uint32_t scheme) {
   OPENBITS_RETURN_IF_ERROR(ValidateAuthSlot(target, scheme));
   bool removed = false;
-  const Status status = Mutate(caller, id, [&](Job& job) {
+  const Status status = Mutate(caller, id, JobAction::kSetSecrets, [&](Job& job) {
     removed =
         job.credentials.Remove(static_cast<AuthTarget>(target), static_cast<AuthScheme>(scheme));
     return Ok();
@@ -197,7 +215,8 @@ Result<HRESULT> JobManager::RemoveCredentials(const Caller& caller, const Guid& 
 Status JobManager::SetProxySettings(const Caller& caller, const Guid& id, std::uint32_t usage,
                                     const std::string& list, const std::string& bypass) {
   OPENBITS_RETURN_IF_ERROR(ValidateProxySettings(usage, list, bypass));
-  return Mutate(caller, id, [&](Job& job) {
+  // The proxy sees every request (and, over http, its credentials and headers).
+  return Mutate(caller, id, JobAction::kChangeOrigin, [&](Job& job) {
     job.proxy = {static_cast<ProxyUsage>(usage), list, bypass};
     return Ok();
   });
@@ -206,7 +225,7 @@ Status JobManager::SetProxySettings(const Caller& caller, const Guid& id, std::u
 Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
                                     const SecretString& headers) {
   OPENBITS_RETURN_IF_ERROR(ValidateCustomHeaders(headers));
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kSetSecrets, [&](Job& job) {
     job.custom_headers = headers;
     return Ok();
   });
@@ -214,19 +233,16 @@ Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
 
 Result<SecretString> JobManager::GetCustomHeaders(const Caller& caller, const Guid& id) const {
   MutexLock lock(mutex_);
-  const Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  if (entry->job.owner_uid != caller.uid) {
-    return Error::AccessDenied("only the job's owner may read its custom headers");
-  }
-  if (entry->job.custom_headers_write_only) {
+  auto entry = FindFor(caller, id, JobAction::kReadSecrets);
+  if (!entry) return entry.error();
+  if ((*entry)->job.custom_headers_write_only) {
     return Error::AccessDenied("the job's custom headers are write-only");
   }
-  return entry->job.custom_headers;
+  return (*entry)->job.custom_headers;
 }
 
 Status JobManager::MakeCustomHeadersWriteOnly(const Caller& caller, const Guid& id) {
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kSetSecrets, [&](Job& job) {
     job.custom_headers_write_only = true;
     return Ok();
   });
@@ -236,7 +252,8 @@ Status JobManager::SetHttpMethod(const Caller& caller, const Guid& id, const std
   OPENBITS_RETURN_IF_ERROR(ValidateHttpMethod(method));
   std::string upper = method;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return Mutate(caller, id, [&](Job& job) -> Status {
+  // What is asked of the origin, with the owner's credentials.
+  return Mutate(caller, id, JobAction::kChangeOrigin, [&](Job& job) -> Status {
     if (job.resumed_once) {
       return Error(hr::BG_E_READ_ONLY_PROPERTY_AFTER_RESUME, ErrorContext::kNone,
                    "the HTTP method must be set before the job is first resumed");
@@ -279,7 +296,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
     case JobPropertyId::kDynamicContent: {
       auto enable = ValueAs<bool>(value, "DYNAMIC_CONTENT");
       if (!enable) return enable.error();
-      return Mutate(caller, id, [&](Job& job) -> Status {
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) -> Status {
         OPENBITS_RETURN_IF_ERROR(read_only_after_resume(job));
         if (*enable && !job.http_method.empty()) {
           return Error(hr::BG_E_NOT_SUPPORTED_WITH_CUSTOM_HTTP_METHOD, ErrorContext::kNone,
@@ -297,7 +314,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
     case JobPropertyId::kHighPerformance: {
       auto enable = ValueAs<bool>(value, "HIGH_PERFORMANCE");
       if (!enable) return enable.error();
-      return Mutate(caller, id, [&](Job& job) -> Status {
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) -> Status {
         if (!job.files.empty()) {
           return Error(hr::BG_E_READ_ONLY_PROPERTY_AFTER_ADDFILE, ErrorContext::kNone,
                        "HIGH_PERFORMANCE must be set before files are added");
@@ -313,7 +330,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
         return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_INVALID_VALUE, ErrorContext::kNone,
                      "the maximum download size must be at least one byte");
       }
-      return Mutate(caller, id, [&](Job& job) -> Status {
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) -> Status {
         OPENBITS_RETURN_IF_ERROR(read_only_after_resume(job));
         job.max_download_size = *size;
         return Ok();
@@ -322,7 +339,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
     case JobPropertyId::kMinimumNotificationIntervalMs: {
       auto interval = ValueAs<std::uint32_t>(value, "MINIMUM_NOTIFICATION_INTERVAL_MS");
       if (!interval) return interval.error();
-      return Mutate(caller, id, [&](Job& job) {
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
         job.minimum_notification_interval_ms = *interval;
         return Ok();
       });
@@ -342,9 +359,9 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
 Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& id,
                                               JobPropertyId property) const {
   MutexLock lock(mutex_);
-  const Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  const Job& job = entry->job;
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  const Job& job = (*entry)->job;
   switch (property) {
     case JobPropertyId::kDynamicContent:
       return PropertyValue(job.dynamic_content);
@@ -371,7 +388,7 @@ Status JobManager::SetNotifyFlags(const Caller& caller, const Guid& id, std::uin
     return Error(hr::E_NOTIMPL, ErrorContext::kNone,
                  "unknown notification flags " + FormatHresult(flags & ~kNotifyAllFlags));
   }
-  return Mutate(caller, id, [&](Job& job) {
+  return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
     job.notify_flags = flags;
     return Ok();
   });
@@ -381,7 +398,8 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
                                     const std::string& program, const std::string& parameters) {
   const bool clear = program.empty() && parameters.empty();
   if (!clear) OPENBITS_RETURN_IF_ERROR(ValidateNotifyCommand(program, parameters));
-  const Status status = Mutate(caller, id, [&](Job& job) {
+  // The command line runs as the job's owner: only the owner sets it.
+  const Status status = Mutate(caller, id, JobAction::kSetSecrets, [&](Job& job) {
     if (clear) {
       job.notify_command.reset();
     } else {

@@ -55,8 +55,7 @@ class JobManager::FileSink : public DownloadSink {
       OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
       written_ = committed_ = 0;
     }
-    manager_.OnResponse(id_, run_id_, index_, response, written_);
-    return Ok();
+    return manager_.OnResponse(id_, run_id_, index_, response, written_);
   }
 
   Status OnData(const char* data, std::size_t length) override {
@@ -144,6 +143,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     ProxyEnvironment proxy_environment;
     std::uint64_t budget = kNoMaxDownloadSize;
     bool all_transferred = false;
+    std::optional<Error> unrecorded;  // the store could not record TRANSFERRED
     Notifications notifications;
     {
       MutexLock lock(mutex_);
@@ -172,8 +172,14 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         }
       } else {
         all_transferred = true;
-        (void)Transition(*entry, JobEvent::kAllTransferred, notifications);
+        if (auto done = Transition(*entry, JobEvent::kAllTransferred, notifications); !done) {
+          unrecorded = done.error();
+        }
       }
+    }
+    if (unrecorded) {
+      OnRunFailed(id, run_id, *unrecorded, std::nullopt);
+      break;
     }
     if (all_transferred) {
       Dispatch(notifications);
@@ -203,6 +209,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     // cannot be trusted to match the old validators.
     if (request.offset == file.bytes_committed && request.offset > 0) {
       request.validators = file.validators;
+      request.known_total = file.bytes_total;
     } else if (request.offset > 0) {
       request.offset = 0;
       if (auto truncated = (*temp)->Truncate(0); !truncated) {
@@ -214,7 +221,11 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
                   ranged ? &file.ranges : nullptr);
     if (file.bytes_total != kSizeUnknown && request.offset == file.bytes_total &&
         file.bytes_total > 0) {
-      OnFileCompleted(id, run_id, index, request.offset);  // all bytes were already durable
+      // All bytes were already durable.
+      if (auto done = OnFileCompleted(id, run_id, index, request.offset); !done) {
+        OnRunFailed(id, run_id, done.error(), index);
+        break;
+      }
       continue;
     }
     if (ranged) request.ranges = RemainingRanges(file.ranges, request.offset);
@@ -251,7 +262,10 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
                   index);
       break;
     }
-    OnFileCompleted(id, run_id, index, sink.written());
+    if (auto done = OnFileCompleted(id, run_id, index, sink.written()); !done) {
+      OnRunFailed(id, run_id, done.error(), index);
+      break;
+    }
   }
   OnRunFinished(id, run_id);
 }
@@ -265,13 +279,13 @@ JobManager::Entry* JobManager::FindRun(const Guid& id, std::uint64_t run_id) {
   return &it->second;
 }
 
-void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                            const DownloadResponse& response, std::uint64_t bytes_in_temp) {
+Status JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                              const DownloadResponse& response, std::uint64_t bytes_in_temp) {
   Notifications notifications;
   {
     MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
-    if (!entry) return;
+    if (!entry) return Ok();
     JobFile& file = entry->job.files[index];
     if (response.restart_from_zero) {
       Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(), index);
@@ -282,13 +296,15 @@ void JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t 
     file.remote_mtime_us = response.remote_mtime_us;
     file.response_headers = response.raw_headers;
     file.bytes_transferred = bytes_in_temp;
+    // Not recorded: the run fails with the store's error (OnRunFailed).
     if (entry->job.state == JobState::kConnecting) {
-      (void)Transition(*entry, JobEvent::kConnected, notifications);
+      OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kConnected, notifications));
     } else {
-      (void)store_.SaveFileProgress(id, index, file);
+      OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, index, file));
     }
   }
   Dispatch(notifications);
+  return Ok();
 }
 
 void JobManager::OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index,
@@ -312,29 +328,33 @@ Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint3
   auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.run_id != run_id) return Ok();
   Job& job = it->second.job;
-  JobFile& file = job.files[index];
+  // The offset counts as committed only once the store holds it.
+  JobFile file = job.files[index];
   file.bytes_committed = durable_bytes;
   file.bytes_transferred = std::max(file.bytes_transferred, durable_bytes);
+  OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, index, file));
+  job.files[index] = std::move(file);
   job.last_progress_us = clock_.NowUs();
-  return store_.SaveFileProgress(id, index, file);
+  return Ok();
 }
 
-void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                                 std::uint64_t bytes) {
+Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                   std::uint64_t bytes) {
   Notifications notifications;
   {
     MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
-    if (!entry) return;
+    if (!entry) return Ok();
     Job& job = entry->job;
-    JobFile& file = job.files[index];
+    // Complete only once the store holds it: a job never reaches TRANSFERRED on a file whose
+    // completion was not recorded.
+    JobFile file = job.files[index];
     file.completed = true;
     file.bytes_committed = file.bytes_transferred = bytes;
     if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
+    OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, index, file));
+    job.files[index] = std::move(file);
     job.last_progress_us = clock_.NowUs();
-    if (auto saved = store_.SaveFileProgress(id, index, file); !saved) {
-      Log()->error("Failed to save job={}: {}", id.ToString(), saved.error().ToString());
-    }
     Log()->info("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
     if (job.Notifies(kNotifyFileTransferred)) {
       notifications.push_back(
@@ -343,6 +363,7 @@ void JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint
     NoteModification(*entry, /*immediately=*/false, notifications);
   }
   Dispatch(notifications);
+  return Ok();
 }
 
 void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
@@ -371,9 +392,9 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
     if (transient && retry_at < no_progress_deadline) {
       // Job::Apply keeps `error` and `retry_at_us` in TRANSIENT_ERROR.
       job.retry_at_us = retry_at;
-      (void)Transition(*entry, JobEvent::kTransientError, notifications);
+      TransitionOrWait(*entry, JobEvent::kTransientError, notifications);
     } else {
-      (void)Transition(*entry, JobEvent::kFatalError, notifications);
+      TransitionOrWait(*entry, JobEvent::kFatalError, notifications);
     }
   }
   scheduler_wakeup_.NotifyAll();
@@ -388,7 +409,10 @@ void JobManager::OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::
   Log()->info("job={} file={} now at {} (redirect policy)", id.ToString(), index,
               log::RedactUrl(url));
   it->second.job.files[index].remote_url = url;
-  (void)store_.Save(it->second.job);
+  if (auto saved = store_.Save(it->second.job); !saved) {
+    Log()->error("Failed to record the new URL of job={}: {}", id.ToString(),
+                 saved.error().ToString());
+  }
 }
 
 void JobManager::OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) {
@@ -400,7 +424,12 @@ void JobManager::OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32
   file.bytes_committed = file.bytes_transferred = 0;
   file.bytes_total = kSizeUnknown;
   file.validators = {};
-  (void)store_.Save(entry->job);
+  // Unrecorded, the old offset stays in the store with a temp file now shorter than it, which a
+  // restart does not trust: the file starts from zero either way.
+  if (auto saved = store_.Save(entry->job); !saved) {
+    Log()->error("Failed to record the restart of job={}: {}", id.ToString(),
+                 saved.error().ToString());
+  }
 }
 
 void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
@@ -415,7 +444,10 @@ void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
       if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
       // MaxDownloadTime counts only the time spent transferring.
       entry.job.transfer_time_us += clock_.NowUs() - entry.run_started_us;
-      (void)store_.Save(entry.job);
+      if (auto saved = store_.Save(entry.job); !saved) {
+        Log()->error("Failed to record the transfer time of job={}: {}", id.ToString(),
+                     saved.error().ToString());
+      }
     }
   }
   job_released_.NotifyAll();

@@ -59,9 +59,12 @@ class LocalFileSystem {
   virtual Result<std::unique_ptr<TempFile>> OpenTemp(const FileOwner& owner,
                                                      const std::string& temp_path,
                                                      std::uint64_t keep_bytes) = 0;
-  // Atomically renames temp_path over final_path and sets its mtime (0 = leave it).
+  // Atomically renames temp_path over final_path and sets its mtime (0 = leave it) and its
+  // permission bits: `mode`, or where final_path's directory has a default ACL, what that
+  // ACL gives a file created with 0666 (as open(2) ignores the umask there).
   virtual Status CommitTemp(const FileOwner& owner, const std::string& temp_path,
-                            const std::string& final_path, std::int64_t mtime_us) = 0;
+                            const std::string& final_path, std::int64_t mtime_us,
+                            std::uint32_t mode) = 0;
   // Deletes a file; a missing file is success.
   virtual Status Remove(const FileOwner& owner, const std::string& path) = 0;
   // TakeOwnership: gives an existing temp file to `new_owner` (a missing one is success).
@@ -118,6 +121,9 @@ struct DownloadRequest {
   ProxySettings proxy;
   ProxyEnvironment proxy_environment;
   FileOwner owner;
+  // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
+  // (with the validators, what tells a server that ignored If-Range).
+  std::uint64_t known_total = kSizeUnknown;
 };
 
 // What the server said before the body.

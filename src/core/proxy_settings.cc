@@ -2,7 +2,74 @@
 
 #include <cctype>
 
+#include "base/log.h"
+
 namespace openbits::core {
+namespace {
+
+Error UserinfoRefused(const char* what) {
+  return Error::InvalidArg(std::string(what) +
+                           " holds a user name or password (user:password@host); give proxy "
+                           "credentials with SetCredentials for BG_AUTH_TARGET_PROXY instead");
+}
+
+}  // namespace
+
+bool HasUserinfo(std::string_view list_or_url) {
+  std::size_t start = 0;
+  while (start < list_or_url.size()) {
+    std::size_t end = list_or_url.find_first_of(" \t;,", start);
+    if (end == std::string_view::npos) end = list_or_url.size();
+    const std::string_view entry = list_or_url.substr(start, end - start);
+    const auto scheme_end = entry.find("://");
+    const std::size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    const std::string_view rest = entry.substr(authority);
+    if (rest.substr(0, rest.find_first_of("/?#")).find('@') != std::string_view::npos) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+std::string RedactProxyUserinfo(std::string_view list_or_url) {
+  std::string redacted;
+  std::size_t start = 0;
+  while (start <= list_or_url.size()) {
+    std::size_t end = list_or_url.find_first_of(" \t;,", start);
+    if (end == std::string_view::npos) end = list_or_url.size();
+    const std::string_view entry = list_or_url.substr(start, end - start);
+    redacted += HasUserinfo(entry) ? log::RedactProxyEntry(entry) : std::string(entry);
+    if (end < list_or_url.size()) redacted += list_or_url[end];
+    start = end + 1;
+  }
+  return redacted;
+}
+
+std::vector<Credential> TakeProxyEnvironmentCredentials(ProxyEnvironment& environment) {
+  std::optional<UrlCredentials> taken;
+  for (const char* name : {"http_proxy", "https_proxy", "all_proxy"}) {
+    const auto it = environment.find(name);
+    if (it == environment.end()) continue;
+    // curl takes "user:password@host:port" without a scheme as http://.
+    const bool bare = it->second.find("://") == std::string::npos;
+    auto split = SplitUrlCredentials(bare ? "http://" + it->second : it->second);
+    if (!split) continue;
+    it->second = bare ? split->url.substr(7) : split->url;
+    if (!taken) taken = std::move(split);
+  }
+  std::vector<Credential> credentials;
+  if (!taken) return credentials;
+  for (AuthScheme scheme : {AuthScheme::kBasic, AuthScheme::kDigest, AuthScheme::kNtlm}) {
+    Credential credential;
+    credential.target = AuthTarget::kProxy;
+    credential.scheme = scheme;
+    credential.user = taken->user;
+    credential.password = taken->password;
+    if (ValidateCredential(credential)) credentials.push_back(std::move(credential));
+  }
+  return credentials;
+}
 
 Status ValidateProxySettings(std::uint32_t usage, const std::string& list,
                              const std::string& bypass) {
@@ -25,6 +92,7 @@ Status ValidateProxySettings(std::uint32_t usage, const std::string& list,
   if (override_usage && list.find_first_not_of(" \t;") == std::string::npos) {
     return Error::InvalidArg("OVERRIDE needs a proxy list");
   }
+  if (HasUserinfo(list)) return UserinfoRefused("the proxy list");
   return Ok();
 }
 
@@ -76,6 +144,8 @@ Status ValidateAccountProxy(const AccountProxy& settings) {
   if (settings.autoscript_url.size() > kMaxProxyListLength) {
     return Error::InvalidArg("the PAC URL is too long");
   }
+  if (HasUserinfo(settings.list)) return UserinfoRefused("the proxy list");
+  if (HasUserinfo(settings.autoscript_url)) return UserinfoRefused("the PAC URL");
   return Ok();
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/credentials.h"
 #include "openbits/result.h"
 #include "openbits/types.h"
 
@@ -30,6 +31,18 @@ using ProxyEnvironment = std::map<std::string, std::string>;
 // Keeps the variables above (either case; the lower-case one wins), each at most 4,000
 // characters; drops everything else.
 ProxyEnvironment FilterProxyEnvironment(const std::map<std::string, std::string>& variables);
+// Takes the user name and password out of the proxy environment's URLs (curl's
+// "http://user:password@proxy:port"), so that the environment names only proxies and the
+// password is kept, sealed, with the job's credentials: the proxy slots Basic, Digest and
+// NTLM (curl offers them to whatever the proxy asks for), from http_proxy, else https_proxy,
+// else all_proxy. Empty when no URL holds one.
+std::vector<Credential> TakeProxyEnvironmentCredentials(ProxyEnvironment& environment);
+
+// Whether a proxy list or URL holds a user name or password ("user:password@host").
+bool HasUserinfo(std::string_view list_or_url);
+// The list or URL with each entry's user name and password replaced by "***", for replies
+// and messages: versions before schema 11 stored what callers gave them.
+std::string RedactProxyUserinfo(std::string_view list_or_url);
 
 // An account's own proxy settings (bitsadmin /util /setieproxy): PRECONFIG's first source,
 // the stand-in for a Windows user's IE settings.
@@ -47,12 +60,15 @@ struct AccountProxy {
   bool operator==(const AccountProxy&) const = default;
 };
 // Lists only with MANUAL_PROXY (which needs a list), a URL only with AUTOSCRIPT (which needs
-// one), the same lengths as SetProxySettings.
+// one), the same lengths as SetProxySettings, no user name or password in either (they are
+// read back by GetAccountProxy).
 Status ValidateAccountProxy(const AccountProxy& settings);
 
 // Checks SetProxySettings' arguments: a known usage (E_INVALIDARG), lists only with OVERRIDE
 // and a proxy list required with it (E_INVALIDARG), the lengths (BG_E_PROXY_LIST_TOO_LARGE,
-// BG_E_PROXY_BYPASS_LIST_TOO_LARGE).
+// BG_E_PROXY_BYPASS_LIST_TOO_LARGE), no user name or password in the list (E_INVALIDARG: as
+// in BITS, proxy credentials go through SetCredentials with BG_AUTH_TARGET_PROXY, which keeps
+// them sealed and never returns them; a list is returned by GetProxySettings).
 Status ValidateProxySettings(std::uint32_t usage, const std::string& list,
                              const std::string& bypass);
 

@@ -175,6 +175,24 @@ const std::map<std::string, Setter>& Keys() {
          c.certificates.machine_root = v;
          return !v.empty();
        }},
+      {"tls.local_machine_cert_uids",
+       [](Config& c, const std::string& v) {
+         // Numeric uids separated by blanks or commas; empty: administrators only.
+         std::vector<std::uint32_t> uids;
+         std::string word;
+         std::istringstream words(v);
+         while (std::getline(words, word, ',')) {
+           std::istringstream parts(word);
+           std::string uid_text;
+           while (parts >> uid_text) {
+             std::uint32_t uid = 0;
+             if (!ParseUnsigned(uid_text, uid)) return false;
+             uids.push_back(uid);
+           }
+         }
+         c.manager.access.local_machine_cert_uids = std::move(uids);
+         return true;
+       }},
       {"identity.system_accounts_below",
        ManagerNumber(&core::ManagerOptions::system_accounts_below)},
       {"notify.command_timeout_s",

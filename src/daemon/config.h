@@ -14,7 +14,8 @@
 namespace openbits::daemon {
 
 struct Config {
-  core::ManagerOptions manager;                    // [limits], [transfer]
+  // [limits], [transfer]; [tls] local_machine_cert_uids (manager.access)
+  core::ManagerOptions manager;
   transfer::CurlTransportOptions curl;             // [transfer]
   transfer::CertificateStoreOptions certificates;  // [tls] user/machine_store_root
   std::string admin_group = "bitsadmin";           // [identity]

@@ -5,11 +5,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string_view>
 
 #include "base/log.h"
+#include "daemon/state_directory.h"
 #include "daemon/wiring.h"
 
 namespace {
@@ -89,14 +91,22 @@ int main(int argc, char** argv) {
     std::cerr << "bitsd: unknown log level '" << log_level << "'\n";
     return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(options.state_dir, ec);
-  if (ec || chmod(options.state_dir.c_str(), 0700) != 0) {
-    std::cerr << "bitsd: cannot create state directory " << options.state_dir << ": "
-              << (ec ? ec.message() : std::strerror(errno)) << "\n";
+  // Held until bitsd exits: one bitsd per queue.
+  auto state_dir = openbits::daemon::StateDirectory::Acquire(options.state_dir);
+  if (!state_dir) {
+    std::cerr << "bitsd: " << state_dir.error().message() << "\n";
     return 1;
   }
-  const openbits::Status status = openbits::daemon::RunDaemon(options);
+  openbits::Status status = openbits::Ok();
+  try {
+    status = openbits::daemon::RunDaemon(options);
+  } catch (const std::exception& error) {
+    // The last net under the bus (sdbus::Error is one): a failure while setting up or
+    // tearing down objects on a connection that just dropped ends bitsd with a logged cause
+    // and a failure status the service manager restarts on, never with std::terminate.
+    status = openbits::Error(openbits::hr::E_FAIL, openbits::ErrorContext::kGeneralQueueManager,
+                             error.what());
+  }
   if (!status) {
     openbits::log::Get("daemon")->error("Failed to run bitsd: {}", status.error().ToString());
     return 1;

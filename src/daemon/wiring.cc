@@ -109,14 +109,16 @@ Status RunDaemon(const DaemonOptions& options) {
   sd_notify(0, "READY=1");
   logger->info("bitsd ready on the {} bus as uid {}, state in {}", options.bus, geteuid(),
                options.state_dir);
-  loop.Run();
+  // Ends on SIGTERM/SIGINT (Ok) or when the bus is lost (an error: bitsd exits non-zero and
+  // the service manager restarts it; the queue is on disk).
+  const Status served = loop.Run();
 
   // 6. Stop: every transfer checkpoints before the threads end.
   sd_notify(0, "STOPPING=1");
   network.Stop();
   manager.Stop();
   logger->info("bitsd stopped");
-  return Ok();
+  return served;
 }
 
 }  // namespace openbits::daemon

@@ -4,6 +4,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "identity/users.h"
 
 namespace openbits::identity {
@@ -18,6 +20,12 @@ int SetThreadGroups(const std::vector<gid_t>& groups) {
 
 ScopedFsIdentity::ScopedFsIdentity(std::uint32_t uid, std::uint32_t gid) {
   if (geteuid() != 0 || uid == 0) return;  // nothing to switch (see the header)
+  previous_uid_ = static_cast<std::uint32_t>(setfsuid(static_cast<uid_t>(-1)));
+  previous_gid_ = static_cast<std::uint32_t>(setfsgid(static_cast<gid_t>(-1)));
+  std::vector<gid_t> current(static_cast<std::size_t>(std::max(getgroups(0, nullptr), 0)));
+  current.resize(static_cast<std::size_t>(
+      std::max(getgroups(static_cast<int>(current.size()), current.data()), 0)));
+  previous_groups_.assign(current.begin(), current.end());
   const auto supplementary = SupplementaryGroups(uid);
   const std::vector<gid_t> groups(supplementary.begin(), supplementary.end());
   if (SetThreadGroups(groups) != 0) {
@@ -37,9 +45,9 @@ ScopedFsIdentity::ScopedFsIdentity(std::uint32_t uid, std::uint32_t gid) {
 
 ScopedFsIdentity::~ScopedFsIdentity() {
   if (!switched_) return;
-  setfsuid(geteuid());
-  setfsgid(getegid());
-  SetThreadGroups({});
+  setfsuid(previous_uid_);
+  setfsgid(previous_gid_);
+  SetThreadGroups(std::vector<gid_t>(previous_groups_.begin(), previous_groups_.end()));
 }
 
 }  // namespace openbits::identity

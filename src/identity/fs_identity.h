@@ -3,7 +3,8 @@
 // Linux keeps fsuid, fsgid and (through the raw syscall) the group list per thread, so a
 // root daemon can create, rename and delete files with exactly the permissions of a job's
 // owner without affecting its other threads. A daemon that is not root cannot switch and
-// leaves its own identity in place (it only serves its own uid).
+// leaves its own identity in place (it only serves its own uid). Scopes nest: each restores
+// the identity it found (uid 0 switches nothing, so it keeps the outer scope's identity).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,9 @@ class ScopedFsIdentity {
 
  private:
   bool switched_ = false;
+  std::uint32_t previous_uid_ = 0;
+  std::uint32_t previous_gid_ = 0;
+  std::vector<std::uint32_t> previous_groups_;
   Status status_;
 };
 

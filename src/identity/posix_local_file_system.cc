@@ -2,16 +2,27 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "identity/fs_identity.h"
 
 namespace openbits::identity {
 namespace {
+
+// "No such file or directory (ENOENT)": the text for people, the name to search for.
+std::string ErrnoText(int error_number) {
+  const char* name = strerrorname_np(error_number);
+  return std::string(std::strerror(error_number)) + " (" +
+         (name ? name : "errno " + std::to_string(error_number)) + ")";
+}
 
 Error ErrnoError(int error_number, const std::string& what) {
   HRESULT code = hr::E_FAIL;
@@ -33,7 +44,7 @@ Error ErrnoError(int error_number, const std::string& what) {
       break;
   }
   return Error(code, ErrorContext::kLocalFile,
-               "Failed to " + what + ": " + std::strerror(error_number));
+               "Failed to " + what + ": " + ErrnoText(error_number));
 }
 
 struct SplitPath {
@@ -66,16 +77,56 @@ class Fd {
   int fd_;
 };
 
+// The permission bits a file created with mode 0666 gets in the directory `dir_fd` when the
+// directory has a default ACL (system.posix_acl_default, in the kernel's xattr format:
+// a version word, then {tag, perm, id} entries): the ACL's owner, mask (or group, without a
+// mask) and other entries, each masked by 0666's rw-, as posix_acl_create() computes them.
+// nullopt when the directory has no default ACL (then the umask applies, as in open(2)).
+std::optional<std::uint32_t> DefaultAclMode(int dir_fd) {
+  std::array<unsigned char, 4 + 8 * 64> acl{};
+  const ssize_t size = fgetxattr(dir_fd, "system.posix_acl_default", acl.data(), acl.size());
+  if (size < 4 || (size - 4) % 8 != 0) return std::nullopt;  // none, unsupported or odd
+  constexpr std::uint16_t kUserObj = 0x01, kGroupObj = 0x04, kMask = 0x10, kOther = 0x20;
+  std::uint32_t owner = 0, group = 0, other = 0;
+  std::optional<std::uint32_t> mask;
+  for (ssize_t at = 4; at + 8 <= size; at += 8) {
+    const auto tag = static_cast<std::uint16_t>(acl[at] | (acl[at + 1] << 8));
+    const auto perm = static_cast<std::uint32_t>(acl[at + 2] | (acl[at + 3] << 8)) & 07;
+    if (tag == kUserObj) owner = perm;
+    if (tag == kGroupObj) group = perm;
+    if (tag == kMask) mask = perm;
+    if (tag == kOther) other = perm;
+  }
+  return ((owner & 06) << 6) | ((mask.value_or(group) & 06) << 3) | (other & 06);
+}
+
 Result<Fd> OpenDirectory(const std::string& dir) {
   Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError(errno, "open directory " + dir);
   return fd;
 }
 
+// Complete renames a job's files one by one, then forgets the job: a crash in between leaves
+// some files delivered and the job still TRANSFERRED, and Complete runs again. A temp file that
+// is missing while its destination is a regular file of the owner, with the remote mtime that
+// Complete gave it (when the server sent one), was delivered by the interrupted attempt.
+// Called with the owner's file-system identity.
+bool AlreadyDelivered(const core::FileOwner& owner, const std::string& final_path,
+                      std::int64_t mtime_us) {
+  struct stat st {};
+  if (lstat(final_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (geteuid() == 0 && st.st_uid != owner.uid) return false;
+  if (mtime_us > 0 && (st.st_mtim.tv_sec != static_cast<time_t>(mtime_us / 1'000'000) ||
+                       st.st_mtim.tv_nsec / 1000 != mtime_us % 1'000'000)) {
+    return false;
+  }
+  return true;
+}
+
 class PosixTempFile : public core::TempFile {
  public:
-  PosixTempFile(Fd fd, std::string path, std::uint64_t size)
-      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
+  PosixTempFile(Fd fd, std::string path, std::uint64_t size, core::FileOwner owner)
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size), owner_(owner) {}
 
   std::uint64_t size() const override { return size_; }
 
@@ -102,13 +153,56 @@ class PosixTempFile : public core::TempFile {
 
   Status Sync() override {
     if (fdatasync(fd_.get()) != 0) return ErrnoError(errno, "sync " + path_);
-    return Ok();
+    return CheckStillInPlace();
   }
 
  private:
+  // Writes through an open descriptor go on when its directory is deleted or made read-only,
+  // and only the rename of Complete would notice. At every checkpoint (and at the end of each
+  // file), check that the temp file is still where Complete will look for it and that the
+  // owner may still rename it there, so that the job stops while it transfers (ERROR, context
+  // LOCAL_FILE) instead of reaching TRANSFERRED with a file it cannot deliver.
+  Status CheckStillInPlace() {
+    const SplitPath parts = Split(path_);
+    ScopedFsIdentity as_owner(owner_.uid, owner_.gid);
+    OPENBITS_RETURN_IF_ERROR(as_owner.status());
+    struct stat open_file {};
+    if (fstat(fd_.get(), &open_file) != 0) return ErrnoError(errno, "stat " + path_);
+    struct stat dir_stat {};
+    if (stat(parts.dir.c_str(), &dir_stat) != 0) {
+      const int error_number = errno;
+      return ErrnoError(error_number,
+                        "find the destination directory " + parts.dir + " of " + path_);
+    }
+    // Deleted (no link left) or replaced by another file of the same name: ENOENT, as the
+    // rename of Complete would find no such file.
+    struct stat named {};
+    int missing = 0;
+    if (open_file.st_nlink == 0) {
+      missing = ENOENT;
+    } else if (lstat(path_.c_str(), &named) != 0) {
+      missing = errno;
+    } else if (named.st_ino != open_file.st_ino || named.st_dev != open_file.st_dev) {
+      missing = ENOENT;
+    }
+    if (missing != 0) {
+      return ErrnoError(missing,
+                        "find the temp file " + path_ + " (deleted or replaced while downloading)");
+    }
+    // AT_EACCESS checks with the thread's file-system identity, i.e. the owner's.
+    if (faccessat(AT_FDCWD, parts.dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {
+      const int error_number = errno;
+      return ErrnoError(error_number, "keep writing to " + parts.dir + " as uid " +
+                                          std::to_string(owner_.uid) + " (needed to rename " +
+                                          path_ + " into place)");
+    }
+    return Ok();
+  }
+
   Fd fd_;
   std::string path_;
   std::uint64_t size_;
+  core::FileOwner owner_;
 };
 
 }  // namespace
@@ -146,7 +240,8 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
   const SplitPath parts = Split(temp_path);
   auto dir = OpenDirectory(parts.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), parts.name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+  Fd fd(openat(dir->get(), parts.name.c_str(),
+               O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid() && errno == ENOENT) {
     fd = Fd(openat(dir->get(), parts.name.c_str(),
                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -169,21 +264,49 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
     return ErrnoError(errno, "seek in temp file " + temp_path);
   }
   return std::unique_ptr<core::TempFile>(
-      std::make_unique<PosixTempFile>(std::move(fd), temp_path, size));
+      std::make_unique<PosixTempFile>(std::move(fd), temp_path, size, owner));
 }
 
 Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
-                                        const std::string& final_path, std::int64_t mtime_us) {
+                                        const std::string& final_path, std::int64_t mtime_us,
+                                        std::uint32_t mode) {
   ScopedFsIdentity as_owner(owner.uid, owner.gid);
   OPENBITS_RETURN_IF_ERROR(as_owner.status());
   const SplitPath from = Split(temp_path);
   const SplitPath to = Split(final_path);
   auto dir = OpenDirectory(from.dir);
   if (!dir) return dir.error();
-  Fd fd(openat(dir->get(), from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError(errno, "open temp file " + temp_path);
-  // The temp file was private while incomplete; the result gets ordinary permissions.
-  if (fchmod(fd.get(), 0644) != 0) return ErrnoError(errno, "chmod " + temp_path);
+  // Complete runs this on the bus thread, and the directory is the owner's: the temp file may
+  // have been replaced by a FIFO since the transfer. O_NONBLOCK keeps that open from waiting
+  // for a writer; what is renamed must be the owner's regular file.
+  Fd fd(openat(dir->get(), from.name.c_str(),
+               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid()) {
+    const int error_number = errno;
+    if (error_number == ENOENT && AlreadyDelivered(owner, final_path, mtime_us)) {
+      return Ok();  // renamed by a Complete that a crash interrupted
+    }
+    return ErrnoError(error_number, "open temp file " + temp_path);
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "the temp file " + temp_path + " is not a regular file of uid " +
+                     std::to_string(owner.uid));
+  }
+  Fd to_dir(from.dir == to.dir ? dup(dir->get())
+                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
+  // The temp file was private (0600) while incomplete: a partial download is nobody else's
+  // business. The result gets the mode the owner's own process would have given it: the
+  // caller's 0666 & ~umask, or where the directory has a default ACL, that ACL's. The named
+  // entries of the ACL were inherited when the temp file was created; chmod sets the owner,
+  // mask and other entries, so the file ends with the ACL open(2) would have given it.
+  const std::uint32_t final_mode = DefaultAclMode(to_dir.get()).value_or(mode & 0666);
+  if (fchmod(fd.get(), static_cast<mode_t>(final_mode)) != 0) {
+    return ErrnoError(errno, "chmod " + temp_path);
+  }
   if (mtime_us > 0) {
     const timespec times[2] = {{0, UTIME_OMIT},
                                {static_cast<time_t>(mtime_us / 1'000'000),
@@ -191,9 +314,6 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
     if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + temp_path);
   }
   if (fsync(fd.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
-  Fd to_dir(from.dir == to.dir ? dup(dir->get())
-                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
   if (renameat(dir->get(), from.name.c_str(), to_dir.get(), to.name.c_str()) != 0) {
     return ErrnoError(errno, "rename " + temp_path + " to " + final_path);
   }

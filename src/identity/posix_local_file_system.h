@@ -14,7 +14,8 @@ class PosixLocalFileSystem : public core::LocalFileSystem {
                                                    const std::string& temp_path,
                                                    std::uint64_t keep_bytes) override;
   Status CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
-                    const std::string& final_path, std::int64_t mtime_us) override;
+                    const std::string& final_path, std::int64_t mtime_us,
+                    std::uint32_t mode) override;
   Status Remove(const core::FileOwner& owner, const std::string& path) override;
   Status GiveTemp(const core::FileOwner& new_owner, const std::string& temp_path) override;
 };

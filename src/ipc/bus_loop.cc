@@ -6,8 +6,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <sdbus-c++/Error.h>
 #include <sdbus-c++/IConnection.h>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 
 #include "base/log.h"
@@ -55,19 +58,36 @@ void BusLoop::RunPosted() {
     std::lock_guard lock(mutex_);
     tasks.swap(posted_);
   }
-  for (auto& task : tasks) task();
+  for (auto& task : tasks) {
+    try {
+      task();
+    } catch (const sdbus::Error& error) {
+      log::Get("ipc")->warn("Failed to send a bus message: {}: {}", error.getName(),
+                            error.getMessage());
+    }
+  }
 }
 
-void BusLoop::Run() {
+Status BusLoop::Run() {
   const auto logger = log::Get("ipc");
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      if (quit_) return;
+      if (quit_) return Ok();
     }
-    while (connection_.processPendingRequest()) {
+    sdbus::IConnection::PollData poll_data;
+    try {
+      // Method handlers turn their own exceptions into error replies, so what escapes here
+      // is the connection itself failing (sd_bus_process or the poll data).
+      while (connection_.processPendingRequest()) {
+      }
+      poll_data = connection_.getEventLoopPollData();
+    } catch (const sdbus::Error& error) {
+      logger->error("Lost the bus connection: {}: {}", error.getName(), error.getMessage());
+      return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                   "lost the bus connection (" + error.getMessage() +
+                       "); exiting so that the service manager restarts bitsd");
     }
-    const auto poll_data = connection_.getEventLoopPollData();
     int timeout_ms = -1;
     if (poll_data.timeout_usec != UINT64_MAX) {
       timespec now{};
@@ -81,15 +101,17 @@ void BusLoop::Run() {
     pollfd fds[3] = {
         {poll_data.fd, poll_data.events, 0}, {event_fd_, POLLIN, 0}, {signal_fd_, POLLIN, 0}};
     if (poll(fds, 3, timeout_ms) < 0 && errno != EINTR) {
-      logger->error("Failed to poll the bus: {}", std::strerror(errno));
-      return;
+      const std::string reason = std::strerror(errno);
+      logger->error("Failed to poll the bus: {}", reason);
+      return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+                   "cannot poll the bus connection: " + reason);
     }
     if (fds[1].revents & POLLIN) RunPosted();
     if (fds[2].revents & POLLIN) {
       signalfd_siginfo info{};
       (void)!read(signal_fd_, &info, sizeof info);
       logger->info("Received signal {}, shutting down", info.ssi_signo);
-      return;
+      return Ok();
     }
   }
 }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ class IConnection;
 class IProxy;
 class Message;
 }  // namespace sdbus
+struct sd_bus_message;
 
 namespace openbits::ipc {
 
@@ -25,10 +27,21 @@ class CallerRegistry {
 
   // The caller of the message being processed. Bus thread only.
   core::Caller Resolve(const sdbus::Message& message);
+  // The same for a raw sd-bus message (a filter that runs before sdbus-c++ sees it); nullopt
+  // when the bus cannot say who sent it.
+  std::optional<core::Caller> Resolve(sd_bus_message* message);
+  // The mode a file created now by the caller's process would get without a default ACL:
+  // 0666 & ~umask, with the umask read from /proc/<pid>/status of the sender's process (its
+  // pid from the bus). kDefaultFileMode (umask 022) when the pid or umask cannot be read or
+  // the process is no longer the caller's uid (a pid reused since it connected). Read at
+  // every call, not cached: a process may change its umask. Bus thread only.
+  std::uint32_t FileCreationMode(const sdbus::Message& message);
   // Unique names of the connections of `uid` that have called us and are still on the bus.
   std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
 
  private:
+  core::Caller Remember(const std::string& sender, std::uint32_t uid);
+
   std::string admin_group_;
   std::unique_ptr<sdbus::IProxy> bus_driver_;
   std::map<std::string, core::Caller> callers_;  // by unique name

@@ -1,5 +1,6 @@
 #include "ipc/job_adaptor.h"
 
+#include "core/proxy_settings.h"
 #include "identity/users.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
@@ -19,6 +20,10 @@ JobAdaptor::~JobAdaptor() { unregisterAdaptor(); }
 
 core::Caller JobAdaptor::CurrentCaller() {
   return callers_.Resolve(*getObject().getCurrentlyProcessedMessage());
+}
+
+std::uint32_t JobAdaptor::CallerFileMode() {
+  return callers_.FileCreationMode(*getObject().getCurrentlyProcessedMessage());
 }
 
 core::Job JobAdaptor::Snapshot() { return ValueOrThrow(manager_.GetJob(CurrentCaller(), id_)); }
@@ -53,12 +58,18 @@ void JobAdaptor::SendFileTransferred(const std::vector<std::string>& destination
 }
 
 void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {{remote_url, local_name, {}}}));
+  core::FileSpec spec{remote_url, local_name, {}};
+  spec.mode = CallerFileMode();
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
 }
 
 void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) {
   std::vector<core::FileSpec> specs;
-  for (const auto& file : files) specs.push_back({std::get<0>(file), std::get<1>(file), {}});
+  const std::uint32_t mode = CallerFileMode();
+  for (const auto& file : files) {
+    specs.push_back({std::get<0>(file), std::get<1>(file), {}});
+    specs.back().mode = mode;
+  }
   ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, specs));
 }
 
@@ -66,6 +77,7 @@ void JobAdaptor::AddFileWithRanges(const std::string& remote_url, const std::str
                                    const std::vector<sdbus::Struct<uint64_t, uint64_t>>& ranges) {
   core::FileSpec spec{remote_url, local_name, {}};
   for (const auto& range : ranges) spec.ranges.push_back({std::get<0>(range), std::get<1>(range)});
+  spec.mode = CallerFileMode();
   ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
 }
 
@@ -294,7 +306,9 @@ void JobAdaptor::SetProxySettings(const uint32_t& usage, const std::string& list
 
 std::tuple<uint32_t, std::string, std::string> JobAdaptor::GetProxySettings() {
   const core::Job job = Snapshot();
-  return {static_cast<uint32_t>(job.proxy.usage), job.proxy.list, job.proxy.bypass};
+  // Never a password, even one an older version accepted in the list.
+  return {static_cast<uint32_t>(job.proxy.usage), core::RedactProxyUserinfo(job.proxy.list),
+          job.proxy.bypass};
 }
 
 void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,

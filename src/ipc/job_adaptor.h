@@ -25,6 +25,8 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
 
  private:
   core::Caller CurrentCaller();
+  // The mode of a file the caller would create now (CallerRegistry::FileCreationMode).
+  std::uint32_t CallerFileMode();
   core::Job Snapshot();
   // The file of a snapshot, or E_INVALIDARG.
   static const core::JobFile& FileOf(const core::Job& job, uint32_t file_index);

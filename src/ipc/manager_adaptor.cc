@@ -1,5 +1,6 @@
 #include "ipc/manager_adaptor.h"
 
+#include "core/proxy_settings.h"
 #include "ipc/error_names.h"
 #include "openbits/dbus_names.h"
 
@@ -19,7 +20,8 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager&
       callers_(callers),
       objects_(objects),
       certificates_(certificates),
-      account_proxies_(account_proxies) {
+      account_proxies_(account_proxies),
+      job_subtree_(connection, manager, callers) {
   registerAdaptor();
 }
 
@@ -91,14 +93,12 @@ void ManagerAdaptor::ResetAccountProxy(const uint32_t& uid) {
 std::tuple<bool, uint32_t, std::string, std::string, std::string> ManagerAdaptor::GetAccountProxy(
     const uint32_t& uid) {
   const core::Caller caller = CurrentCaller();
-  if (caller.uid != uid && !caller.is_admin) {
-    throw ToDbusError(
-        Error::AccessDenied("only administrators may read another account's proxy settings"));
-  }
+  ThrowIfError(core::AuthorizeReadAccountProxy(caller, uid));
   const auto proxy = account_proxies_.Get(uid);
   if (!proxy) return {false, 0, "", "", ""};
-  return {true, static_cast<uint32_t>(proxy->mode), proxy->list, proxy->bypass,
-          proxy->autoscript_url};
+  // Never a password, even one an older version accepted.
+  return {true, static_cast<uint32_t>(proxy->mode), core::RedactProxyUserinfo(proxy->list),
+          proxy->bypass, core::RedactProxyUserinfo(proxy->autoscript_url)};
 }
 
 }  // namespace openbits::ipc

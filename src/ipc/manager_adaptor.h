@@ -7,6 +7,7 @@
 #include "core/job_manager.h"
 #include "ipc/caller_registry.h"
 #include "ipc/job_objects.h"
+#include "ipc/job_subtree_visibility.h"
 #include "openbits_dbus/manager_adaptor.h"
 
 namespace openbits::ipc {
@@ -41,6 +42,8 @@ class ManagerAdaptor final
   JobObjects& objects_;
   core::CertificateStore& certificates_;
   core::AccountProxies& account_proxies_;
+  // The job subtree shows each caller its own jobs only.
+  JobSubtreeVisibility job_subtree_;
 };
 
 }  // namespace openbits::ipc

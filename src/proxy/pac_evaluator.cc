@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "base/log.h"
+
 namespace openbits::proxy {
 namespace {
 
@@ -27,6 +29,14 @@ void CloseAll(std::initializer_list<int*> fds) {
 
 Result<std::string> PacEvaluator::Evaluate(const std::string& script, const std::string& url,
                                            const std::string& host) const {
+  // The URL travels on the helper's stdin, never in its argv (which every user can read in
+  // /proc): one line each for the URL and the host, an empty line, then the script.
+  if (url.find_first_of(std::string("\r\n\0", 3)) != std::string::npos ||
+      host.find_first_of(std::string("\r\n\0", 3)) != std::string::npos || url.empty() ||
+      host.empty()) {
+    return Invalid("the URL cannot be given to a PAC script (empty, or a line break in it)");
+  }
+  const std::string input = url + "\n" + host + "\n\n" + script;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0) return Invalid("cannot start the PAC helper: no pipe");
   if (pipe2(out, O_CLOEXEC) != 0) {
@@ -39,8 +49,7 @@ Result<std::string> PacEvaluator::Evaluate(const std::string& script, const std:
   }
   const std::string memory = std::to_string(options_.memory_limit_mb);
   const std::string cpu = std::to_string(std::max<long>(1, options_.timeout.count() / 1000 + 1));
-  std::vector<std::string> args = {
-      options_.helper_path, "--memory-mb", memory, "--cpu-s", cpu, url, host};
+  std::vector<std::string> args = {options_.helper_path, "--memory-mb", memory, "--cpu-s", cpu};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -58,10 +67,10 @@ Result<std::string> PacEvaluator::Evaluate(const std::string& script, const std:
     _exit(127);
   }
   CloseAll({&in[0], &out[1], &err[1]});
-  // The helper reads the whole script before it writes anything.
+  // The helper reads all of its input before it writes anything.
   std::size_t written = 0;
-  while (written < script.size()) {
-    const ssize_t n = write(in[1], script.data() + written, script.size() - written);
+  while (written < input.size()) {
+    const ssize_t n = write(in[1], input.data() + written, input.size() - written);
     if (n <= 0) break;
     written += static_cast<std::size_t>(n);
   }
@@ -117,7 +126,7 @@ Result<std::string> PacEvaluator::Evaluate(const std::string& script, const std:
   const auto newline = answer.find('\n');
   if (newline != std::string::npos) answer.resize(newline);
   if (answer.empty() || answer == "ERROR") {
-    return Invalid("FindProxyForURL gave no answer for " + url +
+    return Invalid("FindProxyForURL gave no answer for " + log::RedactUrl(url) +
                    (complaint.empty() ? "" : ": " + complaint));
   }
   return answer;

@@ -1,10 +1,14 @@
 // openbits-pac-helper: evaluates a PAC script (untrusted JavaScript) for bitsd, out of the
 // daemon's process and without its privileges (DESIGN.md 2).
 //
-//   openbits-pac-helper [--memory-mb N] [--cpu-s N] URL HOST [URL HOST ...] < script
+//   openbits-pac-helper [--memory-mb N] [--cpu-s N] < input
 //
+// The input is the queries, a line for the URL and a line for the host each, then an empty
+// line, then the script. URLs are never arguments: /proc/<pid>/cmdline is readable by every
+// user, and a URL may carry tokens.
 // Prints one line per URL: FindProxyForURL's answer, or "ERROR". Exit status 2: the script
-// does not parse; 3: pacparser cannot start; 4: privileges could not be dropped.
+// does not parse or the input is malformed; 3: pacparser cannot start; 4: privileges could
+// not be dropped.
 // As root it becomes nobody first; it always limits its memory and CPU time, and bitsd kills
 // it when it does not answer in time.
 #include <grp.h>
@@ -21,10 +25,13 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace {
 
 constexpr std::size_t kMaxScriptBytes = 1 << 20;
+// The queries before the script (URLs and hosts).
+constexpr std::size_t kMaxQueryBytes = 64 * 1024;
 
 int PrintError(const char* format, va_list arguments) {
   return std::vfprintf(stderr, format, arguments);
@@ -72,15 +79,26 @@ int main(int argc, char** argv) {
   Limit(RLIMIT_NOFILE, 16);
   Limit(RLIMIT_CORE, 0);
 
-  std::string script;
+  std::string input;
   char buffer[65536];
   for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, stdin)) > 0;) {
-    script.append(buffer, got);
-    if (script.size() > kMaxScriptBytes) {
+    input.append(buffer, got);
+    if (input.size() > kMaxScriptBytes + kMaxQueryBytes) {
       std::fprintf(stderr, "the PAC script is larger than 1 MiB\n");
       return 2;
     }
   }
+  std::vector<std::string> queries;  // URL, host, URL, host...
+  std::size_t at = 0;
+  for (std::size_t end; (end = input.find('\n', at)) != std::string::npos && end > at;
+       at = end + 1) {
+    queries.emplace_back(input, at, end - at);
+  }
+  if (at >= input.size() || input[at] != '\n' || queries.size() % 2 != 0 || at > kMaxQueryBytes) {
+    std::fprintf(stderr, "malformed input: URL and host lines, an empty line, the script\n");
+    return 2;
+  }
+  const std::string script = input.substr(at + 1);
   pacparser_set_error_printer(PrintError);
   if (!pacparser_init()) return 3;
   pacparser_enable_microsoft_extensions();
@@ -88,9 +106,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the PAC script does not parse\n");
     return 2;
   }
-  for (int i = first; i + 1 < argc; i += 2) {
+  for (std::size_t i = 0; i + 1 < queries.size(); i += 2) {
     // Owned by pacparser (it is sometimes JS memory, sometimes not: never freed here).
-    const char* answer = pacparser_find_proxy(argv[i], argv[i + 1]);
+    const char* answer = pacparser_find_proxy(queries[i].c_str(), queries[i + 1].c_str());
     std::printf("%s\n", answer && *answer ? answer : "ERROR");
   }
   std::fflush(stdout);

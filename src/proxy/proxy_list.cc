@@ -1,5 +1,6 @@
 #include "proxy/proxy_list.h"
 
+#include "base/log.h"
 #include "base/text.h"
 
 #include <cctype>
@@ -54,8 +55,9 @@ bool SplitHostPort(std::string_view text, std::string& host, std::optional<int>&
 }
 
 Error Invalid(std::string_view entry, const std::string& why) {
+  // The entry may hold a password (user:password@host): the message is stored and logged.
   return Error(hr::BG_E_INVALID_PROXY_INFO, ErrorContext::kGeneralTransport,
-               "the proxy entry '" + std::string(entry) + "' " + why);
+               "the proxy entry '" + log::RedactProxyEntry(entry) + "' " + why);
 }
 
 }  // namespace

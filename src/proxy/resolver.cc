@@ -124,6 +124,12 @@ Result<std::string> Resolver::Script(const std::string& pac_url) {
   auto script = fetcher_->Fetch(pac_url);
   if (!script) return script.error();
   std::lock_guard lock(mutex_);
+  if (scripts_.size() >= kMaxCachedScripts && !scripts_.contains(pac_url)) {
+    // The least recently fetched goes.
+    scripts_.erase(std::min_element(scripts_.begin(), scripts_.end(), [](auto& a, auto& b) {
+      return a.second.fetched < b.second.fetched;
+    }));
+  }
   scripts_[pac_url] = {*script, Clock::now()};
   return script;
 }
@@ -151,7 +157,12 @@ Result<std::vector<Route>> Resolver::PacRoutes(const std::string& pac_url,
                  "the PAC file " + pac_url + ": " + routes.error().message());
   }
   std::lock_guard lock(mutex_);
-  if (answers_.size() > 4096) answers_.clear();  // bounded: one entry per URL asked for
+  if (answers_.size() >= kMaxCachedAnswers) {
+    std::erase_if(answers_, [&](const auto& entry) {
+      return Clock::now() - entry.second.found >= options_.pac_cache_ttl;
+    });
+    if (answers_.size() >= kMaxCachedAnswers) answers_.clear();
+  }
   answers_[key] = {*routes, Clock::now()};
   return routes;
 }

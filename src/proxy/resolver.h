@@ -58,7 +58,7 @@ struct JobProxy {
 
 // The request a route is wanted for.
 struct Destination {
-  std::string url;
+  std::string url;     // as PAC scripts see it (transfer::PacUrl): no user info, no https path
   std::string scheme;  // "http", "https"
   std::string host;
   int port = 0;
@@ -99,6 +99,10 @@ class Resolver {
     std::vector<Route> routes;
     Clock::time_point found;
   };
+  // The caches are bounded (docs/security.md): PAC URLs come from every account's settings
+  // and answers from every URL asked for.
+  static constexpr std::size_t kMaxCachedScripts = 8;  // each at most 1 MiB (the fetcher's cap)
+  static constexpr std::size_t kMaxCachedAnswers = 4096;
   std::mutex mutex_;
   std::map<std::string, CachedScript> scripts_;                          // guarded by mutex_
   std::map<std::pair<std::string, std::string>, CachedAnswer> answers_;  // guarded by mutex_

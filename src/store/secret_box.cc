@@ -35,6 +35,11 @@ Result<std::unique_ptr<SecretBox>> SecretBox::OpenOrCreate(const std::string& ke
       return KeyError("cannot generate a machine key");
     }
     const std::string temp = key_path + ".new";
+    // A key file half-written by a start that crashed was never used: without this, O_EXCL
+    // would refuse every later start.
+    if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
+      return KeyError("cannot remove the stale " + temp + ": " + std::strerror(errno));
+    }
     const int out = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0) return KeyError("cannot create " + temp + ": " + std::strerror(errno));
     const bool written =
@@ -50,8 +55,7 @@ Result<std::unique_ptr<SecretBox>> SecretBox::OpenOrCreate(const std::string& ke
   if (fd < 0)
     return KeyError("cannot read the machine key " + key_path + ": " + std::strerror(errno));
   struct stat st {};
-  fstat(fd, &st);
-  if ((st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
+  if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0 || st.st_uid != geteuid()) {
     close(fd);
     return KeyError("the machine key " + key_path +
                     " must be owned by bitsd's user and readable by nobody else (mode 0600)");

@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "base/log.h"
+#include "store/proxy_secrets.h"
+#include "store/sqlite_database.h"
 
 namespace openbits::store {
 namespace {
@@ -131,14 +133,27 @@ CREATE TABLE account_proxies (
 );
 )sql";
 
-// Version 10: how far Complete got with each file (core::Delivery: 0 none, 1 renaming,
-// 2 renamed into place), so that an interrupted Complete can be called again.
+// Version 10: each file's mode (0666 & ~the umask of AddFile's caller).
 constexpr const char* kMigrationV10 = R"sql(
+ALTER TABLE files ADD COLUMN mode INTEGER NOT NULL DEFAULT 420;
+)sql";
+
+// Version 11 (SqliteJobStore::kProxySealingVersion): proxy lists, proxy environments and
+// PAC URLs may hold a password; they are sealed (proxy_secrets.h), the plaintext columns stay
+// empty. The step also seals the rows of older versions (SealPlaintextProxyRows).
+constexpr const char* kMigrationV11 = R"sql(
+ALTER TABLE jobs ADD COLUMN proxy_sealed BLOB;
+ALTER TABLE account_proxies ADD COLUMN sealed BLOB;
+)sql";
+
+// Version 12: how far Complete got with each file (core::Delivery: 0 none, 1 renaming,
+// 2 renamed into place), so that an interrupted Complete can be called again.
+constexpr const char* kMigrationV12 = R"sql(
 ALTER TABLE files ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 10> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 12> kMigrations = {{{1, kSchemaV1},
                                                                       {2, kMigrationV2},
                                                                       {3, kMigrationV3},
                                                                       {4, kMigrationV4},
@@ -147,7 +162,10 @@ constexpr std::array<std::pair<int, const char*>, 10> kMigrations = {{{1, kSchem
                                                                       {7, kMigrationV7},
                                                                       {8, kMigrationV8},
                                                                       {9, kMigrationV9},
-                                                                      {10, kMigrationV10}}};
+                                                                      {10, kMigrationV10},
+                                                                      {11, kMigrationV11},
+                                                                      {12, kMigrationV12}}};
+static_assert(kMigrations[SqliteJobStore::kProxySealingVersion - 1].second == kMigrationV11);
 
 // What a sealed credential row holds: three length-prefixed fields.
 SecretString PackCredential(const core::Credential& credential) {
@@ -188,27 +206,6 @@ std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
   return credential;
 }
 
-std::string EncodeEnvironment(const core::ProxyEnvironment& environment) {
-  std::string text;
-  for (const auto& [name, value] : environment) text += name + "=" + value + "\n";
-  return text;
-}
-
-core::ProxyEnvironment DecodeEnvironment(const std::string& text) {
-  core::ProxyEnvironment environment;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(start, end - start);
-    if (const auto equals = line.find('='); equals != std::string::npos) {
-      environment[line.substr(0, equals)] = line.substr(equals + 1);
-    }
-    start = end + 1;
-  }
-  return environment;
-}
-
 std::string CredentialContext(const std::string& job_id, std::int64_t target, std::int64_t scheme) {
   return job_id + "/credential/" + std::to_string(target) + "/" + std::to_string(scheme);
 }
@@ -245,17 +242,6 @@ constexpr int kSchemaVersion = kMigrations.back().first;
 std::shared_ptr<spdlog::logger> Log() {
   static const auto logger = log::Get("store");
   return logger;
-}
-
-Error SqliteError(sqlite3* db, const std::string& what) {
-  const int code = sqlite3_extended_errcode(db);
-  HRESULT hr = hr::E_FAIL;
-  if (code == SQLITE_FULL || (code & 0xFF) == SQLITE_FULL) hr = hr::ERROR_DISK_FULL;
-  if ((code & 0xFF) == SQLITE_CORRUPT || (code & 0xFF) == SQLITE_NOTADB) {
-    hr = hr::BG_E_DATABASE_CORRUPT;
-  }
-  return Error(hr, ErrorContext::kGeneralQueueManager,
-               "Failed to " + what + ": " + sqlite3_errmsg(db));
 }
 
 // A prepared statement that finalizes itself.
@@ -300,81 +286,110 @@ Status StepDone(sqlite3* db, Statement& statement, const std::string& what) {
   return Ok();
 }
 
-std::string MoveAside(const std::string& path) {
-  const auto stamp = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  const std::string aside = path + ".corrupt-" + std::to_string(stamp);
-  std::error_code ignored;
-  std::filesystem::rename(path, aside, ignored);
-  for (const char* suffix : {"-wal", "-shm"}) {
-    std::filesystem::rename(path + suffix, aside + suffix, ignored);
+// Runs the migrations from `from` up to `to`, each in its own transaction.
+// Each step moves the schema up one version in one transaction. The sealing step
+// (kProxySealingVersion) also seals the plaintext rows older versions wrote, with
+// secure_delete on so that the old bytes are overwritten.
+Status Migrate(sqlite3* db, const std::string& path, int from, int to, const SecretBox& secrets) {
+  for (const auto& [target, sql] : kMigrations) {
+    if (from >= target || target > to) continue;
+    OPENBITS_RETURN_IF_ERROR(ExecOn(db, "BEGIN IMMEDIATE"));
+    Status migrated = ExecOn(db, sql);
+    if (migrated && target == SqliteJobStore::kProxySealingVersion) {
+      migrated = ExecOn(db, "PRAGMA secure_delete = ON");
+      if (migrated) migrated = SealPlaintextProxyRows(db, secrets);
+    }
+    if (migrated) {
+      migrated = ExecOn(db, ("PRAGMA user_version = " + std::to_string(target)).c_str());
+    }
+    if (!migrated) {
+      (void)ExecOn(db, "ROLLBACK");
+      return migrated.error();
+    }
+    OPENBITS_RETURN_IF_ERROR(ExecOn(db, "COMMIT"));
+    if (from > 0) Log()->info("Migrated job database {} to schema {}", path, target);
   }
-  return aside;
+  return Ok();
+}
+
+// What lost rows leave inconsistent after a recovery: jobs that lost some of their files (the
+// indexes have a gap: such a job would transfer other files than it was given), then the files
+// and credentials of jobs that were lost.
+constexpr const char* kRecoveryCleanup = R"sql(
+DELETE FROM jobs WHERE id IN
+  (SELECT job_id FROM files GROUP BY job_id HAVING max(idx) + 1 != count(*));
+DELETE FROM files WHERE job_id NOT IN (SELECT id FROM jobs);
+DELETE FROM credentials WHERE job_id NOT IN (SELECT id FROM jobs);
+)sql";
+
+Error NewerSchema(const std::string& path, int version) {
+  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+               "the job database " + path + " has schema version " + std::to_string(version) +
+                   ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) + ")");
 }
 
 }  // namespace
 
 Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
     const std::string& path, std::shared_ptr<const SecretBox> secrets) {
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    Error error = SqliteError(db, "open the job database " + path);
-    sqlite3_close(db);
-    return error;
-  }
-  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(db, std::move(secrets)));
-  sqlite3_busy_timeout(db, 5000);
-  // The first statement that reads the file tells whether it is a database at all.
-  Status pragmas =
-      store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-  int version = -1;
-  if (pragmas) {
-    Statement statement(db, "PRAGMA user_version");
-    if (statement.ok() && statement.Step() == SQLITE_ROW)
-      version = static_cast<int>(statement.Int(0));
-  }
-  if (!pragmas || version < 0) {
-    const HRESULT code = pragmas ? hr::BG_E_DATABASE_CORRUPT : pragmas.error().code();
-    store.reset();
-    if (code == hr::BG_E_DATABASE_CORRUPT) {
-      const std::string aside = MoveAside(path);
-      Log()->error("Failed to open job database {}: not a usable database; moved to {}", path,
-                   aside);
+  auto checked = OpenAndCheck(path);
+  if (!checked) return checked.error();
+  if (!checked->corruption.empty()) {
+    // DESIGN.md 5: reported, moved aside (kept as it was), never silently replaced; what can
+    // still be read becomes the new queue.
+    Log()->error("Job database {} failed its integrity check: {}", path, checked->corruption);
+    int corrupt_version = 0;
+    auto recovered = RecoverDatabase(
+        path,
+        [&](sqlite3* db, int version) -> Status {
+          if (version > kSchemaVersion) return NewerSchema(path, version);
+          corrupt_version = version > 0 ? version : kSchemaVersion;
+          return Migrate(db, path, 0, corrupt_version, *secrets);
+        },
+        [&](sqlite3* db) -> Status {
+          OPENBITS_RETURN_IF_ERROR(Migrate(db, path, corrupt_version, kSchemaVersion, *secrets));
+          return ExecOn(db, kRecoveryCleanup);
+        });
+    if (!recovered) return recovered.error();
+    Log()->error(
+        "Moved the corrupt job database {} aside to {} (kept as it was); recovered what could be "
+        "read: {}",
+        path, recovered->kept_path, recovered->summary);
+    checked = OpenAndCheck(path);
+    if (!checked) return checked.error();
+    if (!checked->corruption.empty()) {
       return Error(hr::BG_E_DATABASE_CORRUPT, ErrorContext::kGeneralQueueManager,
-                   "the job database " + path + " is corrupt; it was moved to " + aside +
-                       " and a new one will be created at the next start");
+                   "the job database recovered from " + recovered->kept_path +
+                       " fails its integrity check too: " + checked->corruption);
     }
-    return pragmas.error();
   }
-  if (version > kSchemaVersion) {
-    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
-                 "the job database " + path + " has schema version " + std::to_string(version) +
-                     ", newer than this bitsd understands (" + std::to_string(kSchemaVersion) +
-                     ")");
+  std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(checked->db, path, std::move(secrets)));
+  if (checked->version > kSchemaVersion) return NewerSchema(path, checked->version);
+  OPENBITS_RETURN_IF_ERROR(
+      Migrate(store->db_, path, checked->version, kSchemaVersion, *store->secrets_));
+  if (checked->version > 0 && checked->version < kProxySealingVersion) {
+    OPENBITS_RETURN_IF_ERROR(store->ScrubOldPages());
   }
-  // Each step moves the schema up one version in one transaction.
-  const int initial_version = version;
-  for (const auto& [target, sql] : kMigrations) {
-    if (version >= target) continue;
-    OPENBITS_RETURN_IF_ERROR(store->Exec("BEGIN IMMEDIATE"));
-    Status migrated = store->Exec(sql);
-    if (migrated) {
-      migrated = store->Exec(("PRAGMA user_version = " + std::to_string(target)).c_str());
+
+  // Queues from before the marker existed get it now, if they hold jobs.
+  store->held_jobs_marked_ = std::filesystem::exists(HeldJobsMarkerPath(path));
+  Statement any_job(store->db_, "SELECT EXISTS (SELECT 1 FROM jobs)");
+  if (any_job.ok() && any_job.Step() == SQLITE_ROW && any_job.Int(0) != 0) {
+    if (auto marked = store->MarkHeldJobs(); !marked) {
+      Log()->warn("Failed to mark the queue as holding jobs: {}", marked.error().ToString());
     }
-    if (!migrated) {
-      (void)store->Exec("ROLLBACK");
-      return migrated.error();
-    }
-    OPENBITS_RETURN_IF_ERROR(store->Exec("COMMIT"));
-    if (initial_version > 0) {
-      Log()->info("Migrated job database {} to schema {}", path, target);
-    }
-    version = target;
   }
   return store;
+}
+
+Status SqliteJobStore::ScrubOldPages() {
+  // The sealing step's old pages: the main file still holds them until a checkpoint, the WAL
+  // may hold older plaintext frames, free pages may keep what secure_delete did not see.
+  // Checkpoint and truncate the WAL, rebuild the file, and truncate the WAL it went through.
+  OPENBITS_RETURN_IF_ERROR(Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  OPENBITS_RETURN_IF_ERROR(Exec("VACUUM"));
+  OPENBITS_RETURN_IF_ERROR(Exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+  return Exec("PRAGMA secure_delete = OFF");
 }
 
 SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
@@ -402,8 +417,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
                         "dynamic_content, high_performance, max_download_size, resumed_once, "
                         "client_cert_location, client_cert_store, client_cert_sha1, "
-                        "client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
-                        "proxy_environment "
+                        "client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed "
                         "FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
@@ -471,9 +485,17 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
           static_cast<std::uint32_t>(select_jobs.Int(36)), select_jobs.Text(37),
           select_jobs.Text(38), select_jobs.Text(39)};
     }
-    job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), select_jobs.Text(41),
-                 select_jobs.Text(42)};
-    job.proxy_environment = DecodeEnvironment(select_jobs.Text(43));
+    job.proxy = {static_cast<ProxyUsage>(select_jobs.Int(40)), "", select_jobs.Text(41)};
+    if (!select_jobs.IsNull(42)) {
+      auto proxy = OpenJobProxy(*secrets_, job.id.ToString(), select_jobs.Blob(42));
+      if (!proxy) {
+        // The job stays usable (direct, or its other proxy sources); the log says why.
+        Log()->error("Failed to decrypt the proxy settings of job={}", job.id.ToString());
+      } else {
+        job.proxy.list = std::move(proxy->list);
+        job.proxy_environment = std::move(proxy->environment);
+      }
+    }
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
@@ -482,7 +504,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state, ranges, delivery "
+                           "response_headers, validation_state, ranges, mode, delivery "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -501,7 +523,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       file.response_headers = select_files.Text(9);
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       file.ranges = DecodeRanges(select_files.Text(11));
-      const std::int64_t delivery = select_files.Int(12);
+      file.mode = static_cast<std::uint32_t>(select_files.Int(12)) & 0777;
+      const std::int64_t delivery = select_files.Int(13);
       file.delivery = delivery == 2   ? core::Delivery::kDone
                       : delivery == 1 ? core::Delivery::kRenaming
                                       : core::Delivery::kNone;
@@ -539,6 +562,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
 
 Status SqliteJobStore::Save(const core::Job& job) {
   std::lock_guard lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(MarkHeldJobs());
   OPENBITS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto write = [&]() -> Status {
     Statement upsert(
@@ -552,10 +576,9 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
         "max_download_size, resumed_once, client_cert_location, client_cert_store, "
-        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_list, proxy_bypass, "
-        "proxy_environment) "
+        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?,?)");
+        "?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -621,9 +644,14 @@ Status SqliteJobStore::Save(const core::Job& job) {
       for (int i = 37; i <= 40; ++i) upsert.BindNull(i);
     }
     upsert.Bind(41, static_cast<std::int64_t>(job.proxy.usage));
-    upsert.Bind(42, job.proxy.list);
-    upsert.Bind(43, job.proxy.bypass);
-    upsert.Bind(44, EncodeEnvironment(job.proxy_environment));
+    upsert.Bind(42, job.proxy.bypass);
+    if (job.proxy.list.empty() && job.proxy_environment.empty()) {
+      upsert.BindNull(43);
+    } else {
+      auto sealed = SealJobProxy(*secrets_, id, job.proxy.list, job.proxy_environment);
+      if (!sealed) return sealed.error();
+      upsert.BindBlob(43, *sealed);
+    }
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 
     Statement clear(db_, "DELETE FROM files WHERE job_id = ?");
@@ -631,11 +659,12 @@ Status SqliteJobStore::Save(const core::Job& job) {
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, clear, "save files"));
     for (std::uint32_t i = 0; i < job.files.size(); ++i) {
       const core::JobFile& file = job.files[i];
-      Statement insert(db_,
-                       "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
-                       "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state, ranges, delivery) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement insert(
+          db_,
+          "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
+          "bytes_total, bytes_committed, completed, etag, last_modified, "
+          "remote_mtime_us, response_headers, validation_state, ranges, mode, delivery) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -654,7 +683,8 @@ Status SqliteJobStore::Save(const core::Job& job) {
         insert.BindNull(13);
       }
       insert.Bind(14, EncodeRanges(file.ranges));
-      insert.Bind(15, static_cast<std::int64_t>(file.delivery));
+      insert.Bind(15, std::int64_t{file.mode});
+      insert.Bind(16, static_cast<std::int64_t>(file.delivery));
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
 
@@ -680,11 +710,18 @@ Status SqliteJobStore::Save(const core::Job& job) {
     return Ok();
   };
   Status written = write();
-  if (!written) {
-    (void)Exec("ROLLBACK");
-    return written;
-  }
-  return Exec("COMMIT");
+  if (written) written = Exec("COMMIT");
+  // A failed COMMIT (a full disk) may leave the transaction open: every later BEGIN would
+  // fail, and the store would never recover when space returns.
+  if (!written && !sqlite3_get_autocommit(db_)) (void)Exec("ROLLBACK");
+  return written;
+}
+
+Status SqliteJobStore::MarkHeldJobs() {
+  if (held_jobs_marked_) return Ok();
+  OPENBITS_RETURN_IF_ERROR(WriteHeldJobsMarker(path_));
+  held_jobs_marked_ = true;
+  return Ok();
 }
 
 Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
@@ -711,13 +748,23 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
 Result<std::map<std::uint32_t, core::AccountProxy>> SqliteJobStore::LoadAccountProxies() {
   std::lock_guard lock(mutex_);
   std::map<std::uint32_t, core::AccountProxy> accounts;
-  Statement select(db_, "SELECT uid, mode, list, bypass, autoscript_url FROM account_proxies");
+  Statement select(db_, "SELECT uid, mode, bypass, sealed FROM account_proxies");
   if (!select.ok()) return SqliteError(db_, "read account proxy settings");
   int rc;
   while ((rc = select.Step()) == SQLITE_ROW) {
-    accounts[static_cast<std::uint32_t>(select.Int(0))] = {
-        static_cast<core::AccountProxyMode>(select.Int(1)), select.Text(2), select.Text(3),
-        select.Text(4)};
+    const auto uid = static_cast<std::uint32_t>(select.Int(0));
+    core::AccountProxy proxy{static_cast<core::AccountProxyMode>(select.Int(1)), "", select.Text(2),
+                             ""};
+    if (!select.IsNull(3)) {
+      auto secrets = OpenAccountProxy(*secrets_, uid, select.Blob(3));
+      if (!secrets) {
+        Log()->error("Failed to decrypt the proxy settings of account uid={}", uid);
+        continue;  // as if the account had none: PRECONFIG's next source applies
+      }
+      proxy.list = std::move(secrets->list);
+      proxy.autoscript_url = std::move(secrets->autoscript_url);
+    }
+    accounts[uid] = std::move(proxy);
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read account proxy settings");
   return accounts;
@@ -731,14 +778,15 @@ Status SqliteJobStore::SaveAccountProxy(std::uint32_t uid,
     remove.Bind(1, std::int64_t{uid});
     return StepDone(db_, remove, "reset account proxy settings");
   }
+  auto sealed = SealAccountProxy(*secrets_, uid, proxy->list, proxy->autoscript_url);
+  if (!sealed) return sealed.error();
   Statement upsert(db_,
                    "INSERT OR REPLACE INTO account_proxies (uid, mode, list, bypass, "
-                   "autoscript_url) VALUES (?,?,?,?,?)");
+                   "autoscript_url, sealed) VALUES (?,?,'',?,'',?)");
   upsert.Bind(1, std::int64_t{uid});
   upsert.Bind(2, static_cast<std::int64_t>(proxy->mode));
-  upsert.Bind(3, proxy->list);
-  upsert.Bind(4, proxy->bypass);
-  upsert.Bind(5, proxy->autoscript_url);
+  upsert.Bind(3, proxy->bypass);
+  upsert.BindBlob(4, *sealed);
   return StepDone(db_, upsert, "save account proxy settings");
 }
 

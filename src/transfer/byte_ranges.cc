@@ -172,4 +172,30 @@ Status MultipartParser::OnLine(std::string_view line, const PartStart& on_part) 
   return Ok();
 }
 
+std::optional<std::string> ResumeMismatch(const core::RemoteValidators& stored,
+                                          std::uint64_t stored_total,
+                                          const core::RemoteValidators& received,
+                                          std::uint64_t received_total) {
+  // The server's text goes into an error message: keep it short.
+  auto shown = [](const std::string& value) {
+    return value.empty()       ? std::string("none")
+           : value.size() > 64 ? value.substr(0, 64) + "..."
+                               : value;
+  };
+  if (!stored.etag.empty() && received.etag != stored.etag) {
+    return "the ETag changed from " + shown(stored.etag) + " to " + shown(received.etag);
+  }
+  if (!stored.last_modified.empty() && !received.last_modified.empty() &&
+      received.last_modified != stored.last_modified) {
+    return "Last-Modified changed from " + shown(stored.last_modified) + " to " +
+           shown(received.last_modified);
+  }
+  if (stored_total != kSizeUnknown && received_total != kSizeUnknown &&
+      stored_total != received_total) {
+    return "the size changed from " + std::to_string(stored_total) + " to " +
+           std::to_string(received_total) + " bytes";
+  }
+  return std::nullopt;
+}
+
 }  // namespace openbits::transfer

@@ -70,4 +70,14 @@ struct ContentRange {
 };
 std::optional<ContentRange> ParseContentRange(std::string_view value);
 
+// Whether a 206 to a resumed request ("Range: bytes=N-" with If-Range) is of the version of
+// the file whose first N bytes are already here: nullopt when it is, else what changed. A
+// server that ignores If-Range sends the new version's bytes; they must not be spliced on.
+// An ETag must come back unchanged (RFC 9110 15.3.7 requires it in a 206); Last-Modified
+// and the size are compared when both sides have them.
+std::optional<std::string> ResumeMismatch(const core::RemoteValidators& stored,
+                                          std::uint64_t stored_total,
+                                          const core::RemoteValidators& received,
+                                          std::uint64_t received_total);
+
 }  // namespace openbits::transfer

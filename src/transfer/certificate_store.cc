@@ -13,8 +13,10 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "identity/fs_identity.h"
+#include "identity/user_file.h"
 #include "identity/users.h"
 
 namespace openbits::transfer {
@@ -23,7 +25,8 @@ namespace {
 struct Loaded {
   X509* certificate = nullptr;
   EVP_PKEY* key = nullptr;
-  std::string key_path;  // the file the key came from, for its permission check
+  std::string key_path;  // the file the key came from, and its mode (permission check)
+  mode_t key_mode = 0;
   ~Loaded() {
     X509_free(certificate);
     EVP_PKEY_free(key);
@@ -60,42 +63,71 @@ std::int64_t NotAfter(X509* certificate) {
   return timegm(&when);
 }
 
-// Loads one store file (with the caller's current file-system identity).
-std::unique_ptr<Loaded> LoadFile(const std::string& path) {
-  auto loaded = std::make_unique<Loaded>();
-  FILE* file = std::fopen(path.c_str(), "rb");
+// Who reads a store's files: the job's owner for CURRENT_USER, bitsd itself (root) for
+// LOCAL_MACHINE, whose root the administrator configures.
+core::FileOwner Reader(const core::FileOwner& owner, std::uint32_t location) {
+  return location == 0 ? owner : core::FileOwner{0, 0};
+}
+
+// A store file's bytes, read through identity::ReadUserFile: without blocking (a FIFO is
+// skipped, not waited on), as `reader`, from what was opened. Certificates may be shared
+// read-only by another owner; the key's mode is checked by Resolve.
+std::optional<identity::UserFileContent> ReadStoreFile(const core::FileOwner& reader,
+                                                       const std::string& path) {
+  identity::UserFileRules rules;
+  rules.what = "the certificate file";
+  rules.owned_by_user = false;
+  rules.forbidden_mode = 0;
+  rules.context = ErrorContext::kLocalFile;
+  auto content = identity::ReadUserFile(reader, path, rules);
+  if (!content) return std::nullopt;
+  return std::move(*content);
+}
+
+// A read-only BIO over `bytes` (which must outlive it).
+std::unique_ptr<BIO, decltype(&BIO_free)> MemoryBio(std::string_view bytes) {
+  return {BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())), &BIO_free};
+}
+
+// Loads one store file as `reader`.
+std::unique_ptr<Loaded> LoadFile(const core::FileOwner& reader, const std::string& path) {
+  auto file = ReadStoreFile(reader, path);
   if (!file) return nullptr;
+  auto loaded = std::make_unique<Loaded>();
+  const std::string_view bytes = file->bytes.reveal();
   const bool pkcs12 = path.ends_with(".p12") || path.ends_with(".pfx");
   if (pkcs12) {
-    PKCS12* bundle = d2i_PKCS12_fp(file, nullptr);
+    PKCS12* bundle = d2i_PKCS12_bio(MemoryBio(bytes).get(), nullptr);
     if (bundle) {
       PKCS12_parse(bundle, "", &loaded->key, &loaded->certificate, nullptr);
       PKCS12_free(bundle);
     }
-    loaded->key_path = path;
   } else {
-    loaded->certificate = PEM_read_X509(file, nullptr, nullptr, nullptr);
-    std::rewind(file);
-    loaded->key = PEM_read_PrivateKey(file, nullptr, nullptr, nullptr);
-    loaded->key_path = path;
+    loaded->certificate = PEM_read_bio_X509(MemoryBio(bytes).get(), nullptr, nullptr, nullptr);
+    loaded->key = PEM_read_bio_PrivateKey(MemoryBio(bytes).get(), nullptr, nullptr, nullptr);
   }
-  std::fclose(file);
+  loaded->key_path = path;
+  loaded->key_mode = file->mode;
   if (!loaded->certificate) return nullptr;
   if (!loaded->key && !pkcs12) {
     // A key beside the certificate: name.key for name.pem / name.crt.
     const std::string key_path = path.substr(0, path.rfind('.')) + ".key";
-    if (FILE* key_file = std::fopen(key_path.c_str(), "rb")) {
-      loaded->key = PEM_read_PrivateKey(key_file, nullptr, nullptr, nullptr);
+    if (auto key_file = ReadStoreFile(reader, key_path)) {
+      loaded->key = PEM_read_bio_PrivateKey(MemoryBio(key_file->bytes.reveal()).get(), nullptr,
+                                            nullptr, nullptr);
       loaded->key_path = key_path;
-      std::fclose(key_file);
+      loaded->key_mode = key_file->mode;
     }
   }
   return loaded;
 }
 
-// The store's certificate files, sorted.
-std::vector<std::string> StoreFiles(const std::string& directory) {
+// The store's certificate files, sorted, listed as `reader` (opendir does not block).
+Result<std::vector<std::string>> StoreFiles(const core::FileOwner& reader,
+                                            const std::string& directory) {
   std::vector<std::string> files;
+  identity::ScopedFsIdentity as_reader(reader.uid, reader.gid);
+  OPENBITS_RETURN_IF_ERROR(as_reader.status());
   DIR* dir = opendir(directory.c_str());
   if (!dir) return files;
   while (const dirent* entry = readdir(dir)) {
@@ -146,12 +178,12 @@ std::string FileCertificateStore::StoreDirectory(const core::FileOwner& owner,
 Result<core::ClientCredential> FileCertificateStore::Resolve(
     const core::FileOwner& owner, const core::ClientCertificateRef& reference) {
   // A user's store is read as that user: a job cannot use a certificate its owner cannot read.
-  const bool user_store = reference.location == 0;
-  identity::ScopedFsIdentity as_owner(user_store ? owner.uid : 0, user_store ? owner.gid : 0);
-  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const core::FileOwner reader = Reader(owner, reference.location);
   const std::string directory = StoreDirectory(owner, reference.location, reference.store);
-  for (const std::string& path : StoreFiles(directory)) {
-    auto loaded = LoadFile(path);
+  auto files = StoreFiles(reader, directory);
+  if (!files) return files.error();
+  for (const std::string& path : *files) {
+    auto loaded = LoadFile(reader, path);
     if (!loaded) continue;
     const bool match = reference.sha1.empty()
                            ? Contains(Subject(loaded->certificate), reference.subject)
@@ -161,8 +193,7 @@ Result<core::ClientCredential> FileCertificateStore::Resolve(
       return Error(hr::CRYPT_E_NOT_FOUND, ErrorContext::kLocalFile,
                    "the certificate " + path + " has no private key beside it");
     }
-    struct stat st {};
-    if (stat(loaded->key_path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    if ((loaded->key_mode & (S_IRGRP | S_IROTH)) != 0) {
       return Error(
           hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
           "the private key " + loaded->key_path + " is readable by other users; make it mode 0600");
@@ -191,12 +222,12 @@ Result<core::ClientCredential> FileCertificateStore::Resolve(
 Result<std::vector<core::CertificateInfo>> FileCertificateStore::List(const core::FileOwner& owner,
                                                                       std::uint32_t location,
                                                                       const std::string& store) {
-  const bool user_store = location == 0;
-  identity::ScopedFsIdentity as_owner(user_store ? owner.uid : 0, user_store ? owner.gid : 0);
-  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const core::FileOwner reader = Reader(owner, location);
+  auto files = StoreFiles(reader, StoreDirectory(owner, location, store));
+  if (!files) return files.error();
   std::vector<core::CertificateInfo> certificates;
-  for (const std::string& path : StoreFiles(StoreDirectory(owner, location, store))) {
-    if (auto loaded = LoadFile(path)) {
+  for (const std::string& path : *files) {
+    if (auto loaded = LoadFile(reader, path)) {
       certificates.push_back({Sha1Hex(loaded->certificate), Subject(loaded->certificate),
                               NotAfter(loaded->certificate)});
     }

@@ -3,6 +3,9 @@
 // owner, read with the owner's file-system identity); LOCAL_MACHINE store S is
 // `machine_root`/S (default /etc/openbits/certs/S). A file holds a certificate with its key
 // (PEM, or PKCS#12 without a password), or a certificate with a same-named .key beside it.
+// Every store file is read through identity::ReadUserFile: as the reader, without blocking
+// (a FIFO or device is skipped, never waited on: List runs on the bus thread), and a key's
+// mode is checked on the file that was read.
 #pragma once
 
 #include <string>

@@ -13,13 +13,13 @@
 #include "auth/challenge.h"
 #include "base/text.h"
 #include "transfer/curl_errors.h"
+#include "transfer/response_limits.h"
 
 namespace openbits::transfer {
 namespace {
 
 using text::Lower;
 
-constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr int kMaxLegs = 8;
 
 int Millis(std::chrono::seconds timeout) { return static_cast<int>(timeout.count() * 1000); }
@@ -71,30 +71,40 @@ bool SendAll(int fd, std::string_view data, std::chrono::seconds timeout) {
   return true;
 }
 
-// Reads into `buffer` until it holds `needed` bytes (or the end of the headers when
-// `until_headers`); false on a closed connection or a timeout.
-bool Receive(int fd, std::string& buffer, std::size_t needed, bool until_headers,
-             std::chrono::seconds timeout) {
+enum class Received { kOk, kClosed, kTooLarge };
+
+// Reads into `buffer` until it holds the end of a header block, at most
+// kMaxResponseHeaderBytes of it.
+Received ReceiveHeaders(int fd, std::string& buffer, std::chrono::seconds timeout) {
   char chunk[4096];
-  while (until_headers ? buffer.find("\r\n\r\n") == std::string::npos : buffer.size() < needed) {
-    if (buffer.size() > kMaxHeaderBytes && until_headers) return false;
+  while (buffer.find("\r\n\r\n") == std::string::npos) {
+    if (buffer.size() > kMaxResponseHeaderBytes) return Received::kTooLarge;
+    pollfd wait{fd, POLLIN, 0};
+    if (poll(&wait, 1, Millis(timeout)) != 1) return Received::kClosed;
+    const ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+    if (got <= 0) return Received::kClosed;
+    buffer.append(chunk, static_cast<std::size_t>(got));
+  }
+  return Received::kOk;
+}
+
+// Reads and drops `length` bytes (`already` of them were read with the headers); false on a
+// closed connection or a timeout.
+bool Discard(int fd, std::size_t length, std::size_t already, std::chrono::seconds timeout) {
+  char chunk[4096];
+  for (std::size_t left = length > already ? length - already : 0; left > 0;) {
     pollfd wait{fd, POLLIN, 0};
     if (poll(&wait, 1, Millis(timeout)) != 1) return false;
-    const ssize_t got = recv(fd, chunk, sizeof chunk, 0);
+    const ssize_t got = recv(fd, chunk, std::min(sizeof chunk, left), 0);
     if (got <= 0) return false;
-    buffer.append(chunk, static_cast<std::size_t>(got));
+    left -= static_cast<std::size_t>(got);
   }
   return true;
 }
 
-struct ProxyResponse {
-  int status = 0;
-  std::string headers;  // the header block, status line first
-  std::optional<std::size_t> content_length;
-  bool keep_alive = true;
-};
+}  // namespace
 
-std::optional<ProxyResponse> ParseResponse(const std::string& block) {
+std::optional<ProxyResponse> ParseProxyResponse(const std::string& block) {
   ProxyResponse response;
   response.headers = block;
   if (!block.starts_with("HTTP/1.") || block.size() < 12) return std::nullopt;
@@ -127,8 +137,6 @@ std::optional<ProxyResponse> ParseResponse(const std::string& block) {
   if (!response.content_length) response.keep_alive = false;
   return response;
 }
-
-}  // namespace
 
 TunnelOutcome OpenConnectTunnel(const proxy::ProxyServer& proxy, const std::string& authority,
                                 auth::Authenticator& authenticator, const std::string& user_agent,
@@ -163,11 +171,19 @@ TunnelOutcome OpenConnectTunnel(const proxy::ProxyServer& proxy, const std::stri
     const bool sent = SendAll(outcome.fd, request, timeout);
     explicit_bzero(request.data(), request.size());
     std::string buffer;
-    if (!sent || !Receive(outcome.fd, buffer, 0, true, timeout)) {
+    const Received received =
+        sent ? ReceiveHeaders(outcome.fd, buffer, timeout) : Received::kClosed;
+    if (received == Received::kTooLarge) {
+      return fail(hr::BG_E_INVALID_SERVER_RESPONSE,
+                  "the proxy's response headers are larger than " +
+                      std::to_string(kMaxResponseHeaderBytes / 1024) +
+                      " KiB (the cap on a header block)");
+    }
+    if (received == Received::kClosed) {
       return fail(hr::BG_E_CONNECTION_CLOSED, "the proxy closed the connection or did not answer");
     }
     const std::size_t header_end = buffer.find("\r\n\r\n") + 4;
-    auto response = ParseResponse(buffer.substr(0, header_end));
+    auto response = ParseProxyResponse(buffer.substr(0, header_end));
     if (!response) return fail(hr::BG_E_INVALID_SERVER_RESPONSE, "the proxy's answer is not HTTP");
     if (response->status / 100 == 2) {
       if (authorization) authenticator.Accepted();
@@ -184,10 +200,11 @@ TunnelOutcome OpenConnectTunnel(const proxy::ProxyServer& proxy, const std::stri
                   "HTTP status 407 (proxy authentication required): " + answer.error().message());
     }
     authorization = std::move(*answer);
-    // Drain the error page so that the next leg can use this connection.
+    // Drain the error page (read and dropped, up to a cap) so that the next leg can use this
+    // connection; a larger one costs a new connection instead.
     const std::size_t body = response->content_length.value_or(0);
-    std::string rest = buffer.substr(header_end);
-    if (!response->keep_alive || !Receive(outcome.fd, rest, body, false, timeout)) {
+    if (!response->keep_alive || body > kMaxChallengeBodyBytes ||
+        !Discard(outcome.fd, body, buffer.size() - header_end, timeout)) {
       close(outcome.fd);
       outcome.fd = -1;
     }

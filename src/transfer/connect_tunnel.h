@@ -21,6 +21,16 @@ struct TunnelOutcome {
   bool proxy_unreachable = false;  // no TCP connection to the proxy: try the next one
 };
 
+// A proxy's answer to CONNECT: the header block (untrusted; at most kMaxResponseHeaderBytes).
+struct ProxyResponse {
+  int status = 0;
+  std::string headers;  // the header block, status line first
+  std::optional<std::size_t> content_length;
+  bool keep_alive = true;  // whether the connection can carry the next leg
+};
+// nullopt when `block` is not an HTTP/1.x response.
+std::optional<ProxyResponse> ParseProxyResponse(const std::string& block);
+
 // Opens a tunnel to `authority` ("host:port") through `proxy`, answering the proxy's 407s
 // with `authenticator` (which keeps what was accepted for the next tunnel).
 // `proxy_url` names the proxy in messages.

@@ -17,14 +17,13 @@
 #include "transfer/byte_ranges.h"
 #include "transfer/connect_tunnel.h"
 #include "transfer/curl_errors.h"
+#include "transfer/response_headers.h"
+#include "transfer/response_limits.h"
 #include "transfer/side_requests.h"
 #include "transfer/url_parts.h"
 
 namespace openbits::transfer {
 namespace {
-
-using text::StartsWithNoCase;
-using text::Trim;
 
 std::shared_ptr<spdlog::logger> Log() {
   static const auto logger = log::Get("transfer");
@@ -35,28 +34,6 @@ constexpr long kBufferSize = 512 * 1024;
 // Requests for one download at most: the first and one per authentication leg (NTLM and
 // SPNEGO take three; a refused answer is retried once, then another scheme may be tried).
 constexpr int kMaxAuthLegs = 8;
-
-std::optional<std::uint64_t> ParseNumber(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// The headers of the response being received (reset on every status line, so that only the
-// last response of a redirect chain counts).
-struct ResponseHeaders {
-  std::string raw;  // the whole block, status line first
-  long status = 0;
-  std::optional<std::uint64_t> content_length;
-  std::optional<std::string> content_range;
-  std::string content_type;
-  std::string etag;
-  std::string last_modified;
-  std::string retry_after;
-
-  void Reset() { *this = ResponseHeaders{}; }
-};
 
 class CurlSession : public core::TransferSession {
  public:
@@ -72,6 +49,10 @@ class CurlSession : public core::TransferSession {
   ~CurlSession() override { curl_easy_cleanup(curl_); }
 
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
+
+ private:
+  // The download over the routes the resolver gives, in order.
+  Status DownloadRoutes(const core::DownloadRequest& request, core::DownloadSink& sink);
 
  private:
   // The download over one route (route_): the request, then one more per authentication
@@ -129,8 +110,14 @@ class CurlSession : public core::TransferSession {
   std::uint64_t expected_end_ = kSizeUnknown;  // offset after the last byte of the body
   std::uint64_t position_ = 0;                 // offset of the next byte
   std::optional<Error> failure_;               // why a callback stopped the transfer
+  // Set when a resumed 206 is of another version of the file (what changed); Download then
+  // asks for the whole file again (restarting_), which the sink starts from byte 0.
+  std::optional<std::string> resume_mismatch_;
+  bool restarting_ = false;
   long challenged_ = 0;             // 401 or 407: the body is discarded, the challenges answered
   bool passport_redirect_ = false;  // a 3xx with a Passport challenge (taken as a 401)
+  std::uint64_t challenge_drained_ = 0;  // bytes of a 401/407 body read so far
+  bool challenge_body_cut_ = false;      // ... more than kMaxChallengeBodyBytes: hung up
   CURLcode last_code_ = CURLE_OK;
   // Range mode (AddFileWithRanges):
   std::optional<RangeCursor> cursor_;
@@ -142,40 +129,15 @@ class CurlSession : public core::TransferSession {
 size_t CurlSession::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
   auto* self = static_cast<CurlSession*>(self_ptr);
   const std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) {
-    self->headers_.Reset();
-    self->headers_.raw.append(line);
-    const auto space = line.find(' ');
-    if (space != std::string_view::npos) {
-      std::from_chars(line.data() + space + 1, line.data() + line.size(), self->headers_.status);
-    }
-    return size * count;
+  if (auto added = self->headers_.AddLine(line, log::RedactUrl(self->request_->url)); !added) {
+    self->failure_ = added.error();
+    return 0;  // stops the transfer
   }
-  self->headers_.raw.append(line);
-  const auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * count;
-  const std::string_view name = line.substr(0, colon);
   // A Passport site challenges with a redirect to its login server; like WinHTTP, take it as
   // a 401 instead of following it (the transfer stops here; Download answers).
-  if (self->headers_.status / 100 == 3 && StartsWithNoCase(name, "www-authenticate") &&
-      name.size() == 16 && StartsWithNoCase(Trim(line.substr(colon + 1)), "passport1.4")) {
+  if (self->headers_.passport_challenge) {
     self->passport_redirect_ = true;
     return 0;
-  }
-  const std::string value(Trim(line.substr(colon + 1)));
-  if (StartsWithNoCase(name, "content-length") && name.size() == 14) {
-    self->headers_.content_length = ParseNumber(value);
-  } else if (StartsWithNoCase(name, "content-range") && name.size() == 13) {
-    self->headers_.content_range = value;
-  } else if (StartsWithNoCase(name, "content-type") && name.size() == 12) {
-    self->headers_.content_type = value;
-  } else if (StartsWithNoCase(name, "etag") && name.size() == 4) {
-    // A weak ETag cannot validate a byte range (RFC 9110 13.1.5).
-    self->headers_.etag = value.starts_with("W/") ? "" : value;
-  } else if (StartsWithNoCase(name, "last-modified") && name.size() == 13) {
-    self->headers_.last_modified = value;
-  } else if (StartsWithNoCase(name, "retry-after") && name.size() == 11) {
-    self->headers_.retry_after = value;
   }
   return size * count;
 }
@@ -194,7 +156,7 @@ Status CurlSession::AcceptResponse() {
   if (!headers_.retry_after.empty()) {
     // Seconds, or an HTTP date (RFC 9110 10.2.3).
     std::int64_t delay = -1;
-    if (auto seconds = ParseNumber(headers_.retry_after)) {
+    if (auto seconds = ParseDecimal(headers_.retry_after)) {
       delay = static_cast<std::int64_t>(*seconds);
     } else if (const time_t when = curl_getdate(headers_.retry_after.c_str(), nullptr); when > 0) {
       delay = std::max<std::int64_t>(when - std::time(nullptr), 0);
@@ -206,8 +168,7 @@ Status CurlSession::AcceptResponse() {
                  "the server cannot satisfy the requested byte ranges of " + url);
   }
   if (status >= 400 || (status >= 300 && status < 400) || status < 200) {
-    return Error(HttpStatusToHresult(static_cast<int>(status)), ErrorContext::kRemoteFile,
-                 "HTTP status " + std::to_string(status) + " for " + url);
+    return HttpStatusError(status, headers_.retry_after, url);
   }
   core::DownloadResponse response;
   response.raw_headers = headers_.raw;
@@ -242,6 +203,17 @@ Status CurlSession::AcceptResponse() {
       return Error(hr::BG_E_MISSING_FILE_SIZE, ErrorContext::kRemoteFile,
                    "the server did not say the size of " + url);
     }
+    if (request_->offset > 0) {
+      if (auto changed = ResumeMismatch(request_->validators, request_->known_total,
+                                        response.validators, range->total)) {
+        // The server ignored If-Range and sent the new version's bytes: Download starts
+        // the file again instead of splicing them onto the old version's.
+        resume_mismatch_ = *changed;
+        return Error(hr::BG_E_REMOTE_FILE_CHANGED, ErrorContext::kRemoteFile,
+                     "the server answered a resumed request for " + url +
+                         " with bytes of another version of the file (" + *changed + ")");
+      }
+    }
     response.bytes_total = range->total;
     start = range->first;
     expected_end_ = range->last + 1;
@@ -263,6 +235,7 @@ Status CurlSession::AcceptResponse() {
     expected_end_ = response.bytes_total;
   }
   position_ = start;
+  response.restart_from_zero = response.restart_from_zero || restarting_;
   OPENBITS_RETURN_IF_ERROR(sink_->OnResponse(response));
   accepted_ = true;
   return Ok();
@@ -277,7 +250,16 @@ size_t CurlSession::OnBody(char* data, size_t size, size_t count, void* self_ptr
       return CURL_WRITEFUNC_ERROR;
     }
   }
-  if (self->challenged_) return length;
+  if (self->challenged_) {
+    // An error page nobody reads: drained (so that the connection carries the next leg) up
+    // to a cap, past which the connection is dropped instead.
+    self->challenge_drained_ += length;
+    if (self->challenge_drained_ > kMaxChallengeBodyBytes) {
+      self->challenge_body_cut_ = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    return length;
+  }
   if (self->cursor_) {
     if (auto taken = self->OnRangesBody(data, length); !taken) {
       self->failure_ = taken.error();
@@ -403,13 +385,30 @@ auth::Authenticator& CurlSession::AuthenticatorFor(AuthTarget target,
 }
 
 Status CurlSession::Download(const core::DownloadRequest& request, core::DownloadSink& sink) {
+  resume_mismatch_.reset();
+  Status status = DownloadRoutes(request, sink);
+  if (status || !resume_mismatch_ || sink.StopRequested()) return status;
+  // Never splice two versions of a file: the whole file again, from byte 0.
+  Log()->info("Remote file {} changed under a resumed request ({}): restarting it from zero",
+              log::RedactUrl(request.url), *resume_mismatch_);
+  core::DownloadRequest whole = request;
+  whole.offset = 0;
+  whole.validators = {};
+  whole.known_total = kSizeUnknown;
+  restarting_ = true;
+  status = DownloadRoutes(whole, sink);
+  restarting_ = false;
+  return status;
+}
+
+Status CurlSession::DownloadRoutes(const core::DownloadRequest& request, core::DownloadSink& sink) {
   const auto first = SplitUrl(request.url);
   if (!first) {
     return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
   auto routes = proxies_->Routes({request.proxy, request.proxy_environment, request.owner.uid},
-                                 {request.url, first->scheme, first->host, first->port});
+                                 {PacUrl(*first), first->scheme, first->host, first->port});
   if (!routes) {
     return Error(routes.error().code(), routes.error().context(),
                  routes.error().message() + " (for " + log::RedactUrl(request.url) + ")");
@@ -518,6 +517,8 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
   request_ = &request;
   challenged_ = 0;
   passport_redirect_ = false;
+  challenge_drained_ = 0;
+  challenge_body_cut_ = false;
   sink_ = &sink;
   headers_.Reset();
   accepted_ = false;
@@ -624,7 +625,10 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
 
   char error_buffer[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer);
-  const CURLcode code = curl_easy_perform(curl_);
+  CURLcode code = curl_easy_perform(curl_);
+  // The challenge was read whole; only its error page was cut short (and the connection
+  // with it, so the next leg opens another one).
+  if (challenge_body_cut_ && code == CURLE_WRITE_ERROR) code = CURLE_OK;
   curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, nullptr);
   curl_slist_free_all(connect_to_list);
   last_code_ = code;
@@ -676,11 +680,18 @@ Status CurlSession::Perform(const core::DownloadRequest& request, core::Download
                  "BG_HTTP_REDIRECT_POLICY_ALLOW_HTTPS_TO_HTTP to allow it) for " +
                      log::RedactUrl(request.url));
   }
+  if (code == CURLE_OUT_OF_MEMORY && !accepted_) {
+    // libcurl refuses a header line over CURL_MAX_HTTP_HEADER this way, before we see it.
+    return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                 "a response header line is longer than " +
+                     std::to_string(kMaxHeaderLineBytes / 1024) +
+                     " KiB (the cap on one header line) for " + log::RedactUrl(request.url));
+  }
   if (code != CURLE_OK) {
     if (auto tls = TlsError(curl_, code, error_buffer, tls_, log::RedactUrl(request.url))) {
       return *tls;
     }
-    return CurlError(code, error_buffer, log::RedactUrl(request.url));
+    return CurlError(curl_, code, error_buffer, log::RedactUrl(request.url));
   }
   if (!accepted_) {
     // No body at all: an error status, or an empty file.

@@ -5,26 +5,10 @@
 
 #include "base/log.h"
 #include "transfer/curl_errors.h"
+#include "transfer/response_limits.h"
 
 namespace openbits::transfer {
 namespace {
-
-constexpr std::size_t kMaxBodyBytes = 1 << 20;
-
-size_t Collect(char* data, size_t size, size_t count, void* out) {
-  auto* body = static_cast<std::string*>(out);
-  if (body->size() + size * count > kMaxBodyBytes) return 0;  // too large: stop
-  body->append(data, size * count);
-  return size * count;
-}
-
-size_t CollectHeaders(char* data, size_t size, size_t count, void* out) {
-  auto* headers = static_cast<std::string*>(out);
-  const std::string_view line(data, size * count);
-  if (line.starts_with("HTTP/")) headers->clear();  // only the last response counts
-  if (headers->size() + line.size() <= kMaxBodyBytes) headers->append(line);
-  return size * count;
-}
 
 struct Reply {
   CURLcode code = CURLE_OK;
@@ -32,7 +16,33 @@ struct Reply {
   long status = 0;
   std::string headers;
   std::string body;
+  std::optional<std::string> too_large;  // which cap stopped the transfer
 };
+
+size_t Collect(char* data, size_t size, size_t count, void* out) {
+  auto* reply = static_cast<Reply*>(out);
+  if (reply->body.size() + size * count > kMaxSideBodyBytes) {
+    reply->too_large =
+        "the body is larger than " + std::to_string(kMaxSideBodyBytes >> 20) + " MiB";
+    return 0;  // stops the transfer
+  }
+  reply->body.append(data, size * count);
+  return size * count;
+}
+
+size_t CollectHeaders(char* data, size_t size, size_t count, void* out) {
+  auto* reply = static_cast<Reply*>(out);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) reply->headers.clear();  // only the last response counts
+  if (reply->headers.size() + line.size() > kMaxResponseHeaderBytes) {
+    reply->too_large = "the response headers are larger than " +
+                       std::to_string(kMaxResponseHeaderBytes / 1024) +
+                       " KiB (the cap on a header block)";
+    return 0;
+  }
+  reply->headers.append(line);
+  return size * count;
+}
 
 // One direct GET, redirects followed (at most 3), with the daemon's TLS trust.
 Reply DirectGet(const std::string& url, const TlsTrust* trust, const std::string& user_agent,
@@ -63,9 +73,9 @@ Reply DirectGet(const std::string& url, const TlsTrust* trust, const std::string
   curl_easy_setopt(curl, CURLOPT_USERAGENT, user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &CollectHeaders);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
   TlsRequest tls{trust, 0, false};
   ConfigureTls(curl, &tls);
@@ -85,9 +95,9 @@ Reply DirectGet(const std::string& url, const TlsTrust* trust, const std::string
 Result<std::string> CurlPacFetcher::Fetch(const std::string& url) {
   Reply reply = DirectGet(url, trust_, user_agent_, timeout_s_, SecretString());
   const std::string where = "the PAC file " + log::RedactUrl(url);
-  if (reply.code == CURLE_WRITE_ERROR) {
+  if (reply.too_large) {
     return Error(hr::BG_E_INVALID_PROXY_INFO, ErrorContext::kGeneralTransport,
-                 where + " is larger than 1 MiB");
+                 where + " cannot be used: " + *reply.too_large);
   }
   if (reply.code != CURLE_OK) {
     const Error error = CurlError(reply.code, reply.detail.c_str(), log::RedactUrl(url));
@@ -112,6 +122,10 @@ Result<std::string> CurlPacFetcher::Fetch(const std::string& url) {
 Result<auth::HttpReply> CurlSideChannel::Get(const std::string& url,
                                              const SecretString& authorization) {
   Reply reply = DirectGet(url, trust_, user_agent_, timeout_s_, authorization);
+  if (reply.too_large) {
+    return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                 "the answer of " + log::RedactUrl(url) + " cannot be used: " + *reply.too_large);
+  }
   if (reply.code != CURLE_OK) {
     return CurlError(reply.code, reply.detail.c_str(), log::RedactUrl(url));
   }

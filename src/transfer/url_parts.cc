@@ -39,4 +39,13 @@ std::optional<UrlParts> SplitUrl(const std::string& url) {
   return parts;
 }
 
+std::string PacUrl(const UrlParts& parts) {
+  std::string url = parts.scheme + "://";
+  url += parts.host.find(':') != std::string::npos ? "[" + parts.host + "]" : parts.host;
+  const int default_port = parts.secure ? 443 : 80;
+  if (parts.port != default_port) url += ":" + std::to_string(parts.port);
+  url += parts.secure ? "/" : parts.target;
+  return url;
+}
+
 }  // namespace openbits::transfer

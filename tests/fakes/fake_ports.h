@@ -68,7 +68,7 @@ class InMemoryFileSystem : public core::LocalFileSystem {
   // As rename(2): a missing temp file fails (ENOENT), and so does a final path made
   // unwritable with FailCommitsTo.
   Status CommitTemp(const core::FileOwner&, const std::string& temp, const std::string& final_path,
-                    std::int64_t) override {
+                    std::int64_t, std::uint32_t) override {
     std::unique_lock lock(mutex_);
     ++commits_[final_path];
     if (failing_commits_.contains(final_path)) {

@@ -1,6 +1,8 @@
 // Runs a libFuzzer target without libFuzzer: every file of the corpus directories given on
 // the command line, then a bounded, seeded stream of mutations of them (byte flips, cuts,
 // splices), so that parsers of untrusted input stay crash-free in every build (ASan included).
+//
+//   <target>_fuzz_regression [--mutations=N] CORPUS_DIR...   (default 20000 mutations)
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,8 +16,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 int main(int argc, char** argv) {
   std::vector<std::string> corpus;
+  int mutations = 20000;
   for (int i = 1; i < argc; ++i) {
-    for (const auto& entry : std::filesystem::directory_iterator(argv[i])) {
+    const std::string arg = argv[i];
+    if (arg.starts_with("--mutations=")) {
+      mutations = std::stoi(arg.substr(12));
+      continue;
+    }
+    for (const auto& entry : std::filesystem::directory_iterator(arg)) {
       std::ifstream in(entry.path(), std::ios::binary);
       std::stringstream content;
       content << in.rdbuf();
@@ -31,8 +39,7 @@ int main(int argc, char** argv) {
   };
   for (const std::string& input : corpus) run(input);
   std::mt19937 random(20261201);
-  constexpr int kMutations = 20000;
-  for (int i = 0; i < kMutations; ++i) {
+  for (int i = 0; i < mutations; ++i) {
     std::string input = corpus[random() % corpus.size()];
     const int edits = 1 + static_cast<int>(random() % 8);
     for (int e = 0; e < edits && !input.empty(); ++e) {
@@ -53,6 +60,6 @@ int main(int argc, char** argv) {
     }
     run(input);
   }
-  std::cout << corpus.size() << " corpus inputs and " << kMutations << " mutations: no crash\n";
+  std::cout << corpus.size() << " corpus inputs and " << mutations << " mutations: no crash\n";
   return 0;
 }

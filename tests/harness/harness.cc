@@ -496,7 +496,7 @@ NetworkNamespace::NetworkNamespace(int slot, const std::map<std::string, std::st
     return Run(args);
   };
   const std::string peer = "obnet" + std::to_string(2 * slot + 1);
-  const std::string base = "10.231.77.";
+  const std::string base = "198.18.77.";
   // Leftovers of an interrupted run go first.
   ip({"link", "del", veth_});
   ip({"netns", "del", name_});

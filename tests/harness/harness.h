@@ -190,6 +190,7 @@ class Bitsd {
   // SIGKILL: the crash path.
   void Kill();
   const std::string& state_dir() const { return state_dir_; }
+  pid_t pid() const { return process_.pid(); }
   const std::string& log_path() const { return log_path_; }
   std::string Log() const { return ReadFile(log_path_); }
 
@@ -202,8 +203,8 @@ class Bitsd {
   Process process_;
 };
 
-// A network namespace joined to this one by a veth pair: this side 10.231.77.(4s+1), the
-// namespace side 10.231.77.(4s+2) for slot s (a /30 of the project's own test hosts, one per
+// A network namespace joined to this one by a veth pair: this side 198.18.77.(4s+1), the
+// namespace side 198.18.77.(4s+2) for slot s (a /30 of the project's own test hosts, one per
 // slot so that tests in parallel do not meet). `etc_files` (name -> content, e.g. "hosts",
 // "resolv.conf") replace those of /etc for processes started with Launcher(), as
 // `ip netns exec` does with /etc/netns/NAME/. Removed on destruction.
@@ -213,7 +214,7 @@ class NetworkNamespace {
   ~NetworkNamespace();
   static bool Supported();  // root with iproute2
   const std::string& name() const { return name_; }
-  std::string host_address() const { return "10.231.77." + std::to_string(4 * slot_ + 1); }
+  std::string host_address() const { return "198.18.77." + std::to_string(4 * slot_ + 1); }
   // Whether a TCP connection from inside the namespace to host:port succeeds.
   bool CanReach(const std::string& host, int port) const;
   // Takes the namespace's link down or up, as if its cable were pulled or plugged in.

@@ -11,6 +11,17 @@ for tests:
   ?rate=BYTES_PER_SECOND -> throttles the body (for tests that must catch a transfer mid-way)
   ?norange=1             -> ignores Range (always 200 with the whole file)
   ?singlerange=1         -> answers a multi-range request with its first range only
+  ?ignoreifrange=1       -> honours Range even when If-Range no longer matches (a 206 of the
+                            changed file, as a broken cache or server would send)
+  ?novalidators=1        -> sends neither ETag nor Last-Modified
+Hostile answers (tests of the client's caps; "sent" in the log is what the peer took):
+  GET /challenge/NNN?len=N   -> 401 or 407 with a Basic challenge and a body of N bytes,
+                                streamed; also for proxied requests (absolute URL)
+  ?manyheaders=N         -> N extra header lines (X-Filler-i: v) before the file
+  ?longheader=N          -> one extra header line of N bytes before the file
+  CONNECT HOST:PORT      -> 407 with a Basic challenge and a body of N bytes when HOST is
+                            "bodyN.invalid" (else 16 bytes), streamed; with N extra header
+                            lines when HOST is "headersN.invalid"
 Passport 1.4 ([MS-PASS], "Passport Authentication in WinHTTP"), the login service being gone:
   GET /passport/nexus        -> PassportURLs: ...,DALogin=HOST/passport/login2.srf,...
   GET /passport/login2.srf   -> with "Authorization: Passport1.4 OrgVerb=..,OrgURL=..,
@@ -79,6 +90,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.handle_get(send_body=True)
+
+    def send_challenge(self, status, length, filler_headers=0):
+        """A Basic challenge with a body of `length` bytes, streamed until the peer hangs up."""
+        header = "Proxy-Authenticate" if status == 407 else "WWW-Authenticate"
+        self.send_response(status)
+        self.send_header(header, 'Basic realm="hostile"')
+        for i in range(filler_headers):
+            self.send_header("X-Filler-%d" % i, "v")
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(length))
+        sent = 0
+        block = b"x" * 65536
+        try:
+            self.end_headers()
+            while sent < length:
+                n = min(len(block), length - sent)
+                self.wfile.write(block[:n])
+                sent += n
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        self.record(status, sent=sent, announced=length)
+
+    def do_CONNECT(self):
+        host = self.path.rsplit(":", 1)[0]
+        match = re.fullmatch(r"body(\d+)\.invalid", host)
+        headers = re.fullmatch(r"headers(\d+)\.invalid", host)
+        self.send_challenge(407, int(match.group(1)) if match else 16,
+                            int(headers.group(1)) if headers else 0)
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -173,6 +213,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.record(302)
             return
+        match = re.fullmatch(r"/challenge/(401|407)", url.path)
+        if match:
+            self.send_challenge(int(match.group(1)), int(query.get("len", ["16"])[0]))
+            return
         match = re.fullmatch(r"/status/(\d{3})", url.path)
         if match:
             extra = {"Retry-After": query["retry_after"][0]} if "retry_after" in query else {}
@@ -194,7 +238,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             wanted = self.headers.get("Range")
         if_range = self.headers.get("If-Range")
         honour_range = "norange" not in query and wanted is not None
-        if honour_range and if_range is not None and if_range not in (etag, last_modified):
+        if (honour_range and if_range is not None and if_range not in (etag, last_modified)
+                and "ignoreifrange" not in query):
             honour_range = False  # the file changed: send it whole
         if honour_range:
             spans = []
@@ -226,12 +271,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", etag)
-        self.send_header("Last-Modified", last_modified)
+        if "novalidators" not in query:
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", last_modified)
         self.send_header("Content-Length", str(length))
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
-        self.end_headers()
+        for i in range(int(query.get("manyheaders", ["0"])[0])):
+            self.send_header("X-Filler-%d" % i, "v")
+        if "longheader" in query:
+            self.send_header("X-Long", "a" * int(query["longheader"][0]))
+        try:
+            self.end_headers()
+        except OSError:
+            self.close_connection = True
+            self.record(status, bytes=0, headers_refused=True)
+            return
         self.record(status, bytes=length if send_body else 0)
         if not send_body or length == 0:
             return

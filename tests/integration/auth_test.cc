@@ -206,7 +206,7 @@ TEST_F(AuthTest, ACacheOfAnotherUserIsNotUsed) {
   });
   EXPECT_EQ(outcome.state, JobState::kError);
   EXPECT_EQ(outcome.code, kHttp401);
-  EXPECT_NE(outcome.description.find("does not belong to uid 0"), std::string::npos)
+  EXPECT_NE(outcome.description.find("must belong to uid 0"), std::string::npos)
       << outcome.description;
 }
 

@@ -92,7 +92,7 @@ class WpadTest : public ::testing::Test {
     }
     std::filesystem::create_directories(dir_ / "www");
     std::filesystem::create_directories(dir_ / "out");
-    const std::string host = "10.231.77.5";  // slot 1
+    const std::string host = "198.18.77.5";  // slot 1
     namespace_ = std::make_unique<harness::NetworkNamespace>(
         1, std::map<std::string, std::string>{
                {"resolv.conf", "search eng.corp.openbits.test\n"},

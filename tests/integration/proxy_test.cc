@@ -146,11 +146,11 @@ TEST_F(ProxyTest, SettingsAreValidatedLikeBitsAndKeptAcrossARestart) {
 }
 
 TEST_F(ProxyTest, AnUnusableListFailsWithInvalidProxyInfoNamingTheEntry) {
-  const Outcome outcome = Fetch("bad-list", server_->Url("/file.bin"), Override("good:3128 b@d:1"));
+  const Outcome outcome = Fetch("bad-list", server_->Url("/file.bin"), Override("good:3128 b!d:1"));
   EXPECT_EQ(outcome.state, JobState::kError);
   EXPECT_EQ(outcome.code, hr::BG_E_INVALID_PROXY_INFO);
   EXPECT_EQ(outcome.context, ErrorContext::kGeneralTransport);
-  EXPECT_NE(outcome.description.find("'b@d:1'"), std::string::npos) << outcome.description;
+  EXPECT_NE(outcome.description.find("'b!d:1'"), std::string::npos) << outcome.description;
 }
 
 class PreconfigProxyTest : public ProxyTest {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -533,7 +534,7 @@ TEST_F(CompleteTest, ACrashBetweenARenameAndItsRecordIsFinishedAfterTheRestart) 
   Job stored = store_.Get(id);
   stored.files[0].delivery = stored.files[1].delivery = Delivery::kRenaming;
   ASSERT_TRUE(store_.Save(stored));
-  ASSERT_TRUE(files_.CommitTemp({}, stored.files[0].temp_path, "/d/a", 0));
+  ASSERT_TRUE(files_.CommitTemp({}, stored.files[0].temp_path, "/d/a", 0, 0644));
   manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
                                           clock_);
   ASSERT_TRUE(manager_->Start());
@@ -558,6 +559,116 @@ TEST_F(CompleteTest, CancelAfterAPartialCompleteDeletesNoDeliveredFile) {
   EXPECT_FALSE(on_disk.contains(temp_b));  // not delivered: the job's temp file goes
   EXPECT_EQ(on_disk.size(), 1u);
   EXPECT_EQ(store_.size(), 0u);
+}
+
+TEST_F(JobManagerTest, AnAdministratorManagesOthersJobsButNeitherRedirectsNorReadsThem) {
+  const Caller admin{1500, 1500, true};  // a member of the admin group, not root
+  auto id = manager_->CreateJob(alice_, "alice's", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/home/alice/a"}}));
+  ASSERT_TRUE(manager_->SetCustomHeaders(alice_, *id, SecretString("X-Key: alice")));
+
+  // Managing: allowed.
+  EXPECT_TRUE(manager_->GetJob(admin, *id));
+  EXPECT_TRUE(manager_->SetPriority(admin, *id, 1));
+  EXPECT_TRUE(manager_->SetDescription(admin, *id, "looked at by an admin"));
+  EXPECT_TRUE(manager_->SetMinimumRetryDelay(admin, *id, 60));
+  EXPECT_TRUE(manager_->Suspend(admin, *id));
+
+  // Where the bytes go, where they come from, and the owner's secrets: the owner's alone.
+  auto denied = [](const Status& status) {
+    return !status && status.error().code() == hr::E_ACCESSDENIED;
+  };
+  EXPECT_TRUE(denied(manager_->AddFiles(admin, *id, {{"http://h/b", "/etc/cron.d/planted"}})));
+  EXPECT_TRUE(denied(manager_->SetRemoteName(admin, *id, 0, "http://elsewhere/a")));
+  EXPECT_TRUE(denied(manager_->ReplaceRemotePrefix(admin, *id, "http://h/", "http://elsewhere/")));
+  EXPECT_TRUE(denied(manager_->SetProxySettings(admin, *id, 2, "elsewhere:3128", "")));
+  EXPECT_TRUE(denied(manager_->SetSecurityFlags(admin, *id, 0x6)));  // ignore bad certificates
+  EXPECT_TRUE(denied(manager_->SetCustomHeaders(admin, *id, SecretString("X-Key: admin"))));
+  EXPECT_TRUE(denied(manager_->MakeCustomHeadersWriteOnly(admin, *id)));
+  EXPECT_TRUE(denied(manager_->SetNotifyCmdLine(admin, *id, "/bin/true", "")));
+  Credential credential;
+  credential.user = SecretString("admin");
+  credential.password = SecretString("pw");
+  EXPECT_TRUE(denied(manager_->SetCredentials(admin, *id, credential)));
+  EXPECT_TRUE(
+      denied(manager_->SetClientCertificate(admin, *id, ClientCertificateRef{0, "MY", "", "x"})));
+  auto headers = manager_->GetCustomHeaders(admin, *id);
+  ASSERT_FALSE(headers);
+  EXPECT_EQ(headers.error().code(), hr::E_ACCESSDENIED);
+  const Job job = store_.Get(*id);
+  EXPECT_EQ(job.files.size(), 1u);
+  EXPECT_EQ(job.files[0].remote_url, "http://h/a");
+  EXPECT_EQ(job.custom_headers.reveal(), "X-Key: alice");
+
+  // Another user does not even see the job.
+  EXPECT_EQ(manager_->AddFiles(bob_, *id, {{"http://h/b", "/tmp/b"}}).error().code(),
+            hr::BG_E_NOT_FOUND);
+  // Root's jobs are no exception: an administrator never chooses what root writes.
+  auto roots = manager_->CreateJob(root_, "root's", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(root_, *roots, {{"http://h/a", "/var/lib/x"}}));
+  EXPECT_TRUE(denied(manager_->AddFiles(admin, *roots, {{"http://h/b", "/etc/shadow"}})));
+  EXPECT_TRUE(denied(manager_->SetRemoteName(admin, *roots, 0, "http://elsewhere/a")));
+  EXPECT_EQ(store_.Get(*roots).files.size(), 1u);
+}
+
+TEST_F(JobManagerTest, TooManyFilesAreRefusedBeforeAnyDestinationIsChecked) {
+  // The fake file system refuses every destination of this uid: the count must come first.
+  const Caller nowrite{fakes::InMemoryFileSystem::kNoWriteUid,
+                       fakes::InMemoryFileSystem::kNoWriteUid, false};
+  auto id = manager_->CreateJob(nowrite, "flood", JobType::kDownload);
+  std::vector<FileSpec> specs;
+  for (std::uint32_t i = 0; i <= options_.max_files_per_job; ++i) {
+    specs.emplace_back("http://h/" + std::to_string(i), "/d/" + std::to_string(i));
+  }
+  EXPECT_EQ(manager_->AddFiles(nowrite, *id, specs).error().code(), hr::BG_E_TOO_MANY_FILES_IN_JOB);
+}
+
+// A clock the test moves by hand (the scheduler still wakes on the real one).
+class ManualClock : public Clock {
+ public:
+  std::int64_t NowUs() const override { return now_us_; }
+  void Advance(std::chrono::seconds by) { now_us_ += by.count() * 1'000'000; }
+
+ private:
+  std::atomic<std::int64_t> now_us_{SystemClock().NowUs()};
+};
+
+TEST_F(JobManagerTest, APendingNotificationRetryNeverRunsAfterATakeover) {
+  ManualClock clock;
+  manager_->Stop();
+  manager_ =
+      std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_, clock);
+  ASSERT_TRUE(manager_->Start());
+  const Caller admin{1500, 1500, true};
+  transport_.Serve("http://h/a", "alpha");
+  // Longer than the small-string buffer: freed memory would be read from the heap.
+  const std::string program = "/usr/local/libexec/openbits/notify-the-owner-of-this-job";
+  auto taken = manager_->CreateJob(alice_, "taken", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *taken, {{"http://h/a", "/d/taken"}}));
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *taken, program, ""));
+  auto barrier = manager_->CreateJob(alice_, "barrier", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *barrier, {{"http://h/a", "/d/barrier"}}));
+
+  commands_.ExitWith({1});  // the first run fails: a retry is due after the retry delay
+  ASSERT_TRUE(manager_->Resume(alice_, *taken));
+  ASSERT_TRUE(WaitUntil([&] { return commands_.Specs().size() == 1; }));
+  commands_.StopAll();  // the failure has been handled (the retry is pending)
+  ASSERT_TRUE(manager_->TakeOwnership(admin, *taken));
+
+  ASSERT_TRUE(manager_->Resume(alice_, *barrier));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *barrier) == JobState::kTransferred; }));
+  clock.Advance(std::chrono::seconds(kDefaultMinimumRetryDelaySeconds + 60));
+  // Due at once: the pass of the scheduler that runs it also passes the taken job's retry.
+  ASSERT_TRUE(manager_->SetNotifyCmdLine(alice_, *barrier, "/bin/barrier", ""));
+  ASSERT_TRUE(WaitUntil([&] { return commands_.Specs().size() >= 2; }));
+  const auto specs = commands_.Specs();
+  std::string ran;
+  for (const CommandSpec& spec : specs)
+    ran += spec.program + " as " + std::to_string(spec.uid) + "; ";
+  ASSERT_EQ(specs.size(), 2u) << ran;
+  EXPECT_EQ(specs[0].program, program);
+  EXPECT_EQ(specs[1].program, "/bin/barrier");
+  manager_.reset();  // before the clock goes
 }
 
 TEST(SplitCommandLineTest, QuotesGroupAndBackslashesEscapeInsideThem) {

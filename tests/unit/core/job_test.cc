@@ -1,4 +1,5 @@
 #include "core/job.h"
+#include "core/proxy_settings.h"
 
 #include <gtest/gtest.h>
 
@@ -113,6 +114,45 @@ TEST(UrlCredentialsTest, UserinfoIsSplitDecodedAndRefusedByUrlValidation) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message().find("hunter2"), std::string::npos);
   EXPECT_TRUE(ValidateRemoteUrl("http://host/a@b"));
+}
+
+TEST(ProxySettingsTest, TheEnvironmentsUserinfoBecomesProxyCredentials) {
+  ProxyEnvironment environment = {{"http_proxy", "http://us%40er:S3cret@proxy:3128/"},
+                                  {"https_proxy", "other:pw2@proxy:3129"},
+                                  {"no_proxy", "localhost"}};
+  const std::vector<Credential> taken = TakeProxyEnvironmentCredentials(environment);
+  EXPECT_EQ(environment.at("http_proxy"), "http://proxy:3128/");
+  EXPECT_EQ(environment.at("https_proxy"), "proxy:3129");  // curl's scheme-less form kept
+  EXPECT_EQ(environment.at("no_proxy"), "localhost");
+  ASSERT_EQ(taken.size(), 3u);  // Basic, Digest, NTLM; http_proxy's
+  for (const Credential& credential : taken) {
+    EXPECT_EQ(credential.target, AuthTarget::kProxy);
+    EXPECT_EQ(credential.user.reveal(), "us@er");
+    EXPECT_EQ(credential.password.reveal(), "S3cret");
+  }
+  ProxyEnvironment plain = {{"http_proxy", "http://proxy:3128"}};
+  EXPECT_TRUE(TakeProxyEnvironmentCredentials(plain).empty());
+}
+
+TEST(ProxySettingsTest, ListsAndPacUrlsWithAPasswordAreRefused) {
+  constexpr auto kOverride = static_cast<std::uint32_t>(ProxyUsage::kOverride);
+  for (const char* list : {"u:pw@proxy:1", "http=http://u:pw@proxy:1", "ok:1; u@proxy"}) {
+    const Status refused = ValidateProxySettings(kOverride, list, "");
+    ASSERT_FALSE(refused) << list;
+    EXPECT_EQ(refused.error().code(), hr::E_INVALIDARG);
+    EXPECT_EQ(refused.error().message().find("pw"), std::string::npos);
+  }
+  EXPECT_TRUE(ValidateProxySettings(kOverride, "http=proxy:1 https://proxy/path@x", ""));
+  EXPECT_FALSE(ValidateAccountProxy(
+      {AccountProxyMode::kAutoscript, "", "", "http://u:pw@pac.example/p.pac"}));
+  EXPECT_FALSE(ValidateAccountProxy({AccountProxyMode::kManualProxy, "u:pw@p:1", "", ""}));
+}
+
+TEST(ProxySettingsTest, RepliesRedactWhatOlderVersionsAccepted) {
+  EXPECT_EQ(RedactProxyUserinfo("http=u:pw@p:1; https://v:pw2@q:2 plain:3"),
+            "http=***@p:1; https://***@q:2 plain:3");
+  EXPECT_EQ(RedactProxyUserinfo("http://u:pw@pac.example/p.pac"), "http://***@pac.example/p.pac");
+  EXPECT_EQ(RedactProxyUserinfo("https://proxy/path@x"), "https://proxy/path@x");
 }
 
 }  // namespace

@@ -30,7 +30,11 @@ TEST(ProxyListTest, RejectsWhatIsNotAProxyNamingTheEntry) {
     ASSERT_FALSE(servers) << bad;
     EXPECT_EQ(servers.error().code(), hr::BG_E_INVALID_PROXY_INFO);
   }
-  EXPECT_NE(ParseProxyList("good:1 b@d:1").error().message().find("'b@d:1'"), std::string::npos);
+  EXPECT_NE(ParseProxyList("good:1 b@d:1").error().message().find("'***@d:1'"), std::string::npos);
+  // The message is stored and logged: a user name and password in the entry are not.
+  const std::string message = ParseProxyList("http=http://user:S3cretPw@p:1 x").error().message();
+  EXPECT_EQ(message.find("S3cretPw"), std::string::npos) << message;
+  EXPECT_NE(message.find("'http=http://***@p:1'"), std::string::npos) << message;
 }
 
 TEST(BypassListTest, LocalWildcardsPortsAndLiterals) {

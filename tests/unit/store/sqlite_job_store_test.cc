@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace openbits::store {
 namespace {
@@ -172,6 +173,18 @@ TEST_F(SqliteJobStoreTest, AKeyFileOthersCanReadIsRefused) {
   EXPECT_EQ(box.error().code(), hr::E_ACCESSDENIED);
 }
 
+TEST_F(SqliteJobStoreTest, AKeyFileHalfWrittenByACrashedStartDoesNotBlockTheNext) {
+  const fs::path key = dir_ / "other.key";
+  {
+    std::ofstream stale(dir_ / "other.key.new", std::ios::binary);
+    stale << "half";
+  }
+  auto box = SecretBox::OpenOrCreate(key.string());
+  ASSERT_TRUE(box) << box.error().ToString();
+  EXPECT_EQ(fs::file_size(key), 32u);
+  EXPECT_FALSE(fs::exists(dir_ / "other.key.new"));
+}
+
 TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   core::Job job = SampleJob();
   auto store = OpenStore();
@@ -245,27 +258,229 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
   ASSERT_EQ(loaded->front().files.size(), 1u);
   EXPECT_TRUE(loaded->front().files[0].completed);
-  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);  // version 10
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);  // version 12
 }
 
-TEST_F(SqliteJobStoreTest, CorruptDatabaseIsReportedAndMovedAsideNeverReplaced) {
-  {
-    std::ofstream garbage(path_, std::ios::binary);
-    garbage << std::string(8192, 'x');
+// Every file of the database (jobs.db, -wal, -shm), concatenated.
+std::string DatabaseBytes(const fs::path& dir) {
+  std::string bytes;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.path().filename().string().starts_with("jobs.db")) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
+  return bytes;
+}
+
+constexpr const char* kProxyPassword = "S3cretPw";
+
+core::Job WithProxySecrets(core::Job job) {
+  job.proxy = {ProxyUsage::kOverride, "http=user:S3cretPw@proxy.example:3128", "<local>"};
+  job.proxy_environment = {{"http_proxy", "http://user:S3cretPw@127.0.0.1:3128"},
+                           {"no_proxy", "localhost"}};
+  return job;
+}
+
+const core::AccountProxy kAccountWithSecret{core::AccountProxyMode::kManualProxy,
+                                            "user:S3cretPw@proxy.example:8080", "*.corp", ""};
+const core::AccountProxy kScriptWithSecret{core::AccountProxyMode::kAutoscript, "", "",
+                                           "http://user:S3cretPw@pac.example/proxy.pac"};
+
+TEST_F(SqliteJobStoreTest, ProxyListsAndEnvironmentsAreSealedOnDisk) {
+  const core::Job job = WithProxySecrets(SampleJob());
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Save(job));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1000, kAccountWithSecret));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1001, kScriptWithSecret));
+    EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "while open";
+  }
+  EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "after close";
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().proxy, job.proxy);
+  EXPECT_EQ(loaded->front().proxy_environment, job.proxy_environment);
+  auto accounts = (*store)->LoadAccountProxies();
+  ASSERT_TRUE(accounts);
+  EXPECT_EQ(accounts->at(1000), kAccountWithSecret);
+  EXPECT_EQ(accounts->at(1001), kScriptWithSecret);
+}
+
+TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
+  const core::Job job = WithProxySecrets(SampleJob());
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    core::Job plain = job;
+    plain.proxy = {};
+    plain.proxy_environment = {};
+    ASSERT_TRUE((*store)->Save(plain));
+    ASSERT_TRUE((*store)->SaveAccountProxy(1000, core::AccountProxy{}));
+  }
+  {
+    // The database as the schema before sealing wrote it: the secrets in plaintext columns.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    for (const char* undo : {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
+                             "ALTER TABLE account_proxies DROP COLUMN sealed",
+                             "ALTER TABLE files DROP COLUMN delivery"}) {
+      sqlite3_exec(db, undo, nullptr, nullptr, nullptr);  // absent before the sealing schema
+    }
+    const std::string plaintext =
+        "UPDATE jobs SET proxy_usage = 2, proxy_list = 'http=user:S3cretPw@proxy.example:3128', "
+        "proxy_bypass = '<local>', error_message = 'the creator''s proxy environment cannot be "
+        "used: the proxy entry ''http://user:S3cretPw@127.0.0.1:3128'' is not host[:port]', "
+        "proxy_environment = "
+        "'http_proxy=http://user:S3cretPw@127.0.0.1:3128\nno_proxy=localhost\n';"
+        "UPDATE account_proxies SET mode = 2, list = 'user:S3cretPw@proxy.example:8080', "
+        "bypass = '*.corp';"
+        "INSERT INTO account_proxies VALUES (1001, 3, '', '', "
+        "'http://user:S3cretPw@pac.example/proxy.pac');"
+        "PRAGMA user_version = " +
+        std::to_string(SqliteJobStore::kProxySealingVersion - 1) + ";";
+    ASSERT_EQ(sqlite3_exec(db, plaintext.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    ASSERT_NE(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos);
+  }
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    auto loaded = (*store)->LoadAll();
+    ASSERT_TRUE(loaded);
+    ASSERT_EQ(loaded->size(), 1u);
+    EXPECT_EQ(loaded->front().proxy, job.proxy);
+    EXPECT_EQ(loaded->front().proxy_environment, job.proxy_environment);
+    ASSERT_TRUE(loaded->front().error);
+    EXPECT_NE(loaded->front().error->message.find("'http://***@127.0.0.1:3128'"), std::string::npos)
+        << loaded->front().error->message;
+    auto accounts = (*store)->LoadAccountProxies();
+    ASSERT_TRUE(accounts);
+    EXPECT_EQ(accounts->at(1000), kAccountWithSecret);
+    EXPECT_EQ(accounts->at(1001), kScriptWithSecret);
+    // Not in the file, nor in its WAL or free pages, once migrated.
+    EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "while open";
+  }
+  EXPECT_EQ(DatabaseBytes(dir_).find(kProxyPassword), std::string::npos) << "after close";
+}
+
+std::string KeptCorruptCopy(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("jobs.db.corrupt-") && !name.ends_with("-wal") &&
+        !name.ends_with("-shm")) {
+      return entry.path().string();
+    }
+  }
+  return "";
+}
+
+TEST_F(SqliteJobStoreTest, AFileThatIsNoDatabaseIsKeptAsideAndAnEmptyQueueStarts) {
+  const std::string garbage(8192, 'x');
+  {
+    std::ofstream out(path_, std::ios::binary);
+    out << garbage;
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_TRUE((*store)->LoadAll()->empty());
+  // Never replaced: the file is kept, byte for byte, beside the new database.
+  const std::string kept = KeptCorruptCopy(dir_);
+  ASSERT_FALSE(kept.empty());
+  std::ifstream in(kept, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), garbage);
+}
+
+TEST_F(SqliteJobStoreTest, ACorruptPageLosesOnlyTheJobsOnIt) {
+  std::vector<core::Job> saved;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    for (int i = 0; i < 30; ++i) {
+      core::Job job = SampleJob();
+      job.times.creation_us = i;
+      job.description = "job-" + std::to_string(100 + i) + "-" + std::string(1000, 'd');
+      ASSERT_TRUE((*store)->Save(job));
+      saved.push_back(job);
+    }
+  }
+  ASSERT_FALSE(fs::exists(path_ + "-wal")) << "closing checkpoints the WAL";
+  std::string bytes;
+  {
+    std::ifstream in(path_, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::size_t page_size =
+      (static_cast<unsigned char>(bytes[16]) << 8) | static_cast<unsigned char>(bytes[17]);
+  const std::size_t page = bytes.find("job-115-") / page_size * page_size;
+  {
+    std::fstream file(path_, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(page));
+    const std::string garbage(page_size, '\xA5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+
+  auto store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  EXPECT_FALSE(KeptCorruptCopy(dir_).empty());
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded) << loaded.error().ToString();
+  EXPECT_GT(loaded->size(), 20u);
+  EXPECT_LT(loaded->size(), 30u);
+  std::set<std::string> names;
+  for (const core::Job& job : *loaded) {
+    names.insert(job.description.substr(0, 8));
+    // Each job that comes back is whole: its files and its sealed secrets.
+    EXPECT_EQ(job.files.size(), 2u);
+    EXPECT_EQ(job.custom_headers, saved.front().custom_headers);
+    EXPECT_EQ(job.files[1].ranges, saved.front().files[1].ranges);
+  }
+  EXPECT_TRUE(names.contains("job-100-"));
+  EXPECT_TRUE(names.contains("job-129-"));
+  EXPECT_FALSE(names.contains("job-115-"));
+  // The recovered database is a working one.
+  EXPECT_TRUE((*store)->Save(SampleJob()));
+}
+
+TEST_F(SqliteJobStoreTest, AnEmptiedDatabaseOfAQueueThatHeldJobsIsRefused) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE((*store)->Save(SampleJob()));
+    ASSERT_TRUE((*store)->Remove(SampleJob().id));  // the marker stays when the queue empties
+  }
+  EXPECT_TRUE(fs::exists(path_ + ".held-jobs"));
+  fs::resize_file(path_, 0);
   auto store = OpenStore();
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
-  EXPECT_FALSE(fs::exists(path_));
-  bool kept = false;
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    if (entry.path().filename().string().starts_with("jobs.db.corrupt-")) kept = true;
+  EXPECT_NE(store.error().message().find(path_ + ".held-jobs"), std::string::npos);
+  EXPECT_EQ(fs::file_size(path_), 0u);  // the evidence is left as it was
+}
+
+TEST_F(SqliteJobStoreTest, AMissingDatabaseOfAQueueThatHeldJobsIsRefused) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(SampleJob()));
   }
-  EXPECT_TRUE(kept);
-  // The next start begins with an empty queue.
-  auto fresh = OpenStore();
-  ASSERT_TRUE(fresh);
-  EXPECT_TRUE((*fresh)->LoadAll()->empty());
+  fs::remove(path_);
+  auto store = OpenStore();
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code(), hr::BG_E_DATABASE_CORRUPT);
+}
+
+TEST_F(SqliteJobStoreTest, AQueueFromBeforeTheMarkerGetsItWhenItHoldsJobs) {
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE((*store)->Save(SampleJob()));
+  }
+  fs::remove(path_ + ".held-jobs");
+  ASSERT_TRUE(OpenStore());
+  EXPECT_TRUE(fs::exists(path_ + ".held-jobs"));
 }
 
 }  // namespace

@@ -1,0 +1,222 @@
+#include "store/proxy_secrets.h"
+
+#include <vector>
+
+namespace openbits::store {
+namespace {
+
+// "<length>:<bytes>" per field, the format of the sealed credential rows.
+SecretString Pack(const std::vector<std::string_view>& fields) {
+  std::string packed;
+  for (std::string_view field : fields) {
+    packed += std::to_string(field.size());
+    packed += ':';
+    packed += field;
+  }
+  return SecretString(std::move(packed));
+}
+
+std::optional<std::vector<std::string>> Unpack(const SecretString& packed, std::size_t count) {
+  std::string_view rest = packed.reveal();
+  std::vector<std::string> fields(count);
+  for (std::string& field : fields) {
+    const auto colon = rest.find(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    std::size_t length = 0;
+    for (char c : rest.substr(0, colon)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      length = length * 10 + static_cast<std::size_t>(c - '0');
+    }
+    rest.remove_prefix(colon + 1);
+    if (length > rest.size()) return std::nullopt;
+    field.assign(rest.substr(0, length));
+    rest.remove_prefix(length);
+  }
+  if (!rest.empty()) return std::nullopt;
+  return fields;
+}
+
+std::string JobContext(const std::string& job_id) { return job_id + "/proxy"; }
+std::string AccountContext(std::uint32_t uid) {
+  return "account/" + std::to_string(uid) + "/proxy";
+}
+
+std::string Column(sqlite3_stmt* statement, int column) {
+  const auto* text = sqlite3_column_text(statement, column);
+  return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+Error MigrationError(sqlite3* db, const std::string& what) {
+  return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager,
+               "Failed to seal the plaintext " + what + ": " + sqlite3_errmsg(db));
+}
+
+// Runs `select` (key first, then the two plaintext columns) and writes each row back with
+// `update` (sealed value, then the key), sealed by `seal`.
+template <typename Seal>
+Status SealRows(sqlite3* db, const char* select_sql, const char* update_sql,
+                const std::string& what, Seal seal) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* update = nullptr;
+  Status status = Ok();
+  if (sqlite3_prepare_v2(db, select_sql, -1, &select, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, update_sql, -1, &update, nullptr) != SQLITE_OK) {
+    status = MigrationError(db, what);
+  }
+  int rc = SQLITE_DONE;
+  while (status && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+    auto sealed = seal(select);
+    if (!sealed) {
+      status = sealed.error();
+      break;
+    }
+    sqlite3_reset(update);
+    sqlite3_bind_blob(update, 1, sealed->data(), static_cast<int>(sealed->size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_value(update, 2, sqlite3_column_value(select, 0));
+    if (sqlite3_step(update) != SQLITE_DONE) status = MigrationError(db, what);
+  }
+  if (status && rc != SQLITE_DONE) status = MigrationError(db, what);
+  sqlite3_finalize(update);
+  sqlite3_finalize(select);
+  return status;
+}
+
+std::string EncodeProxyEnvironment(const core::ProxyEnvironment& environment) {
+  std::string text;
+  for (const auto& [name, value] : environment) text += name + "=" + value + "\n";
+  return text;
+}
+
+core::ProxyEnvironment DecodeProxyEnvironment(std::string_view text) {
+  core::ProxyEnvironment environment;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    if (const auto equals = line.find('='); equals != std::string_view::npos) {
+      environment[std::string(line.substr(0, equals))] = std::string(line.substr(equals + 1));
+    }
+    start = end + 1;
+  }
+  return environment;
+}
+
+// The "user:password" parts of a proxy list's entries or an environment's URLs.
+std::vector<std::string> Userinfos(std::string_view text) {
+  std::vector<std::string> found;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find_first_of(" \t;,\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view entry = text.substr(start, end - start);
+    if (const auto scheme_end = entry.find("://"); scheme_end != std::string_view::npos) {
+      entry.remove_prefix(scheme_end + 3);
+    } else if (const auto equals = entry.find('='); equals != std::string_view::npos) {
+      entry.remove_prefix(equals + 1);  // "http=user:password@host", "http_proxy=..."
+      if (const auto inner = entry.find("://"); inner != std::string_view::npos) {
+        entry.remove_prefix(inner + 3);
+      }
+    }
+    entry = entry.substr(0, entry.find_first_of("/?#"));
+    if (const auto at = entry.rfind('@'); at != std::string_view::npos && at > 0) {
+      found.emplace_back(entry.substr(0, at));
+    }
+    start = end + 1;
+  }
+  return found;
+}
+
+// Versions before schema 11 repeated an unusable proxy entry, password and all, in the job's
+// error message (stored in jobs.error_message): replaced by "***".
+Status RedactErrorMessages(sqlite3* db) {
+  sqlite3_stmt* select = nullptr;
+  sqlite3_stmt* update = nullptr;
+  Status status = Ok();
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, proxy_list, proxy_environment, error_message FROM jobs "
+                         "WHERE error_message IS NOT NULL",
+                         -1, &select, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "UPDATE jobs SET error_message = ? WHERE id = ?", -1, &update,
+                         nullptr) != SQLITE_OK) {
+    status = MigrationError(db, "error messages");
+  }
+  int rc = SQLITE_DONE;
+  while (status && (rc = sqlite3_step(select)) == SQLITE_ROW) {
+    std::string message = Column(select, 3);
+    bool changed = false;
+    for (const std::string& source : {Column(select, 1), Column(select, 2)}) {
+      for (const std::string& userinfo : Userinfos(source)) {
+        for (auto at = message.find(userinfo); at != std::string::npos;
+             at = message.find(userinfo, at + 3)) {
+          message.replace(at, userinfo.size(), "***");
+          changed = true;
+        }
+      }
+    }
+    if (!changed) continue;
+    sqlite3_reset(update);
+    sqlite3_bind_text(update, 1, message.c_str(), static_cast<int>(message.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_value(update, 2, sqlite3_column_value(select, 0));
+    if (sqlite3_step(update) != SQLITE_DONE) status = MigrationError(db, "error messages");
+  }
+  if (status && rc != SQLITE_DONE) status = MigrationError(db, "error messages");
+  sqlite3_finalize(update);
+  sqlite3_finalize(select);
+  return status;
+}
+
+}  // namespace
+
+Result<std::string> SealJobProxy(const SecretBox& box, const std::string& job_id,
+                                 const std::string& list,
+                                 const core::ProxyEnvironment& environment) {
+  const std::string encoded = EncodeProxyEnvironment(environment);
+  return box.Seal(Pack({list, encoded}), JobContext(job_id));
+}
+
+std::optional<JobProxySecrets> OpenJobProxy(const SecretBox& box, const std::string& job_id,
+                                            std::string_view sealed) {
+  auto opened = box.Open(sealed, JobContext(job_id));
+  if (!opened) return std::nullopt;
+  auto fields = Unpack(*opened, 2);
+  if (!fields) return std::nullopt;
+  return JobProxySecrets{std::move((*fields)[0]), DecodeProxyEnvironment((*fields)[1])};
+}
+
+Result<std::string> SealAccountProxy(const SecretBox& box, std::uint32_t uid,
+                                     const std::string& list, const std::string& autoscript_url) {
+  return box.Seal(Pack({list, autoscript_url}), AccountContext(uid));
+}
+
+std::optional<AccountProxySecrets> OpenAccountProxy(const SecretBox& box, std::uint32_t uid,
+                                                    std::string_view sealed) {
+  auto opened = box.Open(sealed, AccountContext(uid));
+  if (!opened) return std::nullopt;
+  auto fields = Unpack(*opened, 2);
+  if (!fields) return std::nullopt;
+  return AccountProxySecrets{std::move((*fields)[0]), std::move((*fields)[1])};
+}
+
+Status SealPlaintextProxyRows(sqlite3* db, const SecretBox& box) {
+  OPENBITS_RETURN_IF_ERROR(RedactErrorMessages(db));
+  OPENBITS_RETURN_IF_ERROR(SealRows(
+      db, "SELECT id, proxy_list, proxy_environment FROM jobs",
+      "UPDATE jobs SET proxy_sealed = ?, proxy_list = '', proxy_environment = '' WHERE id = ?",
+      "job proxy settings", [&](sqlite3_stmt* row) {
+        return SealJobProxy(box, Column(row, 0), Column(row, 1),
+                            DecodeProxyEnvironment(Column(row, 2)));
+      }));
+  return SealRows(db, "SELECT uid, list, autoscript_url FROM account_proxies",
+                  "UPDATE account_proxies SET sealed = ?, list = '', autoscript_url = '' "
+                  "WHERE uid = ?",
+                  "account proxy settings", [&](sqlite3_stmt* row) {
+                    return SealAccountProxy(
+                        box, static_cast<std::uint32_t>(sqlite3_column_int64(row, 0)),
+                        Column(row, 1), Column(row, 2));
+                  });
+}
+
+}  // namespace openbits::store
