@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(acl googletest libgtest-dev libgmock-dev openssl iproute2 apache2 apache2-utils
     libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
     squid samba-common-bin winbind)
+  # The sanitizer and -Wthread-safety builds (presets tsan and clang-asan): clang 14.
+  packages+=(clang-14)
 fi
 
 missing=()

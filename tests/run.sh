@@ -2,11 +2,21 @@
 # Runs the whole OpenBITS test suite: installs what it needs (Debian 12, idempotent),
 # configures, builds and runs every test through ctest. Exits non-zero on any failure.
 #
-#   tests/run.sh                 # release build (build/release)
-#   OPENBITS_PRESET=asan tests/run.sh   # the same under ASan + UBSan (build/asan)
+#   tests/run.sh                         # CI: release, then tsan, then asan (see below)
+#   OPENBITS_PRESET=release tests/run.sh # one preset only (build/<preset>):
+#                                        #   release, asan (gcc ASan + UBSan), clang-asan,
+#                                        #   tsan (clang ThreadSanitizer, the unit tests)
+#
+# The CI stages, in order, each timed:
+#   release  the whole suite, RelWithDebInfo (gcc)
+#   tsan     the unit tests (core's JobManager races with fakes, store, parsers) under
+#            ThreadSanitizer; clang with -Wthread-safety, so the locking contract compiles
+#            only if it holds. Builds only openbits_unit_tests (clang gets no gcc ccache hits).
+#   asan     the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (gcc)
+# OPENBITS_CI_STAGES="release asan" picks stages. OPENBITS_CONCURRENCY_SECONDS sets how long
+# the reliability race of clients runs (default 60; the asan stage uses 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset="${OPENBITS_PRESET:-release}"
 
 service/install-deps.sh --test
 
@@ -19,8 +29,32 @@ if (( EUID == 0 )); then
   done
 fi
 
-started=$(date +%s)
-cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" --parallel "$(nproc)"
-ctest --preset "$preset" --parallel "$(nproc)" --timeout 300
-echo "tests/run.sh: ${preset} build and tests took $(( $(date +%s) - started )) s"
+timings=()
+run_preset() {
+  local preset="$1" started built tested
+  started=$(date +%s)
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" --parallel "$(nproc)"
+  built=$(date +%s)
+  ctest --preset "$preset" --parallel "$(nproc)" --timeout 300
+  tested=$(date +%s)
+  timings+=("${preset}: build $(( built - started )) s, tests $(( tested - built )) s")
+  echo "tests/run.sh: ${timings[-1]}"
+}
+
+if [[ -n "${OPENBITS_PRESET:-}" ]]; then
+  run_preset "$OPENBITS_PRESET"
+  exit 0
+fi
+
+total_started=$(date +%s)
+for stage in ${OPENBITS_CI_STAGES:-release tsan asan}; do
+  if [[ "$stage" == asan ]]; then
+    OPENBITS_CONCURRENCY_SECONDS="${OPENBITS_CONCURRENCY_SECONDS:-30}" run_preset asan
+  else
+    run_preset "$stage"
+  fi
+done
+echo "tests/run.sh: timings"
+printf '  %s\n' "${timings[@]}"
+echo "  total: $(( $(date +%s) - total_started )) s"

@@ -36,6 +36,14 @@ struct FileRange {
   bool operator==(const FileRange&) const = default;
 };
 
+// Complete's progress on one file (stored: 0, 1, 2).
+enum class Delivery : std::uint8_t {
+  kNone = 0,      // still the job's: the temp file holds it
+  kRenaming = 1,  // the rename was about to happen when Complete stopped: either the temp
+                  // file is still there (not renamed) or gone (renamed into place)
+  kDone = 2,      // renamed into place: the user's file now
+};
+
 struct JobFile {
   std::string remote_url;
   std::string local_path;  // absolute; untouched until Complete
@@ -47,6 +55,10 @@ struct JobFile {
   // and the one a restart resumes from.
   std::uint64_t bytes_committed = 0;
   bool completed = false;
+  // How far Complete got with this file. Stored before and after its rename, so that a
+  // Complete interrupted by a failed rename or a crash renames, when called again, only the
+  // files not delivered yet, and Cancel leaves delivered ones alone.
+  Delivery delivery = Delivery::kNone;
   RemoteValidators validators;
   std::int64_t remote_mtime_us = 0;  // from Last-Modified; becomes the file's mtime
   // BITS_FILE_PROPERTY_ID_HTTP_RESPONSE_HEADERS: the last response's header block.

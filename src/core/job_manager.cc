@@ -25,7 +25,7 @@ Status JobManager::Start() {
   if (!loaded) return loaded.error();
   const std::int64_t now = clock_.NowUs();
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (Job& job : *loaded) {
       for (JobFile& file : job.files) file.bytes_transferred = file.bytes_committed;
       if (job.state == JobState::kConnecting || job.state == JobState::kTransferring) {
@@ -60,19 +60,27 @@ Status JobManager::Start() {
 
 void JobManager::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_ && !scheduler_.joinable()) return;
     stopping_ = true;
     for (auto& [id, entry] : jobs_) {
       if (entry.control) entry.control->stop = true;
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   if (scheduler_.joinable()) scheduler_.join();
   commands_.StopAll();
   std::vector<std::thread> workers;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
+    // Every run checkpoints and reports its end; each thread then sits in retired_workers_.
+    for (;;) {
+      const bool running = std::any_of(jobs_.begin(), jobs_.end(),
+                                       [](const auto& job) { return job.second.worker_running; });
+      if (!running) break;
+      job_released_.Wait(mutex_);
+    }
+    workers.swap(retired_workers_);
     for (auto& [id, entry] : jobs_) {
       if (entry.worker.joinable()) workers.push_back(std::move(entry.worker));
     }
@@ -83,7 +91,7 @@ void JobManager::Stop() {
 void JobManager::SetNetworkConnected(bool connected) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (network_connected_ == connected) return;
     network_connected_ = connected;
     const std::int64_t now = clock_.NowUs();
@@ -111,12 +119,12 @@ void JobManager::SetNetworkConnected(bool connected) {
   }
   Log()->info("Network {}: transfers {}", connected ? "back" : "lost",
               connected ? "resume" : "wait");
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
 }
 
 std::vector<Guid> JobManager::AllJobIds() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) ids.push_back(id);
   return ids;
@@ -167,7 +175,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;
 
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::size_t active = 0, owned = 0;
   for (const auto& [id, entry] : jobs_) {
     if (IsFinalState(entry.job.state)) continue;
@@ -188,13 +196,13 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   const Guid id = job.id;
   jobs_[id].job = std::move(job);
   // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return id;
 }
 
 Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
   if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) {
     if (IsFinalState(entry.job.state)) continue;
@@ -225,7 +233,7 @@ Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::option
 }
 
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto entry = FindFor(caller, id, JobAction::kView);
   if (!entry) return entry.error();
   return (*entry)->job;
@@ -285,7 +293,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   }
   FileOwner owner;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto entry = FindFor(caller, id, JobAction::kChangeDestination);
     if (!entry) return entry.error();
     const Job& job = (*entry)->job;
@@ -335,7 +343,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
 Status JobManager::Resume(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = FindFor(caller, id, JobAction::kControl);
     if (!found) return found.error();
     Entry* entry = *found;
@@ -351,7 +359,7 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
     job.resumed_once = true;  // saved by the transition
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kResume, notifications));
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
   return Ok();
 }
@@ -359,7 +367,7 @@ Status JobManager::Resume(const Caller& caller, const Guid& id) {
 Status JobManager::Suspend(const Caller& caller, const Guid& id) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = FindFor(caller, id, JobAction::kControl);
     if (!found) return found.error();
     Entry* entry = *found;
@@ -369,68 +377,6 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
   }
   Dispatch(notifications);
   return Ok();
-}
-
-Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
-  return EndJob(caller, id, JobEvent::kCancel, [&](const Job& job) -> Result<HRESULT> {
-    // Only what the job created goes: its temp files. Destinations are untouched.
-    bool all_deleted = true;
-    for (const JobFile& file : job.files) {
-      if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
-      if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
-        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
-                    file.temp_path, removed.error().ToString());
-        all_deleted = false;
-      }
-    }
-    return all_deleted ? hr::S_OK : hr::BG_S_UNABLE_TO_DELETE_FILES;
-  });
-}
-
-Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
-  return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
-    bool partial = false;
-    const FileOwner owner{job.owner_uid, job.owner_gid};
-    for (const JobFile& file : job.files) {
-      if (file.completed) {
-        // A failed rename leaves the job as it was, so the caller can fix the cause and retry.
-        OPENBITS_RETURN_IF_ERROR(files_.CommitTemp(owner, file.temp_path, file.local_path,
-                                                   file.remote_mtime_us, file.mode));
-      } else {
-        partial = true;
-        if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has
-        if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
-          Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
-                      file.temp_path, removed.error().ToString());
-        }
-      }
-    }
-    return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
-  });
-}
-
-Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEvent event,
-                                   const std::function<Result<HRESULT>(const Job&)>& settle) {
-  std::unique_lock lock(mutex_);
-  if (!FindAccessible(caller, id)) return JobNotFound(id);
-  StopWorkerAndWait(lock, id);
-  Entry* entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  const Job job = entry->job;
-  lock.unlock();
-  // File operations run without the lock.
-  auto settled = settle(job);
-  if (!settled) return settled.error();
-  lock.lock();
-  entry = FindAccessible(caller, id);
-  if (!entry) return JobNotFound(id);
-  Notifications notifications;
-  OPENBITS_RETURN_IF_ERROR(entry->job.Apply(event, clock_.NowUs()));
-  RemoveJob(lock, id, notifications);
-  lock.unlock();
-  Dispatch(notifications);
-  Log()->info("{} job={}: {}", JobEventName(event), id.ToString(), FormatHresult(*settled));
-  return settled;
 }
 
 Status JobManager::SetDisplayName(const Caller& caller, const Guid& id, const std::string& name) {
@@ -463,7 +409,7 @@ Status JobManager::SetPriority(const Caller& caller, const Guid& id, std::uint32
     job.priority = static_cast<JobPriority>(priority);
     return Ok();
   });
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return status;
 }
 
@@ -487,7 +433,7 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action
                           const std::function<Status(Job&)>& change) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = FindFor(caller, id, action);
     if (!found) return found.error();
     Entry* entry = *found;
@@ -498,7 +444,7 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action
     entry->job = std::move(changed);
     NoteModification(*entry, /*immediately=*/false, notifications);
   }
-  scheduler_wakeup_.notify_all();  // a pending modification may need flushing
+  scheduler_wakeup_.NotifyAll();  // a pending modification may need flushing
   Dispatch(notifications);
   return Ok();
 }
@@ -556,20 +502,29 @@ void JobManager::WaitForStore(Entry& entry, const Error& error, Notifications& o
   NoteModification(entry, /*immediately=*/true, out);
 }
 
-void JobManager::StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id) {
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) return;
-  if (it->second.control) it->second.control->stop = true;
-  worker_finished_.wait(lock, [&] {
-    auto found = jobs_.find(id);
-    return found == jobs_.end() || !found->second.worker_running;
-  });
-  it = jobs_.find(id);
-  if (it != jobs_.end() && it->second.worker.joinable()) it->second.worker.join();
+void JobManager::Hold(Entry& entry) { ++entry.holds; }
+
+void JobManager::Release(const Guid& id) {
+  if (auto it = jobs_.find(id); it != jobs_.end() && it->second.holds > 0) --it->second.holds;
+  job_released_.NotifyAll();
+  scheduler_wakeup_.NotifyAll();  // the job may be startable again
 }
 
-void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out) {
-  (void)lock;
+void JobManager::StopWorkerAndWait(const Guid& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  Hold(it->second);  // while we sleep, no new run may take the old one's place
+  if (it->second.control) it->second.control->stop = true;
+  // The run's thread needs mutex_ for its last reports: Wait releases it. Its thread object
+  // is retired by the run itself, and joined by the scheduler.
+  while (it != jobs_.end() && it->second.worker_running) {
+    job_released_.Wait(mutex_);
+    it = jobs_.find(id);
+  }
+  Release(id);
+}
+
+void JobManager::RemoveJob(const Guid& id, Notifications& out) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   if (auto removed = store_.Remove(id); !removed) {
@@ -579,7 +534,7 @@ void JobManager::RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, N
   const std::uint32_t owner = it->second.job.owner_uid;
   const JobState state = it->second.job.state;
   const bool modification = it->second.job.Notifies(kNotifyJobModification);
-  if (it->second.worker.joinable()) it->second.worker.join();
+  if (it->second.worker.joinable()) retired_workers_.push_back(std::move(it->second.worker));
   jobs_.erase(it);
   out.push_back([this, id, owner, state, modification] {
     if (modification) events_.JobModified(id, owner, state);
@@ -627,45 +582,49 @@ std::int64_t JobManager::LastActivityUs(const Job& job) const {
   return std::max(job.times.modification_us, job.last_progress_us);
 }
 
-void JobManager::ScavengeInactiveJobs(std::unique_lock<std::mutex>& lock, std::int64_t now_us) {
+void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
   const std::int64_t timeout_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
           .count();
   std::vector<Job> idle;
-  for (const auto& [id, entry] : jobs_) {
-    if (entry.worker_running || IsFinalState(entry.job.state)) continue;
-    if (now_us - LastActivityUs(entry.job) >= timeout_us) idle.push_back(entry.job);
+  for (auto& [id, entry] : jobs_) {
+    if (entry.worker_running || entry.holds > 0 || IsFinalState(entry.job.state)) continue;
+    if (now_us - LastActivityUs(entry.job) >= timeout_us) {
+      Hold(entry);  // no run starts while its files go
+      idle.push_back(entry.job);
+    }
   }
   for (const Job& job : idle) {
-    lock.unlock();
+    mutex_.unlock();
     for (const JobFile& file : job.files) {
-      if (file.temp_path != file.local_path) {
+      if (file.temp_path != file.local_path && file.delivery != Delivery::kDone) {
         (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
       }
     }
-    lock.lock();
+    mutex_.lock();
+    Release(job.id);
     auto it = jobs_.find(job.id);
-    if (it == jobs_.end() || it->second.worker_running) continue;
+    if (it == jobs_.end() || it->second.worker_running || it->second.holds > 0) continue;
     Notifications notifications;
     if (!it->second.job.Apply(JobEvent::kCancel, now_us)) continue;
     Log()->warn("Scavenged job={} owner={}: inactive for {} s (JobInactivityTimeout)",
                 job.id.ToString(), job.owner_uid, options_.job_inactivity_timeout.count());
-    RemoveJob(lock, job.id, notifications);
-    lock.unlock();
+    RemoveJob(job.id, notifications);
+    mutex_.unlock();
     Dispatch(notifications);
-    lock.lock();
+    mutex_.lock();
   }
 }
 
 // ---- Scheduler ------------------------------------------------------------------------------
 
 void JobManager::SchedulerLoop() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
     Notifications notifications;
-    ReapFinishedWorkers();
+    if (ReapFinishedWorkers()) continue;  // state may have changed while unlocked
     const std::int64_t now = clock_.NowUs();
-    ScavengeInactiveJobs(lock, now);
+    ScavengeInactiveJobs(now);
     if (stopping_) break;
     RequeueDueJobs(now, notifications);
     EnforceMaximumDownloadTime(now, notifications);
@@ -673,29 +632,35 @@ void JobManager::SchedulerLoop() {
     RunDueNotifyCommands(now);
     const std::int64_t next_decision = ApplySchedule(now, notifications);
     if (!notifications.empty()) {
-      lock.unlock();
+      lock.Unlock();
       Dispatch(notifications);
-      lock.lock();
+      lock.Lock();
       continue;  // state may have changed while unlocked
     }
     std::int64_t deadline = NextTimerDeadlineUs();
     if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
       deadline = next_decision;
     }
+    if (!retired_workers_.empty()) continue;  // a run ended meanwhile: reap it first
     if (deadline == 0) {
-      scheduler_wakeup_.wait(lock);
+      scheduler_wakeup_.Wait(mutex_);
     } else {
       const auto delay =
           std::chrono::microseconds(std::max<std::int64_t>(deadline - clock_.NowUs(), 0));
-      scheduler_wakeup_.wait_for(lock, delay);
+      scheduler_wakeup_.WaitFor(mutex_, delay);
     }
   }
 }
 
-void JobManager::ReapFinishedWorkers() {
-  for (auto& [id, entry] : jobs_) {
-    if (!entry.worker_running && entry.worker.joinable()) entry.worker.join();
-  }
+bool JobManager::ReapFinishedWorkers() {
+  if (retired_workers_.empty()) return false;
+  std::vector<std::thread> finished;
+  finished.swap(retired_workers_);
+  mutex_.unlock();
+  // Each has made its last report; what remains of it needs no lock.
+  for (std::thread& worker : finished) worker.join();
+  mutex_.lock();
+  return true;
 }
 
 void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
@@ -725,7 +690,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
       if (!entry.control->stop) {
         candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
       }
-    } else if (entry.job.state == JobState::kQueued && !entry.changing_owner) {
+    } else if (entry.job.state == JobState::kQueued && entry.holds == 0) {
       candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
     }
   }
@@ -744,7 +709,8 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
 }
 
 void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out) {
-  if (entry.worker.joinable()) entry.worker.join();
+  // The previous run's thread retired itself when it ended (OnRunFinished).
+  if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
   if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
     WaitForStore(entry, started.error(), out);
     return;

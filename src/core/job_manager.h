@@ -2,24 +2,37 @@
 // preconditions and access rules, persists every transition, schedules transfers and runs
 // each active job on a transfer thread of its own.
 //
-// Thread model: API methods are called from the bus thread; transfer threads report back
-// through the private On* methods; a scheduler thread starts queued jobs and requeues
-// TRANSIENT_ERROR jobs when their retry delay is over. One mutex guards all job state;
-// EventSink calls are made after it is released.
+// Thread model: API methods are called from the bus thread (or any thread); transfer
+// threads report back through the private On* methods; a scheduler thread starts queued jobs
+// and requeues TRANSIENT_ERROR jobs when their retry delay is over.
+//
+// Locking contract (checked by clang -Wthread-safety through the annotations below):
+// - mutex_ guards every job and every run; the Entry of a job is its one owner. Nothing
+//   outside JobManager sees an Entry, only copies of its Job.
+// - No thread is joined while mutex_ is held. A run's thread retires itself (OnRunFinished
+//   moves it to retired_workers_); the scheduler joins retired threads after unlocking, and
+//   Stop joins the rest once the scheduler is gone.
+// - A call that must work on a job without the lock (Cancel and Complete settling files,
+//   TakeOwnership handing them over, anyone waiting for a run to stop) holds the job first
+//   (Entry::holds): the scheduler starts no run of a held job, so no run can appear behind
+//   its back. Holds are released by job id, not by access, and wake the scheduler.
+// - Ports are called without mutex_ where they may block or call back (files, EventSink
+//   notifications); the store is called with it (each call is short and never calls back).
+//   Transfer threads take mutex_ only inside the On* reports, never while holding a lock of
+//   their own, so the only lock order is mutex_ -> a port's internal lock.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "core/access_policy.h"
 #include "core/job.h"
 #include "core/job_listing.h"
@@ -179,11 +192,15 @@ class JobManager {
     Job job;
     std::uint64_t run_id = 0;  // 0 = no transfer thread started for the current run
     std::shared_ptr<RunControl> control;
+    // The current run's thread, until it retires itself (OnRunFinished). Never joined here.
     std::thread worker;
     bool worker_running = false;
-    // TakeOwnership under way: the files change hands, so no run may start meanwhile (it
-    // would open them as the old owner).
-    bool changing_owner = false;
+    // Calls working on the job without the lock (see the contract above). While non-zero
+    // the scheduler starts no run: Cancel/Complete settling files, TakeOwnership changing
+    // the files' owner (a run would open them as the old one), a wait for a run to stop.
+    std::uint32_t holds = 0;
+    // Cancel or Complete under way: a second one waits for its outcome.
+    bool ending = false;
     std::int64_t queued_since_us = 0;  // when the job last entered QUEUED
     std::int64_t run_started_us = 0;   // when the current run started
     // Notification command line: when to run it next (0: not due), and whether it runs.
@@ -200,70 +217,86 @@ class JobManager {
 
   // The job `id` if `caller` may do `action` to it (Authorize in access_policy.h decides);
   // BG_E_NOT_FOUND or E_ACCESSDENIED otherwise. Jobs in a final state are gone for everybody.
-  Result<Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action);
-  Result<const Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) const;
+  Result<Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) REQUIRES(mutex_);
+  Result<const Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) const
+      REQUIRES(mutex_);
   // FindFor(kControl), nullptr when refused (which for kControl is always BG_E_NOT_FOUND).
-  Entry* FindAccessible(const Caller& caller, const Guid& id);
+  Entry* FindAccessible(const Caller& caller, const Guid& id) REQUIRES(mutex_);
   // Looks up the job for `action`, applies `change`, persists it and reports the modification.
   Status Mutate(const Caller& caller, const Guid& id, JobAction action,
-                const std::function<Status(Job&)>& change);
-  Status Transition(Entry& entry, JobEvent event, Notifications& out);
+                const std::function<Status(Job&)>& change) EXCLUDES(mutex_);
+  Status Transition(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
   // For the transitions bitsd makes by itself (runs, retries, the schedule): when the store
   // cannot record the new state, the job waits for the store instead of staying where it was
   // with nothing left to move it on.
-  void TransitionOrWait(Entry& entry, JobEvent event, Notifications& out);
-  void WaitForStore(Entry& entry, const Error& error, Notifications& out);
-  // Cancel and Complete: stops the transfer, runs `settle` on the files without the lock,
-  // then applies `event` (a final state) and removes the job. settle's error aborts it all.
+  void TransitionOrWait(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
+  void WaitForStore(Entry& entry, const Error& error, Notifications& out) REQUIRES(mutex_);
+  // Cancel and Complete: holds the job, stops its run, runs `settle` on the files without
+  // the lock, then applies `event` (a final state) and removes the job. settle's error
+  // leaves the job (unheld) where it was, an active one queued again: the caller may retry.
   Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
-                         const std::function<Result<HRESULT>(const Job&)>& settle);
-  void StopWorkerAndWait(std::unique_lock<std::mutex>& lock, const Guid& id);
-  void RemoveJob(std::unique_lock<std::mutex>& lock, const Guid& id, Notifications& out);
-  void Dispatch(Notifications& notifications);
+                         const std::function<Result<HRESULT>(const Job&)>& settle) EXCLUDES(mutex_);
+  // Complete's progress on file `index`, recorded and stored before it goes on.
+  Status SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) EXCLUDES(mutex_);
+  // Holds the job, asks its run to stop and waits (releasing mutex_ meanwhile) until the run
+  // made its last report. Entries may have changed or gone when it returns: look them up.
+  void StopWorkerAndWait(const Guid& id) REQUIRES(mutex_);
+  void Hold(Entry& entry) REQUIRES(mutex_);
+  // Releases a hold taken on `id`, if the job still exists, and wakes the scheduler.
+  void Release(const Guid& id) REQUIRES(mutex_);
+  // REQUIRES: no run of the job (a worker left over is retired, not joined).
+  void RemoveJob(const Guid& id, Notifications& out) REQUIRES(mutex_);
+  void Dispatch(Notifications& notifications) EXCLUDES(mutex_);
 
-  void SchedulerLoop();
-  void RequeueDueJobs(std::int64_t now_us, Notifications& out);
+  void SchedulerLoop() EXCLUDES(mutex_);
+  void RequeueDueJobs(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
   // Starts and pre-empts transfers as the scheduling policy says; returns when the decision
   // may change by itself (0: only on events).
-  std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out);
-  void StartRun(Entry& entry, std::int64_t now_us, Notifications& out);
-  void ReapFinishedWorkers();
-  std::int64_t NextTimerDeadlineUs() const;
+  std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  // REQUIRES: the job is QUEUED, not held, and has no run.
+  void StartRun(Entry& entry, std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  // Joins the threads of ended runs, with mutex_ released meanwhile; false when none.
+  bool ReapFinishedWorkers() REQUIRES(mutex_);
+  std::int64_t NextTimerDeadlineUs() const REQUIRES(mutex_);
   // Sends JobModification now, or marks it pending when the interval has not passed yet.
-  void NoteModification(Entry& entry, bool immediately, Notifications& out);
-  void FlushPendingModifications(std::int64_t now_us, Notifications& out);
-  void RunDueNotifyCommands(std::int64_t now_us);
-  void OnNotifyCommandExited(const Guid& id, JobState launched_in, const CommandOutcome& outcome);
+  void NoteModification(Entry& entry, bool immediately, Notifications& out) REQUIRES(mutex_);
+  void FlushPendingModifications(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  // CommandRunner::Start is called with mutex_ held: it must not call on_exit itself.
+  void RunDueNotifyCommands(std::int64_t now_us) REQUIRES(mutex_);
+  void OnNotifyCommandExited(const Guid& id, JobState launched_in, const CommandOutcome& outcome)
+      EXCLUDES(mutex_);
   bool MayRunNotifyCommand(const Job& job) const;
 
   // Transfer thread and its reports. Each report is ignored unless run_id is still current.
-  void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control);
-  Entry* FindRun(const Guid& id, std::uint64_t run_id);
+  void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) EXCLUDES(mutex_);
+  Entry* FindRun(const Guid& id, std::uint64_t run_id) REQUIRES(mutex_);
   Status OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                    const DownloadResponse& response, std::uint64_t bytes_in_temp);
-  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes);
+                    const DownloadResponse& response, std::uint64_t bytes_in_temp) EXCLUDES(mutex_);
+  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes)
+      EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                      std::uint64_t durable_bytes);
+                      std::uint64_t durable_bytes) EXCLUDES(mutex_);
   // Records the file as complete; an error when the store could not record it (the file is
   // then not complete).
   Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                         std::uint64_t bytes);
+                         std::uint64_t bytes) EXCLUDES(mutex_);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
-                   std::chrono::seconds retry_after = std::chrono::seconds(0));
+                   std::chrono::seconds retry_after = std::chrono::seconds(0)) EXCLUDES(mutex_);
   void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                           const std::string& url);
+                           const std::string& url) EXCLUDES(mutex_);
   // The file starts again from byte 0 (its remote file changed under a ranged download).
-  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index);
+  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) EXCLUDES(mutex_);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
-                      Notifications& out);
-  void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out);
-  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread.
-  void ScavengeInactiveJobs(std::unique_lock<std::mutex>& lock, std::int64_t now_us);
+                      Notifications& out) REQUIRES(mutex_);
+  void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread;
+  // releases mutex_ while it deletes files and notifies.
+  void ScavengeInactiveJobs(std::int64_t now_us) REQUIRES(mutex_);
   std::int64_t LastActivityUs(const Job& job) const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
-  void OnRunFinished(const Guid& id, std::uint64_t run_id);
+  void OnRunFinished(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
 
   const ManagerOptions options_;
   JobStore& store_;
@@ -273,13 +306,16 @@ class JobManager {
   CommandRunner& commands_;
   const Clock& clock_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable scheduler_wakeup_;
-  std::condition_variable worker_finished_;
-  std::map<Guid, Entry> jobs_;  // guarded by mutex_
-  std::uint64_t next_run_id_ = 1;
-  bool stopping_ = false;
-  bool network_connected_ = true;  // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar scheduler_wakeup_;
+  // A run made its last report, a hold was released or an EndJob finished.
+  CondVar job_released_;
+  std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
+  // Threads of ended runs, joined by the scheduler (or Stop) without mutex_.
+  std::vector<std::thread> retired_workers_ GUARDED_BY(mutex_);
+  std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  bool network_connected_ GUARDED_BY(mutex_) = true;
   std::thread scheduler_;
 };
 

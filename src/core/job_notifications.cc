@@ -75,7 +75,7 @@ void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
 void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
                                        const CommandOutcome& outcome) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return;
     Entry& entry = it->second;
@@ -92,7 +92,7 @@ void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
           clock_.NowUs() + std::int64_t{entry.job.minimum_retry_delay_s} * 1'000'000;
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
 }
 
 }  // namespace openbits::core

@@ -46,7 +46,7 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
                                       std::uint32_t file_index, bool valid) {
   Notifications notifications;
   {
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = FindFor(caller, id, JobAction::kControl);
     if (!found) return found.error();
     Entry* entry = *found;
@@ -63,7 +63,7 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
       // The content is refused: the file starts over on the next Resume.
       if (entry->worker_running) {
         entry->control->stop = true;
-        StopWorkerAndWait(lock, id);
+        StopWorkerAndWait(id);
         found = FindFor(caller, id, JobAction::kControl);
         if (!found) return found.error();
         entry = *found;
@@ -103,44 +103,42 @@ Status JobManager::SetMaximumDownloadTime(const Caller& caller, const Guid& id,
     job.maximum_download_time_s = seconds;
     return Ok();
   });
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return status;
 }
 
 Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   const FileOwner new_owner{caller.uid, caller.gid};
   Notifications notifications;
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = FindFor(caller, id, JobAction::kTakeOwnership);
   if (!found) return found.error();
   Entry* entry = *found;
   if (entry->job.owner_uid == caller.uid) return Ok();
   // The transfer holds files open as the old owner: stop it first, and start none until the
   // files and the job have changed hands.
-  entry->changing_owner = true;
+  Hold(*entry);
   if (entry->worker_running) {
     entry->control->stop = true;
     (void)Transition(*entry, JobEvent::kYield, notifications);
-    StopWorkerAndWait(lock, id);
+    StopWorkerAndWait(id);
   }
   found = FindFor(caller, id, JobAction::kTakeOwnership);
-  if (!found) return found.error();
+  if (!found) {
+    Release(id);
+    return found.error();
+  }
   const Job job = (*found)->job;
-  lock.unlock();
+  lock.Unlock();
   // Whatever the outcome, the job may run again afterwards.
-  struct Release {
+  struct ReleaseHold {
     JobManager& manager;
     const Guid& id;
-    ~Release() {
-      {
-        std::lock_guard relock(manager.mutex_);
-        if (auto it = manager.jobs_.find(id); it != manager.jobs_.end()) {
-          it->second.changing_owner = false;
-        }
-      }
-      manager.scheduler_wakeup_.notify_all();
+    ~ReleaseHold() {
+      MutexLock relock(manager.mutex_);
+      manager.Release(id);
     }
-  } release{*this, id};
+  } release_hold{*this, id};
   for (const JobFile& file : job.files) {
     if (auto access = files_.CheckDestination(new_owner, file.local_path); !access) {
       return Error(hr::BG_E_NEW_OWNER_NO_FILE_ACCESS, ErrorContext::kLocalFile,
@@ -165,7 +163,7 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   if (status) {
     // The old owner's command line is gone, and so is any retry of it still pending
     // (RunDueNotifyCommands checks again before it runs anything).
-    std::lock_guard relock(mutex_);
+    MutexLock relock(mutex_);
     if (auto it = jobs_.find(id); it != jobs_.end()) it->second.notify_due_us = 0;
     Log()->info("job={} taken over by uid {} from uid {}", id.ToString(), caller.uid,
                 job.owner_uid);
@@ -234,7 +232,7 @@ Status JobManager::SetCustomHeaders(const Caller& caller, const Guid& id,
 }
 
 Result<SecretString> JobManager::GetCustomHeaders(const Caller& caller, const Guid& id) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto entry = FindFor(caller, id, JobAction::kReadSecrets);
   if (!entry) return entry.error();
   if ((*entry)->job.custom_headers_write_only) {
@@ -360,7 +358,7 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
 
 Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& id,
                                               JobPropertyId property) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto entry = FindFor(caller, id, JobAction::kView);
   if (!entry) return entry.error();
   const Job& job = (*entry)->job;
@@ -412,7 +410,7 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
   if (!status) return status;
   {
     // BITS runs a command line registered after the event too.
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = jobs_.find(id);
     if (it != jobs_.end()) {
       Entry& entry = it->second;
@@ -421,7 +419,7 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
       entry.notify_due_us = due_state && MayRunNotifyCommand(entry.job) ? clock_.NowUs() : 0;
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   return Ok();
 }
 

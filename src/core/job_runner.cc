@@ -146,7 +146,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::optional<Error> unrecorded;  // the store could not record TRANSFERRED
     Notifications notifications;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       Entry* entry = FindRun(id, run_id);
       if (!entry) break;
       if (auto next = entry->job.NextIncompleteFile()) {
@@ -283,7 +283,7 @@ Status JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_
                               const DownloadResponse& response, std::uint64_t bytes_in_temp) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
     if (!entry) return Ok();
     JobFile& file = entry->job.files[index];
@@ -311,7 +311,7 @@ void JobManager::OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t 
                             std::uint64_t bytes) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
     if (!entry) return;
     entry->job.files[index].bytes_transferred = bytes;
@@ -323,7 +323,7 @@ void JobManager::OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t 
 
 Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                                 std::uint64_t durable_bytes) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   // A stopped run may still record bytes it made durable; a replaced run may not.
   auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.run_id != run_id) return Ok();
@@ -342,7 +342,7 @@ Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::ui
                                    std::uint64_t bytes) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
     if (!entry) return Ok();
     Job& job = entry->job;
@@ -371,7 +371,7 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
                              std::chrono::seconds retry_after) {
   Notifications notifications;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
     if (!entry) return;
     Job& job = entry->job;
@@ -397,13 +397,13 @@ void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& 
       TransitionOrWait(*entry, JobEvent::kFatalError, notifications);
     }
   }
-  scheduler_wakeup_.notify_all();
+  scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
 }
 
 void JobManager::OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                                      const std::string& url) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.run_id != run_id) return;
   Log()->info("job={} file={} now at {} (redirect policy)", id.ToString(), index,
@@ -416,7 +416,7 @@ void JobManager::OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::
 }
 
 void JobManager::OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Entry* entry = FindRun(id, run_id);
   if (!entry) return;
   JobFile& file = entry->job.files[index];
@@ -434,12 +434,14 @@ void JobManager::OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32
 
 void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto it = jobs_.find(id);
     if (it != jobs_.end() && it->second.run_id == run_id) {
       Entry& entry = it->second;
       entry.worker_running = false;
       entry.control.reset();
+      // This thread is done with the manager after this report: the scheduler joins it.
+      if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
       // MaxDownloadTime counts only the time spent transferring.
       entry.job.transfer_time_us += clock_.NowUs() - entry.run_started_us;
       if (auto saved = store_.Save(entry.job); !saved) {
@@ -448,8 +450,8 @@ void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
       }
     }
   }
-  worker_finished_.notify_all();
-  scheduler_wakeup_.notify_all();
+  job_released_.NotifyAll();
+  scheduler_wakeup_.NotifyAll();
 }
 
 }  // namespace openbits::core

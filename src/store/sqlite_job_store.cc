@@ -146,8 +146,14 @@ ALTER TABLE jobs ADD COLUMN proxy_sealed BLOB;
 ALTER TABLE account_proxies ADD COLUMN sealed BLOB;
 )sql";
 
+// Version 12: how far Complete got with each file (core::Delivery: 0 none, 1 renaming,
+// 2 renamed into place), so that an interrupted Complete can be called again.
+constexpr const char* kMigrationV12 = R"sql(
+ALTER TABLE files ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 11> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 12> kMigrations = {{{1, kSchemaV1},
                                                                       {2, kMigrationV2},
                                                                       {3, kMigrationV3},
                                                                       {4, kMigrationV4},
@@ -157,7 +163,8 @@ constexpr std::array<std::pair<int, const char*>, 11> kMigrations = {{{1, kSchem
                                                                       {8, kMigrationV8},
                                                                       {9, kMigrationV9},
                                                                       {10, kMigrationV10},
-                                                                      {11, kMigrationV11}}};
+                                                                      {11, kMigrationV11},
+                                                                      {12, kMigrationV12}}};
 static_assert(kMigrations[SqliteJobStore::kProxySealingVersion - 1].second == kMigrationV11);
 
 // What a sealed credential row holds: three length-prefixed fields.
@@ -240,7 +247,7 @@ std::shared_ptr<spdlog::logger> Log() {
 // A prepared statement that finalizes itself.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
+  Statement(sqlite3* db, const char* sql) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
   }
   ~Statement() { sqlite3_finalize(stmt_); }
@@ -271,7 +278,6 @@ class Statement {
   }
 
  private:
-  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -498,7 +504,7 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     Statement select_files(db_,
                            "SELECT remote_url, local_path, temp_path, bytes_total, "
                            "bytes_committed, completed, etag, last_modified, remote_mtime_us, "
-                           "response_headers, validation_state, ranges, mode "
+                           "response_headers, validation_state, ranges, mode, delivery "
                            "FROM files WHERE job_id = ? ORDER BY idx");
     if (!select_files.ok()) return SqliteError(db_, "read files");
     select_files.Bind(1, job.id.ToString());
@@ -518,6 +524,10 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       if (!select_files.IsNull(10)) file.validation_state = select_files.Int(10) != 0;
       file.ranges = DecodeRanges(select_files.Text(11));
       file.mode = static_cast<std::uint32_t>(select_files.Int(12)) & 0777;
+      const std::int64_t delivery = select_files.Int(13);
+      file.delivery = delivery == 2   ? core::Delivery::kDone
+                      : delivery == 1 ? core::Delivery::kRenaming
+                                      : core::Delivery::kNone;
       job.files.push_back(std::move(file));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
@@ -649,11 +659,12 @@ Status SqliteJobStore::Save(const core::Job& job) {
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, clear, "save files"));
     for (std::uint32_t i = 0; i < job.files.size(); ++i) {
       const core::JobFile& file = job.files[i];
-      Statement insert(db_,
-                       "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
-                       "bytes_total, bytes_committed, completed, etag, last_modified, "
-                       "remote_mtime_us, response_headers, validation_state, ranges, mode) "
-                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+      Statement insert(
+          db_,
+          "INSERT INTO files (job_id, idx, remote_url, local_path, temp_path, "
+          "bytes_total, bytes_committed, completed, etag, last_modified, "
+          "remote_mtime_us, response_headers, validation_state, ranges, mode, delivery) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
       insert.Bind(1, id);
       insert.Bind(2, std::int64_t{i});
       insert.Bind(3, file.remote_url);
@@ -673,6 +684,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
       }
       insert.Bind(14, EncodeRanges(file.ranges));
       insert.Bind(15, std::int64_t{file.mode});
+      insert.Bind(16, static_cast<std::int64_t>(file.delivery));
       OPENBITS_RETURN_IF_ERROR(StepDone(db_, insert, "save file"));
     }
 
@@ -717,8 +729,8 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   std::lock_guard lock(mutex_);
   Statement update(db_,
                    "UPDATE files SET bytes_total = ?, bytes_committed = ?, etag = ?, "
-                   "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ? "
-                   "WHERE job_id = ? AND idx = ?");
+                   "last_modified = ?, remote_mtime_us = ?, completed = ?, response_headers = ?, "
+                   "delivery = ? WHERE job_id = ? AND idx = ?");
   if (!update.ok()) return SqliteError(db_, "prepare progress save");
   update.Bind(1, static_cast<std::int64_t>(file.bytes_total));
   update.Bind(2, static_cast<std::int64_t>(file.bytes_committed));
@@ -727,8 +739,9 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
   update.Bind(5, file.remote_mtime_us);
   update.Bind(6, std::int64_t{file.completed ? 1 : 0});
   update.Bind(7, file.response_headers);
-  update.Bind(8, job.ToString());
-  update.Bind(9, std::int64_t{index});
+  update.Bind(8, static_cast<std::int64_t>(file.delivery));
+  update.Bind(9, job.ToString());
+  update.Bind(10, std::int64_t{index});
   return StepDone(db_, update, "save progress");
 }
 

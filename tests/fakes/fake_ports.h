@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -64,17 +65,67 @@ class InMemoryFileSystem : public core::LocalFileSystem {
     if (content.size() > keep) content.resize(keep);
     return std::unique_ptr<core::TempFile>(std::make_unique<Temp>(*this, path));
   }
+  // As rename(2): a missing temp file fails (ENOENT), and so does a final path made
+  // unwritable with FailCommitsTo.
   Status CommitTemp(const core::FileOwner&, const std::string& temp, const std::string& final_path,
                     std::int64_t, std::uint32_t) override {
-    std::lock_guard lock(mutex_);
-    files_[final_path] = files_[temp];
-    files_.erase(temp);
+    std::unique_lock lock(mutex_);
+    ++commits_[final_path];
+    if (failing_commits_.contains(final_path)) {
+      return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                   "rename " + temp + " to " + final_path + ": Permission denied");
+    }
+    auto it = files_.find(temp);
+    if (it == files_.end()) {
+      return Error(hr::ERROR_FILE_NOT_FOUND, ErrorContext::kLocalFile,
+                   "rename " + temp + " to " + final_path + ": No such file or directory");
+    }
+    std::string content = std::move(it->second);
+    files_.erase(it);
+    files_[final_path] = std::move(content);
     return Ok();
   }
   Status Remove(const core::FileOwner&, const std::string& path) override {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (path == gated_remove_) {
+      // The test interleaves other calls here, while the caller runs without the manager's
+      // lock (Cancel's and Complete's file step).
+      gate_reached_ = true;
+      gate_changed_.notify_all();
+      gate_changed_.wait(lock, [&] { return gate_open_; });
+      gated_remove_.clear();
+    }
     files_.erase(path);
     return Ok();
+  }
+  // Renames onto `final_path` fail (E_ACCESSDENIED) until AllowCommitsTo.
+  void FailCommitsTo(const std::string& final_path) {
+    std::lock_guard lock(mutex_);
+    failing_commits_.insert(final_path);
+  }
+  void AllowCommitsTo(const std::string& final_path) {
+    std::lock_guard lock(mutex_);
+    failing_commits_.erase(final_path);
+  }
+  int Commits(const std::string& final_path) {
+    std::lock_guard lock(mutex_);
+    return commits_[final_path];
+  }
+  // The next Remove of `path` blocks until OpenGate.
+  void GateRemoveOf(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    gated_remove_ = path;
+    gate_reached_ = gate_open_ = false;
+  }
+  // Waits until a Remove blocks at the gate; false after `timeout`.
+  bool WaitForGate(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return gate_changed_.wait_for(lock, timeout, [&] { return gate_reached_; });
+  }
+  void OpenGate() {
+    std::lock_guard lock(mutex_);
+    gate_open_ = true;
+    gate_changed_.notify_all();
   }
   Status GiveTemp(const core::FileOwner&, const std::string&) override { return Ok(); }
   std::map<std::string, std::string> Files() {
@@ -110,7 +161,13 @@ class InMemoryFileSystem : public core::LocalFileSystem {
   };
 
   std::mutex mutex_;
+  std::condition_variable gate_changed_;
   std::map<std::string, std::string> files_;
+  std::set<std::string> failing_commits_;
+  std::map<std::string, int> commits_;
+  std::string gated_remove_;
+  bool gate_reached_ = false;
+  bool gate_open_ = false;
 };
 
 // Serves URLs from a map: content, or an Error to fail with.

@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/system_clock.h"
@@ -21,6 +26,52 @@ bool WaitUntil(const std::function<bool()>& condition) {
     std::this_thread::sleep_for(5ms);
   }
   return true;
+}
+
+// Turns a hang into a failure: aborts the test program with `what` when Kick is not called
+// for `limit` (a deadlocked call never returns, so no assertion after it could fail).
+class Watchdog {
+ public:
+  Watchdog(std::string what, std::chrono::seconds limit)
+      : what_(std::move(what)), limit_(limit), thread_([this] { Watch(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  void Kick() {
+    std::lock_guard lock(mutex_);
+    ++kicks_;
+    changed_.notify_all();
+  }
+
+ private:
+  void Watch() {
+    std::unique_lock lock(mutex_);
+    while (!done_) {
+      const std::uint64_t seen = kicks_;
+      if (!changed_.wait_for(lock, limit_, [&] { return done_ || kicks_ != seen; })) {
+        std::fprintf(stderr, "Watchdog: %s made no progress for %lld s (deadlock?)\n",
+                     what_.c_str(), static_cast<long long>(limit_.count()));
+        std::abort();
+      }
+    }
+  }
+  const std::string what_;
+  const std::chrono::seconds limit_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool done_ = false;
+  std::uint64_t kicks_ = 0;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+int EnvInt(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::atoi(value) : fallback;
 }
 
 class JobManagerTest : public ::testing::Test {
@@ -332,6 +383,182 @@ TEST_F(JobManagerTest, LosingTheNetworkParksJobsUntilItReturns) {
   ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferring; }));
   ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *waiting) == JobState::kTransferring; }));
   EXPECT_EQ(store_.Get(*id).files[0].bytes_committed, 500u);  // kept across the outage
+}
+
+// ---- Races between ending a job and starting it ----------------------------------------------
+
+// Cancel settles files without the lock. A client resumes the job meanwhile and the scheduler
+// sees it QUEUED: it must not start it (the old code did, then joined that transfer thread
+// with the lock held while the thread waited for the lock: the daemon hung).
+TEST_F(JobManagerTest, CancelRacingTheSchedulersStartOfTheSameJobEndsTheJob) {
+  transport_.Hold("http://h/a");
+  transport_.Serve("http://h/a", std::string(100, 'a'));
+  transport_.Serve("http://h/b", "sentinel");
+  auto id = manager_->CreateJob(alice_, "raced", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}}));
+  files_.GateRemoveOf(manager_->GetJob(alice_, *id)->files[0].temp_path);
+  Watchdog watchdog("Cancel racing the scheduler's start", 20s);
+  auto cancelled = std::async(std::launch::async, [&] { return manager_->Cancel(alice_, *id); });
+  ASSERT_TRUE(files_.WaitForGate(10s));  // Cancel is in its file step, without the lock
+
+  EXPECT_TRUE(manager_->Resume(alice_, *id));
+  // A job queued after it has been started: the scheduler has decided about both since.
+  auto sentinel = manager_->CreateJob(alice_, "sentinel", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *sentinel, {{"http://h/b", "/d/b"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *sentinel));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *sentinel) == JobState::kTransferred; }));
+  files_.OpenGate();
+
+  const Result<HRESULT> result = cancelled.get();
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(*result, hr::S_OK);
+  EXPECT_EQ(manager_->GetJob(alice_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  EXPECT_EQ(transport_.Downloads("http://h/a"), 0);  // a job being ended never starts
+  EXPECT_EQ(store_.size(), 1u);                      // the sentinel only
+}
+
+// The same race, thousands of times, with every call that moves a job between states:
+// Cancel or Complete from one client while another suspends, resumes and takes ownership,
+// and the scheduler starts and stops transfers. No call may hang or fail, no job may
+// survive its end, no transfer may run for a job that is gone.
+TEST_F(JobManagerTest, EndingJobsRacingOtherClientsAndTheSchedulerThousandsOfTimes) {
+  const int iterations = EnvInt("OPENBITS_RACE_ITERATIONS", 2000);
+  transport_.Hold("http://h/held");
+  transport_.Serve("http://h/held", std::string(64, 'h'));
+  transport_.Serve("http://h/quick", "quick");
+  Watchdog watchdog("the end-of-job race loop", 20s);
+  auto acceptable = [](const Status& status) {
+    return status || status.error().code() == hr::BG_E_NOT_FOUND;
+  };
+  for (int i = 0; i < iterations; ++i) {
+    watchdog.Kick();
+    auto id = manager_->CreateJob(alice_, "race", JobType::kDownload);
+    ASSERT_TRUE(id);
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(manager_->AddFiles(
+        alice_, *id, {{"http://h/quick", "/d/q" + n}, {"http://h/held", "/d/h" + n}}));
+    ASSERT_TRUE(manager_->Resume(alice_, *id));
+    std::thread other_client([&, id = *id] {
+      EXPECT_TRUE(acceptable(manager_->Suspend(alice_, id)));
+      EXPECT_TRUE(acceptable(manager_->Resume(alice_, id)));
+      if (i % 4 == 0) {
+        EXPECT_TRUE(acceptable(manager_->TakeOwnership(root_, id)));
+      }
+      EXPECT_TRUE(acceptable(manager_->Resume(root_, id)));
+    });
+    const Result<HRESULT> ended =
+        i % 2 == 0 ? manager_->Cancel(root_, *id) : manager_->Complete(root_, *id);
+    other_client.join();
+    ASSERT_TRUE(ended) << ended.error().ToString();
+    EXPECT_TRUE(*ended == hr::S_OK || *ended == hr::BG_S_PARTIAL_COMPLETE) << *ended;
+    ASSERT_EQ(manager_->GetJob(root_, *id).error().code(), hr::BG_E_NOT_FOUND);
+  }
+  EXPECT_EQ(store_.size(), 0u);
+  // No transfer outlived its job: not one temp file is left behind.
+  for (const auto& [path, content] : files_.Files()) {
+    EXPECT_EQ(path.find(".tmp"), std::string::npos) << path;
+  }
+}
+
+// ---- Complete: resumable and idempotent --------------------------------------------------------
+
+class CompleteTest : public JobManagerTest {
+ protected:
+  Guid TransferredJob() {
+    transport_.Serve("http://h/a", "alpha");
+    transport_.Serve("http://h/b", "bravo");
+    transport_.Serve("http://h/c", "charlie");
+    auto id = manager_->CreateJob(alice_, "three", JobType::kDownload);
+    EXPECT_TRUE(manager_->AddFiles(
+        alice_, *id, {{"http://h/a", "/d/a"}, {"http://h/b", "/d/b"}, {"http://h/c", "/d/c"}}));
+    EXPECT_TRUE(manager_->Resume(alice_, *id));
+    EXPECT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }));
+    return *id;
+  }
+  // Complete with the rename onto /d/b failing: /d/a is delivered, the rest waits.
+  void InterruptedComplete(const Guid& id) {
+    files_.FailCommitsTo("/d/b");
+    const Result<HRESULT> first = manager_->Complete(alice_, id);
+    ASSERT_FALSE(first);
+    EXPECT_EQ(first.error().code(), hr::E_ACCESSDENIED);
+    EXPECT_EQ(first.error().context(), ErrorContext::kLocalFile);
+    EXPECT_NE(first.error().message().find("/d/b"), std::string::npos);
+    EXPECT_EQ(files_.Files().at("/d/a"), "alpha");
+  }
+};
+
+TEST_F(CompleteTest, AfterAFailedRenameCompleteAgainFinishesTheRest) {
+  const Guid id = TransferredJob();
+  InterruptedComplete(id);
+  // The job stays TRANSFERRED (as BITS keeps it when a rename fails): Complete can be retried.
+  EXPECT_EQ(StateOf(alice_, id), JobState::kTransferred);
+  const Job job = *manager_->GetJob(alice_, id);
+  EXPECT_EQ(job.files[0].delivery, Delivery::kDone);
+  EXPECT_EQ(job.files[1].delivery, Delivery::kNone);  // the failed rename left it the job's
+  EXPECT_EQ(store_.Get(id).files[0].delivery, Delivery::kDone);  // stored before the next
+
+  files_.AllowCommitsTo("/d/b");  // the cause is fixed
+  EXPECT_EQ(*manager_->Complete(alice_, id), hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");
+  EXPECT_EQ(on_disk.at("/d/b"), "bravo");
+  EXPECT_EQ(on_disk.at("/d/c"), "charlie");
+  EXPECT_EQ(on_disk.size(), 3u);
+  EXPECT_EQ(files_.Commits("/d/a"), 1);  // delivered once, never renamed again
+  EXPECT_EQ(store_.size(), 0u);
+}
+
+TEST_F(CompleteTest, CompleteInterruptedByARestartFinishesAfterIt) {
+  const Guid id = TransferredJob();
+  InterruptedComplete(id);
+  // The daemon goes down with the job half delivered and comes back from the store.
+  manager_->Stop();
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  ASSERT_TRUE(manager_->Start());
+  EXPECT_EQ(StateOf(alice_, id), JobState::kTransferred);
+  files_.AllowCommitsTo("/d/b");
+  EXPECT_EQ(*manager_->Complete(alice_, id), hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");
+  EXPECT_EQ(on_disk.at("/d/b"), "bravo");
+  EXPECT_EQ(on_disk.at("/d/c"), "charlie");
+  EXPECT_EQ(files_.Commits("/d/a"), 1);
+}
+
+// bitsd died right after renaming /d/a, before its row said so, and just before renaming
+// /d/b: both rows say "renaming". The one whose temp file is gone was renamed.
+TEST_F(CompleteTest, ACrashBetweenARenameAndItsRecordIsFinishedAfterTheRestart) {
+  const Guid id = TransferredJob();
+  manager_->Stop();
+  Job stored = store_.Get(id);
+  stored.files[0].delivery = stored.files[1].delivery = Delivery::kRenaming;
+  ASSERT_TRUE(store_.Save(stored));
+  ASSERT_TRUE(files_.CommitTemp({}, stored.files[0].temp_path, "/d/a", 0, 0644));
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  ASSERT_TRUE(manager_->Start());
+  EXPECT_EQ(StateOf(alice_, id), JobState::kTransferred);
+  const Result<HRESULT> completed = manager_->Complete(alice_, id);
+  ASSERT_TRUE(completed) << completed.error().ToString();
+  EXPECT_EQ(*completed, hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");
+  EXPECT_EQ(on_disk.at("/d/b"), "bravo");
+  EXPECT_EQ(on_disk.at("/d/c"), "charlie");
+  EXPECT_EQ(on_disk.size(), 3u);
+}
+
+TEST_F(CompleteTest, CancelAfterAPartialCompleteDeletesNoDeliveredFile) {
+  const Guid id = TransferredJob();
+  InterruptedComplete(id);
+  const std::string temp_b = manager_->GetJob(alice_, id)->files[1].temp_path;
+  EXPECT_EQ(*manager_->Cancel(alice_, id), hr::S_OK);
+  const auto on_disk = files_.Files();
+  EXPECT_EQ(on_disk.at("/d/a"), "alpha");  // delivered: the user's file now
+  EXPECT_FALSE(on_disk.contains(temp_b));  // not delivered: the job's temp file goes
+  EXPECT_EQ(on_disk.size(), 1u);
+  EXPECT_EQ(store_.size(), 0u);
 }
 
 TEST_F(JobManagerTest, AnAdministratorManagesOthersJobsButNeitherRedirectsNorReadsThem) {

@@ -195,6 +195,7 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   file.bytes_transferred = 9999;  // live, not durable: must not be stored
   file.bytes_total = 10000;
   file.completed = true;
+  file.delivery = core::Delivery::kDone;  // Complete renamed it into place
   file.response_headers = "HTTP/1.1 206 Partial Content\r\n";
   ASSERT_TRUE((*store)->SaveFileProgress(job.id, 1, file));
   auto loaded = (*store)->LoadAll();
@@ -203,6 +204,8 @@ TEST_F(SqliteJobStoreTest, ProgressCheckpointPersistsOnlyThatFile) {
   EXPECT_EQ(loaded->front().files[1].bytes_transferred, 4096u);
   EXPECT_EQ(loaded->front().files[1].bytes_total, 10000u);
   EXPECT_TRUE(loaded->front().files[1].completed);
+  EXPECT_EQ(loaded->front().files[1].delivery, core::Delivery::kDone);
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);
   EXPECT_EQ(loaded->front().files[1].response_headers, "HTTP/1.1 206 Partial Content\r\n");
   EXPECT_EQ(loaded->front().files[0].bytes_committed, 100u);
 }
@@ -236,6 +239,8 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
         remote_mtime_us INTEGER NOT NULL, PRIMARY KEY (job_id, idx));
       INSERT INTO jobs VALUES ('{01234567-89AB-CDEF-0123-456789ABCDEF}', 1000, 1000, 'old', '',
         0, 2, 3, NULL, NULL, NULL, NULL, 0, 600, 1209600, 1, 1, 0, 1, 0);
+      INSERT INTO files VALUES ('{01234567-89AB-CDEF-0123-456789ABCDEF}', 0, 'http://h/f',
+        '/d/f', '/d/.f.tmp', 5, 5, 1, '', '', 0);
       PRAGMA user_version = 1;)sql";
     ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
@@ -251,6 +256,9 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().minimum_notification_interval_ms, 500u);
   EXPECT_EQ(loaded->front().maximum_download_time_s, 7'776'000u);
   EXPECT_EQ(loaded->front().max_download_size, kNoMaxDownloadSize);
+  ASSERT_EQ(loaded->front().files.size(), 1u);
+  EXPECT_TRUE(loaded->front().files[0].completed);
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);  // version 12
 }
 
 // Every file of the database (jobs.db, -wal, -shm), concatenated.
@@ -318,7 +326,8 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     for (const char* undo : {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
-                             "ALTER TABLE account_proxies DROP COLUMN sealed"}) {
+                             "ALTER TABLE account_proxies DROP COLUMN sealed",
+                             "ALTER TABLE files DROP COLUMN delivery"}) {
       sqlite3_exec(db, undo, nullptr, nullptr, nullptr);  // absent before the sealing schema
     }
     const std::string plaintext =

@@ -1,0 +1,119 @@
+// JobManager: the end of a job. Cancel and Complete hold the job (so the scheduler cannot
+// start it), stop its run, settle its files without the lock, then remove it. Complete is
+// resumable: each file's delivery is stored before and after its rename (docs/reliability.md).
+#include "core/core_log.h"
+#include "core/job_manager.h"
+
+namespace openbits::core {
+
+Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
+  return EndJob(caller, id, JobEvent::kCancel, [&](const Job& job) -> Result<HRESULT> {
+    // Only what the job created goes: its temp files. Destinations are untouched, and so is
+    // a file that Complete already delivered (it is the user's now).
+    bool all_deleted = true;
+    for (const JobFile& file : job.files) {
+      if (file.delivery == Delivery::kDone) continue;
+      if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
+      if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
+        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                    file.temp_path, removed.error().ToString());
+        all_deleted = false;
+      }
+    }
+    return all_deleted ? hr::S_OK : hr::BG_S_UNABLE_TO_DELETE_FILES;
+  });
+}
+
+Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
+  return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
+    const FileOwner owner{job.owner_uid, job.owner_gid};
+    // Renames first, each stored before and after. A Complete interrupted here (a rename
+    // failed, the daemon died) has deleted nothing, and when called again renames only the
+    // files not delivered yet.
+    for (std::uint32_t index = 0; index < job.files.size(); ++index) {
+      const JobFile& file = job.files[index];
+      if (!file.completed || file.delivery == Delivery::kDone) continue;
+      const bool interrupted = file.delivery == Delivery::kRenaming;
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kRenaming));
+      Status renamed = files_.CommitTemp(owner, file.temp_path, file.local_path,
+                                         file.remote_mtime_us, file.mode);
+      if (!renamed && interrupted &&
+          (renamed.error().code() == hr::ERROR_PATH_NOT_FOUND ||
+           renamed.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
+        // The daemon died between this rename and its record: the temp file is in place.
+        Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(), index);
+        renamed = Ok();
+      }
+      if (!renamed) {
+        (void)SetDelivery(job.id, index, Delivery::kNone);  // the temp file is still there
+        return renamed.error();
+      }
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+    }
+    bool partial = false;
+    for (const JobFile& file : job.files) {
+      if (file.completed) continue;
+      partial = true;
+      if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE keeps what it has
+      if (auto removed = files_.Remove(owner, file.temp_path); !removed) {
+        Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
+                    file.temp_path, removed.error().ToString());
+      }
+    }
+    return partial ? hr::BG_S_PARTIAL_COMPLETE : hr::S_OK;
+  });
+}
+
+Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEvent event,
+                                   const std::function<Result<HRESULT>(const Job&)>& settle) {
+  MutexLock lock(mutex_);
+  Entry* entry = FindAccessible(caller, id);
+  // One end at a time: a second Cancel or Complete waits for the first one's outcome.
+  while (entry && entry->ending) {
+    job_released_.Wait(mutex_);
+    entry = FindAccessible(caller, id);
+  }
+  if (!entry) return JobNotFound(id);
+  entry->ending = true;
+  Hold(*entry);  // until the job is gone, or back as it was: no run may start meanwhile
+  StopWorkerAndWait(id);
+  const Job job = jobs_.at(id).job;  // held and ending: nobody else removes it
+  lock.Unlock();
+
+  // File operations run without the lock (they may be slow, and report back through it).
+  const Result<HRESULT> settled = settle(job);
+
+  lock.Lock();
+  Entry& held = jobs_.at(id);
+  held.ending = false;
+  Release(id);
+  Notifications notifications;
+  Status ended = settled ? held.job.Apply(event, clock_.NowUs()) : Status(settled.error());
+  if (ended) {
+    RemoveJob(id, notifications);
+  } else if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
+    // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
+    (void)Transition(held, JobEvent::kYield, notifications);
+  }
+  lock.Unlock();
+  Dispatch(notifications);
+  if (!ended) {
+    Log()->warn("{} job={} failed, the job stays: {}", JobEventName(event), id.ToString(),
+                ended.error().ToString());
+    return ended.error();
+  }
+  Log()->info("{} job={}: {}", JobEventName(event), id.ToString(), FormatHresult(*settled));
+  return settled;
+}
+
+Status JobManager::SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) {
+  MutexLock lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return JobNotFound(id);
+  JobFile& file = it->second.job.files.at(index);
+  // Set before it is stored: even if the store fails now, a retry in this process knows.
+  file.delivery = delivery;
+  return store_.SaveFileProgress(id, index, file);
+}
+
+}  // namespace openbits::core
