@@ -19,6 +19,22 @@ using namespace std::chrono_literals;
 
 // Polls `condition` until it holds or `timeout` passes. Waiting on observable state with a
 // deadline, never a bare sleep.
+// How much slower a sanitized build (ASan/UBSan at -O0, TSan) runs than the release build.
+// Bounds that a test asserts on the daemon's response time are multiplied by it: the bound
+// still catches a stall (seconds of blocking in the release build), while the sanitizers'
+// constant overhead (marshalling a 12 MB message at -O0 takes seconds) is not taken for one.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int kTimeScale = 8;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr int kTimeScale = 8;
+#else
+inline constexpr int kTimeScale = 1;
+#endif
+#else
+inline constexpr int kTimeScale = 1;
+#endif
+
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s);
 
 std::string ReadFile(const std::string& path);
