@@ -337,13 +337,33 @@ Status PosixLocalFileSystem::Remove(const core::FileOwner& owner, const std::str
 
 Status PosixLocalFileSystem::GiveTemp(const core::FileOwner& new_owner,
                                       const std::string& temp_path) {
-  // Runs with the daemon's own identity: only root can give a file to another user.
+  // Runs with the daemon's own identity: only root can give a file to another user. So the
+  // file is opened without following links and checked on its descriptor before it changes
+  // hands: a temp file the job created is a regular file with one name. Anything else at the
+  // path (a hard link to a file of someone else's, where fs.protected_hardlinks is off; a
+  // FIFO) was put there by the old owner and is not given away.
   const SplitPath parts = Split(temp_path);
   auto dir = OpenDirectory(parts.dir);
   if (!dir) return dir.error();
-  if (fchownat(dir->get(), parts.name.c_str(), new_owner.uid, new_owner.gid, AT_SYMLINK_NOFOLLOW) !=
-          0 &&
-      errno != ENOENT) {
+  Fd file(openat(dir->get(), parts.name.c_str(),
+                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!file.valid()) {
+    if (errno == ENOENT) return Ok();  // nothing was written yet
+    return ErrnoError(errno,
+                      "open " + temp_path + " to give it to uid " + std::to_string(new_owner.uid));
+  }
+  struct stat info {};
+  if (fstat(file.get(), &info) != 0) {
+    return ErrnoError(errno, "inspect " + temp_path);
+  }
+  if (!S_ISREG(info.st_mode) || info.st_nlink != 1) {
+    return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
+                 "'" + temp_path +
+                     "' is not the job's temp file (not a regular file with one name); it is "
+                     "not given to uid " +
+                     std::to_string(new_owner.uid));
+  }
+  if (fchown(file.get(), new_owner.uid, new_owner.gid) != 0) {
     return ErrnoError(errno, "give " + temp_path + " to uid " + std::to_string(new_owner.uid));
   }
   return Ok();
