@@ -372,8 +372,10 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
     if (!found) return found.error();
     Entry* entry = *found;
     if (entry->job.state == JobState::kSuspended) return Ok();
-    if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
+    // Recorded first: a Suspend that cannot be stored (a full state directory) must leave the
+    // transfer running, not a TRANSFERRING job with nothing transferring.
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kSuspend, notifications));
+    if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
   }
   Dispatch(notifications);
   return Ok();

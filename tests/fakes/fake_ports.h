@@ -24,13 +24,20 @@ class InMemoryJobStore : public core::JobStore {
   }
   Status Save(const core::Job& job) override {
     std::lock_guard lock(mutex_);
+    if (writes_fail_) return DiskFull();
     jobs_[job.id] = job;
     return Ok();
   }
   Status SaveFileProgress(const Guid& id, std::uint32_t index, const core::JobFile& file) override {
     std::lock_guard lock(mutex_);
+    if (writes_fail_) return DiskFull();
     jobs_[id].files.at(index) = file;
     return Ok();
+  }
+  // Every write fails as on a full state directory until called again with false.
+  void FailWrites(bool fail) {
+    std::lock_guard lock(mutex_);
+    writes_fail_ = fail;
   }
   Status Remove(const Guid& id) override {
     std::lock_guard lock(mutex_);
@@ -47,8 +54,14 @@ class InMemoryJobStore : public core::JobStore {
   }
 
  private:
+  static Error DiskFull() {
+    return Error(hr::ERROR_DISK_FULL, ErrorContext::kGeneralQueueManager,
+                 "Failed to write the job store: No space left on device (ENOSPC)");
+  }
+
   std::mutex mutex_;
   std::map<Guid, core::Job> jobs_;
+  bool writes_fail_ = false;
 };
 
 // Files as strings keyed by path; destinations "exist" when they were committed.
@@ -182,6 +195,11 @@ class ScriptedTransport : public core::Transport {
     std::lock_guard lock(mutex_);
     held_.insert(url);
   }
+  // Held downloads of `url` go on and send the rest.
+  void Release(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    held_.erase(url);
+  }
   int Downloads(const std::string& url) {
     std::lock_guard lock(mutex_);
     return downloads_[url];
@@ -200,6 +218,11 @@ class ScriptedTransport : public core::Transport {
   }
 
  private:
+  bool IsHeld(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return held_.contains(url);
+  }
+
   class Session : public core::TransferSession {
    public:
     explicit Session(ScriptedTransport& transport) : transport_(transport) {}
@@ -233,8 +256,12 @@ class ScriptedTransport : public core::Transport {
           OPENBITS_RETURN_IF_ERROR(
               sink.OnData(content.data() + request.offset, half - request.offset));
         }
-        while (!sink.StopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        return Error(core::kAborted, ErrorContext::kNone, "stopped");
+        while (!sink.StopRequested() && transport_.IsHeld(request.url)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (sink.StopRequested()) return Error(core::kAborted, ErrorContext::kNone, "stopped");
+        return sink.OnData(content.data() + std::max<std::uint64_t>(request.offset, half),
+                           content.size() - std::max<std::uint64_t>(request.offset, half));
       }
       return sink.OnData(content.data() + request.offset, content.size() - request.offset);
     }

@@ -253,6 +253,30 @@ TEST_F(JobManagerTest, HighPriorityJobPreemptsARunningLowJobWhichThenResumes) {
   EXPECT_EQ(StateOf(alice_, *low), JobState::kTransferring);
 }
 
+// A Suspend that cannot be recorded (the state directory is full) changes nothing: the
+// transfer goes on, and Suspend succeeds once the store takes writes again. (Stopping the run
+// first left a job TRANSFERRING with no transfer running.)
+TEST_F(JobManagerTest, ASuspendThatCannotBeRecordedLeavesTheTransferRunning) {
+  transport_.Hold("http://h/slow");
+  transport_.Serve("http://h/slow", std::string(1000, 's'));
+  auto id = manager_->CreateJob(alice_, "slow", JobType::kDownload);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *id, {{"http://h/slow", "/d/slow"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferring; }));
+
+  store_.FailWrites(true);
+  auto suspended = manager_->Suspend(alice_, *id);
+  ASSERT_FALSE(suspended);
+  EXPECT_EQ(suspended.error().code(), hr::ERROR_DISK_FULL);
+  EXPECT_EQ(StateOf(alice_, *id), JobState::kTransferring);
+  store_.FailWrites(false);
+  // The run was not stopped: let the server send the rest, and the job finishes.
+  transport_.Release("http://h/slow");
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(alice_, *id) == JobState::kTransferred; }))
+      << "the job stays " << JobStateName(StateOf(alice_, *id)) << " with no transfer running";
+  EXPECT_EQ(transport_.Downloads("http://h/slow"), 1);
+}
+
 TEST_F(JobManagerTest, NotifyCommandRunsAsItsSetterWhenTheJobIsTransferred) {
   transport_.Serve("http://h/a", "alpha");
   auto id = manager_->CreateJob(alice_, "notify", JobType::kDownload);
