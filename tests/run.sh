@@ -5,13 +5,14 @@
 #   tests/run.sh                         # CI: release, then tsan, then asan (see below)
 #   OPENBITS_PRESET=release tests/run.sh # one preset only (build/<preset>):
 #                                        #   release, asan (gcc ASan + UBSan), clang-asan,
-#                                        #   tsan (clang ThreadSanitizer, the unit tests)
+#                                        #   tsan (clang ThreadSanitizer, the core's tests)
 #
 # The CI stages, in order, each timed:
 #   release  the whole suite, RelWithDebInfo (gcc)
-#   tsan     the unit tests (core's JobManager races with fakes, store, parsers) under
-#            ThreadSanitizer; clang with -Wthread-safety, so the locking contract compiles
-#            only if it holds. Builds only openbits_unit_tests (clang gets no gcc ccache hits).
+#   tsan     the core's tests (JobManager's races with the fakes, the access policy, the
+#            state machine) under ThreadSanitizer; clang with -Wthread-safety, so the locking
+#            contract compiles only if it holds. Builds only openbits_core_tests (base and
+#            core: clang gets no gcc ccache hits, so the smaller the faster).
 #   asan     the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (gcc)
 # OPENBITS_CI_STAGES="release asan" picks stages. OPENBITS_CONCURRENCY_SECONDS sets how long
 # the reliability race of clients runs (default 60; the asan stage uses 30).

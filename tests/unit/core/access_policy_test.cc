@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/config.h"
-
 namespace openbits::core {
 namespace {
 
@@ -101,15 +99,6 @@ TEST(AccessPolicyTest, AnAdministratorMayTakeAnAccountsProxiesAwayButNotRouteThe
   EXPECT_TRUE(AuthorizeReadAccountProxy(admin, 1000));
   EXPECT_TRUE(AuthorizeReadAccountProxy(alice, 1000));
   EXPECT_EQ(AuthorizeReadAccountProxy(alice, 1001).error().code(), kDenied);
-}
-
-TEST(AccessPolicyTest, ConfigListsLocalMachineCertUids) {
-  auto config = daemon::ParseConfig("[tls]\nlocal_machine_cert_uids = 1001, 1002 7\n", "c");
-  ASSERT_TRUE(config) << config.error().ToString();
-  EXPECT_EQ(config->manager.access.local_machine_cert_uids,
-            (std::vector<std::uint32_t>{1001, 1002, 7}));
-  EXPECT_TRUE(daemon::ParseConfig("", "c")->manager.access.local_machine_cert_uids.empty());
-  EXPECT_FALSE(daemon::ParseConfig("[tls]\nlocal_machine_cert_uids = alice\n", "c"));
 }
 
 }  // namespace

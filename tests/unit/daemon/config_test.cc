@@ -49,5 +49,14 @@ TEST(ConfigTest, TheShippedConfigFileParses) {
   EXPECT_TRUE(config) << config.error().ToString();
 }
 
+TEST(ConfigTest, ListsLocalMachineCertUids) {
+  auto config = ParseConfig("[tls]\nlocal_machine_cert_uids = 1001, 1002 7\n", "c");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->manager.access.local_machine_cert_uids,
+            (std::vector<std::uint32_t>{1001, 1002, 7}));
+  EXPECT_TRUE(ParseConfig("", "c")->manager.access.local_machine_cert_uids.empty());
+  EXPECT_FALSE(ParseConfig("[tls]\nlocal_machine_cert_uids = alice\n", "c"));
+}
+
 }  // namespace
 }  // namespace openbits::daemon
