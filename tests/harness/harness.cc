@@ -1,10 +1,13 @@
 #include "harness/harness.h"
 
+#include <pwd.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,6 +25,25 @@
 #include <thread>
 
 namespace openbits::harness {
+
+std::optional<TestUsers> FindTestUsers(std::string* why_not) {
+  if (geteuid() != 0) {
+    *why_not = "needs root to run clients as other uids";
+    return std::nullopt;
+  }
+  TestUsers users{};
+  // getpwnam answers in a static buffer: each entry is copied before the next lookup.
+  for (auto [name, user] :
+       {std::pair{"openbits-alice", &users.alice}, std::pair{"openbits-bob", &users.bob}}) {
+    const passwd* entry = getpwnam(name);
+    if (!entry) {
+      *why_not = std::string("user ") + name + " is missing (tests/run.sh makes it)";
+      return std::nullopt;
+    }
+    *user = {entry->pw_uid, entry->pw_gid};
+  }
+  return users;
+}
 namespace fs = std::filesystem;
 
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -66,6 +66,16 @@ struct RunAs {
   gid_t gid;
 };
 
+// The two ordinary local users of the multi-user tests, openbits-alice and openbits-bob
+// (tests/run.sh creates them; dbus-daemon only admits uids that exist).
+struct TestUsers {
+  RunAs alice;
+  RunAs bob;
+};
+// The users, or nullopt with why a test cannot act as them (not root, or missing): a reason
+// to skip.
+std::optional<TestUsers> FindTestUsers(std::string* why_not);
+
 // A child process, killed (TERM, then KILL) when the object dies.
 class Process {
  public:

@@ -11,24 +11,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Two local users; tests/run.sh creates them. dbus-daemon only admits uids that exist.
-std::optional<harness::RunAs> User(const char* name) {
-  const passwd* entry = getpwnam(name);
-  if (!entry) return std::nullopt;
-  return harness::RunAs{entry->pw_uid, entry->pw_gid};
-}
-
 class IsolationTest : public DaemonTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
-    auto alice = User("openbits-alice");
-    auto bob = User("openbits-bob");
-    if (!alice || !bob) {
-      GTEST_SKIP() << "users openbits-alice and openbits-bob are missing (tests/run.sh makes them)";
-    }
-    kAlice = *alice;
-    kBob = *bob;
+    std::string why_not;
+    auto users = harness::FindTestUsers(&why_not);
+    if (!users) GTEST_SKIP() << why_not;
+    kAlice = users->alice;
+    kBob = users->bob;
     DaemonTest::SetUp();
     alice_dir_ = out() + "/alice";
     fs::create_directories(alice_dir_);

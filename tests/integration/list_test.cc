@@ -34,12 +34,6 @@ std::size_t Missing(const std::set<std::string>& expected, const std::vector<std
   return missing;
 }
 
-std::optional<harness::RunAs> User(const char* name) {
-  const passwd* entry = getpwnam(name);
-  if (!entry) return std::nullopt;
-  return harness::RunAs{entry->pw_uid, entry->pw_gid};
-}
-
 class ListTest : public DaemonTest {
  protected:
   // More jobs than the defaults (60 a user, 300 a machine) allow.
@@ -209,14 +203,11 @@ TEST_F(ListTest, PagingWhileJobsAreCreatedAndCancelledListsEachSteadyJobOnce) {
 class TwoUsersListTest : public ListTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
-    auto alice = User("openbits-alice");
-    auto bob = User("openbits-bob");
-    if (!alice || !bob) {
-      GTEST_SKIP() << "users openbits-alice and openbits-bob are missing (tests/run.sh makes them)";
-    }
-    alice_ = *alice;
-    bob_ = *bob;
+    std::string why_not;
+    auto users = harness::FindTestUsers(&why_not);
+    if (!users) GTEST_SKIP() << why_not;
+    alice_ = users->alice;
+    bob_ = users->bob;
     ListTest::SetUp();
   }
 

@@ -20,12 +20,6 @@ namespace fs = std::filesystem;
 
 constexpr char kAdminGroup[] = "openbits-admins";
 
-std::optional<harness::RunAs> User(const char* name) {
-  const passwd* entry = getpwnam(name);
-  if (!entry) return std::nullopt;
-  return harness::RunAs{entry->pw_uid, entry->pw_gid};
-}
-
 // Makes `user` a member of kAdminGroup (created when missing).
 void MakeAdmin(const char* user) {
   if (!getgrnam(kAdminGroup)) harness::MustRun({"/usr/sbin/groupadd", "-f", kAdminGroup});
@@ -35,14 +29,11 @@ void MakeAdmin(const char* user) {
 class AdminRightsTest : public DaemonTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
-    auto alice = User("openbits-alice");
-    auto bob = User("openbits-bob");
-    if (!alice || !bob) {
-      GTEST_SKIP() << "users openbits-alice and openbits-bob are missing (tests/run.sh makes them)";
-    }
-    kAlice = *alice;
-    kBob = *bob;
+    std::string why_not;
+    auto users = harness::FindTestUsers(&why_not);
+    if (!users) GTEST_SKIP() << why_not;
+    kAlice = users->alice;
+    kBob = users->bob;
     MakeAdmin("openbits-bob");
     DaemonTest::SetUp();
     alice_dir_ = out() + "/alice";

@@ -13,23 +13,14 @@ namespace {
 
 using integration::DaemonTest;
 
-std::optional<harness::RunAs> User(const char* name) {
-  const passwd* entry = getpwnam(name);
-  if (!entry) return std::nullopt;
-  return harness::RunAs{entry->pw_uid, entry->pw_gid};
-}
-
 class IntrospectionTest : public DaemonTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
-    auto alice = User("openbits-alice");
-    auto bob = User("openbits-bob");
-    if (!alice || !bob) {
-      GTEST_SKIP() << "users openbits-alice and openbits-bob are missing (tests/run.sh makes them)";
-    }
-    alice_ = *alice;
-    bob_ = *bob;
+    std::string why_not;
+    auto users = harness::FindTestUsers(&why_not);
+    if (!users) GTEST_SKIP() << why_not;
+    alice_ = users->alice;
+    bob_ = users->bob;
     DaemonTest::SetUp();
   }
 
