@@ -1,7 +1,5 @@
 #include "harness/harness.h"
 
-#include <pwd.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
