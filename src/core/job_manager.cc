@@ -16,7 +16,10 @@ JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& trans
       files_(files),
       events_(events),
       commands_(commands),
-      clock_(clock) {}
+      clock_(clock),
+      helper_tokens_(
+          options_.helper_token_digest, [&clock] { return clock.NowUs(); },
+          options_.helper_token_lifetime) {}
 
 JobManager::~JobManager() { Stop(); }
 

@@ -126,6 +126,23 @@ class JobManager::FileSink : public DownloadSink {
   std::chrono::seconds retry_after_{0};
 };
 
+// The identity of a job's network access: its owner's, or with BG_TOKEN_NETWORK the helper's.
+// Then the owner's credential cache and NTLM user file, sent with its implicit credentials,
+// are not used: the helper's logon credentials are.
+static NetworkIdentity NetworkIdentityOf(const Job& job, CredentialSet& credentials) {
+  if (!job.helper.Lends(kTokenNetwork)) return {job.owner_uid, ""};
+  CredentialSet lent;
+  for (Credential credential : credentials.all()) {
+    if (credential.implicit) {
+      credential.credential_cache.clear();
+      credential.ntlm_user_file.clear();
+    }
+    lent.Set(std::move(credential));
+  }
+  credentials = std::move(lent);
+  return {job.helper.identity->uid, job.helper.identity->credential_cache};
+}
+
 void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) {
   std::unique_ptr<TransferSession> session = transport_.OpenSession();
   bool restarted_changed_file = false;  // at most one restart per run for a changed file
@@ -133,6 +150,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::uint32_t index = 0;
     JobFile file;
     FileOwner owner;
+    NetworkIdentity network;
     std::uint32_t security_flags = 0;
     SecretString custom_headers;
     bool whole_body = false, high_performance = false;
@@ -163,6 +181,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         credentials = job.credentials;
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
+        network = NetworkIdentityOf(job, credentials);
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -199,6 +218,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.whole_body = whole_body;
     request.http_method = http_method;
     request.owner = owner;
+    request.network = network;
     request.client_certificate = client_certificate;
     request.credentials = credentials;
     request.proxy = proxy;

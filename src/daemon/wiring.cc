@@ -90,6 +90,7 @@ Status RunDaemon(const DaemonOptions& options) {
   ipc::BusEventSink events(loop, objects, callers);
   core::ManagerOptions manager_options = options.config.manager;
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
+  manager_options.helper_token_digest = store::Sha256;
   core::JobManager manager(manager_options, **store, **transport, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.

@@ -1,0 +1,63 @@
+// IBitsTokenOptions on JobManager: minting, binding and clearing helper tokens.
+#include <string>
+
+#include "core/core_log.h"
+#include "core/job_manager.h"
+
+namespace openbits::core {
+
+Result<SecretString> JobManager::CreateHelperToken(const Caller& caller,
+                                                   const std::string& credential_cache) {
+  if (credential_cache.size() > kMaxCredentialCacheLength) {
+    return Error::InvalidArg("the credential cache name is longer than " +
+                             std::to_string(kMaxCredentialCacheLength) + " bytes");
+  }
+  auto token = helper_tokens_.Mint(
+      HelperIdentity{caller.uid, caller.gid, caller.is_admin, credential_cache});
+  if (token) Log()->info("helper token minted for uid {}", caller.uid);
+  return token;
+}
+
+Status JobManager::SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token) {
+  std::optional<std::uint32_t> lent;
+  const Status status = Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) -> Status {
+    // Only once the caller may bind to this job is the token used up.
+    auto identity = helper_tokens_.Redeem(token);
+    if (!identity) return identity.error();
+    OPENBITS_RETURN_IF_ERROR(AuthorizeHelperIdentity(caller, *identity));
+    lent = identity->uid;
+    job.helper.identity = std::move(*identity);
+    return Ok();
+  });
+  if (status) {
+    Log()->info("job={} helper identity uid {} bound by uid {}", id.ToString(), *lent, caller.uid);
+  }
+  return status;
+}
+
+Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
+  return Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) {
+    job.helper.identity.reset();
+    return Ok();
+  });
+}
+
+Status JobManager::SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
+  if ((flags & ~kTokenFlagsKnown) != 0) {
+    return Error::InvalidArg("unknown helper token flags " + FormatHresult(flags) +
+                             " (BG_TOKEN_LOCAL_FILE 1, BG_TOKEN_NETWORK 2)");
+  }
+  return Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) {
+    job.helper.flags = flags;
+    return Ok();
+  });
+}
+
+Result<HelperBinding> JobManager::GetHelperBinding(const Caller& caller, const Guid& id) const {
+  MutexLock lock(mutex_);
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  return (*entry)->job.helper;
+}
+
+}  // namespace openbits::core
