@@ -257,5 +257,25 @@ TEST_F(HelperTokenTest, UsedForgedAndAdministratorTokensAreRefusedAndNoTokenIsKe
   bitsd_->Start();
 }
 
+// The binding persists with the job (encrypted): a restart between SetHelperToken and the
+// transfer changes nothing.
+TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {
+  AliceUsesTheSquid();
+  const Guid id = CreateSystemJob("restart", "restart");
+  ASSERT_EQ(AsSystem({"/setproxysettings", "restart", "PRECONFIG"}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "restart", AliceToken()}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "restart", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(bitsd_->Stop(), 0);
+  bitsd_->Start();
+  client_ = Connect();
+  EXPECT_EQ(AsSystem({"/gethelpertokensid", "restart"}).out,
+            "uid:" + std::to_string(alice_.uid) + " (openbits-alice)\n");
+  EXPECT_EQ(AsSystem({"/gethelpertokenflags", "restart"}).out, "BG_TOKEN_NETWORK\n");
+  ASSERT_EQ(ResumeAndWait("restart", id), JobState::kTransferred)
+      << client_->OpenJob(id).GetError()->description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("restart") == "alice@TEST.LOCAL"; }));
+  EXPECT_EQ(ServerUserOf("restart"), "alice@TEST.LOCAL");
+}
+
 }  // namespace
 }  // namespace openbits::integration
