@@ -170,7 +170,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
       if (auto next = entry->job.NextIncompleteFile()) {
         index = *next;
         file = entry->job.files[index];
-        owner = {entry->job.owner_uid, entry->job.owner_gid};
+        owner = FilesOwnerOf(entry->job);
         const Job& job = entry->job;
         security_flags = job.security_flags;
         custom_headers = job.custom_headers;

@@ -36,6 +36,14 @@ struct FileOwner {
   std::uint32_t gid = 0;
 };
 
+// Whose identity a job's local files are created, written, renamed and deleted with: the
+// owner's, or with BG_TOKEN_LOCAL_FILE the helper's (who lent it by giving the token away).
+inline FileOwner FilesOwnerOf(const Job& job) {
+  if (job.helper.Lends(kTokenLocalFile))
+    return {job.helper.identity->uid, job.helper.identity->gid};
+  return {job.owner_uid, job.owner_gid};
+}
+
 // Whose implicit credentials, account proxy settings and WPAD/PAC discovery a transfer
 // uses: the job's owner, or the helper identity with BG_TOKEN_NETWORK.
 struct NetworkIdentity {

@@ -5,6 +5,7 @@
 // Negotiate; every client is bitsadmin run as its real uid. What is observed: who squid's and
 // Apache's logs say authenticated, the job's state and error, the log and the database.
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -255,6 +256,54 @@ TEST_F(HelperTokenTest, UsedForgedAndAdministratorTokensAreRefusedAndNoTokenIsKe
     }
   }
   bitsd_->Start();
+}
+
+// BG_TOKEN_LOCAL_FILE: the job's files are created, written and renamed as the helper, so the
+// system account's job delivers into alice's private directory a file that alice owns.
+// Without the flag the system account cannot write there.
+TEST_F(HelperTokenTest, WithLocalFileTheFilesAreTheHelpersAndWithoutItTheOwnerCannotWrite) {
+  const std::string alices_dir = out() + "/alice";
+  fs::create_directories(alices_dir);
+  ASSERT_EQ(chown(alices_dir.c_str(), alice_.uid, alice_.gid), 0);
+  fs::permissions(alices_dir, fs::perms::owner_all);
+  const std::string url = server_->Url("/file.bin");
+  ASSERT_EQ(AsSystem({"/create", "nofile"}).exit_code, 0);
+  const auto refused = AsSystem({"/addfile", "nofile", url, alices_dir + "/nofile"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.out + refused.err).find("E_ACCESSDENIED"), std::string::npos)
+      << refused.out << refused.err;
+
+  const auto created = AsSystem({"/create", "localfile"});
+  ASSERT_EQ(created.exit_code, 0);
+  const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));
+  ASSERT_TRUE(id);
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "localfile", AliceToken()}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "localfile", "LOCAL_FILE"}).exit_code, 0);
+  const auto added = AsSystem({"/addfile", "localfile", url, alices_dir + "/localfile"});
+  ASSERT_EQ(added.exit_code, 0) << added.out << added.err;
+  ASSERT_EQ(ResumeAndWait("localfile", *id), JobState::kTransferred)
+      << client_->OpenJob(*id).GetError()->description;
+  ASSERT_EQ(AsSystem({"/complete", "localfile"}).exit_code, 0);
+  struct stat delivered {};
+  ASSERT_EQ(stat((alices_dir + "/localfile").c_str(), &delivered), 0);
+  EXPECT_EQ(delivered.st_uid, alice_.uid);
+  EXPECT_EQ(harness::Sha256OfFile(alices_dir + "/localfile"),
+            harness::Sha256OfFile(www() + "/file.bin"));
+
+  // Flags 0 revert to the owner: the same job shape now fails on the local file.
+  const auto second = AsSystem({"/create", "reverted"});
+  const auto reverted = Guid::Parse(second.out.substr(second.out.find('{'), 38));
+  ASSERT_TRUE(reverted);
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "reverted", AliceToken()}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "reverted", "LOCAL_FILE"}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/addfile", "reverted", url, alices_dir + "/reverted"}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "reverted", "NONE"}).exit_code, 0);
+  ASSERT_EQ(ResumeAndWait("reverted", *reverted), JobState::kError);
+  const auto error = client_->OpenJob(*reverted).GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::E_ACCESSDENIED) << error->description;
+  EXPECT_EQ(error->context, ErrorContext::kLocalFile);
+  EXPECT_FALSE(fs::exists(alices_dir + "/reverted"));
 }
 
 // The binding persists with the job (encrypted): a restart between SetHelperToken and the
