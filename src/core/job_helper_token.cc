@@ -36,10 +36,32 @@ Status JobManager::SetHelperToken(const Caller& caller, const Guid& id, const Se
 }
 
 Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
-  return Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) {
-    job.helper.identity.reset();
-    return Ok();
-  });
+  Notifications notifications;
+  {
+    MutexLock lock(mutex_);
+    auto found = FindFor(caller, id, JobAction::kBindHelperToken);
+    if (!found) return found.error();
+    Entry& entry = **found;
+    // A run acting as the helper cannot go on without it (BITS: BG_E_TOKEN_REQUIRED).
+    const bool in_use = entry.job.helper.identity && entry.job.helper.flags != 0 &&
+                        entry.worker_running && entry.control && !entry.control->stop;
+    Job changed = entry.job;
+    changed.helper.identity.reset();
+    changed.times.modification_us = clock_.NowUs();
+    OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
+    entry.job = std::move(changed);
+    if (in_use) {
+      FailRunningJob(entry,
+                     Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                           "the helper token was cleared while the job was transferring with it"),
+                     std::nullopt, notifications);
+    } else {
+      NoteModification(entry, /*immediately=*/false, notifications);
+    }
+  }
+  scheduler_wakeup_.NotifyAll();
+  Dispatch(notifications);
+  return Ok();
 }
 
 Status JobManager::SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {

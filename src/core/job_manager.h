@@ -85,6 +85,9 @@ struct ManagerOptions {
   std::chrono::seconds helper_token_lifetime{300};
   // The hash under which the daemon keeps helper tokens (SHA-256, chosen by the wiring).
   std::function<std::string(std::string_view)> helper_token_digest;
+  // Whether a uid still names a user (getpwuid). A helper identity that no longer does puts
+  // the job in ERROR with BG_E_TOKEN_REQUIRED. Empty: every uid does.
+  std::function<bool(std::uint32_t)> user_exists;
   // Uids below this are system accounts: their jobs run no notification command lines.
   std::uint32_t system_accounts_below = 1000;
   // A notification command still running after this is killed (and retried later).

@@ -151,6 +151,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     JobFile file;
     FileOwner owner;
     NetworkIdentity network;
+    std::optional<std::uint32_t> helper_uid;  // a helper identity this run acts as
     std::uint32_t security_flags = 0;
     SecretString custom_headers;
     bool whole_body = false, high_performance = false;
@@ -182,6 +183,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
         network = NetworkIdentityOf(job, credentials);
+        if (job.helper.identity && job.helper.flags != 0) helper_uid = job.helper.identity->uid;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -205,6 +207,15 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
       break;
     }
 
+    // The user database is asked without the lock (NSS may be slow or remote).
+    if (helper_uid && options_.user_exists && !options_.user_exists(*helper_uid)) {
+      OnRunFailed(id, run_id,
+                  Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                        "the helper identity (uid " + std::to_string(*helper_uid) +
+                            ") no longer exists: bind a new helper token or clear it"),
+                  std::nullopt);
+      break;
+    }
     // Whole bodies cannot resume: they start again from byte 0.
     auto temp = files_.OpenTemp(owner, file.temp_path, whole_body ? 0 : file.bytes_committed);
     if (!temp) {
