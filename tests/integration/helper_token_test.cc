@@ -306,6 +306,37 @@ TEST_F(HelperTokenTest, WithLocalFileTheFilesAreTheHelpersAndWithoutItTheOwnerCa
   EXPECT_FALSE(fs::exists(alices_dir + "/reverted"));
 }
 
+// The helper identity disappears (the user is deleted) before the job runs: ERROR with
+// BG_E_TOKEN_REQUIRED, saying which uid is gone.
+TEST_F(HelperTokenTest, AHelperUserDeletedBeforeTheTransferFailsTheJobWithTokenRequired) {
+  const std::string name = "openbits-gone";
+  harness::Run({"/usr/sbin/userdel", name});  // left over from an interrupted run
+  ASSERT_EQ(
+      harness::Run({"/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name})
+          .exit_code,
+      0);
+  struct Remove {
+    std::string name;
+    ~Remove() { harness::Run({"/usr/sbin/userdel", name}); }
+  } remove{name};
+  const passwd* entry = getpwnam(name.c_str());
+  ASSERT_NE(entry, nullptr);
+  const harness::RunAs gone{entry->pw_uid, entry->pw_gid};
+  const auto minted = As(gone, "", {"/util", "/createhelpertoken"});
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  const Guid id = CreateSystemJob("orphaned", "orphaned");
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "orphaned", minted.out.substr(0, 64)}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "orphaned", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(harness::Run({"/usr/sbin/userdel", name}).exit_code, 0);
+  ASSERT_EQ(ResumeAndWait("orphaned", id), JobState::kError);
+  const auto error = client_->OpenJob(id).GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED) << error->description;
+  EXPECT_NE(error->description.find("uid " + std::to_string(gone.uid) + ") no longer exists"),
+            std::string::npos)
+      << error->description;
+}
+
 // The binding persists with the job (encrypted): a restart between SetHelperToken and the
 // transfer changes nothing.
 TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {
