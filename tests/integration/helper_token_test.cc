@@ -306,6 +306,27 @@ TEST_F(HelperTokenTest, WithLocalFileTheFilesAreTheHelpersAndWithoutItTheOwnerCa
   EXPECT_FALSE(fs::exists(alices_dir + "/reverted"));
 }
 
+// The KRB5CCNAME sent with CreateHelperToken is read as the helper: alice naming bob's cache
+// lends her own identity without tickets, never bob's.
+TEST_F(HelperTokenTest, ATokenMintedWithAnotherUsersCacheNeverAuthenticatesAsThatUser) {
+  const Guid id = CreateSystemJob("stolen", "stolen");
+  ASSERT_EQ(
+      AsSystem({"/setproxysettings", "stolen", "OVERRIDE", squid_->Address(), "NULL"}).exit_code,
+      0);
+  const auto minted = As(alice_, bob_cache_, {"/util", "/createhelpertoken"});
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "stolen", minted.out.substr(0, 64)}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "stolen", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(ResumeAndWait("stolen", id), JobState::kError);
+  const auto error = client_->OpenJob(id).GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, kHttp407) << error->description;
+  // Read as alice, bob's private cache cannot even be opened.
+  EXPECT_NE(error->description.find("cannot be opened: Permission denied"), std::string::npos)
+      << error->description;
+  EXPECT_EQ(ProxyUserOf("stolen"), "");
+}
+
 // The helper identity disappears (the user is deleted) before the job runs: ERROR with
 // BG_E_TOKEN_REQUIRED, saying which uid is gone.
 TEST_F(HelperTokenTest, AHelperUserDeletedBeforeTheTransferFailsTheJobWithTokenRequired) {
