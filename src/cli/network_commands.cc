@@ -219,9 +219,10 @@ int CreateHelperToken(Context& ctx, const Args& args) {
 }
 
 int SetHelperToken(Context& ctx, const Args& args) {
-  const char* usage = "/sethelpertoken JOB TOKEN   (TOKEN - reads it from standard input)";
+  const char* usage =
+      "/sethelpertoken JOB TOKEN   (TOKEN - reads it from standard input, * prompts)";
   if (args.size() != 2) return Usage(usage);
-  auto token = ReadPassword(args[1] == "*" ? std::string("-") : args[1]);
+  auto token = ReadPassword(args[1]);
   if (!token) return Usage(usage);
   auto job = ResolveJob(ctx.client, args[0]);
   if (!job) return Fail("find job '" + args[0] + "'", job.error());

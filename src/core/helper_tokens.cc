@@ -38,7 +38,17 @@ Result<SecretString> HelperTokenRegistry::Mint(const HelperIdentity& identity) {
   const std::int64_t now = now_us_();
   MutexLock lock(mutex_);
   DropExpired(now);
-  grants_[key] = Grant{identity, now + std::chrono::microseconds(lifetime_).count()};
+  // At most kMaxOutstandingHelperTokensPerUid per uid: the oldest go first.
+  std::size_t held = 0;
+  auto oldest = grants_.end();
+  for (auto it = grants_.begin(); it != grants_.end(); ++it) {
+    if (it->second.identity.uid != identity.uid) continue;
+    ++held;
+    if (oldest == grants_.end() || it->second.serial < oldest->second.serial) oldest = it;
+  }
+  if (held >= kMaxOutstandingHelperTokensPerUid) grants_.erase(oldest);
+  grants_[key] =
+      Grant{identity, now + std::chrono::microseconds(lifetime_).count(), next_serial_++};
   return token;
 }
 

@@ -24,6 +24,9 @@
 namespace openbits::core {
 
 inline constexpr std::size_t kHelperTokenHexLength = 64;  // 256 bits
+// Tokens one uid may have waiting at once: minting more drops its oldest, so that a user
+// minting in a loop holds bounded memory (each token keeps a credential cache name).
+inline constexpr std::size_t kMaxOutstandingHelperTokensPerUid = 16;
 
 class HelperTokenRegistry {
  public:
@@ -32,7 +35,8 @@ class HelperTokenRegistry {
   HelperTokenRegistry(std::function<std::string(std::string_view)> digest,
                       std::function<std::int64_t()> now_us, std::chrono::seconds lifetime);
 
-  // A fresh token for `identity`. E_FAIL when the kernel gives no random bytes.
+  // A fresh token for `identity` (dropping the oldest of its uid beyond
+  // kMaxOutstandingHelperTokensPerUid). E_FAIL when the kernel gives no random bytes.
   Result<SecretString> Mint(const HelperIdentity& identity) EXCLUDES(mutex_);
   // The identity of a token, which is used up. E_ACCESSDENIED for a token that is unknown
   // (forged, mistyped), already used or expired; the message does not say which.
@@ -46,12 +50,14 @@ class HelperTokenRegistry {
   struct Grant {
     HelperIdentity identity;
     std::int64_t expires_us = 0;
+    std::uint64_t serial = 0;  // minting order
   };
   const std::function<std::string(std::string_view)> digest_;
   const std::function<std::int64_t()> now_us_;
   const std::chrono::seconds lifetime_;
   mutable Mutex mutex_;
   std::map<std::string, Grant> grants_ GUARDED_BY(mutex_);  // by digest of the token
+  std::uint64_t next_serial_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace openbits::core

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 #include "store/secret_box.h"
@@ -88,6 +89,23 @@ TEST_F(HelperTokensTest, TheRegistryKeepsOnlyADigest) {
   EXPECT_EQ(digest.size(), 32u);
   EXPECT_FALSE(registry_.Redeem(SecretString(digest)));
   EXPECT_TRUE(registry_.Redeem(*token));
+}
+
+TEST_F(HelperTokensTest, AUserMintingInALoopHoldsABoundedNumberAndLosesTheOldest) {
+  auto first = registry_.Mint(alice_);
+  ASSERT_TRUE(first);
+  auto bobs = registry_.Mint(HelperIdentity{1002, 1002, false, ""});
+  ASSERT_TRUE(bobs);
+  std::optional<SecretString> last;
+  for (std::size_t i = 0; i < 10 * kMaxOutstandingHelperTokensPerUid; ++i) {
+    auto token = registry_.Mint(alice_);
+    ASSERT_TRUE(token);
+    last = std::move(*token);
+  }
+  EXPECT_EQ(registry_.Outstanding(), kMaxOutstandingHelperTokensPerUid + 1);
+  EXPECT_FALSE(registry_.Redeem(*first));  // alice's oldest went
+  EXPECT_TRUE(registry_.Redeem(*last));    // her newest stays
+  EXPECT_TRUE(registry_.Redeem(*bobs));    // another user's are untouched
 }
 
 TEST(HelperTokensSetupTest, WithoutADigestNothingIsMintedOrRedeemed) {
