@@ -364,7 +364,17 @@ TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {
   AliceUsesTheSquid();
   const Guid id = CreateSystemJob("restart", "restart");
   ASSERT_EQ(AsSystem({"/setproxysettings", "restart", "PRECONFIG"}).exit_code, 0);
-  ASSERT_EQ(AsSystem({"/sethelpertoken", "restart", AliceToken()}).exit_code, 0);
+  // The token through standard input ("-"), never on a command line.
+  const std::string token_file = system_dir() + "/token";
+  harness::WriteFile(token_file, AliceToken() + "\n");
+  ASSERT_EQ(chown(token_file.c_str(), kSystemAccount.uid, kSystemAccount.gid), 0);
+  std::string command = "exec";
+  for (const std::string& arg : Bitsadmin({"/sethelpertoken", "restart", "-"})) {
+    command += " '" + arg + "'";
+  }
+  const auto bound =
+      harness::Run({"/bin/sh", "-c", command + " < '" + token_file + "'"}, kSystemAccount);
+  ASSERT_EQ(bound.exit_code, 0) << bound.out << bound.err;
   ASSERT_EQ(AsSystem({"/sethelpertokenflags", "restart", "NETWORK"}).exit_code, 0);
   ASSERT_EQ(bitsd_->Stop(), 0);
   bitsd_->Start();
