@@ -219,7 +219,7 @@ Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::option
   if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
   max_count = std::clamp<std::size_t>(max_count, 1, kMaxJobListPage);
   JobListPage page;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   // The queue is keyed by GUID, so a page starts with a lookup and reads only the jobs it
   // returns (and the hidden ones between them): a whole listing costs one pass over the queue.
   for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
