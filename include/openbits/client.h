@@ -189,6 +189,14 @@ class Job {
   Status SetCustomHeaders(const std::string& headers);
   Result<std::string> GetCustomHeaders();
   Status MakeCustomHeadersWriteOnly();
+  // IBitsTokenOptions (org.openbits.bits1.TokenOptions): a token from the lending user's
+  // Client::CreateHelperToken; flags BG_TOKEN_LOCAL_FILE 0x1 | BG_TOKEN_NETWORK 0x2.
+  Status SetHelperToken(const SecretString& token);
+  Status ClearHelperToken();
+  Status SetHelperTokenFlags(std::uint32_t flags);
+  Result<std::uint32_t> GetHelperTokenFlags();
+  // "uid:N (name)", or "" when no helper token is bound.
+  Result<std::string> GetHelperTokenSid();
   Status SetNotifyFlags(std::uint32_t flags);  // BG_NOTIFY_* (types.h)
   Result<std::uint32_t> GetNotifyFlags();
   // Empty program and parameters clear it.
@@ -241,6 +249,9 @@ class Client {
   Status ResetAccountProxy(std::uint32_t uid);
   // nullopt when the account has no settings of its own.
   Result<std::optional<AccountProxySettings>> GetAccountProxy(std::uint32_t uid);
+  // A helper token lending this process's identity (and its KRB5CCNAME) to one job, valid
+  // once and for a few minutes: give it to the job's owner for Job::SetHelperToken.
+  Result<SecretString> CreateHelperToken();
 
  private:
   explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}

@@ -6,6 +6,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "cli/command_support.h"
@@ -206,15 +207,108 @@ int ListCertificates(Context& ctx, const Args& args) {
   return 0;
 }
 
+// Helper tokens (IBitsTokenOptions). The token is a capability: it is printed once for its
+// minter to hand over, and read from standard input when given as "-" so that it need not
+// appear on a command line (which every user can read in /proc).
+int CreateHelperToken(Context& ctx, const Args& args) {
+  if (args.size() != 1) return Usage("/util /createhelpertoken");
+  auto token = ctx.client.CreateHelperToken();
+  if (!token) return Fail("create a helper token", token.error());
+  std::cout << token->reveal() << "\n";
+  return 0;
+}
+
+int SetHelperToken(Context& ctx, const Args& args) {
+  const char* usage =
+      "/sethelpertoken JOB TOKEN   (TOKEN - reads it from standard input, * prompts)";
+  if (args.size() != 2) return Usage(usage);
+  auto token = ReadPassword(args[1]);
+  if (!token) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  return Done(ctx, job->SetHelperToken(*token), "set the helper token", "Helper token set.");
+}
+
+int ClearHelperToken(Context& ctx, const Args& args) {
+  if (args.size() != 1) return Usage("/clearhelpertoken JOB");
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  return Done(ctx, job->ClearHelperToken(), "clear the helper token", "Helper token cleared.");
+}
+
+// "LOCAL_FILE", "NETWORK", "LOCAL_FILE|NETWORK" (BG_TOKEN_ prefixes allowed), "NONE" or a number.
+std::optional<std::uint32_t> ParseTokenFlags(const std::string& text) {
+  if (auto number = ParseFlags(text)) return number;
+  std::uint32_t flags = 0;
+  std::string upper = text;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::size_t start = 0;
+  while (start <= upper.size()) {
+    const std::size_t end = std::min(upper.find_first_of("|,", start), upper.size());
+    std::string word = upper.substr(start, end - start);
+    if (word.starts_with("BG_TOKEN_")) word = word.substr(9);
+    if (word == "LOCAL_FILE") {
+      flags |= 0x1;
+    } else if (word == "NETWORK") {
+      flags |= 0x2;
+    } else if (word != "NONE") {
+      return std::nullopt;
+    }
+    start = end + 1;
+  }
+  return flags;
+}
+
+std::string TokenFlagsText(std::uint32_t flags) {
+  if (flags == 0) return "NONE";
+  std::string text;
+  if (flags & 0x1) text = "BG_TOKEN_LOCAL_FILE";
+  if (flags & 0x2) text += std::string(text.empty() ? "" : "|") + "BG_TOKEN_NETWORK";
+  if (flags & ~0x3u) text += (text.empty() ? "" : "|") + FormatHresult(flags & ~0x3u);
+  return text;
+}
+
+int SetHelperTokenFlags(Context& ctx, const Args& args) {
+  const char* usage = "/sethelpertokenflags JOB LOCAL_FILE|NETWORK|LOCAL_FILE,NETWORK|NONE|N";
+  if (args.size() != 2) return Usage(usage);
+  const auto flags = ParseTokenFlags(args[1]);
+  if (!flags) return Usage(usage);
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  return Done(ctx, job->SetHelperTokenFlags(*flags), "set the helper token flags",
+              "Helper token flags set to " + TokenFlagsText(*flags) + ".");
+}
+
+int GetHelperTokenFlags(Context& ctx, const Args& args) {
+  if (args.size() != 1) return Usage("/gethelpertokenflags JOB");
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto flags = job->GetHelperTokenFlags();
+  if (!flags) return Fail("get the helper token flags", flags.error());
+  std::cout << (ctx.raw ? FormatHresult(*flags) : TokenFlagsText(*flags)) << "\n";
+  return 0;
+}
+
+int GetHelperTokenSid(Context& ctx, const Args& args) {
+  if (args.size() != 1) return Usage("/gethelpertokensid JOB");
+  auto job = ResolveJob(ctx.client, args[0]);
+  if (!job) return Fail("find job '" + args[0] + "'", job.error());
+  auto sid = job->GetHelperTokenSid();
+  if (!sid) return Fail("get the helper token identity", sid.error());
+  std::cout << (sid->empty() && !ctx.raw ? "(none)" : text::Printable(*sid)) << "\n";
+  return 0;
+}
+
 int Util(Context& ctx, const Args& args) {
   std::string verb = args.empty() ? "" : args[0];
   for (char& c : verb) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (verb == "/listcertificates") return ListCertificates(ctx, args);
   if (verb == "/setieproxy") return SetIeProxy(ctx, args);
   if (verb == "/getieproxy") return GetIeProxy(ctx, args);
+  if (verb == "/createhelpertoken") return CreateHelperToken(ctx, args);
   return Usage(
       "/util /listcertificates [LOCATION] [STORE] | /util /setieproxy ... | "
-      "/util /getieproxy ACCOUNT");
+      "/util /getieproxy ACCOUNT | /util /createhelpertoken");
 }
 
 }  // namespace
@@ -233,6 +327,11 @@ void AddNetworkCommands(std::map<std::string, Command>& commands) {
     return GetProxy(ctx, args, "/getproxybypasslist", 2);
   };
   commands["/util"] = Util;
+  commands["/sethelpertoken"] = SetHelperToken;
+  commands["/clearhelpertoken"] = ClearHelperToken;
+  commands["/sethelpertokenflags"] = SetHelperTokenFlags;
+  commands["/gethelpertokenflags"] = GetHelperTokenFlags;
+  commands["/gethelpertokensid"] = GetHelperTokenSid;
 }
 
 }  // namespace openbits::cli

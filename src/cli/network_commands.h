@@ -1,5 +1,7 @@
 // The bitsadmin verbs of the network: /setcredentials, /removecredentials,
-// /setproxysettings, /getproxy*, and /util (/listcertificates, /setieproxy, /getieproxy).
+// /setproxysettings, /getproxy*, the helper token verbs (/sethelpertoken, /clearhelpertoken,
+// /sethelpertokenflags, /gethelpertokenflags, /gethelpertokensid) and /util (/listcertificates,
+// /setieproxy, /getieproxy, /createhelpertoken).
 #pragma once
 
 #include <map>

@@ -28,7 +28,8 @@ class ManagerProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::M
 // handler only reaches the bus (as a match rule) when the proxy's registration is finished.
 // Job proxies never finish it: the client makes calls only, and dbus-daemon admits 512 match
 // rules per connection, which four per job used up at the 129th job.
-class JobProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Job_proxy> {
+class JobProxy final : public sdbus::ProxyInterfaces<org::openbits::bits1::Job_proxy,
+                                                     org::openbits::bits1::TokenOptions_proxy> {
  public:
   JobProxy(sdbus::IConnection& connection, const std::string& path)
       : ProxyInterfaces(connection, dbus::kBusName, path) {}
@@ -237,6 +238,12 @@ Status Client::SetAccountProxy(std::uint32_t uid, const AccountProxySettings& se
 
 Status Client::ResetAccountProxy(std::uint32_t uid) {
   return Call([&] { connection_->manager().ResetAccountProxy(uid); });
+}
+
+Result<SecretString> Client::CreateHelperToken() {
+  const char* ccache = std::getenv("KRB5CCNAME");
+  return Call(
+      [&] { return SecretString(connection_->manager().CreateHelperToken(ccache ? ccache : "")); });
 }
 
 Result<std::optional<AccountProxySettings>> Client::GetAccountProxy(std::uint32_t uid) {
@@ -455,6 +462,21 @@ Status Job::SetImplicitCredentials(AuthTarget target, AuthScheme scheme) {
                                           static_cast<uint32_t>(scheme), true, "", "",
                                           ccache ? ccache : "", ntlm_users ? ntlm_users : "");
   });
+}
+Status Job::SetHelperToken(const SecretString& token) {
+  return Call([&] { connection_->Job(id_)->SetHelperToken(std::string(token.reveal())); });
+}
+Status Job::ClearHelperToken() {
+  return Call([&] { connection_->Job(id_)->ClearHelperToken(); });
+}
+Status Job::SetHelperTokenFlags(std::uint32_t flags) {
+  return Call([&] { connection_->Job(id_)->SetHelperTokenFlags(flags); });
+}
+Result<std::uint32_t> Job::GetHelperTokenFlags() {
+  return Call([&] { return connection_->Job(id_)->GetHelperTokenFlags(); });
+}
+Result<std::string> Job::GetHelperTokenSid() {
+  return Call([&] { return connection_->Job(id_)->GetHelperTokenSid(); });
 }
 Result<HRESULT> Job::RemoveCredentials(AuthTarget target, AuthScheme scheme) {
   return Call([&] {

@@ -27,6 +27,8 @@ const char* JobActionName(JobAction action) {
       return "bind a LOCAL_MACHINE certificate to";
     case JobAction::kTakeOwnership:
       return "take ownership of";
+    case JobAction::kBindHelperToken:
+      return "bind a helper token to";
   }
   return "act on";
 }
@@ -46,7 +48,8 @@ Status Authorize(const AccessRules& rules, const Caller& caller, const Job& job,
     case JobAction::kView:
     case JobAction::kControl:
     case JobAction::kConfigure:
-      return Ok();  // the owner, or an administrator managing it
+    case JobAction::kBindHelperToken:  // the identity lent is checked apart (below)
+      return Ok();                     // the owner, or an administrator managing it
     case JobAction::kChangeDestination:
     case JobAction::kChangeOrigin:
     case JobAction::kSetSecrets:
@@ -97,6 +100,13 @@ Status AuthorizeSetAccountProxy(const Caller& caller, std::uint32_t account_uid,
         std::to_string(account_uid) + " may");
   }
   return Ok();
+}
+
+Status AuthorizeHelperIdentity(const Caller& caller, const HelperIdentity& helper) {
+  if (!helper.is_admin || caller.is_admin) return Ok();
+  return Error::AccessDenied("the helper token lends the identity of an administrator (uid " +
+                             std::to_string(helper.uid) +
+                             "): only an administrator may bind it to a job");
 }
 
 Status AuthorizeReadAccountProxy(const Caller& caller, std::uint32_t account_uid) {

@@ -17,11 +17,16 @@
 //    to the origin the owner chose. An administrator who takes a job over gets it without them.
 //  - LOCAL_MACHINE certificate keys belong to the machine: only administrators, and the uids
 //    of `[tls] local_machine_cert_uids`, bind one to their job.
+//  - A helper token lends the identity of the user who minted it (core/helper_tokens.h). The
+//    job's owner, or an administrator, binds it; holding the token is the lender's consent.
+//    A token of an administrator's identity is bound only by an administrator, so that an
+//    administrator's token that leaked does not give a user the administrator's files.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "core/helper_tokens.h"
 #include "core/job.h"
 #include "openbits/result.h"
 
@@ -48,6 +53,7 @@ enum class JobAction {
   kReadSecrets,             // GetCustomHeaders
   kBindMachineCertificate,  // SetClientCertificate* with a LOCAL_MACHINE store
   kTakeOwnership,
+  kBindHelperToken,  // SetHelperToken, ClearHelperToken, SetHelperTokenFlags
 };
 
 const char* JobActionName(JobAction action);
@@ -76,6 +82,9 @@ bool ExemptFromPerUserJobLimit(const Caller& caller);
 // would receive the jobs' proxy credentials, and over http every header).
 Status AuthorizeSetAccountProxy(const Caller& caller, std::uint32_t account_uid,
                                 bool routes_through_a_proxy);
+// SetHelperToken, after Authorize(kBindHelperToken): whether `caller` may lend `helper`'s
+// identity to a job (an administrator's identity only to an administrator).
+Status AuthorizeHelperIdentity(const Caller& caller, const HelperIdentity& helper);
 // Reading them: the account itself and administrators.
 Status AuthorizeReadAccountProxy(const Caller& caller, std::uint32_t account_uid);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/credentials.h"
+#include "core/helper_binding.h"
 #include "core/proxy_settings.h"
 #include "core/state_machine.h"
 #include "openbits/guid.h"
@@ -158,6 +159,9 @@ struct Job {
   ProxySettings proxy;
   // PRECONFIG: the proxy variables of the creator's environment at CreateJob.
   ProxyEnvironment proxy_environment;
+  // SetHelperToken: another user's identity for the job's files and/or network access.
+  // Encrypted at rest; dropped on TakeOwnership.
+  HelperBinding helper;
 
   // Whether a download fetches whole bodies from byte 0 (no Range, no resume).
   bool WholeBodies() const { return dynamic_content || !http_method.empty(); }

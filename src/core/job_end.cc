@@ -14,7 +14,7 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
     for (const JobFile& file : job.files) {
       if (file.delivery == Delivery::kDone) continue;
       if (file.temp_path == file.local_path) continue;  // HIGH_PERFORMANCE: nothing to clean
-      if (auto removed = files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path); !removed) {
+      if (auto removed = files_.Remove(FilesOwnerOf(job), file.temp_path); !removed) {
         Log()->warn("Failed to delete temp file job={} file={}: {}", job.id.ToString(),
                     file.temp_path, removed.error().ToString());
         all_deleted = false;
@@ -26,7 +26,7 @@ Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
 
 Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
-    const FileOwner owner{job.owner_uid, job.owner_gid};
+    const FileOwner owner = FilesOwnerOf(job);
     // Renames first, each stored before and after. A Complete interrupted here (a rename
     // failed, the daemon died) has deleted nothing, and when called again renames only the
     // files not delivered yet.

@@ -16,7 +16,10 @@ JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& trans
       files_(files),
       events_(events),
       commands_(commands),
-      clock_(clock) {}
+      clock_(clock),
+      helper_tokens_(
+          options_.helper_token_digest, [&clock] { return clock.NowUs(); },
+          options_.helper_token_lifetime) {}
 
 JobManager::~JobManager() { Stop(); }
 
@@ -300,7 +303,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
     if (job.files.size() + specs.size() > options_.max_files_per_job) {
       return too_many(job.files.size() + specs.size());
     }
-    owner = {job.owner_uid, job.owner_gid};
+    owner = FilesOwnerOf(job);
   }
   // File-system checks run without the lock: they may touch slow or remote file systems.
   for (const FileSpec& spec : specs) {
@@ -600,7 +603,7 @@ void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
     mutex_.unlock();
     for (const JobFile& file : job.files) {
       if (file.temp_path != file.local_path && file.delivery != Delivery::kDone) {
-        (void)files_.Remove({job.owner_uid, job.owner_gid}, file.temp_path);
+        (void)files_.Remove(FilesOwnerOf(job), file.temp_path);
       }
     }
     mutex_.lock();

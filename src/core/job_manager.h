@@ -34,6 +34,7 @@
 
 #include "base/mutex.h"
 #include "core/access_policy.h"
+#include "core/helper_tokens.h"
 #include "core/job.h"
 #include "core/job_listing.h"
 #include "core/ports.h"
@@ -80,6 +81,13 @@ struct ManagerOptions {
   // [auth] allow_url_credentials: AddFile takes "user:password@" out of a URL and keeps it
   // as the job's Basic server credentials. Default: false (such URLs are E_INVALIDARG).
   bool allow_url_credentials = false;
+  // How long a helper token may wait to be bound (Manager.CreateHelperToken).
+  std::chrono::seconds helper_token_lifetime{300};
+  // The hash under which the daemon keeps helper tokens (SHA-256, chosen by the wiring).
+  std::function<std::string(std::string_view)> helper_token_digest;
+  // Whether a uid still names a user (getpwuid). A helper identity that no longer does puts
+  // the job in ERROR with BG_E_TOKEN_REQUIRED. Empty: every uid does.
+  std::function<bool(std::uint32_t)> user_exists;
   // Uids below this are system accounts: their jobs run no notification command lines.
   std::uint32_t system_accounts_below = 1000;
   // A notification command still running after this is killed (and retried later).
@@ -182,6 +190,16 @@ class JobManager {
   // Empty program and parameters clear it. Only the owner sets it, and it runs as the owner.
   Status SetNotifyCmdLine(const Caller& caller, const Guid& id, const std::string& program,
                           const std::string& parameters);
+
+  // Helper tokens (core/helper_tokens.h). CreateHelperToken: a token lending the caller's
+  // identity, with `credential_cache` (its KRB5CCNAME, "" = default) as its Kerberos cache.
+  Result<SecretString> CreateHelperToken(const Caller& caller, const std::string& credential_cache);
+  // SetHelperToken: the job's owner or an administrator; the token is used up.
+  Status SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token);
+  Status ClearHelperToken(const Caller& caller, const Guid& id);
+  // BG_TOKEN_LOCAL_FILE | BG_TOKEN_NETWORK; other bits are E_INVALIDARG.
+  Status SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags);
+  Result<HelperBinding> GetHelperBinding(const Caller& caller, const Guid& id) const;
 
  private:
   class FileSink;
@@ -305,6 +323,7 @@ class JobManager {
   EventSink& events_;
   CommandRunner& commands_;
   const Clock& clock_;
+  HelperTokenRegistry helper_tokens_;
 
   mutable Mutex mutex_;
   CondVar scheduler_wakeup_;

@@ -158,6 +158,8 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     changed.client_certificate.reset();
     changed.credentials.Clear();
     changed.custom_headers_write_only = false;
+    changed.helper = {};  // an identity lent to the old owner's job is not the new owner's
+
     return Ok();
   });
   if (status) {

@@ -126,6 +126,23 @@ class JobManager::FileSink : public DownloadSink {
   std::chrono::seconds retry_after_{0};
 };
 
+// The identity of a job's network access: its owner's, or with BG_TOKEN_NETWORK the helper's.
+// Then the owner's credential cache and NTLM user file, sent with its implicit credentials,
+// are not used: the helper's logon credentials are.
+static NetworkIdentity NetworkIdentityOf(const Job& job, CredentialSet& credentials) {
+  if (!job.helper.Lends(kTokenNetwork)) return {job.owner_uid, ""};
+  CredentialSet lent;
+  for (Credential credential : credentials.all()) {
+    if (credential.implicit) {
+      credential.credential_cache.clear();
+      credential.ntlm_user_file.clear();
+    }
+    lent.Set(std::move(credential));
+  }
+  credentials = std::move(lent);
+  return {job.helper.identity->uid, job.helper.identity->credential_cache};
+}
+
 void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) {
   std::unique_ptr<TransferSession> session = transport_.OpenSession();
   bool restarted_changed_file = false;  // at most one restart per run for a changed file
@@ -133,6 +150,8 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     std::uint32_t index = 0;
     JobFile file;
     FileOwner owner;
+    NetworkIdentity network;
+    std::optional<std::uint32_t> helper_uid;  // a helper identity this run acts as
     std::uint32_t security_flags = 0;
     SecretString custom_headers;
     bool whole_body = false, high_performance = false;
@@ -152,7 +171,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
       if (auto next = entry->job.NextIncompleteFile()) {
         index = *next;
         file = entry->job.files[index];
-        owner = {entry->job.owner_uid, entry->job.owner_gid};
+        owner = FilesOwnerOf(entry->job);
         const Job& job = entry->job;
         security_flags = job.security_flags;
         custom_headers = job.custom_headers;
@@ -163,6 +182,8 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         credentials = job.credentials;
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
+        network = NetworkIdentityOf(job, credentials);
+        if (job.helper.identity && job.helper.flags != 0) helper_uid = job.helper.identity->uid;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;
           for (std::uint32_t i = 0; i < job.files.size(); ++i) {
@@ -186,6 +207,15 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
       break;
     }
 
+    // The user database is asked without the lock (NSS may be slow or remote).
+    if (helper_uid && options_.user_exists && !options_.user_exists(*helper_uid)) {
+      OnRunFailed(id, run_id,
+                  Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                        "the helper identity (uid " + std::to_string(*helper_uid) +
+                            ") no longer exists: bind a new helper token or clear it"),
+                  std::nullopt);
+      break;
+    }
     // Whole bodies cannot resume: they start again from byte 0.
     auto temp = files_.OpenTemp(owner, file.temp_path, whole_body ? 0 : file.bytes_committed);
     if (!temp) {
@@ -199,6 +229,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
     request.whole_body = whole_body;
     request.http_method = http_method;
     request.owner = owner;
+    request.network = network;
     request.client_certificate = client_certificate;
     request.credentials = credentials;
     request.proxy = proxy;

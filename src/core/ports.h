@@ -36,6 +36,22 @@ struct FileOwner {
   std::uint32_t gid = 0;
 };
 
+// Whose identity a job's local files are created, written, renamed and deleted with: the
+// owner's, or with BG_TOKEN_LOCAL_FILE the helper's (who lent it by giving the token away).
+inline FileOwner FilesOwnerOf(const Job& job) {
+  if (job.helper.Lends(kTokenLocalFile))
+    return {job.helper.identity->uid, job.helper.identity->gid};
+  return {job.owner_uid, job.owner_gid};
+}
+
+// Whose implicit credentials, account proxy settings and WPAD/PAC discovery a transfer
+// uses: the job's owner, or the helper identity with BG_TOKEN_NETWORK.
+struct NetworkIdentity {
+  std::uint32_t uid = 0;
+  // A Kerberos cache named for this identity ("" = its default cache); read as `uid`.
+  std::string credential_cache;
+};
+
 // An open temp file, positioned at its end. Owned by one transfer thread.
 class TempFile {
  public:
@@ -121,6 +137,7 @@ struct DownloadRequest {
   ProxySettings proxy;
   ProxyEnvironment proxy_environment;
   FileOwner owner;
+  NetworkIdentity network;
   // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
   // (with the validators, what tells a server that ignored If-Range).
   std::uint64_t known_total = kSizeUnknown;

@@ -195,6 +195,8 @@ const std::map<std::string, Setter>& Keys() {
        }},
       {"identity.system_accounts_below",
        ManagerNumber(&core::ManagerOptions::system_accounts_below)},
+      {"identity.helper_token_lifetime_s",
+       ManagerDuration<std::chrono::seconds>(&core::ManagerOptions::helper_token_lifetime)},
       {"notify.command_timeout_s",
        ManagerDuration<std::chrono::seconds>(&core::ManagerOptions::notify_command_timeout)},
       {"identity.admin_group",

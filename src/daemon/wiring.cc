@@ -12,6 +12,7 @@
 #include "core/system_clock.h"
 #include "identity/posix_local_file_system.h"
 #include "identity/process_launcher.h"
+#include "identity/users.h"
 #include "ipc/bus_event_sink.h"
 #include "ipc/bus_loop.h"
 #include "ipc/caller_registry.h"
@@ -90,6 +91,8 @@ Status RunDaemon(const DaemonOptions& options) {
   ipc::BusEventSink events(loop, objects, callers);
   core::ManagerOptions manager_options = options.config.manager;
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
+  manager_options.helper_token_digest = store::Sha256;
+  manager_options.user_exists = identity::UserExists;
   core::JobManager manager(manager_options, **store, **transport, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.

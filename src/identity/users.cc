@@ -24,6 +24,12 @@ std::string UserName(std::uint32_t uid) {
   return "uid:" + std::to_string(uid);
 }
 
+bool UserExists(std::uint32_t uid) {
+  passwd entry{};
+  std::vector<char> buffer;
+  return LookUp(uid, entry, buffer);
+}
+
 std::uint32_t PrimaryGid(std::uint32_t uid) {
   passwd entry{};
   std::vector<char> buffer;

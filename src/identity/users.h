@@ -9,6 +9,8 @@ namespace openbits::identity {
 
 // The user name of a uid, or "uid:N" when it has none.
 std::string UserName(std::uint32_t uid);
+// Whether the user database knows `uid` (a deleted user's uid is not).
+bool UserExists(std::uint32_t uid);
 // The primary group of a uid from the user database; the uid itself when it has no entry
 // (as for a uid that only exists in a container or a test).
 std::uint32_t PrimaryGid(std::uint32_t uid);

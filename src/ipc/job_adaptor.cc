@@ -360,4 +360,27 @@ std::tuple<std::string, std::string> JobAdaptor::GetNotifyCmdLine() {
   return {job.notify_command->program, job.notify_command->parameters};
 }
 
+void JobAdaptor::SetHelperToken(const std::string& token) {
+  ThrowIfError(manager_.SetHelperToken(CurrentCaller(), id_, SecretString(token)));
+}
+
+void JobAdaptor::ClearHelperToken() {
+  ThrowIfError(manager_.ClearHelperToken(CurrentCaller(), id_));
+}
+
+void JobAdaptor::SetHelperTokenFlags(const uint32_t& flags) {
+  ThrowIfError(manager_.SetHelperTokenFlags(CurrentCaller(), id_, flags));
+}
+
+uint32_t JobAdaptor::GetHelperTokenFlags() {
+  return ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), id_)).flags;
+}
+
+std::string JobAdaptor::GetHelperTokenSid() {
+  const core::HelperBinding binding = ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), id_));
+  if (!binding.identity) return "";
+  const std::uint32_t uid = binding.identity->uid;
+  return "uid:" + std::to_string(uid) + " (" + identity::UserName(uid) + ")";
+}
+
 }  // namespace openbits::ipc

@@ -10,7 +10,9 @@
 
 namespace openbits::ipc {
 
-class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::Job_adaptor> {
+class JobAdaptor final
+    : public sdbus::AdaptorInterfaces<org::openbits::bits1::Job_adaptor,
+                                      org::openbits::bits1::TokenOptions_adaptor> {
  public:
   JobAdaptor(sdbus::IConnection& connection, const Guid& id, core::JobManager& manager,
              CallerRegistry& callers);
@@ -101,6 +103,12 @@ class JobAdaptor final : public sdbus::AdaptorInterfaces<org::openbits::bits1::J
   uint32_t GetNotifyFlags() override;
   void SetNotifyCmdLine(const std::string& program, const std::string& parameters) override;
   std::tuple<std::string, std::string> GetNotifyCmdLine() override;
+  // org.openbits.bits1.TokenOptions
+  void SetHelperToken(const std::string& token) override;
+  void ClearHelperToken() override;
+  void SetHelperTokenFlags(const uint32_t& flags) override;
+  uint32_t GetHelperTokenFlags() override;
+  std::string GetHelperTokenSid() override;
 
   const Guid id_;
   core::JobManager& manager_;

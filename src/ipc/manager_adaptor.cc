@@ -116,6 +116,12 @@ std::string ManagerAdaptor::GetErrorDescription(const uint32_t& hresult, const u
   return DescribeHresult(hresult);
 }
 
+std::string ManagerAdaptor::CreateHelperToken(const std::string& credential_cache) {
+  const SecretString token =
+      ValueOrThrow(manager_.CreateHelperToken(CurrentCaller(), credential_cache));
+  return std::string(token.reveal());
+}
+
 void ManagerAdaptor::SetAccountProxy(const uint32_t& uid, const uint32_t& mode,
                                      const std::string& list, const std::string& bypass,
                                      const std::string& autoscript_url) {

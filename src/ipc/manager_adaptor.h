@@ -31,6 +31,7 @@ class ManagerAdaptor final
   void ResetAccountProxy(const uint32_t& uid) override;
   std::tuple<bool, uint32_t, std::string, std::string, std::string> GetAccountProxy(
       const uint32_t& uid) override;
+  std::string CreateHelperToken(const std::string& credential_cache) override;
   sdbus::ObjectPath GetJob(const std::string& job_id) override;
   std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
   using JobSummaryWire =

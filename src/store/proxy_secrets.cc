@@ -37,6 +37,7 @@ std::optional<std::vector<std::string>> Unpack(const SecretString& packed, std::
 }
 
 std::string JobContext(const std::string& job_id) { return job_id + "/proxy"; }
+std::string HelperContext(const std::string& job_id) { return job_id + "/helper"; }
 std::string AccountContext(std::uint32_t uid) {
   return "account/" + std::to_string(uid) + "/proxy";
 }
@@ -184,6 +185,49 @@ std::optional<JobProxySecrets> OpenJobProxy(const SecretBox& box, const std::str
   auto fields = Unpack(*opened, 2);
   if (!fields) return std::nullopt;
   return JobProxySecrets{std::move((*fields)[0]), DecodeProxyEnvironment((*fields)[1])};
+}
+
+// flags, then (when bound) uid, gid, is_admin and the credential cache name.
+Result<std::string> SealHelperBinding(const SecretBox& box, const std::string& job_id,
+                                      const core::HelperBinding& binding) {
+  const std::string flags = std::to_string(binding.flags);
+  if (!binding.identity) return box.Seal(Pack({flags}), HelperContext(job_id));
+  const core::HelperIdentity& identity = *binding.identity;
+  const std::string uid = std::to_string(identity.uid);
+  const std::string gid = std::to_string(identity.gid);
+  return box.Seal(Pack({flags, uid, gid, identity.is_admin ? "1" : "0", identity.credential_cache}),
+                  HelperContext(job_id));
+}
+
+std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
+                                                     const std::string& job_id,
+                                                     std::string_view sealed) {
+  auto opened = box.Open(sealed, HelperContext(job_id));
+  if (!opened) return std::nullopt;
+  auto number = [](const std::string& text) -> std::optional<std::uint32_t> {
+    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != text.npos) {
+      return std::nullopt;
+    }
+    const unsigned long long value = std::stoull(text);
+    if (value > 0xffffffffULL) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+  };
+  core::HelperBinding binding;
+  if (auto flags_only = Unpack(*opened, 1)) {
+    const auto flags = number((*flags_only)[0]);
+    if (!flags) return std::nullopt;
+    binding.flags = *flags;
+    return binding;
+  }
+  auto fields = Unpack(*opened, 5);
+  if (!fields) return std::nullopt;
+  const auto flags = number((*fields)[0]);
+  const auto uid = number((*fields)[1]);
+  const auto gid = number((*fields)[2]);
+  if (!flags || !uid || !gid) return std::nullopt;
+  binding.flags = *flags;
+  binding.identity = core::HelperIdentity{*uid, *gid, (*fields)[3] == "1", std::move((*fields)[4])};
+  return binding;
 }
 
 Result<std::string> SealAccountProxy(const SecretBox& box, std::uint32_t uid,

@@ -2,6 +2,8 @@
 // creator's proxy environment ("http_proxy=http://user:password@host:port"), an account's
 // proxy list and PAC URL. Each is sealed with SecretBox under a context naming its row, so a
 // sealed value cannot be moved to another job or account. Schema: docs/storage-schema.md.
+// The helper binding of a job (whose identity it borrows, and that identity's credential
+// cache name) is sealed the same way.
 #pragma once
 
 #include <sqlite3.h>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "core/helper_binding.h"
 #include "core/proxy_settings.h"
 #include "openbits/result.h"
 #include "store/secret_box.h"
@@ -36,6 +39,14 @@ struct AccountProxySecrets {
 };
 std::optional<AccountProxySecrets> OpenAccountProxy(const SecretBox& box, std::uint32_t uid,
                                                     std::string_view sealed);
+
+// jobs.helper_sealed: the job's helper binding (core::HelperBinding).
+Result<std::string> SealHelperBinding(const SecretBox& box, const std::string& job_id,
+                                      const core::HelperBinding& binding);
+// nullopt when the value was altered, moved or the machine key changed.
+std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
+                                                     const std::string& job_id,
+                                                     std::string_view sealed);
 
 // The migration step of schema kProxySealingVersion, inside its transaction: seals the
 // plaintext proxy columns of every row (jobs.proxy_list and proxy_environment,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace openbits::store {
@@ -119,6 +120,15 @@ Result<SecretString> SecretBox::Open(std::string_view sealed, std::string_view c
   SecretString secret(std::move(plain));
   if (!ok) return corrupt();
   return secret;
+}
+
+std::string Sha256(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    std::abort();  // only fails when OpenSSL cannot allocate; no token may go unhashed
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
 }  // namespace openbits::store

@@ -32,4 +32,7 @@ class SecretBox {
   std::array<unsigned char, 32> key_{};
 };
 
+// The SHA-256 of `data` (32 raw bytes): how the daemon keeps helper tokens in memory.
+std::string Sha256(std::string_view data);
+
 }  // namespace openbits::store

@@ -152,8 +152,11 @@ constexpr const char* kMigrationV12 = R"sql(
 ALTER TABLE files ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 13: the helper binding (SetHelperToken, flags), sealed (proxy_secrets.h).
+constexpr const char* kMigrationV13 = "ALTER TABLE jobs ADD COLUMN helper_sealed BLOB;";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 12> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 13> kMigrations = {{{1, kSchemaV1},
                                                                       {2, kMigrationV2},
                                                                       {3, kMigrationV3},
                                                                       {4, kMigrationV4},
@@ -164,7 +167,8 @@ constexpr std::array<std::pair<int, const char*>, 12> kMigrations = {{{1, kSchem
                                                                       {9, kMigrationV9},
                                                                       {10, kMigrationV10},
                                                                       {11, kMigrationV11},
-                                                                      {12, kMigrationV12}}};
+                                                                      {12, kMigrationV12},
+                                                                      {13, kMigrationV13}}};
 static_assert(kMigrations[SqliteJobStore::kProxySealingVersion - 1].second == kMigrationV11);
 
 // What a sealed credential row holds: three length-prefixed fields.
@@ -417,8 +421,8 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
                         "transfer_time_us, custom_headers, custom_headers_write_only, http_method, "
                         "dynamic_content, high_performance, max_download_size, resumed_once, "
                         "client_cert_location, client_cert_store, client_cert_sha1, "
-                        "client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed "
-                        "FROM jobs ORDER BY creation_us");
+                        "client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed, "
+                        "helper_sealed FROM jobs ORDER BY creation_us");
   if (!select_jobs.ok()) return SqliteError(db_, "read jobs");
   int rc;
   while ((rc = select_jobs.Step()) == SQLITE_ROW) {
@@ -495,6 +499,12 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
         job.proxy.list = std::move(proxy->list);
         job.proxy_environment = std::move(proxy->environment);
       }
+    }
+    if (!select_jobs.IsNull(43)) {
+      auto helper = OpenHelperBinding(*secrets_, job.id.ToString(), select_jobs.Blob(43));
+      if (helper) job.helper = std::move(*helper);
+      if (!helper)
+        Log()->error("Failed to decrypt the helper binding of job={}", job.id.ToString());
     }
     jobs.push_back(std::move(job));
   }
@@ -576,9 +586,10 @@ Status SqliteJobStore::Save(const core::Job& job) {
         "maximum_download_time_s, transfer_time_us, custom_headers, "
         "custom_headers_write_only, http_method, dynamic_content, high_performance, "
         "max_download_size, resumed_once, client_cert_location, client_cert_store, "
-        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?)");
+        "client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass, proxy_sealed, "
+        "helper_sealed) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        "?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return SqliteError(db_, "prepare job save");
     const std::string id = job.id.ToString();
     upsert.Bind(1, id);
@@ -651,6 +662,13 @@ Status SqliteJobStore::Save(const core::Job& job) {
       auto sealed = SealJobProxy(*secrets_, id, job.proxy.list, job.proxy_environment);
       if (!sealed) return sealed.error();
       upsert.BindBlob(43, *sealed);
+    }
+    if (job.helper == core::HelperBinding{}) {
+      upsert.BindNull(44);
+    } else {
+      auto sealed = SealHelperBinding(*secrets_, id, job.helper);
+      if (!sealed) return sealed.error();
+      upsert.BindBlob(44, *sealed);
     }
     OPENBITS_RETURN_IF_ERROR(StepDone(db_, upsert, "save job"));
 

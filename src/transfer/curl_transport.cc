@@ -377,8 +377,10 @@ auth::Authenticator& CurlSession::AuthenticatorFor(AuthTarget target,
   auto it = authenticators_.find(key);
   if (it == authenticators_.end()) {
     it = authenticators_
-             .emplace(key, auth::Authenticator(target, request.credentials, options_.auth,
-                                               {request.owner.uid, ""}, side_channel_))
+             .emplace(key,
+                      auth::Authenticator(target, request.credentials, options_.auth,
+                                          {request.network.uid, request.network.credential_cache},
+                                          side_channel_))
              .first;
   }
   return it->second;
@@ -407,7 +409,7 @@ Status CurlSession::DownloadRoutes(const core::DownloadRequest& request, core::D
     return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
-  auto routes = proxies_->Routes({request.proxy, request.proxy_environment, request.owner.uid},
+  auto routes = proxies_->Routes({request.proxy, request.proxy_environment, request.network.uid},
                                  {PacUrl(*first), first->scheme, first->host, first->port});
   if (!routes) {
     return Error(routes.error().code(), routes.error().context(),

@@ -47,6 +47,7 @@ TEST(AccessPolicyTest, EveryActionHasOneAnswerPerKindOfCaller) {
       {JobAction::kReadSecrets, kOk, kDenied, kDenied, kNotFound, kDenied},
       {JobAction::kBindMachineCertificate, kDenied, kDenied, kDenied, kNotFound, kDenied},
       {JobAction::kTakeOwnership, kDenied, kOk, kOk, kNotFound, kOk},
+      {JobAction::kBindHelperToken, kOk, kOk, kOk, kNotFound, kOk},
   };
   for (const Row& row : table) {
     SCOPED_TRACE(JobActionName(row.action));
@@ -99,6 +100,26 @@ TEST(AccessPolicyTest, AnAdministratorMayTakeAnAccountsProxiesAwayButNotRouteThe
   EXPECT_TRUE(AuthorizeReadAccountProxy(admin, 1000));
   EXPECT_TRUE(AuthorizeReadAccountProxy(alice, 1000));
   EXPECT_EQ(AuthorizeReadAccountProxy(alice, 1001).error().code(), kDenied);
+}
+
+}  // namespace
+}  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+TEST(AccessPolicyTest, AnAdministratorsHelperIdentityIsBoundOnlyByAnAdministrator) {
+  const Caller alice{1000, 1000, false};
+  const Caller bob_admin{1001, 1001, true};
+  const HelperIdentity carol{1002, 1002, false, ""};
+  const HelperIdentity root{0, 0, true, ""};
+  EXPECT_TRUE(AuthorizeHelperIdentity(alice, carol));
+  EXPECT_TRUE(AuthorizeHelperIdentity(bob_admin, carol));
+  EXPECT_TRUE(AuthorizeHelperIdentity(bob_admin, root));
+  const Status denied = AuthorizeHelperIdentity(alice, root);
+  ASSERT_FALSE(denied);
+  EXPECT_EQ(denied.error().code(), kDenied);
+  EXPECT_NE(denied.error().message().find("administrator"), std::string::npos);
 }
 
 }  // namespace

@@ -325,9 +325,10 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
     // The database as the schema before sealing wrote it: the secrets in plaintext columns.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    for (const char* undo : {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
-                             "ALTER TABLE account_proxies DROP COLUMN sealed",
-                             "ALTER TABLE files DROP COLUMN delivery"}) {
+    for (const char* undo :
+         {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
+          "ALTER TABLE account_proxies DROP COLUMN sealed",
+          "ALTER TABLE files DROP COLUMN delivery", "ALTER TABLE jobs DROP COLUMN helper_sealed"}) {
       sqlite3_exec(db, undo, nullptr, nullptr, nullptr);  // absent before the sealing schema
     }
     const std::string plaintext =
@@ -481,6 +482,40 @@ TEST_F(SqliteJobStoreTest, AQueueFromBeforeTheMarkerGetsItWhenItHoldsJobs) {
   fs::remove(path_ + ".held-jobs");
   ASSERT_TRUE(OpenStore());
   EXPECT_TRUE(fs::exists(path_ + ".held-jobs"));
+}
+
+}  // namespace
+}  // namespace openbits::store
+
+namespace openbits::store {
+namespace {
+
+// The helper binding (SetHelperToken) round-trips, sealed: the helper's credential cache name
+// is not in the file, and a binding with flags only (no token yet) keeps its flags.
+TEST_F(SqliteJobStoreTest, TheHelperBindingIsSealedAndRoundTrips) {
+  core::Job bound = SampleJob();
+  bound.helper.identity = core::HelperIdentity{1001, 1001, false, "FILE:/tmp/helper-cache-4711"};
+  bound.helper.flags = core::kTokenNetwork | core::kTokenLocalFile;
+  core::Job flags_only = SampleJob();
+  flags_only.helper.flags = core::kTokenNetwork;
+  core::Job none = SampleJob();
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    for (const core::Job* job : {&bound, &flags_only, &none}) ASSERT_TRUE((*store)->Save(*job));
+    EXPECT_EQ(DatabaseBytes(dir_).find("helper-cache-4711"), std::string::npos);
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 3u);
+  for (const core::Job& job : *loaded) {
+    const core::Job& saved = job.id == bound.id        ? bound
+                             : job.id == flags_only.id ? flags_only
+                                                       : none;
+    EXPECT_EQ(job.helper, saved.helper) << job.id.ToString();
+  }
 }
 
 }  // namespace

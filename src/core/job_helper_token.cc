@@ -1,0 +1,85 @@
+// IBitsTokenOptions on JobManager: minting, binding and clearing helper tokens.
+#include <string>
+
+#include "core/core_log.h"
+#include "core/job_manager.h"
+
+namespace openbits::core {
+
+Result<SecretString> JobManager::CreateHelperToken(const Caller& caller,
+                                                   const std::string& credential_cache) {
+  if (credential_cache.size() > kMaxCredentialCacheLength) {
+    return Error::InvalidArg("the credential cache name is longer than " +
+                             std::to_string(kMaxCredentialCacheLength) + " bytes");
+  }
+  auto token = helper_tokens_.Mint(
+      HelperIdentity{caller.uid, caller.gid, caller.is_admin, credential_cache});
+  if (token) Log()->info("helper token minted for uid {}", caller.uid);
+  return token;
+}
+
+Status JobManager::SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token) {
+  std::optional<std::uint32_t> lent;
+  const Status status = Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) -> Status {
+    // Only once the caller may bind to this job is the token used up.
+    auto identity = helper_tokens_.Redeem(token);
+    if (!identity) return identity.error();
+    OPENBITS_RETURN_IF_ERROR(AuthorizeHelperIdentity(caller, *identity));
+    lent = identity->uid;
+    job.helper.identity = std::move(*identity);
+    return Ok();
+  });
+  if (status) {
+    Log()->info("job={} helper identity uid {} bound by uid {}", id.ToString(), *lent, caller.uid);
+  }
+  return status;
+}
+
+Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
+  Notifications notifications;
+  {
+    MutexLock lock(mutex_);
+    auto found = FindFor(caller, id, JobAction::kBindHelperToken);
+    if (!found) return found.error();
+    Entry& entry = **found;
+    // A run acting as the helper cannot go on without it (BITS: BG_E_TOKEN_REQUIRED).
+    const bool in_use = entry.job.helper.identity && entry.job.helper.flags != 0 &&
+                        entry.worker_running && entry.control && !entry.control->stop;
+    Job changed = entry.job;
+    changed.helper.identity.reset();
+    changed.times.modification_us = clock_.NowUs();
+    OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
+    entry.job = std::move(changed);
+    if (in_use) {
+      FailRunningJob(entry,
+                     Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                           "the helper token was cleared while the job was transferring with it"),
+                     std::nullopt, notifications);
+    } else {
+      NoteModification(entry, /*immediately=*/false, notifications);
+    }
+  }
+  scheduler_wakeup_.NotifyAll();
+  Dispatch(notifications);
+  return Ok();
+}
+
+Status JobManager::SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {
+  if ((flags & ~kTokenFlagsKnown) != 0) {
+    return Error::InvalidArg("unknown helper token flags " + FormatHresult(flags) +
+                             " (BG_TOKEN_LOCAL_FILE 1, BG_TOKEN_NETWORK 2)");
+  }
+  return Mutate(caller, id, JobAction::kBindHelperToken, [&](Job& job) {
+    job.helper.flags = flags;
+    return Ok();
+  });
+}
+
+Result<HelperBinding> JobManager::GetHelperBinding(const Caller& caller, const Guid& id) const {
+  MutexLock lock(mutex_);
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  return (*entry)->job.helper;
+}
+
+}  // namespace openbits::core

@@ -1,0 +1,151 @@
+// JobManager and helper tokens: binding, who may bind, which identity a transfer gets, and
+// BG_E_TOKEN_REQUIRED when the helper identity goes away.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "core/job_manager.h"
+#include "core/system_clock.h"
+#include "fakes/fake_ports.h"
+#include "store/secret_box.h"
+
+namespace openbits::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return condition();
+}
+
+class JobHelperTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.helper_token_digest = store::Sha256;
+    options_.user_exists = [this](std::uint32_t uid) { return !deleted_.contains(uid); };
+    manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_,
+                                            commands_, clock_);
+    ASSERT_TRUE(manager_->Start());
+  }
+  void TearDown() override { manager_.reset(); }
+
+  JobState StateOf(const Guid& id) {
+    auto job = manager_->GetJob(daemon_, id);
+    return job ? job->state : JobState::kCancelled;
+  }
+  // A job of the system account `daemon_` for a held (never ending) download.
+  Guid HeldJob() {
+    transport_.Serve("http://h/held", std::string(1000, 'x'));
+    transport_.Hold("http://h/held");
+    auto id = manager_->CreateJob(daemon_, "held", JobType::kDownload);
+    EXPECT_TRUE(id);
+    EXPECT_TRUE(manager_->AddFiles(daemon_, *id, {{"http://h/held", "/d/held"}}));
+    return *id;
+  }
+  void BindAlice(const Guid& id, std::uint32_t flags) {
+    auto token = manager_->CreateHelperToken(alice_, "FILE:/tmp/alice.cc");
+    ASSERT_TRUE(token);
+    ASSERT_TRUE(manager_->SetHelperToken(daemon_, id, *token));
+    ASSERT_TRUE(manager_->SetHelperTokenFlags(daemon_, id, flags));
+  }
+
+  const Caller daemon_{1, 1, false};
+  const Caller alice_{1000, 1000, false};
+  const Caller bob_{1001, 1001, false};
+  const Caller root_{0, 0, true};
+  std::set<std::uint32_t> deleted_;
+  ManagerOptions options_;
+  fakes::InMemoryJobStore store_;
+  fakes::ScriptedTransport transport_;
+  fakes::InMemoryFileSystem files_;
+  fakes::RecordingEventSink events_;
+  fakes::FakeCommandRunner commands_;
+  SystemClock clock_;
+  std::unique_ptr<JobManager> manager_;
+};
+
+TEST_F(JobHelperTokenTest, TheOwnerBindsATokenOnceAndTheBindingIsStored) {
+  auto id = manager_->CreateJob(daemon_, "j", JobType::kDownload);
+  ASSERT_TRUE(id);
+  auto token = manager_->CreateHelperToken(alice_, "FILE:/tmp/alice.cc");
+  ASSERT_TRUE(token);
+  // Bob cannot see the job: the token is not used up by his attempt.
+  EXPECT_EQ(manager_->SetHelperToken(bob_, *id, *token).error().code(), hr::BG_E_NOT_FOUND);
+  ASSERT_TRUE(manager_->SetHelperToken(daemon_, *id, *token));
+  EXPECT_EQ(manager_->SetHelperToken(daemon_, *id, *token).error().code(), hr::E_ACCESSDENIED);
+  const HelperBinding stored = store_.Get(*id).helper;
+  ASSERT_TRUE(stored.identity);
+  EXPECT_EQ(stored.identity->uid, alice_.uid);
+  EXPECT_EQ(stored.identity->credential_cache, "FILE:/tmp/alice.cc");
+  EXPECT_EQ(manager_->SetHelperTokenFlags(daemon_, *id, 4).error().code(), hr::E_INVALIDARG);
+  ASSERT_TRUE(manager_->ClearHelperToken(daemon_, *id));
+  EXPECT_FALSE(store_.Get(*id).helper.identity);
+}
+
+TEST_F(JobHelperTokenTest, AnAdministratorsTokenIsBoundOnlyByAnAdministrator) {
+  auto id = manager_->CreateJob(daemon_, "j", JobType::kDownload);
+  ASSERT_TRUE(id);
+  auto roots = manager_->CreateHelperToken(root_, "");
+  ASSERT_TRUE(roots);
+  const Status refused = manager_->SetHelperToken(daemon_, *id, *roots);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), hr::E_ACCESSDENIED);
+  EXPECT_FALSE(store_.Get(*id).helper.identity);
+  auto again = manager_->CreateHelperToken(root_, "");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(manager_->SetHelperToken(root_, *id, *again));  // an administrator, on any job
+}
+
+TEST_F(JobHelperTokenTest, TakeOwnershipDropsTheBinding) {
+  auto id = manager_->CreateJob(daemon_, "j", JobType::kDownload);
+  ASSERT_TRUE(id);
+  BindAlice(*id, kTokenNetwork);
+  ASSERT_TRUE(manager_->TakeOwnership(root_, *id));
+  EXPECT_EQ(store_.Get(*id).helper, HelperBinding{});
+}
+
+TEST_F(JobHelperTokenTest, AHelperWhoNoLongerExistsFailsTheJobWithTokenRequired) {
+  const Guid id = HeldJob();
+  BindAlice(id, kTokenNetwork);
+  deleted_.insert(alice_.uid);
+  ASSERT_TRUE(manager_->Resume(daemon_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kError; }));
+  const auto error = manager_->GetJob(daemon_, id)->error;
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED);
+  EXPECT_NE(error->message.find("uid 1000"), std::string::npos) << error->message;
+  EXPECT_NE(error->message.find("no longer exists"), std::string::npos) << error->message;
+  EXPECT_EQ(transport_.Downloads("http://h/held"), 0);
+}
+
+TEST_F(JobHelperTokenTest, ClearingTheTokenOfATransferringJobFailsItWithTokenRequired) {
+  const Guid id = HeldJob();
+  BindAlice(id, kTokenNetwork);
+  ASSERT_TRUE(manager_->Resume(daemon_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferring; }));
+  ASSERT_TRUE(manager_->ClearHelperToken(daemon_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kError; }));
+  const auto error = manager_->GetJob(daemon_, id)->error;
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED);
+  EXPECT_NE(error->message.find("cleared"), std::string::npos) << error->message;
+}
+
+TEST_F(JobHelperTokenTest, ClearingAnUnusedTokenLeavesATransferAlone) {
+  const Guid id = HeldJob();
+  BindAlice(id, 0);  // bound, but nothing uses it
+  ASSERT_TRUE(manager_->Resume(daemon_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferring; }));
+  ASSERT_TRUE(manager_->ClearHelperToken(daemon_, id));
+  EXPECT_EQ(StateOf(id), JobState::kTransferring);
+  ASSERT_TRUE(manager_->Suspend(daemon_, id));
+}
+
+}  // namespace
+}  // namespace openbits::core
