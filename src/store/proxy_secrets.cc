@@ -5,37 +5,6 @@
 namespace openbits::store {
 namespace {
 
-// "<length>:<bytes>" per field, the format of the sealed credential rows.
-SecretString Pack(const std::vector<std::string_view>& fields) {
-  std::string packed;
-  for (std::string_view field : fields) {
-    packed += std::to_string(field.size());
-    packed += ':';
-    packed += field;
-  }
-  return SecretString(std::move(packed));
-}
-
-std::optional<std::vector<std::string>> Unpack(const SecretString& packed, std::size_t count) {
-  std::string_view rest = packed.reveal();
-  std::vector<std::string> fields(count);
-  for (std::string& field : fields) {
-    const auto colon = rest.find(':');
-    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    std::size_t length = 0;
-    for (char c : rest.substr(0, colon)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      length = length * 10 + static_cast<std::size_t>(c - '0');
-    }
-    rest.remove_prefix(colon + 1);
-    if (length > rest.size()) return std::nullopt;
-    field.assign(rest.substr(0, length));
-    rest.remove_prefix(length);
-  }
-  if (!rest.empty()) return std::nullopt;
-  return fields;
-}
-
 std::string JobContext(const std::string& job_id) { return job_id + "/proxy"; }
 std::string HelperContext(const std::string& job_id) { return job_id + "/helper"; }
 std::string AccountContext(std::uint32_t uid) {
@@ -175,14 +144,14 @@ Result<std::string> SealJobProxy(const SecretBox& box, const std::string& job_id
                                  const std::string& list,
                                  const core::ProxyEnvironment& environment) {
   const std::string encoded = EncodeProxyEnvironment(environment);
-  return box.Seal(Pack({list, encoded}), JobContext(job_id));
+  return box.Seal(PackFields({list, encoded}), JobContext(job_id));
 }
 
 std::optional<JobProxySecrets> OpenJobProxy(const SecretBox& box, const std::string& job_id,
                                             std::string_view sealed) {
   auto opened = box.Open(sealed, JobContext(job_id));
   if (!opened) return std::nullopt;
-  auto fields = Unpack(*opened, 2);
+  auto fields = UnpackFields(*opened, 2);
   if (!fields) return std::nullopt;
   return JobProxySecrets{std::move((*fields)[0]), DecodeProxyEnvironment((*fields)[1])};
 }
@@ -191,12 +160,13 @@ std::optional<JobProxySecrets> OpenJobProxy(const SecretBox& box, const std::str
 Result<std::string> SealHelperBinding(const SecretBox& box, const std::string& job_id,
                                       const core::HelperBinding& binding) {
   const std::string flags = std::to_string(binding.flags);
-  if (!binding.identity) return box.Seal(Pack({flags}), HelperContext(job_id));
+  if (!binding.identity) return box.Seal(PackFields({flags}), HelperContext(job_id));
   const core::HelperIdentity& identity = *binding.identity;
   const std::string uid = std::to_string(identity.uid);
   const std::string gid = std::to_string(identity.gid);
-  return box.Seal(Pack({flags, uid, gid, identity.is_admin ? "1" : "0", identity.credential_cache}),
-                  HelperContext(job_id));
+  return box.Seal(
+      PackFields({flags, uid, gid, identity.is_admin ? "1" : "0", identity.credential_cache}),
+      HelperContext(job_id));
 }
 
 std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
@@ -213,13 +183,13 @@ std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
     return static_cast<std::uint32_t>(value);
   };
   core::HelperBinding binding;
-  if (auto flags_only = Unpack(*opened, 1)) {
+  if (auto flags_only = UnpackFields(*opened, 1)) {
     const auto flags = number((*flags_only)[0]);
     if (!flags) return std::nullopt;
     binding.flags = *flags;
     return binding;
   }
-  auto fields = Unpack(*opened, 5);
+  auto fields = UnpackFields(*opened, 5);
   if (!fields) return std::nullopt;
   const auto flags = number((*fields)[0]);
   const auto uid = number((*fields)[1]);
@@ -232,14 +202,14 @@ std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
 
 Result<std::string> SealAccountProxy(const SecretBox& box, std::uint32_t uid,
                                      const std::string& list, const std::string& autoscript_url) {
-  return box.Seal(Pack({list, autoscript_url}), AccountContext(uid));
+  return box.Seal(PackFields({list, autoscript_url}), AccountContext(uid));
 }
 
 std::optional<AccountProxySecrets> OpenAccountProxy(const SecretBox& box, std::uint32_t uid,
                                                     std::string_view sealed) {
   auto opened = box.Open(sealed, AccountContext(uid));
   if (!opened) return std::nullopt;
-  auto fields = Unpack(*opened, 2);
+  auto fields = UnpackFields(*opened, 2);
   if (!fields) return std::nullopt;
   return AccountProxySecrets{std::move((*fields)[0]), std::move((*fields)[1])};
 }

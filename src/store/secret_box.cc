@@ -131,4 +131,35 @@ std::string Sha256(std::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
+SecretString PackFields(std::initializer_list<std::string_view> fields) {
+  std::string packed;
+  for (std::string_view field : fields) {
+    packed += std::to_string(field.size());
+    packed += ':';
+    packed += field;
+  }
+  return SecretString(std::move(packed));
+}
+
+std::optional<std::vector<std::string>> UnpackFields(const SecretString& packed,
+                                                     std::size_t count) {
+  std::string_view rest = packed.reveal();
+  std::vector<std::string> fields(count);
+  for (std::string& field : fields) {
+    const auto colon = rest.find(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    std::size_t length = 0;
+    for (char c : rest.substr(0, colon)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      length = length * 10 + static_cast<std::size_t>(c - '0');
+    }
+    rest.remove_prefix(colon + 1);
+    if (length > rest.size()) return std::nullopt;
+    field.assign(rest.substr(0, length));
+    rest.remove_prefix(length);
+  }
+  if (!rest.empty()) return std::nullopt;
+  return fields;
+}
+
 }  // namespace openbits::store

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "openbits/result.h"
 #include "openbits/secret.h"
@@ -34,5 +37,10 @@ class SecretBox {
 
 // The SHA-256 of `data` (32 raw bytes): how the daemon keeps helper tokens in memory.
 std::string Sha256(std::string_view data);
+
+// What a sealed row holds: fields, each as "<length>:<bytes>".
+SecretString PackFields(std::initializer_list<std::string_view> fields);
+// The `count` fields of a packed value; nullopt when it holds another number or is malformed.
+std::optional<std::vector<std::string>> UnpackFields(const SecretString& packed, std::size_t count);
 
 }  // namespace openbits::store

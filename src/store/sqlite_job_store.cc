@@ -171,42 +171,25 @@ constexpr std::array<std::pair<int, const char*>, 13> kMigrations = {{{1, kSchem
                                                                       {13, kMigrationV13}}};
 static_assert(kMigrations[SqliteJobStore::kProxySealingVersion - 1].second == kMigrationV11);
 
-// What a sealed credential row holds: three length-prefixed fields.
+// What a sealed credential row holds: user, password, credential cache, NTLM user file (rows
+// written before the NTLM user file have three fields).
 SecretString PackCredential(const core::Credential& credential) {
-  std::string packed;
-  for (std::string_view field : {credential.user.reveal(), credential.password.reveal(),
-                                 std::string_view(credential.credential_cache),
-                                 std::string_view(credential.ntlm_user_file)}) {
-    packed += std::to_string(field.size());
-    packed += ':';
-    packed += field;
-  }
-  SecretString secret(std::move(packed));
-  return secret;
+  return PackFields({credential.user.reveal(), credential.password.reveal(),
+                     credential.credential_cache, credential.ntlm_user_file});
 }
 
 std::optional<core::Credential> UnpackCredential(const SecretString& packed) {
-  std::string_view rest = packed.reveal();
-  std::string fields[4];
-  for (std::string& field : fields) {
-    if (rest.empty() && &field == &fields[3]) break;  // rows written before the fourth field
-    const auto colon = rest.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    std::size_t length = 0;
-    for (char c : rest.substr(0, colon)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      length = length * 10 + static_cast<std::size_t>(c - '0');
-    }
-    rest.remove_prefix(colon + 1);
-    if (length > rest.size()) return std::nullopt;
-    field.assign(rest.substr(0, length));
-    rest.remove_prefix(length);
+  auto fields = UnpackFields(packed, 4);
+  if (!fields) {
+    fields = UnpackFields(packed, 3);
+    if (!fields) return std::nullopt;
+    fields->emplace_back();
   }
   core::Credential credential;
-  credential.user = SecretString(std::move(fields[0]));
-  credential.password = SecretString(std::move(fields[1]));
-  credential.credential_cache = std::move(fields[2]);
-  credential.ntlm_user_file = std::move(fields[3]);
+  credential.user = SecretString(std::move((*fields)[0]));
+  credential.password = SecretString(std::move((*fields)[1]));
+  credential.credential_cache = std::move((*fields)[2]);
+  credential.ntlm_user_file = std::move((*fields)[3]);
   return credential;
 }
 
