@@ -16,7 +16,7 @@
 
 namespace openbits::core {
 
-// Persistent job queue. Every call is durable when it returns.
+// Persistent job queue. Every write survives a crash of bitsd when it returns; see SyncDurable.
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -28,6 +28,11 @@ class JobStore {
   // REQUIRES: the temp file's bytes up to file.bytes_committed are already durable.
   virtual Status SaveFileProgress(const Guid& job, std::uint32_t index, const JobFile& file) = 0;
   virtual Status Remove(const Guid& job) = 0;
+  // Every write that returned before this call survives a power loss once it returns. Writes
+  // survive a crash of bitsd (kill -9) as soon as they return; a store may batch the syncs
+  // of many writes into one (group commit), so callers ask for this only where a promise
+  // depends on it: before FileTransferred is signalled and before Complete moves files.
+  virtual Status SyncDurable() { return Ok(); }
 };
 
 // Who a job's local files belong to; file operations run with this identity.
@@ -185,6 +190,32 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual std::unique_ptr<TransferSession> OpenSession() = 0;
+};
+
+// The event-driven engine (docs/architecture.md, "Engine"): many downloads in flight at once on
+// a few engine threads, instead of one blocking TransferSession per job thread. A JobRun
+// starts one download per file it fetches (several at once with parallel files) and hears
+// back through the sink and `done`; it never waits for the network.
+using DownloadId = std::uint64_t;
+
+class TransferEngine {
+ public:
+  virtual ~TransferEngine() = default;
+  using DoneCallback = std::function<void(Status)>;
+  // Starts `request` and returns at once. The sink's calls, then `done` exactly once, come
+  // from an engine thread, one at a time for this download; `done` gets what
+  // TransferSession::Download would return (kAborted after Stop or sink.StopRequested()).
+  // The sink must stay alive until `done` has returned. Never calls `done` from inside Start.
+  virtual DownloadId Start(DownloadRequest request, DownloadSink& sink, DoneCallback done) = 0;
+  // Asks a download to stop promptly; its `done` still follows. Any thread, also from inside
+  // the download's own callbacks; an id that finished already is ignored.
+  virtual void Stop(DownloadId download) = 0;
+  // The rate budget of one download in bytes per second (0: none), changeable at any moment:
+  // where rate limits, schedules and yielding to foreground traffic will act.
+  virtual void SetRateLimit(DownloadId download, std::uint64_t bytes_per_second) = 0;
+  // Stops every download and returns once every `done` has returned; Start fails afterwards
+  // (its `done` gets kAborted).
+  virtual void Shutdown() = 0;
 };
 
 // Notifications towards the job owner. Called with no JobManager lock held.
