@@ -2,6 +2,7 @@
 // transfer to TRANSFERRED, against the in-memory fakes, with N jobs already in the queue.
 // The rate must not fall as N grows (each call and each scheduler event is O(log N)).
 //   queue_bench [jobs_per_round=2000] [queue sizes...=100 10000 100000]
+// (Before this was O(log N), a round at 100,000 took minutes: give it fewer jobs.)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/log.h"
 #include "core/job_manager.h"
 #include "core/system_clock.h"
 #include "fakes/fake_ports.h"
@@ -84,6 +86,7 @@ void Round(std::size_t queue_size, int jobs) {
 }  // namespace openbits
 
 int main(int argc, char** argv) {
+  openbits::log::Init("warn");
   const int jobs = argc > 1 ? std::atoi(argv[1]) : 2000;
   std::vector<std::size_t> sizes;
   for (int i = 2; i < argc; ++i) sizes.push_back(std::strtoull(argv[i], nullptr, 10));
