@@ -77,8 +77,9 @@ void Round(std::size_t queue_size, int jobs) {
     }
   }
   const double all = Seconds(start);
-  std::printf("queue %7zu: %d x (CreateJob+AddFiles+Resume) %8.0f jobs/s; transferred %8.0f jobs/s\n",
-              queue_size, jobs, jobs / calls, jobs / all);
+  std::printf(
+      "queue %7zu: %d x (CreateJob+AddFiles+Resume) %8.0f jobs/s; transferred %8.0f jobs/s\n",
+      queue_size, jobs, jobs / calls, jobs / all);
   std::fflush(stdout);
 }
 
