@@ -82,7 +82,7 @@ TEST_F(JobTimersTest, ATransientErrorIsRetriedWhenTheClockPassesTheRetryDelay) {
   EXPECT_EQ(transport_.Downloads("http://h/ok"), 1);
 }
 
-TEST_F(JobTimersTest, AJobIdleForTheInactivityTimeoutIsCancelledAndItsTempFilesGo) {
+TEST_F(JobTimersTest, AJobIdleForTheInactivityTimeoutIsCancelledAndANewerOneStays) {
   const Guid idle = NewJob("http://h/a", "/d/idle");
   clock_.Advance(std::chrono::seconds(options_.job_inactivity_timeout) / 2);
   const Guid touched = NewJob("http://h/b", "/d/touched");  // active half a timeout later
@@ -152,6 +152,46 @@ TEST_F(JobTimersTest, AJobWaitingForTheStoreGoesOnWhenTheRetryDelayIsOver) {
   clock_.Advance(std::chrono::seconds(kDefaultMinimumRetryDelaySeconds) + 1s);
   ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
   EXPECT_EQ(store_.Get(id).state, JobState::kTransferred);
+}
+
+// The per-user limit, EnumJobs and one user's ListJobs read the index of each owner's jobs:
+// it follows a takeover, a cancel and a completion.
+TEST_F(JobTimersTest, LimitsAndListingsFollowOwnersThroughTakeoverCancelAndComplete) {
+  options_.max_jobs_per_user = 3;
+  StartManager();
+  const Caller admin{1500, 1500, true};
+  const Caller bob{1001, 1001, false};
+  transport_.Serve("http://h/a", "a");
+  std::vector<Guid> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(NewJob("http://h/a", "/d/" + std::to_string(i)));
+  ASSERT_TRUE(manager_->CreateJob(bob, "bob's", JobType::kDownload));
+  EXPECT_EQ(manager_->CreateJob(alice_, "fourth", JobType::kDownload).error().code(),
+            hr::BG_E_TOO_MANY_JOBS_PER_USER);
+
+  ASSERT_TRUE(manager_->TakeOwnership(admin, mine[0]));
+  ASSERT_TRUE(manager_->Cancel(alice_, mine[1]));
+  ASSERT_TRUE(manager_->Resume(alice_, mine[2]));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(mine[2]) == JobState::kTransferred; }));
+  ASSERT_TRUE(manager_->Complete(alice_, mine[2]));
+  std::vector<Guid> now_mine;
+  for (int i = 0; i < 3; ++i) now_mine.push_back(NewJob("http://h/a", "/d/n" + std::to_string(i)));
+  EXPECT_EQ(manager_->CreateJob(alice_, "fourth", JobType::kDownload).error().code(),
+            hr::BG_E_TOO_MANY_JOBS_PER_USER);
+
+  std::sort(now_mine.begin(), now_mine.end());
+  EXPECT_EQ(*manager_->EnumJobs(alice_, false), now_mine);
+  EXPECT_EQ(*manager_->EnumJobs(admin, false), std::vector<Guid>{mine[0]});
+  // One page at a time, each continuing after the last: alice's jobs only, in GUID order.
+  std::vector<Guid> listed;
+  std::optional<Guid> after;
+  do {
+    auto page = manager_->ListJobs(alice_, after, 1, false);
+    ASSERT_TRUE(page);
+    for (const JobSummary& job : page->jobs) listed.push_back(job.id);
+    after = page->next;
+  } while (after);
+  EXPECT_EQ(listed, now_mine);
+  EXPECT_EQ(manager_->ListJobs(admin, std::nullopt, 100, true)->jobs.size(), 5u);
 }
 
 // Job creation fell to 62 jobs/s with 8,000-10,000 jobs queued: CreateJob counted every job,
