@@ -202,7 +202,11 @@ TEST_F(StoreCommitTest, StatementsArePreparedOncePerConnection) {
   job.state = JobState::kTransferring;
   ASSERT_TRUE(store->Save(job));
   ASSERT_TRUE(store->SaveFileProgress(job.id, 0, job.files[0]));
+  core::Job removed = JobOf(2);
+  ASSERT_TRUE(store->Save(removed));
+  ASSERT_TRUE(store->Remove(removed.id));
   ASSERT_TRUE(store->LoadAll());
+  // Every statement the loop uses has run once.
   const std::uint64_t prepared = store->statements_prepared();
   for (int round = 1; round <= 50; ++round) {
     core::Job other = JobOf(2);
