@@ -1,11 +1,24 @@
 #include "store/wal_syncer.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include "base/log.h"
 
 namespace openbits::store {
 
 WalSyncer::WalSyncer(std::function<Status()> sync, std::chrono::milliseconds max_lag)
-    : sync_(std::move(sync)), max_lag_(max_lag), thread_([this] { Background(); }) {}
+    : sync_(std::move(sync)), max_lag_(max_lag) {
+  // The thread takes no process signal: bitsd waits for SIGTERM on its bus loop (a signalfd,
+  // with the signal blocked in every thread), and a thread started before that blocks it
+  // would take the signal's default action, killing the daemon without a clean shutdown.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  thread_ = std::thread([this] { Background(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
 
 WalSyncer::~WalSyncer() {
   {
