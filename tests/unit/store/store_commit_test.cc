@@ -337,5 +337,27 @@ TEST_F(StoreCommitTest, AWriteThatReturnedSurvivesKill9) {
   }
 }
 
+// bitsd blocks SIGTERM in its threads only once its bus loop starts, after the store opened,
+// and waits for it on a signalfd: a thread of the store must not take the signal instead.
+TEST_F(StoreCommitTest, TheStoreThreadTakesNoProcessSignal) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = SqliteJobStore::Open(path_, secrets_);
+    if (!store) _exit(2);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, nullptr);  // as the bus loop does
+    kill(getpid(), SIGTERM);
+    const timespec limit{5, 0};
+    _exit(sigtimedwait(&term, nullptr, &limit) == SIGTERM ? 0 : 3);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the child died of signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
 }  // namespace
 }  // namespace openbits::store
