@@ -194,6 +194,14 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
   std::vector<core::Job> jobs;
   std::unordered_map<std::string, std::size_t> by_id;
   {
+    // Sized once: a growing vector of jobs would copy them (Job's move may throw).
+    CachedStatement count = statements_.Get("SELECT count(*) FROM jobs");
+    if (count.ok() && count.Step() == SQLITE_ROW) {
+      jobs.reserve(static_cast<std::size_t>(count.Int(0)));
+      by_id.reserve(static_cast<std::size_t>(count.Int(0)));
+    }
+  }
+  {
     CachedStatement row = statements_.Get(Sql().select_jobs.c_str());
     if (!row.ok()) return SqliteError(db_, "read jobs");
     int rc;
