@@ -266,7 +266,6 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
   }
-  std::vector<bool> credentials_lost(jobs.size(), false);
   {
     CachedStatement row = statements_.Get(
         "SELECT job_id, target, scheme, implicit, sealed FROM credentials "
@@ -286,7 +285,6 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
         // The job stays usable without this slot; the log says why (never what).
         Log()->error("Failed to decrypt credentials of job={} target={} scheme={}", id, target,
                      scheme);
-        credentials_lost[it->second] = true;
         continue;
       }
       credential->target = static_cast<AuthTarget>(target);
@@ -295,14 +293,6 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
       jobs[it->second].credentials.Set(std::move(*credential));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read credentials");
-  }
-  // What is on disk now, for the next Save's delta. What could not be opened counts as
-  // unknown, so that the next Save writes it again (as it would have been written before).
-  written_.clear();
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    JobImage image = ImageOf(jobs[i]);
-    if (credentials_lost[i]) image.credentials.reset();
-    written_.emplace(jobs[i].id, std::move(image));
   }
   return jobs;
 }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,16 @@ class ScratchStore {
   std::shared_ptr<const SecretBox> secrets_;
   std::unique_ptr<SqliteJobStore> store_;
 };
+
+// The process's peak resident set (VmHWM), in MiB.
+double PeakRssMib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
 
 core::Job MakeJob(std::uint32_t files) {
   core::Job job;
@@ -165,6 +176,7 @@ void BM_LoadAll(benchmark::State& state) {
     benchmark::DoNotOptimize(jobs);
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(count));
+  state.counters["peak_rss_MiB"] = PeakRssMib();
 }
 BENCHMARK(BM_LoadAll)->Arg(10)->Arg(100000)->Unit(benchmark::kMillisecond);
 
