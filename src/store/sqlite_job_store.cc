@@ -92,6 +92,7 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
   }
   // The migrations were committed with synchronous=NORMAL like every write: durable now.
   OPENBITS_RETURN_IF_ERROR(store->SyncDurable());
+  store->StartCheckpointer();
 
   // Queues from before the marker existed get it now, if they hold jobs.
   store->held_jobs_marked_ = std::filesystem::exists(HeldJobsMarkerPath(path));
@@ -116,10 +117,12 @@ SqliteJobStore::SqliteJobStore(sqlite3* db, std::string path,
       statements_(db),
       path_(std::move(path)),
       secrets_(std::move(secrets)),
-      syncer_(std::make_unique<WalSyncer>([this] { return SyncWal(); }, kMaxSyncLag)) {}
+      syncer_(std::make_unique<WalSyncer>([this] { return SyncWal(); }, kMaxSyncLag,
+                                          [this] { Checkpoint(); })) {}
 
 SqliteJobStore::~SqliteJobStore() {
-  syncer_.reset();  // the last sync, and no sync running while the connection closes
+  syncer_.reset();  // the last sync, and no sync or checkpoint running while connections close
+  sqlite3_close(checkpointer_);
   std::lock_guard lock(mutex_);
   statements_.Clear();
   sqlite3_close(db_);
@@ -187,6 +190,45 @@ Status SqliteJobStore::SyncWal() {
 }
 
 Status SqliteJobStore::SyncDurable() { return syncer_->SyncDurable(); }
+
+void SqliteJobStore::StartCheckpointer() {
+  // A connection knows the file is in WAL mode (and opens the log) only once it read it.
+  if (sqlite3_open_v2(path_.c_str(), &checkpointer_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK ||
+      sqlite3_exec(checkpointer_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr,
+                   nullptr, nullptr) != SQLITE_OK) {
+    Log()->warn("Failed to open a checkpointing connection to {}: {}; writers checkpoint", path_,
+                sqlite3_errmsg(checkpointer_));
+    sqlite3_close(checkpointer_);
+    checkpointer_ = nullptr;
+    return;
+  }
+  sqlite3_busy_timeout(checkpointer_, 0);
+  std::lock_guard lock(mutex_);
+  // A hook of our own replaces SQLite's automatic checkpoint, which would run in the commit
+  // of a writer (copying pages and two fsyncs, under the locks of its caller).
+  sqlite3_wal_hook(
+      db_,
+      [](void* store, sqlite3*, const char*, int frames) {
+        if (frames >= kCheckpointFrames) {
+          static_cast<SqliteJobStore*>(store)->syncer_->CheckpointWanted();
+        }
+        return SQLITE_OK;
+      },
+      this);
+}
+
+void SqliteJobStore::Checkpoint() {
+  if (checkpointer_ == nullptr) return;
+  int frames = 0;
+  int done = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    Log()->warn("Failed to checkpoint the job database {}: {}", path_,
+                sqlite3_errmsg(checkpointer_));
+  }
+}
 
 Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
   std::lock_guard lock(mutex_);

@@ -30,6 +30,9 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   // How long a write may wait for its fdatasync when nobody calls SyncDurable: what a power
   // loss can take from a store that was not asked.
   static constexpr std::chrono::milliseconds kMaxSyncLag{10};
+  // WAL frames after which the syncer's thread checkpoints the log into the database (on a
+  // connection of its own, PASSIVE: writers go on meanwhile). Writers never checkpoint.
+  static constexpr int kCheckpointFrames = 1000;
 
   // Opens (creating if needed) the database, checks its integrity and migrates it to the
   // current schema. A file that fails the check is moved aside to "<path>.corrupt-<time>"
@@ -81,6 +84,10 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   Status InsertFile(const std::string& id, std::uint32_t index, const core::JobFile& file);
   // fdatasync of the write-ahead log (WalSyncer's sync), without mutex_ held.
   Status SyncWal();
+  // Opens the checkpointing connection and takes checkpoints away from the writers.
+  void StartCheckpointer();
+  // On the syncer's thread: a PASSIVE checkpoint on checkpointer_.
+  void Checkpoint();
 
   mutable std::mutex mutex_;
   sqlite3* db_;                // guarded by mutex_
@@ -90,6 +97,9 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   std::shared_ptr<const SecretBox> secrets_;
   // What this store last wrote of each job it wrote. Guarded by mutex_.
   std::map<Guid, JobImage> written_;
+  // The syncer thread's own connection, for checkpoints (null: writers checkpoint, as SQLite
+  // does by default).
+  sqlite3* checkpointer_ = nullptr;
   std::unique_ptr<WalSyncer> syncer_;  // last: stopped (with a final sync) first
 };
 

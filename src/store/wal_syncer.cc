@@ -7,8 +7,9 @@
 
 namespace openbits::store {
 
-WalSyncer::WalSyncer(std::function<Status()> sync, std::chrono::milliseconds max_lag)
-    : sync_(std::move(sync)), max_lag_(max_lag) {
+WalSyncer::WalSyncer(std::function<Status()> sync, std::chrono::milliseconds max_lag,
+                     std::function<void()> checkpoint)
+    : sync_(std::move(sync)), max_lag_(max_lag), checkpoint_(std::move(checkpoint)) {
   // The thread takes no process signal: bitsd waits for SIGTERM on its bus loop (a signalfd,
   // with the signal blocked in every thread), and a thread started before that blocks it
   // would take the signal's default action, killing the daemon without a clean shutdown.
@@ -47,6 +48,16 @@ void WalSyncer::Wrote() {
   if (wake) changed_.notify_all();
 }
 
+void WalSyncer::CheckpointWanted() {
+  if (!checkpoint_) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (checkpoint_wanted_) return;
+    checkpoint_wanted_ = true;
+  }
+  changed_.notify_all();
+}
+
 Status WalSyncer::SyncDurable() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = written_;
@@ -82,6 +93,13 @@ Status WalSyncer::RunSync(std::unique_lock<std::mutex>& lock) {
 void WalSyncer::Background() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (checkpoint_wanted_) {
+      checkpoint_wanted_ = false;
+      lock.unlock();
+      checkpoint_();
+      lock.lock();
+      continue;
+    }
     if (!dirty_ || syncing_) {
       changed_.wait(lock);
       continue;

@@ -22,7 +22,9 @@ class WalSyncer {
   // `sync` makes every commit that returned before it was called durable (an fdatasync of the
   // log). It runs on the calling thread of SyncDurable or on the syncer's own thread, never
   // twice at once.
-  WalSyncer(std::function<Status()> sync, std::chrono::milliseconds max_lag);
+  // `checkpoint` (may be empty) runs on the syncer's thread after CheckpointWanted().
+  WalSyncer(std::function<Status()> sync, std::chrono::milliseconds max_lag,
+            std::function<void()> checkpoint = {});
   // Syncs what is still pending, then stops the thread.
   ~WalSyncer();
   WalSyncer(const WalSyncer&) = delete;
@@ -32,6 +34,8 @@ class WalSyncer {
   void Wrote();
   // Every commit counted by Wrote() before this call is durable when it returns Ok.
   Status SyncDurable();
+  // The log has grown: run `checkpoint` soon, on the syncer's thread (off the writers' path).
+  void CheckpointWanted();
   std::uint64_t syncs() const;
 
  private:
@@ -42,6 +46,7 @@ class WalSyncer {
 
   const std::function<Status()> sync_;
   const std::chrono::milliseconds max_lag_;
+  const std::function<void()> checkpoint_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::uint64_t written_ = 0;  // commits counted so far
@@ -50,6 +55,7 @@ class WalSyncer {
   bool dirty_ = false;             // a commit is not covered by a sync that ran or runs
   Clock::time_point dirty_since_;  // when the oldest such commit returned
   std::uint64_t syncs_ = 0;
+  bool checkpoint_wanted_ = false;
   bool stopping_ = false;
   std::thread thread_;  // last: starts once the rest is ready
 };

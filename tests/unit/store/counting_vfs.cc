@@ -11,10 +11,13 @@ CountingVfs* CountingVfs::instance_ = nullptr;
 struct CountingVfs::File {
   sqlite3_file base;
   bool wal;
+  bool main_db;
   sqlite3_file* real() { return reinterpret_cast<sqlite3_file*>(this + 1); }
 };
 
 namespace {
+
+thread_local std::uint64_t db_syncs_here = 0;
 
 using File = CountingVfs::File;
 File* Of(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
@@ -35,6 +38,10 @@ int Truncate(sqlite3_file* f, sqlite3_int64 size) {
 int Sync(sqlite3_file* f, int flags) {
   const std::uint64_t covered = Vfs().wal_writes_.load();
   const int rc = Real(f)->pMethods->xSync(Real(f), flags);
+  if (Of(f)->main_db && rc == SQLITE_OK) {
+    ++Vfs().db_syncs_;
+    ++db_syncs_here;
+  }
   if (Of(f)->wal && rc == SQLITE_OK) {
     ++Vfs().wal_syncs_;
     std::uint64_t seen = Vfs().wal_writes_synced_.load();
@@ -99,6 +106,7 @@ int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int
   File* ours = Of(file);
   ours->base.pMethods = nullptr;
   ours->wal = (flags & SQLITE_OPEN_WAL) != 0;
+  ours->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
   sqlite3_vfs* real = Vfs().real_;
   const int rc = real->xOpen(real, name, ours->real(), flags, out_flags);
   if (ours->real()->pMethods != nullptr) ours->base.pMethods = &kMethods;
@@ -133,6 +141,8 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
 }
 
 }  // namespace
+
+std::uint64_t CountingVfs::db_syncs_on_this_thread() { return db_syncs_here; }
 
 CountingVfs::CountingVfs() {
   if (instance_ != nullptr) std::abort();  // one at a time

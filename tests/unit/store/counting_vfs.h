@@ -25,6 +25,10 @@ class CountingVfs {
   // to there is on the disk.
   std::uint64_t wal_writes_synced() const { return wal_writes_synced_.load(); }
 
+  // Syncs of a main database file (what a checkpoint does), in all and on the calling thread.
+  std::uint64_t db_syncs() const { return db_syncs_.load(); }
+  static std::uint64_t db_syncs_on_this_thread();
+
   // For the wrapper's callbacks.
   struct File;
   static CountingVfs* instance_;
@@ -32,6 +36,7 @@ class CountingVfs {
   std::atomic<std::uint64_t> wal_writes_{0};
   std::atomic<std::uint64_t> wal_syncs_{0};
   std::atomic<std::uint64_t> wal_writes_synced_{0};
+  std::atomic<std::uint64_t> db_syncs_{0};
 
  private:
   sqlite3_vfs vfs_{};

@@ -399,5 +399,32 @@ TEST_F(StoreCommitTest, TheStoreThreadTakesNoProcessSignal) {
       << "the child died of signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+// A checkpoint copies the log into the database and syncs both: it runs on the store's own
+// thread, never in the commit of a writer (which may hold its caller's locks).
+TEST_F(StoreCommitTest, WritersNeverCheckpoint) {
+  testing::CountingVfs vfs;
+  auto store = OpenStore();
+  core::Job job = JobOf(64);
+  ASSERT_TRUE(store->Save(job));
+  const std::uint64_t here_before = testing::CountingVfs::db_syncs_on_this_thread();
+  const std::uint64_t before = vfs.db_syncs();
+  // Several times kCheckpointFrames frames of the log.
+  for (int round = 1; round <= 60; ++round) {
+    for (std::uint32_t index = 0; index < 64; ++index) {
+      job.files[index].bytes_committed = static_cast<std::uint64_t>(round);
+      ASSERT_TRUE(store->SaveFileProgress(job.id, index, job.files[index]));
+    }
+  }
+  EXPECT_EQ(testing::CountingVfs::db_syncs_on_this_thread(), here_before)
+      << "a writer synced the database file: it ran a checkpoint";
+  // The checkpoints ran elsewhere, and kept the log from growing without bound.
+  const auto start = steady_clock::now();
+  while (vfs.db_syncs() == before && steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GT(vfs.db_syncs(), before);
+  EXPECT_LT(fs::file_size(path_ + "-wal"), 16u << 20);
+}
+
 }  // namespace
 }  // namespace openbits::store
