@@ -2,7 +2,8 @@
 // since the store last wrote the job: a state change is one row) with statements prepared once,
 // committed to the write-ahead log with synchronous=NORMAL (a write that returned survives kill
 // -9) and made durable against power loss by group commit (WalSyncer: SyncDurable, and in the
-// background within kMaxSyncLag). Schema and what is durable when: docs/storage-schema.md.
+// background within kMaxSyncLag); checkpoints run on the syncer's thread, never in a writer's
+// commit. Schema and what is durable when: docs/storage-schema.md.
 #pragma once
 
 #include <chrono>
