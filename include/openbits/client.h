@@ -252,6 +252,10 @@ class Client {
   // A helper token lending this process's identity (and its KRB5CCNAME) to one job, valid
   // once and for a few minutes: give it to the job's owner for Job::SetHelperToken.
   Result<SecretString> CreateHelperToken();
+  // An administrator's token lending user `uid`'s identity, with `credential_cache` (that
+  // user's KRB5CCNAME, "" = its default cache). E_ACCESSDENIED for a non-administrator.
+  Result<SecretString> CreateHelperTokenFor(std::uint32_t uid,
+                                            const std::string& credential_cache = "");
 
  private:
   explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}

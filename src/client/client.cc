@@ -246,6 +246,13 @@ Result<SecretString> Client::CreateHelperToken() {
       [&] { return SecretString(connection_->manager().CreateHelperToken(ccache ? ccache : "")); });
 }
 
+Result<SecretString> Client::CreateHelperTokenFor(std::uint32_t uid,
+                                                  const std::string& credential_cache) {
+  return Call([&] {
+    return SecretString(connection_->manager().CreateHelperTokenFor(uid, credential_cache));
+  });
+}
+
 Result<std::optional<AccountProxySettings>> Client::GetAccountProxy(std::uint32_t uid) {
   return Call([&]() -> std::optional<AccountProxySettings> {
     auto [set, mode, list, bypass, url] = connection_->manager().GetAccountProxy(uid);

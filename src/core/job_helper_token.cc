@@ -8,13 +8,36 @@ namespace openbits::core {
 
 Result<SecretString> JobManager::CreateHelperToken(const Caller& caller,
                                                    const std::string& credential_cache) {
+  return CreateHelperTokenFor(caller, caller, credential_cache);
+}
+
+Result<SecretString> JobManager::CreateHelperTokenFor(const Caller& caller, const Caller& lender,
+                                                      const std::string& credential_cache) {
   if (credential_cache.size() > kMaxCredentialCacheLength) {
     return Error::InvalidArg("the credential cache name is longer than " +
                              std::to_string(kMaxCredentialCacheLength) + " bytes");
   }
+  if (lender.uid != caller.uid) {
+    // BITS: an administrator may mint a token for any user; nobody else lends another's.
+    if (!caller.is_admin) {
+      return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
+                   "only an administrator may create a helper token for another user (uid " +
+                       std::to_string(lender.uid) + ")");
+    }
+    if (options_.user_exists && !options_.user_exists(lender.uid)) {
+      return Error::InvalidArg("no user has uid " + std::to_string(lender.uid));
+    }
+  }
+  // The administrator bit is the lent identity's: a token lending an administrator is bound
+  // only by an administrator, whoever minted it.
   auto token = helper_tokens_.Mint(
-      HelperIdentity{caller.uid, caller.gid, caller.is_admin, credential_cache});
-  if (token) Log()->info("helper token minted for uid {}", caller.uid);
+      HelperIdentity{lender.uid, lender.gid, lender.is_admin, credential_cache});
+  if (!token) return token;
+  if (lender.uid == caller.uid) {
+    Log()->info("helper token minted for uid {}", lender.uid);
+  } else {
+    Log()->info("helper token minted for uid {} by administrator uid {}", lender.uid, caller.uid);
+  }
   return token;
 }
 

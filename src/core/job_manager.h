@@ -194,6 +194,10 @@ class JobManager {
   // Helper tokens (core/helper_tokens.h). CreateHelperToken: a token lending the caller's
   // identity, with `credential_cache` (its KRB5CCNAME, "" = default) as its Kerberos cache.
   Result<SecretString> CreateHelperToken(const Caller& caller, const std::string& credential_cache);
+  // The same lending `lender`'s identity: only an administrator may name another user
+  // (E_ACCESSDENIED); a uid that names no user is E_INVALIDARG.
+  Result<SecretString> CreateHelperTokenFor(const Caller& caller, const Caller& lender,
+                                            const std::string& credential_cache);
   // SetHelperToken: the job's owner or an administrator; the token is used up.
   Status SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token);
   Status ClearHelperToken(const Caller& caller, const Guid& id);

@@ -358,6 +358,42 @@ TEST_F(HelperTokenTest, AHelperUserDeletedBeforeTheTransferFailsTheJobWithTokenR
       << error->description;
 }
 
+// "An administrator may mint [a token] for any user": root mints one lending alice's identity
+// and her ticket cache; the system account binds it (alice is no administrator, so a
+// non-administrator may) and squid sees alice. Bob may not mint one of alice's.
+TEST_F(HelperTokenTest, AnAdministratorMintsATokenForAnotherUserAndOthersMayNot) {
+  const auto refused =
+      As(bob_, bob_cache_, {"/util", "/createhelpertoken", "/user", "openbits-alice"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.out + refused.err).find("E_ACCESSDENIED"), std::string::npos)
+      << refused.out << refused.err;
+  EXPECT_NE((refused.out + refused.err).find("only an administrator"), std::string::npos)
+      << refused.out << refused.err;
+  const auto unknown = harness::Run(Bitsadmin({"/util", "/createhelpertoken", "/user", "4000123"}));
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE((unknown.out + unknown.err).find("no user has uid 4000123"), std::string::npos)
+      << unknown.out << unknown.err;
+
+  const Guid id = CreateSystemJob("minted", "minted");
+  ASSERT_EQ(
+      AsSystem({"/setproxysettings", "minted", "OVERRIDE", squid_->Address(), "NULL"}).exit_code,
+      0);
+  const auto minted = harness::Run(
+      Bitsadmin({"/util", "/createhelpertoken", "/user", "openbits-alice", alice_cache_}));
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  ASSERT_EQ(minted.out.size(), 65u) << minted.out;
+  const auto bound = AsSystem({"/sethelpertoken", "minted", minted.out.substr(0, 64)});
+  ASSERT_EQ(bound.exit_code, 0) << bound.out << bound.err;
+  EXPECT_EQ(AsSystem({"/gethelpertokensid", "minted"}).out,
+            "uid:" + std::to_string(alice_.uid) + " (openbits-alice)\n");
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "minted", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(ResumeAndWait("minted", id), JobState::kTransferred)
+      << client_->OpenJob(id).GetError()->description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("minted") == "alice@TEST.LOCAL"; }))
+      << ProxyUserOf("minted");
+  EXPECT_EQ(ServerUserOf("minted"), "alice@TEST.LOCAL");
+}
+
 // The binding persists with the job (encrypted): a restart between SetHelperToken and the
 // transfer changes nothing.
 TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {
