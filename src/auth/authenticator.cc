@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "auth/user_files.h"
 #include "identity/users.h"
 
 namespace openbits::auth {
@@ -104,14 +105,15 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
       return MakeNegotiate(*credential, identity_, Refusals(scheme) > 0);
     case AuthScheme::kNtlm:
       if (credential->implicit) {
-        // Logon credentials for NTLM: the caller's NTLM_USER_FILE, as gss-ntlmssp uses it.
-        if (credential->ntlm_user_file.empty()) {
-          return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
-                       "implicit NTLM credentials need the caller's NTLM_USER_FILE "
-                       "(DOMAIN:USER:PASSWORD, readable by its owner only)");
+        // Logon credentials for NTLM: the caller's NTLM_USER_FILE, as gss-ntlmssp uses it,
+        // else the identity's own account file ([auth] ntlm_user_file), read as the identity.
+        std::string path = credential->ntlm_user_file;
+        if (path.empty()) {
+          auto own = ExpandUserPath(policy_.ntlm_user_file, identity_.uid);
+          if (!own) return own.error();
+          path = std::move(*own);
         }
-        auto account =
-            NtlmCredentialFromUserFile(credential->ntlm_user_file, FileOwnerOf(identity_));
+        auto account = NtlmCredentialFromUserFile(path, FileOwnerOf(identity_));
         if (!account) return account.error();
         return MakeNtlm(*account, policy_.lm_compatibility_level);
       }

@@ -30,6 +30,11 @@ struct AuthPolicy {
   std::uint32_t lm_compatibility_level = 3;
   // Basic sends the password in the clear: over plain http only when this is set.
   bool allow_basic_over_http = false;
+  // The identity's own NTLM account file (DOMAIN:USER:PASSWORD lines, readable by it alone),
+  // used for implicit NTLM when the client sent no NTLM_USER_FILE: without SetCredentials
+  // under use_lm_compat 0 or 1, or after SetCredentials(..., NULL, NULL) from a client that
+  // sent none, or for a helper identity. "%{home}" and "%{uid}" are the identity's.
+  std::string ntlm_user_file = "%{home}/.ntlm_user";
   // [auth] passport_nexus_url: where Passport finds its login server (default: none).
   std::string passport_nexus_url;
 };
