@@ -161,6 +161,11 @@ class Job {
   Status SetDynamicContent(bool enable);
   Status SetHighPerformance(bool enable);
   Status SetMaxDownloadSize(std::uint64_t bytes);
+  // USE_STORED_CREDENTIALS: BG_AUTH_TARGET_PROXY (2) uses the identity's stored proxy
+  // credentials (~/.netrc); 0 turns it off; anything else is
+  // BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED.
+  Status SetUseStoredCredentials(std::uint32_t targets);
+  Result<std::uint32_t> GetUseStoredCredentials();
   Status SetMinimumNotificationInterval(std::uint32_t milliseconds);
   Result<bool> GetDynamicContent();
   Result<bool> GetHighPerformance();

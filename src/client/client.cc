@@ -527,6 +527,13 @@ Status Job::SetHighPerformance(bool enable) {
 Status Job::SetMaxDownloadSize(std::uint64_t bytes) {
   return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMaxDownloadSize, bytes);
 }
+Status Job::SetUseStoredCredentials(std::uint32_t targets) {
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kUseStoredCredentials, targets);
+}
+Result<std::uint32_t> Job::GetUseStoredCredentials() {
+  return GetJobProperty<std::uint32_t>(*connection_->Job(id_),
+                                       JobPropertyId::kUseStoredCredentials);
+}
 Status Job::SetMinimumNotificationInterval(std::uint32_t milliseconds) {
   return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMinimumNotificationIntervalMs,
                         milliseconds);

@@ -180,6 +180,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         http_method = job.http_method;
         client_certificate = job.client_certificate;
         credentials = job.credentials;
+        credentials.UseStored(job.helper.stored_credentials);
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
         network = NetworkIdentityOf(job, credentials);

@@ -97,6 +97,11 @@ const std::map<std::string, Setter>& Keys() {
          c.curl.auth.ntlm_user_file = v;
          return v.starts_with("/") || v.starts_with("%{home}/");
        }},
+      {"auth.stored_credentials_file",
+       [](Config& c, const std::string& v) {
+         c.curl.auth.stored_credentials_file = v;
+         return v.starts_with("/") || v.starts_with("%{home}/");
+       }},
       {"auth.passport_nexus_url",
        [](Config& c, const std::string& v) {
          c.curl.auth.passport_nexus_url = v;
