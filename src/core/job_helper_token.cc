@@ -68,6 +68,18 @@ Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
     // A run acting as the helper cannot go on without it (BITS: BG_E_TOKEN_REQUIRED).
     const bool in_use = entry.job.helper.identity && entry.job.helper.flags != 0 &&
                         entry.worker_running && entry.control && !entry.control->stop;
+    // Temp files written as the helper (BG_TOKEN_LOCAL_FILE) become the owner's, who writes
+    // them from now on: otherwise a resumed job could neither reopen nor delete them (0600,
+    // the helper's). Done under the lock so that no run of the job opens them in between.
+    if (entry.job.helper.Lends(kTokenLocalFile)) {
+      const FileOwner owner{entry.job.owner_uid, entry.job.owner_gid};
+      for (const JobFile& file : entry.job.files) {
+        if (auto given = files_.GiveTemp(owner, file.temp_path); !given) {
+          Log()->warn("job={} the helper's temp file {} stays the helper's: {}", id.ToString(),
+                      file.temp_path, given.error().message());
+        }
+      }
+    }
     Job changed = entry.job;
     changed.helper.identity.reset();
     changed.times.modification_us = clock_.NowUs();
@@ -85,6 +97,22 @@ Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
   scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
   return Ok();
+}
+
+Status JobManager::CheckHelperIdentity(const Guid& id, std::uint64_t run_id) {
+  std::optional<std::uint32_t> helper_uid;
+  {
+    MutexLock lock(mutex_);
+    const Entry* entry = FindRun(id, run_id);
+    if (!entry) return Ok();
+    const HelperBinding& helper = entry->job.helper;
+    if (helper.identity && helper.flags != 0) helper_uid = helper.identity->uid;
+  }
+  // The user database is asked without the lock (NSS may be slow or remote).
+  if (!helper_uid || !options_.user_exists || options_.user_exists(*helper_uid)) return Ok();
+  return Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+               "the helper identity (uid " + std::to_string(*helper_uid) +
+                   ") no longer exists: bind a new helper token or clear it");
 }
 
 Status JobManager::SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {

@@ -298,6 +298,9 @@ class JobManager {
       EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                       std::uint64_t durable_bytes) EXCLUDES(mutex_);
+  // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists
+  // (job_helper_token.cc); checked when a file starts and at every checkpoint.
+  Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
   // Records the file as complete; an error when the store could not record it (the file is
   // then not complete).
   Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,

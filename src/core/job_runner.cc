@@ -93,6 +93,7 @@ class JobManager::FileSink : public DownloadSink {
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
+    OPENBITS_RETURN_IF_ERROR(manager_.CheckHelperIdentity(id_, run_id_));
     if (written_ == committed_) return Ok();
     OPENBITS_RETURN_IF_ERROR(temp_.Sync());
     OPENBITS_RETURN_IF_ERROR(manager_.OnCheckpoint(id_, run_id_, index_, written_));
