@@ -181,10 +181,10 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         http_method = job.http_method;
         client_certificate = job.client_certificate;
         credentials = job.credentials;
-        credentials.UseStored(job.helper.stored_credentials);
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
         network = NetworkIdentityOf(job, credentials);
+        credentials.UseStored(job.helper.stored_credentials);
         if (job.helper.identity && job.helper.flags != 0) helper_uid = job.helper.identity->uid;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;

@@ -178,5 +178,46 @@ TEST_F(StoredCredentialsTest, ANetrcOthersMayReadOrThatIsNotTheOwnersIsRefused) 
   EXPECT_EQ(ProxyUserOf("?roots"), "");
 }
 
+// "The owner's (or helper's)": a system account's job with alice's helper token and
+// BG_TOKEN_NETWORK uses alice's stored credentials, read as alice; the system account has none.
+TEST_F(StoredCredentialsTest, WithANetworkHelperTokenTheHelpersStoreIsUsed) {
+  StoreForAlice("machine localhost login alice password alicepw\n",
+                fs::perms::owner_read | fs::perms::owner_write, alice_);
+  const harness::RunAs system{1, 1};
+  const std::string system_dir = out() + "/system";
+  fs::create_directories(system_dir);
+  ASSERT_EQ(chown(system_dir.c_str(), system.uid, system.gid), 0);
+  const auto token = harness::Run(Bitsadmin({"/util", "/createhelpertoken"}), alice_);
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  const auto created = harness::Run(Bitsadmin({"/create", "helped"}), system);
+  const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));
+  ASSERT_TRUE(id) << created.out;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"/addfile", "helped", server_->Url("/file.bin?helped"),
+                                 system_dir + "/helped"},
+        {"/setproxysettings", "helped", "OVERRIDE", squid_->Address(), "NULL"},
+        {"/setminretrydelay", "helped", "60"},
+        {"/sethelpertoken", "helped", token.out.substr(0, 64)}}) {
+    const auto done = harness::Run(Bitsadmin(args), system);
+    ASSERT_EQ(done.exit_code, 0) << args[0] << ": " << done.out << done.err;
+  }
+  Job job = client_->OpenJob(*id);
+  ASSERT_TRUE(job.SetUseStoredCredentials(2));
+  // Flags 0 first: the system account's own store (none) is used, so squid answers 407.
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", "helped"}), system).exit_code, 0);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  auto error = job.GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, kHttp407) << error->description;
+  EXPECT_NE(error->description.find("netrc-1"), std::string::npos) << error->description;
+  // With BG_TOKEN_NETWORK, alice's.
+  ASSERT_EQ(
+      harness::Run(Bitsadmin({"/sethelpertokenflags", "helped", "NETWORK"}), system).exit_code, 0);
+  ASSERT_EQ(harness::Run(Bitsadmin({"/resume", "helped"}), system).exit_code, 0);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred)
+      << job.GetError()->description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("?helped") == "alice"; }));
+}
+
 }  // namespace
 }  // namespace openbits::integration
