@@ -3,6 +3,7 @@
 // squid (ntlm_auth). The job's identity keeps its NTLM account in its own file ([auth]
 // ntlm_user_file); the client sends no NTLM_USER_FILE. What is observed: the job's state and
 // error, and the user the server's or the proxy's log names.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -140,6 +141,60 @@ TEST_F(ImplicitNtlmTest, TheIdentitysOwnFileIsUsedOnlyWhenPrivate) {
       RunJob("missing", apache_->Url("/ntlm/file.bin"), [](Job&) { return Ok(); });
   EXPECT_EQ(missing.state, JobState::kError);
   EXPECT_NE(missing.description.find("No such file"), std::string::npos) << missing.description;
+}
+
+// With BG_TOKEN_NETWORK the helper's own account file answers, read as the helper: a system
+// account's job (no file of its own: 401) reaches the NTLM server as the account in alice's file.
+TEST_F(ImplicitNtlmTest, AHelperIdentityAnswersWithItsOwnAccountFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run clients as other uids";
+  const passwd* alice = getpwnam("openbits-alice");
+  ASSERT_NE(alice, nullptr);
+  const harness::RunAs alices{alice->pw_uid, alice->pw_gid};
+  const std::string file = dir_ / ("ntlm-" + std::to_string(alices.uid));
+  harness::WriteFile(file, "TESTDOM:bob:bobpw\n");
+  ASSERT_EQ(chown(file.c_str(), alices.uid, alices.gid), 0);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  Restart(0, 3);
+  const harness::RunAs system{1, 1};
+  const std::string system_dir = out() + "/system";
+  fs::create_directories(system_dir);
+  ASSERT_EQ(chown(system_dir.c_str(), system.uid, system.gid), 0);
+  const auto token = harness::Run(Bitsadmin({"/util", "/createhelpertoken"}), alices);
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  const auto created = harness::Run(Bitsadmin({"/create", "helped"}), system);
+  const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));
+  ASSERT_TRUE(id) << created.out;
+  fs::copy_file(www() + "/file.bin", www() + "/helped.bin");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"/addfile", "helped", apache_->Url("/ntlm/helped.bin"),
+                                 system_dir + "/helped"},
+        {"/setminretrydelay", "helped", "60"},
+        {"/sethelpertoken", "helped", token.out.substr(0, 64)},
+        {"/resume", "helped"}}) {
+    const auto done = harness::Run(Bitsadmin(args), system);
+    ASSERT_EQ(done.exit_code, 0) << args[0] << ": " << done.out << done.err;
+  }
+  Job job = client_->OpenJob(*id);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  auto error = job.GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, kHttp401) << error->description;
+  EXPECT_NE(error->description.find("ntlm-1'"), std::string::npos) << error->description;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"/sethelpertokenflags", "helped", "NETWORK"},
+        {"/resume", "helped"}}) {
+    ASSERT_EQ(harness::Run(Bitsadmin(args), system).exit_code, 0) << args[0];
+  }
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred)
+      << job.GetError()->description;
+  bool bob = false;
+  for (const std::string& line : apache_->AccessLog()) {
+    if (line.ends_with(" /ntlm/helped.bin") && line.starts_with("2") &&
+        line.find(" TESTDOM\\\\bob NTLM ") != std::string::npos) {
+      bob = true;
+    }
+  }
+  EXPECT_TRUE(bob);
 }
 
 }  // namespace
