@@ -198,6 +198,10 @@ class JobManager {
   // Helper tokens (core/helper_tokens.h). CreateHelperToken: a token lending the caller's
   // identity, with `credential_cache` (its KRB5CCNAME, "" = default) as its Kerberos cache.
   Result<SecretString> CreateHelperToken(const Caller& caller, const std::string& credential_cache);
+  // The same lending `lender`'s identity: only an administrator may name another user
+  // (E_ACCESSDENIED); a uid that names no user is E_INVALIDARG.
+  Result<SecretString> CreateHelperTokenFor(const Caller& caller, const Caller& lender,
+                                            const std::string& credential_cache);
   // SetHelperToken: the job's owner or an administrator; the token is used up.
   Status SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token);
   Status ClearHelperToken(const Caller& caller, const Guid& id);
@@ -311,6 +315,9 @@ class JobManager {
       EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                       std::uint64_t durable_bytes) EXCLUDES(mutex_);
+  // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists
+  // (job_helper_token.cc); checked when a file starts and at every checkpoint.
+  Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
   // Records the file as complete; an error when the store could not record it (the file is
   // then not complete).
   Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,

@@ -93,6 +93,7 @@ class JobManager::FileSink : public DownloadSink {
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
+    OPENBITS_RETURN_IF_ERROR(manager_.CheckHelperIdentity(id_, run_id_));
     if (written_ == committed_) return Ok();
     OPENBITS_RETURN_IF_ERROR(temp_.Sync());
     OPENBITS_RETURN_IF_ERROR(manager_.OnCheckpoint(id_, run_id_, index_, written_));
@@ -183,6 +184,7 @@ void JobManager::RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunContro
         proxy = job.proxy;
         proxy_environment = job.proxy_environment;
         network = NetworkIdentityOf(job, credentials);
+        credentials.UseStored(job.helper.stored_credentials);
         if (job.helper.identity && job.helper.flags != 0) helper_uid = job.helper.identity->uid;
         if (job.max_download_size != kNoMaxDownloadSize) {
           std::uint64_t others = 0;

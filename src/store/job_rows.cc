@@ -302,6 +302,8 @@ JobImage ImageOf(const core::Job& job) {
     helper.Null();
   }
   helper.Int(job.helper.flags);
+  // USE_STORED_CREDENTIALS travels in the same sealed column as the binding.
+  helper.Int(job.helper.stored_credentials);
   image.helper = helper.value();
   Hasher credentials;
   for (const core::Credential& credential : job.credentials.all()) {
