@@ -179,6 +179,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.last_progress_us = now;
 
   MutexLock lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(CheckCallerMayLogOn(caller));  // logon gating (job_logon.cc)
   std::size_t active = 0, owned = 0;
   for (const auto& [id, entry] : jobs_) {
     if (IsFinalState(entry.job.state)) continue;

@@ -151,7 +151,8 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
       if (!entry.control->stop) {
         candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
       }
-    } else if (entry.job.state == JobState::kQueued && entry.holds == 0) {
+    } else if (entry.job.state == JobState::kQueued && entry.holds == 0 &&
+               OwnerMayRun(entry.job)) {  // logon gating (job_logon.cc)
       candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
     }
   }
