@@ -29,6 +29,7 @@ class LogonGatingTest : public DaemonTest {
     harness::WriteRandomFile(www() + "/file.bin", 300'000, 7);
     // The bus, then logind's stand-in, then bitsd (which asks logind at start).
     bus_ = std::make_unique<harness::PrivateBus>(dir_);
+    if (logind_on_own_bus_) logind_bus_ = std::make_unique<harness::PrivateBus>(logind_dir_);
     if (with_logind_) StartLogind();
     server_ = std::make_unique<harness::RangeServer>(dir_, www());
     bitsd_ = std::make_unique<harness::Bitsd>(dir_, bus_->address(), Config());
@@ -38,11 +39,11 @@ class LogonGatingTest : public DaemonTest {
 
   std::string Config() override {
     return "[transfer]\ncheckpoint_interval_ms = 100\n[logon]\ngating = " +
-           std::string(gating_ ? "true" : "false") + "\nlogin1_bus = " + bus_->address() + "\n";
+           std::string(gating_ ? "true" : "false") + "\nlogin1_bus = " + logind_address() + "\n";
   }
 
   void StartLogind() {
-    std::vector<std::string> argv = {LOGIN1_STANDIN_PATH, bus_->address()};
+    std::vector<std::string> argv = {LOGIN1_STANDIN_PATH, logind_address()};
     for (const std::uint32_t uid : logged_on_at_start_) argv.push_back(std::to_string(uid));
     logind_ = harness::Process::Start(argv, logind_log());
     ASSERT_TRUE(harness::WaitUntil([&] {
@@ -50,6 +51,9 @@ class LogonGatingTest : public DaemonTest {
     })) << harness::ReadFile(logind_log());
   }
   std::string logind_log() const { return dir_ / "login1.log"; }
+  std::string logind_address() const {
+    return logind_bus_ ? logind_bus_->address() : bus_->address();
+  }
 
   // The stand-in logs `uid` on or off (logind's signals), and bitsd has heard it.
   void LogOn(std::uint32_t uid) {
@@ -61,7 +65,7 @@ class LogonGatingTest : public DaemonTest {
   void Drive(const std::string& method, std::uint32_t uid, const std::string& bitsd_says) {
     const std::size_t before = Count(bitsd_says);
     const auto called = harness::Run(
-        {"/usr/bin/busctl", "--address=" + bus_->address(), "call", "org.freedesktop.login1",
+        {"/usr/bin/busctl", "--address=" + logind_address(), "call", "org.freedesktop.login1",
          "/org/freedesktop/login1", "org.openbits.test.Login1", method, "u", std::to_string(uid)});
     ASSERT_EQ(called.exit_code, 0) << called.err;
     ASSERT_TRUE(harness::WaitUntil([&] { return Count(bitsd_says) > before; }))
@@ -96,6 +100,10 @@ class LogonGatingTest : public DaemonTest {
   std::string alice_dir() const { return out() + "/alice"; }
 
   bool with_logind_ = true;
+  // logind on a bus of its own, which a test can take away.
+  bool logind_on_own_bus_ = false;
+  harness::TempDir logind_dir_;
+  std::unique_ptr<harness::PrivateBus> logind_bus_;
   bool gating_ = true;
   std::vector<std::uint32_t> logged_on_at_start_;
   harness::RunAs alice_{0, 0};
@@ -173,6 +181,29 @@ TEST_F(AliceLoggedOnTest, ALogoffDiscardsTheHelperTokenOfTheOwnersJobWhichFailsW
   bitsd_->Start();
   EXPECT_EQ(AsAlice({"/gethelpertokensid", "helped"}).out, "(none)\n");
   EXPECT_EQ(bitsd_->Log().find(token), std::string::npos);
+}
+
+class LogindBusLostTest : public AliceLoggedOnTest {
+ protected:
+  LogindBusLostTest() { logind_on_own_bus_ = true; }
+};
+
+TEST_F(LogindBusLostTest, LosingLogindsBusTurnsGatingOffOnceAndWaitingJobsRun) {
+  const Guid id = AliceJob("stranded", "/file.bin");
+  LogOff(alice_.uid);
+  ASSERT_EQ(AsAlice({"/resume", "stranded"}).exit_code, 0);
+  Job alices = Watch(id);
+  const auto waiting = alices.GetState();
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(*waiting, JobState::kQueued);
+  // Logons can no longer be seen: holding her job until a logon nobody would report is worse
+  // than running it.
+  logind_.Stop();
+  logind_bus_.reset();
+  EXPECT_EQ(WaitForState(alices, {JobState::kTransferred, JobState::kError}),
+            JobState::kTransferred);
+  EXPECT_EQ(Count("Owner logon gating is off from now on (lost the connection to logind's bus"), 1u)
+      << bitsd_->Log();
 }
 
 TEST_F(LogonGatingTest, ASystemAccountsJobRunsWithoutASession) {
