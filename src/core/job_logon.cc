@@ -2,6 +2,7 @@
 // always are). The session watcher (ipc/logon_sessions.h) reports logons per uid; this file
 // keeps the set of logged-on uids, answers the scheduler's "may this job run now" and
 // applies a logoff to the owner's jobs. docs/logon-gating.md describes the rules.
+#include <set>
 #include <string>
 
 #include "core/core_log.h"
@@ -35,7 +36,7 @@ void JobManager::SetLoggedOn(std::uint32_t uid, bool logged_on) {
       logged_on_.erase(uid);
     }
     Log()->info("uid {} logged {}", uid, logged_on ? "on: its jobs may run" : "off");
-    if (!logged_on && logon_gating_) OnOwnerLoggedOff(uid, notifications);
+    if (!logged_on && logon_gating_) OnOwnerLoggedOff(uid, "logged off", notifications);
   }
   scheduler_wakeup_.NotifyAll();  // a logon makes the owner's queued jobs runnable
   Dispatch(notifications);
@@ -62,7 +63,20 @@ Status JobManager::CheckCallerMayLogOn(const Caller& caller) const {
                    "([logon] gating = false)");
 }
 
-void JobManager::OnOwnerLoggedOff(std::uint32_t uid, Notifications& out) {
+void JobManager::DiscardTokensOfLoggedOffOwners(Notifications& out) {
+  if (!logon_gating_) return;
+  std::set<std::uint32_t> owners;
+  for (const auto& [id, entry] : jobs_) {
+    if (entry.job.helper.identity && !OwnerMayRun(entry.job)) owners.insert(entry.job.owner_uid);
+  }
+  // The owner logged off while bitsd was stopped (or has not logged on since the machine
+  // started): BITS keeps no helper token across a logoff.
+  for (const std::uint32_t uid : owners) {
+    OnOwnerLoggedOff(uid, "was not logged on when bitsd started", out);
+  }
+}
+
+void JobManager::OnOwnerLoggedOff(std::uint32_t uid, const std::string& what, Notifications& out) {
   for (auto& [id, entry] : jobs_) {
     Job& job = entry.job;
     if (job.owner_uid != uid || IsFinalState(job.state)) continue;
@@ -74,10 +88,10 @@ void JobManager::OnOwnerLoggedOff(std::uint32_t uid, Notifications& out) {
       job.helper.identity.reset();
       job.times.modification_us = clock_.NowUs();
       const Error error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
-                        "the owner (uid " + std::to_string(uid) +
-                            ") logged off: the helper token was discarded; bind a new one "
+                        "the owner (uid " + std::to_string(uid) + ") " + what +
+                            ": the helper token was discarded; bind a new one "
                             "(SetHelperToken) and resume");
-      Log()->warn("job={} owner uid {} logged off: helper token discarded", id.ToString(), uid);
+      Log()->warn("job={} owner uid {} {}: helper token discarded", id.ToString(), uid, what);
       if (running) {
         FailRunningJob(entry, error, std::nullopt, out);
       } else if (job.state == JobState::kQueued || job.state == JobState::kTransientError) {

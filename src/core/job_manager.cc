@@ -54,6 +54,10 @@ Status JobManager::Start() {
         entry.notify_due_us = now;
       }
     }
+    // Logon gating (job_logon.cc). Nobody can listen to the jobs before the queue is
+    // published, so their notifications are not sent.
+    Notifications unheard;
+    DiscardTokensOfLoggedOffOwners(unheard);
     stopping_ = false;
   }
   Log()->info("Loaded {} job(s)", loaded->size());

@@ -280,7 +280,12 @@ class JobManager {
   bool OwnerMayRun(const Job& job) const REQUIRES(mutex_);
   // CreateJob of a human uid with no logon while gating is on: ERROR_NOT_LOGGED_ON.
   Status CheckCallerMayLogOn(const Caller& caller) const REQUIRES(mutex_);
-  void OnOwnerLoggedOff(std::uint32_t uid, Notifications& out) REQUIRES(mutex_);
+  // The owner's runs go back to QUEUED; its jobs lose their helper tokens (`what` happened:
+  // "logged off"), unfinished ones go to ERROR with BG_E_TOKEN_REQUIRED.
+  void OnOwnerLoggedOff(std::uint32_t uid, const std::string& what, Notifications& out)
+      REQUIRES(mutex_);
+  // At Start: the helper tokens of jobs whose owners are not logged on now.
+  void DiscardTokensOfLoggedOffOwners(Notifications& out) REQUIRES(mutex_);
 
   void SchedulerLoop() EXCLUDES(mutex_);
   void RequeueDueJobs(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);

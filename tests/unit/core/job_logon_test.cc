@@ -145,5 +145,42 @@ TEST_F(JobLogonTest, SystemAccountsAreAlwaysLoggedOn) {
   EXPECT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
 }
 
+TEST_F(JobLogonTest, AHelperTokenOfAnOwnerWhoIsNotLoggedOnAtStartIsDiscarded) {
+  transport_.Serve("http://h/held", std::string(1000, 'x'));
+  transport_.Hold("http://h/held");
+  const Guid id = JobOf(alice_, "http://h/held");
+  auto token = manager_->CreateHelperToken(alice_, "");
+  ASSERT_TRUE(token);
+  ASSERT_TRUE(manager_->SetHelperToken(alice_, id, *token));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferring; }));
+  manager_.reset();  // bitsd stops; alice logs off meanwhile
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  manager_->SetLogonGating(true, {});
+  ASSERT_TRUE(manager_->Start());
+  EXPECT_EQ(StateOf(id), JobState::kError);
+  const auto error = manager_->GetJob(root_, id)->error;
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED);
+  EXPECT_NE(error->message.find("was not logged on when bitsd started"), std::string::npos)
+      << error->message;
+  EXPECT_FALSE(store_.Get(id).helper.identity);
+}
+
+TEST_F(JobLogonTest, AHelperTokenSurvivesARestartWhileItsOwnerIsLoggedOn) {
+  const Guid id = JobOf(alice_, "http://h/x");
+  auto token = manager_->CreateHelperToken(alice_, "");
+  ASSERT_TRUE(token);
+  ASSERT_TRUE(manager_->SetHelperToken(alice_, id, *token));
+  manager_.reset();
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  manager_->SetLogonGating(true, {alice_.uid});
+  ASSERT_TRUE(manager_->Start());
+  EXPECT_EQ(StateOf(id), JobState::kSuspended);
+  EXPECT_TRUE(store_.Get(id).helper.identity);
+}
+
 }  // namespace
 }  // namespace openbits::core
