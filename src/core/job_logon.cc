@@ -18,6 +18,8 @@ void JobManager::SetLogonGating(bool on, const std::vector<std::uint32_t>& logge
     for (const std::uint32_t uid : logged_on) {
       if (uid >= options_.system_accounts_below) logged_on_.insert(uid);
     }
+    // Which queued jobs may run changed for every owner (none are loaded before Start).
+    for (auto& [id, entry] : jobs_) Reindex(entry);
   }
   Log()->info("Owner logon gating {}", on ? "on" : "off");
   scheduler_wakeup_.NotifyAll();
@@ -37,8 +39,10 @@ void JobManager::SetLoggedOn(std::uint32_t uid, bool logged_on) {
     }
     Log()->info("uid {} logged {}", uid, logged_on ? "on: its jobs may run" : "off");
     if (!logged_on && logon_gating_) OnOwnerLoggedOff(uid, "logged off", notifications);
+    // The owner's queued jobs join the run queue (logon) or leave it (logoff); wakes the
+    // scheduler.
+    ReexamineJobsOf(uid);
   }
-  scheduler_wakeup_.NotifyAll();  // a logon makes the owner's queued jobs runnable
   Dispatch(notifications);
 }
 
