@@ -55,6 +55,10 @@ Status JobManager::Start() {
       }
       Reindex(entry);
     }
+    // Logon gating (job_logon.cc). Nobody can listen to the jobs before the queue is
+    // published, so their notifications are not sent.
+    Notifications unheard;
+    DiscardTokensOfLoggedOffOwners(unheard);
     stopping_ = false;
   }
   Log()->info("Loaded {} job(s)", loaded->size());
@@ -180,6 +184,7 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.last_progress_us = now;
 
   MutexLock lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(CheckCallerMayLogOn(caller));  // logon gating (job_logon.cc)
   const std::size_t active = index_.active_jobs();
   const std::size_t owned = index_.ActiveJobsOf(caller.uid).size();
   if (active >= options_.max_jobs_per_machine) {

@@ -28,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,7 +90,8 @@ struct ManagerOptions {
   // Whether a uid still names a user (getpwuid). A helper identity that no longer does puts
   // the job in ERROR with BG_E_TOKEN_REQUIRED. Empty: every uid does.
   std::function<bool(std::uint32_t)> user_exists;
-  // Uids below this are system accounts: their jobs run no notification command lines.
+  // Uids below this are system accounts: their jobs run no notification command lines, and
+  // they are always "logged on" (logon gating, as BITS treats service accounts).
   std::uint32_t system_accounts_below = 1000;
   // A notification command still running after this is killed (and retried later).
   std::chrono::milliseconds notify_command_timeout{300'000};
@@ -112,6 +114,13 @@ class JobManager {
   // BG_E_NETWORK_DISCONNECTED and nothing starts; when it returns, every TRANSIENT_ERROR job
   // is queued again at once, as in BITS.
   void SetNetworkConnected(bool connected);
+  // Owner logon gating (job_logon.cc, docs/logon-gating.md). While on, a job of a human uid
+  // (not a system account) runs only while that uid is logged on; `logged_on` are the uids
+  // logged on now. Off (the default, and when no logind answers): every job may run.
+  void SetLogonGating(bool on, const std::vector<std::uint32_t>& logged_on = {});
+  // A uid logged on (its queued jobs start) or off (its runs go back to QUEUED; its jobs
+  // with a helper token lose it and go to ERROR with BG_E_TOKEN_REQUIRED, as in BITS).
+  void SetLoggedOn(std::uint32_t uid, bool logged_on);
   // The clock jumped (the wall clock was set, or a test moved its clock): the scheduler looks
   // at its deadlines again instead of sleeping for a delay computed from the old time.
   void OnClockChanged();
@@ -274,6 +283,18 @@ class JobManager {
   void RemoveJob(const Guid& id, Notifications& out) REQUIRES(mutex_);
   void Dispatch(Notifications& notifications) EXCLUDES(mutex_);
 
+  // Logon gating (job_logon.cc). OwnerMayRun: the scheduler's predicate (the owner is
+  // logged on, a system account, or gating is off).
+  bool OwnerMayRun(const Job& job) const REQUIRES(mutex_);
+  // CreateJob of a human uid with no logon while gating is on: ERROR_NOT_LOGGED_ON.
+  Status CheckCallerMayLogOn(const Caller& caller) const REQUIRES(mutex_);
+  // The owner's runs go back to QUEUED; its jobs lose their helper tokens (`what` happened:
+  // "logged off"), unfinished ones go to ERROR with BG_E_TOKEN_REQUIRED.
+  void OnOwnerLoggedOff(std::uint32_t uid, const std::string& what, Notifications& out)
+      REQUIRES(mutex_);
+  // At Start: the helper tokens of jobs whose owners are not logged on now.
+  void DiscardTokensOfLoggedOffOwners(Notifications& out) REQUIRES(mutex_);
+
   void SchedulerLoop() EXCLUDES(mutex_);
   // Tells the index (job_index.h) what the job looks like now: its place in the run queue, its
   // next deadline, its owner. Called wherever that may have changed: Transition, Mutate,
@@ -363,6 +384,8 @@ class JobManager {
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool network_connected_ GUARDED_BY(mutex_) = true;
+  bool logon_gating_ GUARDED_BY(mutex_) = false;
+  std::set<std::uint32_t> logged_on_ GUARDED_BY(mutex_);  // human uids with a logon now
   std::thread scheduler_;
 };
 

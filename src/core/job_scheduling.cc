@@ -124,8 +124,7 @@ bool JobManager::ReapFinishedWorkers() {
 }
 
 bool JobManager::Runnable(const Entry& entry) const {
-  (void)entry;  // every queued job may run (logon gating: "and its owner is logged on")
-  return true;
+  return OwnerMayRun(entry.job);  // logon gating (job_logon.cc)
 }
 
 void JobManager::ReexamineJobsOf(std::uint32_t uid) {

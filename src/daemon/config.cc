@@ -214,6 +214,17 @@ const std::map<std::string, Setter>& Keys() {
          c.admin_group = v;
          return true;
        }},
+      {"logon.gating",
+       [](Config& c, const std::string& v) {
+         if (v != "true" && v != "false") return false;
+         c.logon_gating = v == "true";
+         return true;
+       }},
+      {"logon.login1_bus",
+       [](Config& c, const std::string& v) {
+         c.login1_bus = v;
+         return v == "system" || v.find(':') != std::string::npos;  // a D-Bus address
+       }},
       {"log.level",
        [](Config& c, const std::string& v) {
          c.log_level = v;

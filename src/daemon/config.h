@@ -21,6 +21,10 @@ struct Config {
   std::string admin_group = "bitsadmin";           // [identity]
   bool watch_network = true;       // [transfer]: jobs wait while the network is gone
   std::string log_level = "info";  // [log]
+  // [logon] gating: a human uid's jobs run only while it is logged on (logind). Off by
+  // itself when no logind answers on login1_bus ("system" or a D-Bus address, for tests).
+  bool logon_gating = true;
+  std::string login1_bus = "system";
 };
 
 Result<Config> ParseConfig(const std::string& text, const std::string& source);

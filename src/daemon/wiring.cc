@@ -17,6 +17,7 @@
 #include "ipc/bus_loop.h"
 #include "ipc/caller_registry.h"
 #include "ipc/job_objects.h"
+#include "ipc/logon_sessions.h"
 #include "ipc/manager_adaptor.h"
 #include "openbits/dbus_names.h"
 #include "store/sqlite_job_store.h"
@@ -101,6 +102,26 @@ Status RunDaemon(const DaemonOptions& options) {
         network.Start([&manager](bool connected) { manager.SetNetworkConnected(connected); }));
   }
 
+  // Owner logon gating: set before the queue starts, so that no job of a logged-off owner
+  // runs in between. Without logind (containers, minimal servers) it is off.
+  ipc::LogonSessions logons;
+  if (options.config.logon_gating) {
+    auto logged_on = logons.Connect(options.config.login1_bus);
+    if (logged_on) {
+      manager.SetLogonGating(true, *logged_on);
+      logons.Watch([&manager](std::uint32_t uid, bool on) { manager.SetLoggedOn(uid, on); },
+                   [&manager, logger](const std::string& why) {
+                     logger->warn("Owner logon gating is off from now on ({})", why);
+                     manager.SetLogonGating(false);
+                   });
+    } else {
+      logger->warn("Owner logon gating is off: {}; every owner's jobs run at any time",
+                   logged_on.error().message());
+    }
+  } else {
+    logger->info("Owner logon gating is off ([logon] gating = false)");
+  }
+
   // 4. Recover the queue and serve it: one handler for every job path, nothing per job.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
   ipc::JobObjects objects(**connection, manager, callers);
@@ -118,6 +139,7 @@ Status RunDaemon(const DaemonOptions& options) {
   // 6. Stop: every transfer checkpoints before the threads end.
   sd_notify(0, "STOPPING=1");
   network.Stop();
+  logons.Stop();
   manager.Stop();
   logger->info("bitsd stopped");
   return served;

@@ -398,7 +398,10 @@ Bitsd::Bitsd(const TempDir& dir, const std::string& bus_address, const std::stri
       config_path_(dir / "bitsd.conf"),
       log_path_(dir / "bitsd.log"),
       launcher_(std::move(launcher)) {
-  WriteFile(config_path_, config);
+  // Tests do not depend on the host's logind: owner logon gating only where a test asks.
+  WriteFile(config_path_, config.find("[logon]") == std::string::npos
+                              ? config + "\n[logon]\ngating = false\n"
+                              : config);
 }
 
 Bitsd::~Bitsd() { (void)Stop(); }

@@ -58,5 +58,18 @@ TEST(ConfigTest, ListsLocalMachineCertUids) {
   EXPECT_FALSE(ParseConfig("[tls]\nlocal_machine_cert_uids = alice\n", "c"));
 }
 
+TEST(ConfigTest, LogonGatingIsOnByDefaultAndLogindCanBeAnotherBus) {
+  auto defaults = ParseConfig("", "empty");
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->logon_gating);
+  EXPECT_EQ(defaults->login1_bus, "system");
+  auto set = ParseConfig("[logon]\ngating = false\nlogin1_bus = unix:path=/tmp/bus\n", "c");
+  ASSERT_TRUE(set) << set.error().ToString();
+  EXPECT_FALSE(set->logon_gating);
+  EXPECT_EQ(set->login1_bus, "unix:path=/tmp/bus");
+  EXPECT_FALSE(ParseConfig("[logon]\ngating = maybe\n", "c"));
+  EXPECT_FALSE(ParseConfig("[logon]\nlogin1_bus = session\n", "c"));  // not an address
+}
+
 }  // namespace
 }  // namespace openbits::daemon
