@@ -1,0 +1,476 @@
+#include "transfer/curl_multi_engine.h"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "base/log.h"
+#include "transfer/curl_transport.h"
+#include "transfer/http_exchange.h"
+#include "transfer/url_parts.h"
+
+namespace openbits::transfer {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static const auto logger = log::Get("engine");
+  return logger;
+}
+
+Error Aborted() { return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped"); }
+
+// The sink the transfer sees: the caller's, plus the engine's own stop flag.
+class GuardedSink : public core::DownloadSink {
+ public:
+  GuardedSink(core::DownloadSink& inner, const std::atomic<bool>& stop)
+      : inner_(inner), stop_(stop) {}
+  Status OnResponse(const core::DownloadResponse& response) override {
+    return inner_.OnResponse(response);
+  }
+  Status OnData(const char* data, std::size_t length) override {
+    return inner_.OnData(data, length);
+  }
+  void OnRemoteNameChanged(const std::string& url) override { inner_.OnRemoteNameChanged(url); }
+  void OnRetryAfter(std::chrono::seconds delay) override { inner_.OnRetryAfter(delay); }
+  bool StopRequested() const override {
+    return stop_.load(std::memory_order_relaxed) || inner_.StopRequested();
+  }
+
+ private:
+  core::DownloadSink& inner_;
+  const std::atomic<bool>& stop_;
+};
+
+}  // namespace
+
+struct CurlMultiEngine::Download {
+  Download(core::DownloadId id_, core::DownloadRequest request_, core::DownloadSink& sink_,
+           DoneCallback done_)
+      : id(id_), request(std::move(request_)), sink(sink_, stop), done(std::move(done_)) {}
+  const core::DownloadId id;
+  const core::DownloadRequest request;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> rate{0};
+  GuardedSink sink;
+  DoneCallback done;
+  // Engine thread only: the transfer while it runs in curl multi.
+  CURL* easy = nullptr;
+  std::unique_ptr<HttpExchange> exchange;
+};
+
+// The blocking steps: a bounded pool of workers, each download on a CurlSession of its own
+// (authenticators hold one job's credentials; they are never shared with another job).
+class CurlMultiEngine::Workers {
+ public:
+  Workers(CurlMultiEngine& engine, std::size_t count) : engine_(engine) {
+    for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  // False once stopping: the caller ends the download itself.
+  bool Post(std::shared_ptr<Download> download) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return false;
+      queue_.push_back(std::move(download));
+    }
+    wake_.notify_one();
+    return true;
+  }
+  // Ends every queued download with kAborted and joins the workers (whose running
+  // downloads see their stop flags).
+  void StopAndJoin() {
+    std::deque<std::shared_ptr<Download>> queued;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      queued.swap(queue_);
+    }
+    wake_.notify_all();
+    for (auto& download : queued) engine_.Finish(download, Aborted());
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::shared_ptr<Download> download;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        download = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Status status = Aborted();
+      if (!download->stop.load()) {
+        CurlSession session(engine_.services_);
+        session.set_rate_limit(&download->rate);
+        status = session.Download(download->request, download->sink);
+      }
+      engine_.on_workers_.fetch_add(1, std::memory_order_relaxed);
+      engine_.Finish(download, std::move(status));
+    }
+  }
+
+  CurlMultiEngine& engine_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Download>> queue_;  // guarded by mutex_
+  bool stopping_ = false;                        // guarded by mutex_
+  std::vector<std::thread> threads_;
+};
+
+// The engine thread: epoll over curl's sockets and an eventfd of commands.
+class CurlMultiEngine::Loop {
+ public:
+  explicit Loop(CurlMultiEngine& engine) : engine_(engine) {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_fd_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_fd_, &event);
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, engine_.options_.max_cached_connections);
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Loop() {
+    for (CURL* easy : spare_) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi_);
+    close(wake_fd_);
+    close(epoll_);
+  }
+
+  enum class Command { kStart, kStop, kRate };
+  void Post(Command command, std::shared_ptr<Download> download) {
+    {
+      std::lock_guard lock(mutex_);
+      commands_.emplace_back(command, std::move(download));
+    }
+    Wake();
+  }
+  // Aborts what runs in multi and ends the thread.
+  void StopAndJoin() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    Wake();
+    thread_.join();
+  }
+
+ private:
+  void Wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t written = write(wake_fd_, &one, sizeof one);
+  }
+
+  static int OnSocket(CURL*, curl_socket_t socket, int what, void* self_ptr, void* known) {
+    auto* self = static_cast<Loop*>(self_ptr);
+    if (what == CURL_POLL_REMOVE) {
+      epoll_ctl(self->epoll_, EPOLL_CTL_DEL, socket, nullptr);
+      curl_multi_assign(self->multi_, socket, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    event.data.fd = socket;
+    if (known) {
+      epoll_ctl(self->epoll_, EPOLL_CTL_MOD, socket, &event);
+    } else {
+      epoll_ctl(self->epoll_, EPOLL_CTL_ADD, socket, &event);
+      curl_multi_assign(self->multi_, socket, self);  // any non-null pointer: "known"
+    }
+    return 0;
+  }
+
+  static int OnTimer(CURLM*, long timeout_ms, void* self_ptr) {
+    auto* self = static_cast<Loop*>(self_ptr);
+    if (timeout_ms < 0) {
+      self->deadline_.reset();
+    } else {
+      self->deadline_ = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    }
+    return 0;
+  }
+
+  void Run() {
+    epoll_event events[64];
+    for (;;) {
+      int wait_ms = -1;
+      if (deadline_) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - Clock::now());
+        wait_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
+      }
+      const int ready = epoll_wait(epoll_, events, 64, wait_ms);
+      if (ready < 0 && errno != EINTR) {
+        Log()->error("epoll_wait failed: {}", std::strerror(errno));
+      }
+      int running = 0;
+      for (int i = 0; i < ready; ++i) {
+        if (events[i].data.fd == wake_fd_) continue;
+        int flags = 0;
+        if (events[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+        if (events[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(multi_, events[i].data.fd, flags, &running);
+      }
+      if (deadline_ && Clock::now() >= *deadline_) {
+        deadline_.reset();
+        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      }
+      Collect();
+      if (!RunCommands()) break;
+    }
+    // Shutdown: what still runs in multi ends with kAborted.
+    std::vector<std::shared_ptr<Download>> running;
+    running.swap(active_);
+    for (auto& download : running) {
+      download->stop = true;
+      End(download, CURLE_ABORTED_BY_CALLBACK);
+    }
+  }
+
+  // False when the loop must end.
+  bool RunCommands() {
+    std::uint64_t count = 0;
+    [[maybe_unused]] ssize_t got = read(wake_fd_, &count, sizeof count);
+    std::deque<std::pair<Command, std::shared_ptr<Download>>> commands;
+    bool quit = false;
+    {
+      std::lock_guard lock(mutex_);
+      commands.swap(commands_);
+      quit = quit_;
+    }
+    for (auto& [command, download] : commands) {
+      switch (command) {
+        case Command::kStart:
+          Begin(std::move(download));
+          break;
+        case Command::kStop:
+          if (download->easy) End(download, CURLE_ABORTED_BY_CALLBACK);
+          break;
+        case Command::kRate:
+          if (download->easy) {
+            curl_easy_setopt(download->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                             static_cast<curl_off_t>(download->rate.load()));
+          }
+          break;
+      }
+    }
+    if (!commands.empty()) {
+      // New handles and changed options take effect now, not at curl's next timeout.
+      int running = 0;
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      Collect();
+    }
+    return !quit;
+  }
+
+  // The route of a request when finding it cannot block (no PAC, no WPAD): nullopt sends
+  // the request to the workers.
+  std::optional<proxy::Route> ImmediateRoute(const core::DownloadRequest& request,
+                                             const UrlParts& parts) {
+    const core::ProxySettings& settings = request.proxy;
+    bool immediate = settings.usage == ProxyUsage::kNoProxy ||
+                     settings.usage == ProxyUsage::kOverride;
+    if (settings.usage == ProxyUsage::kPreconfig) {
+      const core::AccountProxies* accounts = engine_.services_.account_proxies();
+      const auto account = accounts ? accounts->Get(request.network.uid) : std::nullopt;
+      const bool account_discovers =
+          account && (account->mode == core::AccountProxyMode::kAutodetect ||
+                      account->mode == core::AccountProxyMode::kAutoscript);
+      immediate = !account_discovers && engine_.services_.options().proxy.machine.usage !=
+                                            ProxyUsage::kAutodetect;
+    }
+    if (!immediate) return std::nullopt;
+    auto routes = engine_.services_.proxies().Routes(
+        {request.proxy, request.proxy_environment, request.network.uid},
+        {PacUrl(parts), parts.scheme, parts.host, parts.port});
+    // Several proxies (failover) or an error: the blocking path says it as it always did.
+    if (!routes || routes->size() != 1) return std::nullopt;
+    return routes->front();
+  }
+
+  void Begin(std::shared_ptr<Download> download) {
+    const core::DownloadRequest& request = download->request;
+    if (download->stop.load()) return engine_.Finish(download, Aborted());
+    const auto parts = SplitUrl(request.url);
+    std::optional<proxy::Route> route;
+    if (parts && !request.client_certificate && request.credentials.all().empty()) {
+      route = ImmediateRoute(request, *parts);
+    }
+    if (!route || NeedsOwnTunnel(*route, *parts)) return engine_.ToWorkers(std::move(download));
+    CURL* easy = nullptr;
+    if (!spare_.empty()) {
+      easy = spare_.back();
+      spare_.pop_back();
+    } else {
+      easy = curl_easy_init();
+      ConfigureEasyDefaults(easy, engine_.services_.options());
+      // Wait for a connection that can multiplex (HTTP/2) rather than open another one.
+      curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+    }
+    download->easy = easy;
+    download->exchange = std::make_unique<HttpExchange>(
+        engine_.services_.trust(), ExchangeInput{&request, &download->sink, request.url, *parts,
+                                                 std::nullopt, std::nullopt, *route, std::nullopt,
+                                                 false, nullptr});
+    download->exchange->Configure(easy, nullptr);
+    curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(download->rate.load()));
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
+    curl_multi_add_handle(multi_, easy);
+    active_.push_back(std::move(download));
+  }
+
+  // The transfers curl says are done.
+  void Collect() {
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      void* owner = nullptr;
+      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &owner);
+      const CURLcode code = message->data.result;
+      for (auto& download : active_) {
+        if (download.get() == owner) {
+          End(download, code);
+          break;
+        }
+      }
+    }
+  }
+
+  // Takes the download out of multi and ends it (or moves it to the workers).
+  void End(std::shared_ptr<Download> download, CURLcode code) {
+    std::erase(active_, download);
+    CURL* easy = download->easy;
+    curl_multi_remove_handle(multi_, easy);
+    Status status = download->exchange->Finish(code);
+    long connects = 0;
+    curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
+    engine_.connections_.fetch_add(static_cast<std::uint64_t>(connects), std::memory_order_relaxed);
+    const HttpExchange& exchange = *download->exchange;
+    const bool proxy_down =
+        exchange.last_code() == CURLE_COULDNT_CONNECT ||
+        exchange.last_code() == CURLE_COULDNT_RESOLVE_PROXY;
+    const bool needs_blocking_step =
+        exchange.challenged() || exchange.resume_mismatch() ||
+        (proxy_down && !status && download->request.proxy.usage != ProxyUsage::kNoProxy);
+    const bool retry_elsewhere =
+        needs_blocking_step && !exchange.reported() && !download->stop.load();
+    download->exchange.reset();
+    download->easy = nullptr;
+    spare_.push_back(easy);
+    if (retry_elsewhere) {
+      // A challenge to answer (or a file that changed under a resume): the sink has heard
+      // nothing yet, so the whole request starts again on the blocking path.
+      return engine_.ToWorkers(std::move(download));
+    }
+    engine_.in_multi_.fetch_add(1, std::memory_order_relaxed);
+    engine_.Finish(download, std::move(status));
+  }
+
+  using Clock = std::chrono::steady_clock;
+  CurlMultiEngine& engine_;
+  int epoll_ = -1;
+  int wake_fd_ = -1;
+  CURLM* multi_ = nullptr;
+  std::optional<Clock::time_point> deadline_;        // engine thread
+  std::vector<std::shared_ptr<Download>> active_;    // engine thread: downloads in multi
+  std::vector<CURL*> spare_;                         // engine thread: easy handles to reuse
+  std::mutex mutex_;
+  std::deque<std::pair<Command, std::shared_ptr<Download>>> commands_;  // guarded by mutex_
+  bool quit_ = false;                                                   // guarded by mutex_
+  std::thread thread_;
+};
+
+CurlMultiEngine::CurlMultiEngine(const NetworkServices& services, CurlMultiEngineOptions options)
+    : services_(services), options_(options) {
+  workers_ = std::make_unique<Workers>(*this, std::max<std::size_t>(options_.blocking_workers, 1));
+  loop_ = std::make_unique<Loop>(*this);
+}
+
+CurlMultiEngine::~CurlMultiEngine() { Shutdown(); }
+
+core::DownloadId CurlMultiEngine::Start(core::DownloadRequest request, core::DownloadSink& sink,
+                                        DoneCallback done) {
+  std::shared_ptr<Download> download;
+  {
+    std::lock_guard lock(mutex_);
+    const core::DownloadId id = next_id_++;
+    download = std::make_shared<Download>(id, std::move(request), sink, std::move(done));
+    if (!shut_down_) {
+      downloads_.emplace(id, download);
+      loop_->Post(Loop::Command::kStart, download);
+      return id;
+    }
+  }
+  // After Shutdown: `done` must not run inside Start, and no engine thread is left.
+  std::thread([download] { download->done(Aborted()); }).detach();
+  return download->id;
+}
+
+std::shared_ptr<CurlMultiEngine::Download> CurlMultiEngine::Find(core::DownloadId id) {
+  std::lock_guard lock(mutex_);
+  const auto it = downloads_.find(id);
+  return it == downloads_.end() ? nullptr : it->second;
+}
+
+void CurlMultiEngine::Stop(core::DownloadId id) {
+  auto download = Find(id);
+  if (!download) return;
+  download->stop = true;  // what runs on a worker sees it in its progress callback
+  std::lock_guard lock(mutex_);
+  if (!shut_down_) loop_->Post(Loop::Command::kStop, std::move(download));
+}
+
+void CurlMultiEngine::SetRateLimit(core::DownloadId id, std::uint64_t bytes_per_second) {
+  auto download = Find(id);
+  if (!download) return;
+  download->rate = bytes_per_second;  // a worker's transfer reads it as it goes
+  std::lock_guard lock(mutex_);
+  if (!shut_down_) loop_->Post(Loop::Command::kRate, std::move(download));
+}
+
+void CurlMultiEngine::Shutdown() {
+  std::vector<std::shared_ptr<Download>> all;
+  {
+    std::lock_guard lock(mutex_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    for (auto& [id, download] : downloads_) all.push_back(download);
+  }
+  for (auto& download : all) download->stop = true;
+  // The engine thread first (it may still hand downloads to the workers), then the workers.
+  loop_->StopAndJoin();
+  workers_->StopAndJoin();
+}
+
+CurlMultiEngineStats CurlMultiEngine::stats() const {
+  return {connections_.load(), in_multi_.load(), on_workers_.load()};
+}
+
+void CurlMultiEngine::Finish(const std::shared_ptr<Download>& download, Status status) {
+  {
+    std::lock_guard lock(mutex_);
+    downloads_.erase(download->id);
+  }
+  download->done(std::move(status));
+}
+
+void CurlMultiEngine::ToWorkers(std::shared_ptr<Download> download) {
+  if (!workers_->Post(download)) Finish(download, Aborted());
+}
+
+}  // namespace openbits::transfer
