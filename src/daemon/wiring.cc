@@ -78,8 +78,7 @@ Status RunDaemon(const DaemonOptions& options) {
   }
   // Built once and shared by every transfer: TLS trust, proxy resolver with its PAC
   // fetcher, the side channel of authentication and the certificate stores.
-  auto network_services =
-      transfer::NetworkServices::Create(curl, &certificates, &account_proxies);
+  auto network_services = transfer::NetworkServices::Create(curl, &certificates, &account_proxies);
   if (!network_services) return network_services.error();
   transfer::CurlTransport transport(**network_services);
   if (options.config.curl.auth.allow_basic_over_http) {

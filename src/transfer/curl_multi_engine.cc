@@ -55,7 +55,7 @@ struct CurlMultiEngine::Download {
   const core::DownloadId id;
   const core::DownloadRequest request;
   std::atomic<bool> stop{false};
-  std::atomic<std::uint64_t> rate{0};
+  RateBudget budget;
   GuardedSink sink;
   DoneCallback done;
   // Engine thread only: the transfer while it runs in curl multi.
@@ -109,7 +109,7 @@ class CurlMultiEngine::Workers {
       Status status = Aborted();
       if (!download->stop.load()) {
         CurlSession session(engine_.services_);
-        session.set_rate_limit(&download->rate);
+        session.set_budget(&download->budget);
         status = session.Download(download->request, download->sink);
       }
       engine_.on_workers_.fetch_add(1, std::memory_order_relaxed);
@@ -207,9 +207,13 @@ class CurlMultiEngine::Loop {
   void Run() {
     epoll_event events[64];
     for (;;) {
+      std::optional<Clock::time_point> wake = deadline_;
+      for (const auto& entry : paused_) {
+        if (!wake || entry.first < *wake) wake = entry.first;
+      }
       int wait_ms = -1;
-      if (deadline_) {
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - Clock::now());
+      if (wake) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now());
         wait_ms = static_cast<int>(std::max<std::int64_t>(left.count(), 0));
       }
       const int ready = epoll_wait(epoll_, events, 64, wait_ms);
@@ -229,6 +233,7 @@ class CurlMultiEngine::Loop {
         deadline_.reset();
         curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
       }
+      ResumeDue();
       Collect();
       if (!RunCommands()) break;
     }
@@ -261,9 +266,9 @@ class CurlMultiEngine::Loop {
           if (download->easy) End(download, CURLE_ABORTED_BY_CALLBACK);
           break;
         case Command::kRate:
-          if (download->easy) {
-            curl_easy_setopt(download->easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-                             static_cast<curl_off_t>(download->rate.load()));
+          // A paused transfer asks its budget again now: the new rate may let it go on.
+          for (auto& entry : paused_) {
+            if (entry.second == download.get()) entry.first = Clock::now();
           }
           break;
       }
@@ -282,16 +287,16 @@ class CurlMultiEngine::Loop {
   std::optional<proxy::Route> ImmediateRoute(const core::DownloadRequest& request,
                                              const UrlParts& parts) {
     const core::ProxySettings& settings = request.proxy;
-    bool immediate = settings.usage == ProxyUsage::kNoProxy ||
-                     settings.usage == ProxyUsage::kOverride;
+    bool immediate =
+        settings.usage == ProxyUsage::kNoProxy || settings.usage == ProxyUsage::kOverride;
     if (settings.usage == ProxyUsage::kPreconfig) {
       const core::AccountProxies* accounts = engine_.services_.account_proxies();
       const auto account = accounts ? accounts->Get(request.network.uid) : std::nullopt;
       const bool account_discovers =
           account && (account->mode == core::AccountProxyMode::kAutodetect ||
                       account->mode == core::AccountProxyMode::kAutoscript);
-      immediate = !account_discovers && engine_.services_.options().proxy.machine.usage !=
-                                            ProxyUsage::kAutodetect;
+      immediate = !account_discovers &&
+                  engine_.services_.options().proxy.machine.usage != ProxyUsage::kAutodetect;
     }
     if (!immediate) return std::nullopt;
     auto routes = engine_.services_.proxies().Routes(
@@ -323,15 +328,30 @@ class CurlMultiEngine::Loop {
     }
     download->easy = easy;
     download->exchange = std::make_unique<HttpExchange>(
-        engine_.services_.trust(), ExchangeInput{&request, &download->sink, request.url, *parts,
-                                                 std::nullopt, std::nullopt, *route, std::nullopt,
-                                                 false, nullptr});
+        engine_.services_.trust(),
+        ExchangeInput{
+            &request, &download->sink, request.url, *parts, std::nullopt, std::nullopt, *route,
+            std::nullopt, false, &download->budget,
+            [this, raw = download.get()](Clock::time_point at) { paused_.emplace_back(at, raw); }});
     download->exchange->Configure(easy, nullptr);
-    curl_easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-                     static_cast<curl_off_t>(download->rate.load()));
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
     curl_multi_add_handle(multi_, easy);
     active_.push_back(std::move(download));
+  }
+
+  // Resumes the transfers paused over budget whose time has come (a transfer still over
+  // budget pauses again, from inside curl_easy_pause).
+  void ResumeDue() {
+    const auto now = Clock::now();
+    std::vector<Download*> due;
+    std::erase_if(paused_, [&](const auto& entry) {
+      if (entry.first > now) return false;
+      due.push_back(entry.second);
+      return true;
+    });
+    for (Download* download : due) {
+      if (download->easy) curl_easy_pause(download->easy, CURLPAUSE_CONT);
+    }
   }
 
   // The transfers curl says are done.
@@ -354,6 +374,7 @@ class CurlMultiEngine::Loop {
   // Takes the download out of multi and ends it (or moves it to the workers).
   void End(std::shared_ptr<Download> download, CURLcode code) {
     std::erase(active_, download);
+    std::erase_if(paused_, [&](const auto& entry) { return entry.second == download.get(); });
     CURL* easy = download->easy;
     curl_multi_remove_handle(multi_, easy);
     Status status = download->exchange->Finish(code);
@@ -361,9 +382,8 @@ class CurlMultiEngine::Loop {
     curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects);
     engine_.connections_.fetch_add(static_cast<std::uint64_t>(connects), std::memory_order_relaxed);
     const HttpExchange& exchange = *download->exchange;
-    const bool proxy_down =
-        exchange.last_code() == CURLE_COULDNT_CONNECT ||
-        exchange.last_code() == CURLE_COULDNT_RESOLVE_PROXY;
+    const bool proxy_down = exchange.last_code() == CURLE_COULDNT_CONNECT ||
+                            exchange.last_code() == CURLE_COULDNT_RESOLVE_PROXY;
     const bool needs_blocking_step =
         exchange.challenged() || exchange.resume_mismatch() ||
         (proxy_down && !status && download->request.proxy.usage != ProxyUsage::kNoProxy);
@@ -386,9 +406,11 @@ class CurlMultiEngine::Loop {
   int epoll_ = -1;
   int wake_fd_ = -1;
   CURLM* multi_ = nullptr;
-  std::optional<Clock::time_point> deadline_;        // engine thread
-  std::vector<std::shared_ptr<Download>> active_;    // engine thread: downloads in multi
-  std::vector<CURL*> spare_;                         // engine thread: easy handles to reuse
+  std::optional<Clock::time_point> deadline_;      // engine thread
+  std::vector<std::shared_ptr<Download>> active_;  // engine thread: downloads in multi
+  std::vector<CURL*> spare_;                       // engine thread: easy handles to reuse
+  // Engine thread: transfers paused over their rate budget, and when to resume them.
+  std::vector<std::pair<Clock::time_point, Download*>> paused_;
   std::mutex mutex_;
   std::deque<std::pair<Command, std::shared_ptr<Download>>> commands_;  // guarded by mutex_
   bool quit_ = false;                                                   // guarded by mutex_
@@ -438,7 +460,7 @@ void CurlMultiEngine::Stop(core::DownloadId id) {
 void CurlMultiEngine::SetRateLimit(core::DownloadId id, std::uint64_t bytes_per_second) {
   auto download = Find(id);
   if (!download) return;
-  download->rate = bytes_per_second;  // a worker's transfer reads it as it goes
+  download->budget.SetRate(bytes_per_second);  // the transfer reads it as it goes
   std::lock_guard lock(mutex_);
   if (!shut_down_) loop_->Post(Loop::Command::kRate, std::move(download));
 }

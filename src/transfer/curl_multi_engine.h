@@ -37,8 +37,8 @@ struct CurlMultiEngineOptions {
 
 // What the engine did so far (for tests and the benchmark).
 struct CurlMultiEngineStats {
-  std::uint64_t connections_opened = 0;  // new TCP connections of downloads run in multi
-  std::uint64_t downloads_in_multi = 0;  // finished in curl multi
+  std::uint64_t connections_opened = 0;    // new TCP connections of downloads run in multi
+  std::uint64_t downloads_in_multi = 0;    // finished in curl multi
   std::uint64_t downloads_on_workers = 0;  // finished on the blocking workers
 };
 

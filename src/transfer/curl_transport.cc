@@ -28,11 +28,10 @@ class CurlSession::Tunnels : public TunnelOpener {
   Tunnels(CurlSession& session, const core::DownloadRequest& request, const proxy::Route& route)
       : session_(session), request_(request), route_(route) {}
   TunnelOutcome Open(const std::string& authority) override {
-    return OpenConnectTunnel(
-        *route_, authority,
-        session_.AuthenticatorFor(AuthTarget::kProxy, request_, route_->Url()),
-        session_.services_.options().user_agent,
-        std::chrono::seconds(session_.services_.options().connect_timeout_s));
+    return OpenConnectTunnel(*route_, authority,
+                             session_.AuthenticatorFor(AuthTarget::kProxy, request_, route_->Url()),
+                             session_.services_.options().user_agent,
+                             std::chrono::seconds(session_.services_.options().connect_timeout_s));
   }
 
  private:
@@ -55,10 +54,10 @@ auth::Authenticator& CurlSession::AuthenticatorFor(AuthTarget target,
   auto it = authenticators_.find(key);
   if (it == authenticators_.end()) {
     it = authenticators_
-             .emplace(key, auth::Authenticator(
-                               target, request.credentials, services_.options().auth,
-                               {request.network.uid, request.network.credential_cache},
-                               services_.side_channel()))
+             .emplace(key,
+                      auth::Authenticator(target, request.credentials, services_.options().auth,
+                                          {request.network.uid, request.network.credential_cache},
+                                          services_.side_channel()))
              .first;
   }
   return it->second;
@@ -87,7 +86,8 @@ Status CurlSession::DownloadRoutes(const core::DownloadRequest& request, core::D
     return Error(hr::E_INVALIDARG, ErrorContext::kRemoteFile,
                  "the URL cannot be parsed: " + log::RedactUrl(request.url));
   }
-  auto routes = services_.proxies().Routes({request.proxy, request.proxy_environment, request.network.uid},
+  auto routes =
+      services_.proxies().Routes({request.proxy, request.proxy_environment, request.network.uid},
                                  {PacUrl(*first), first->scheme, first->host, first->port});
   if (!routes) {
     return Error(routes.error().code(), routes.error().context(),
@@ -145,7 +145,7 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
     }
     HttpExchange exchange(services_.trust(),
                           {&request, &sink, url, parts, authorization, proxy_authorization, route,
-                           std::move(credential), restarting_, rate_limit_});
+                           std::move(credential), restarting_, budget_, nullptr});
     Tunnels tunnels(*this, request, route);
     exchange.Configure(curl_, &tunnels);
     Status status = exchange.Finish(curl_easy_perform(curl_));

@@ -16,6 +16,7 @@
 #include "auth/authenticator.h"
 #include "core/ports.h"
 #include "transfer/network_services.h"
+#include "transfer/rate_budget.h"
 #include "transfer/url_parts.h"
 
 namespace openbits::transfer {
@@ -30,7 +31,7 @@ class CurlSession : public core::TransferSession {
   Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
   // Where the rate budget of the following downloads is read from while they run (null:
   // none); the budget may change mid-transfer.
-  void set_rate_limit(const std::atomic<std::uint64_t>* rate_limit) { rate_limit_ = rate_limit; }
+  void set_budget(RateBudget* budget) { budget_ = budget; }
 
  private:
   class Tunnels;
@@ -41,13 +42,12 @@ class CurlSession : public core::TransferSession {
   Status DownloadVia(const core::DownloadRequest& request, core::DownloadSink& sink,
                      const proxy::Route& route, const UrlParts& first);
   // The authenticator of an origin or a proxy, made on first use from the job's credentials.
-  auth::Authenticator& AuthenticatorFor(AuthTarget target,
-                                        const core::DownloadRequest& request,
+  auth::Authenticator& AuthenticatorFor(AuthTarget target, const core::DownloadRequest& request,
                                         const std::string& origin);
 
   CURL* curl_;
   const NetworkServices& services_;
-  const std::atomic<std::uint64_t>* rate_limit_ = nullptr;
+  RateBudget* budget_ = nullptr;
   // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
   // afterwards.
   std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "base/log.h"
 #include "base/text.h"
@@ -11,6 +12,10 @@
 #include "transfer/response_limits.h"
 
 namespace openbits::transfer {
+
+namespace {
+constexpr std::chrono::milliseconds kBudgetSlice{100};
+}  // namespace
 
 bool NeedsOwnTunnel(const proxy::Route& route, const UrlParts& parts) {
   return route && route->scheme == "http" && parts.secure;
@@ -168,6 +173,7 @@ size_t HttpExchange::OnBody(char* data, size_t size, size_t count, void* self_pt
     }
     return length;
   }
+  if (!self->WithinBudget(length)) return CURL_WRITEFUNC_PAUSE;  // the same bytes come again
   if (self->cursor_) {
     if (auto taken = self->OnRangesBody(data, length); !taken) {
       self->failure_ = taken.error();
@@ -188,16 +194,24 @@ size_t HttpExchange::OnBody(char* data, size_t size, size_t count, void* self_pt
   return length;
 }
 
+bool HttpExchange::WithinBudget(std::size_t length) {
+  if (!in_.budget) return true;
+  for (;;) {
+    const auto now = RateBudget::Clock::now();
+    const auto wait = in_.budget->Take(length, now);
+    if (wait == RateBudget::Clock::duration::zero()) return true;
+    if (in_.paused) {
+      in_.paused(now + wait);
+      return false;
+    }
+    // The blocking path: wait here, in slices, so that a stop is still prompt.
+    if (sink_.StopRequested()) return true;  // the progress callback ends the transfer
+    std::this_thread::sleep_for(std::min<RateBudget::Clock::duration>(wait, kBudgetSlice));
+  }
+}
+
 int HttpExchange::OnProgress(void* self_ptr, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* self = static_cast<HttpExchange*>(self_ptr);
-  if (self->in_.rate_limit) {
-    // The budget may change while the transfer runs; libcurl reads the option as it goes.
-    const std::uint64_t rate = self->in_.rate_limit->load(std::memory_order_relaxed);
-    if (rate != self->applied_rate_) {
-      self->applied_rate_ = rate;
-      curl_easy_setopt(self->curl_, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(rate));
-    }
-  }
   return self->sink_.StopRequested() ? 1 : 0;
 }
 
@@ -380,10 +394,6 @@ void HttpExchange::Configure(CURL* curl, TunnelOpener* tunnels) {
   curl_easy_setopt(curl_, CURLOPT_XFERINFOFUNCTION, &HttpExchange::OnProgress);
   curl_easy_setopt(curl_, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, error_buffer_);
-  if (in_.rate_limit) {
-    applied_rate_ = in_.rate_limit->load(std::memory_order_relaxed);
-    curl_easy_setopt(curl_, CURLOPT_MAX_RECV_SPEED_LARGE, static_cast<curl_off_t>(applied_rate_));
-  }
 }
 
 Status HttpExchange::Finish(CURLcode code) {

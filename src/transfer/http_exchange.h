@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,7 @@
 #include "proxy/proxy_list.h"
 #include "transfer/byte_ranges.h"
 #include "transfer/connect_tunnel.h"
+#include "transfer/rate_budget.h"
 #include "transfer/response_headers.h"
 #include "transfer/tls_policy.h"
 #include "transfer/url_parts.h"
@@ -46,9 +48,11 @@ struct ExchangeInput {
   std::optional<core::ClientCredential> credential;
   // The request is the whole file again after a resumed 206 of another version.
   bool restarting = false;
-  // Where the rate budget is read from while the transfer runs (null: none). The multi
-  // engine sets the option itself instead.
-  const std::atomic<std::uint64_t>* rate_limit = nullptr;
+  // The download's rate budget (null: none). Over budget, the blocking path waits in the
+  // write callback; the multi engine pauses the transfer (CURL_WRITEFUNC_PAUSE) and hears
+  // from `paused` when to resume it.
+  RateBudget* budget = nullptr;
+  std::function<void(RateBudget::Clock::time_point resume_at)> paused;
 };
 
 class HttpExchange {
@@ -94,6 +98,8 @@ class HttpExchange {
   Status ReportRanges(std::uint64_t total);
   Status OnRangesBody(const char* data, std::size_t length);
   Status Outcome(CURLcode code);
+  // Whether body bytes may go to the sink now; false: the transfer was paused.
+  bool WithinBudget(std::size_t length);
 
   const TlsTrust* trust_;
   ExchangeInput in_;
@@ -108,7 +114,6 @@ class HttpExchange {
   curl_slist* proxy_headers_ = nullptr;
   curl_slist* request_headers_ = nullptr;
   char error_buffer_[CURL_ERROR_SIZE] = {};
-  std::uint64_t applied_rate_ = 0;
 
   ResponseHeaders headers_;
   bool accepted_ = false;
@@ -118,7 +123,7 @@ class HttpExchange {
   std::optional<Error> failure_;               // why a callback stopped the transfer
   std::optional<std::string> resume_mismatch_;
   long challenged_ = 0;
-  bool passport_redirect_ = false;  // a 3xx with a Passport challenge (taken as a 401)
+  bool passport_redirect_ = false;       // a 3xx with a Passport challenge (taken as a 401)
   std::uint64_t challenge_drained_ = 0;  // bytes of a 401/407 body read so far
   bool challenge_body_cut_ = false;      // ... more than kMaxChallengeBodyBytes: hung up
   CURLcode last_code_ = CURLE_OK;

@@ -18,25 +18,23 @@ Result<std::unique_ptr<NetworkServices>> NetworkServices::Create(
   auto trust = TlsTrust::Load(o.extra_ca_file, o.crl_file);
   if (!trust) return trust.error();
   services->trust_ = std::move(*trust);
-  services->pac_fetcher_ = std::make_unique<CurlPacFetcher>(services->trust_.get(), o.user_agent,
-                                                            o.connect_timeout_s);
-  services->proxies_ = std::make_unique<proxy::Resolver>(o.proxy, account_proxies,
-                                                         services->pac_fetcher_.get());
-  services->side_channel_ = std::make_unique<CurlSideChannel>(services->trust_.get(),
-                                                              o.user_agent, o.connect_timeout_s);
+  services->pac_fetcher_ =
+      std::make_unique<CurlPacFetcher>(services->trust_.get(), o.user_agent, o.connect_timeout_s);
+  services->proxies_ =
+      std::make_unique<proxy::Resolver>(o.proxy, account_proxies, services->pac_fetcher_.get());
+  services->side_channel_ =
+      std::make_unique<CurlSideChannel>(services->trust_.get(), o.user_agent, o.connect_timeout_s);
   if (!o.extra_ca_file.empty()) {
-    log::Get("transfer")->info("Trusting {} extra CA certificate(s) from {}",
-                               services->trust_->extra_cas().size(), o.extra_ca_file);
+    log::Get("transfer")
+        ->info("Trusting {} extra CA certificate(s) from {}", services->trust_->extra_cas().size(),
+               o.extra_ca_file);
   }
   return services;
 }
 
-NetworkServices::NetworkServices(CurlTransportOptions options,
-                                 core::CertificateStore* certificates,
+NetworkServices::NetworkServices(CurlTransportOptions options, core::CertificateStore* certificates,
                                  const core::AccountProxies* account_proxies)
-    : options_(std::move(options)),
-      certificates_(certificates),
-      account_proxies_(account_proxies) {
+    : options_(std::move(options)), certificates_(certificates), account_proxies_(account_proxies) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
