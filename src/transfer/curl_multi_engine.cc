@@ -384,9 +384,9 @@ class CurlMultiEngine::Loop {
     const HttpExchange& exchange = *download->exchange;
     const bool proxy_down = exchange.last_code() == CURLE_COULDNT_CONNECT ||
                             exchange.last_code() == CURLE_COULDNT_RESOLVE_PROXY;
-    const bool needs_blocking_step =
-        exchange.challenged() || exchange.resume_mismatch() ||
-        (proxy_down && !status && download->request.proxy.usage != ProxyUsage::kNoProxy);
+    // A proxy that cannot be reached: the blocking path says so as it always did.
+    const bool needs_blocking_step = exchange.challenged() || exchange.resume_mismatch() ||
+                                     (proxy_down && !status && exchange.via_proxy());
     const bool retry_elsewhere =
         needs_blocking_step && !exchange.reported() && !download->stop.load();
     download->exchange.reset();

@@ -76,6 +76,8 @@ class HttpExchange {
   CURLcode last_code() const { return last_code_; }
   // Set when a resumed 206 was of another version of the file: ask again for the whole file.
   const std::optional<std::string>& resume_mismatch() const { return resume_mismatch_; }
+  // Whether the request went through a proxy.
+  bool via_proxy() const { return in_.route.has_value(); }
   // Whether the sink has seen OnResponse (or body bytes): a retry elsewhere is then unsafe.
   bool reported() const { return reported_; }
 
