@@ -15,6 +15,7 @@ cmake --build build/release --parallel 2 --target engine_bench >/dev/null
 bench=build/release/tests/bench/engine_bench
 
 work=$(mktemp -d /dev/shm/engine-bench.XXXXXX)
+chmod 755 "$work"  # nginx workers run as an unprivileged user
 nginx_pid=""
 cleanup() {
   [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
