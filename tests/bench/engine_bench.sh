@@ -86,7 +86,7 @@ for ((run = 1; run <= runs; run++)); do
   echo "curl $count $(python3 -c "print(round($count / ($end - $start)))")"
 
   rm -rf "$work/out" && mkdir -p "$work/out"
-  result=$("$bench" "$base" "$count" "$parallel" "$work/out" "$work/tls/cert.pem")
+  result=$(${BENCH_PREFIX:-} "$bench" "$base" "$count" "$parallel" "$work/out" "$work/tls/cert.pem")
   [[ "$(sum_of "$work/out")" == "$expected" ]] || { log "engine_bench fetched wrong bytes"; exit 1; }
   echo "engine $count $(sed -n 's/.*files_per_s=\([0-9]*\).*/\1/p' <<<"$result")  ($result)"
 done
