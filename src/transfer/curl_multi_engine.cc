@@ -22,6 +22,11 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
+// The BG_SSL_* bits of the security flags (the rest is redirect policy).
+constexpr std::uint32_t kTlsPolicyFlags = kSslEnableCrlCheck | kSslIgnoreCertCnInvalid |
+                                          kSslIgnoreCertDateInvalid | kSslIgnoreUnknownCa |
+                                          kSslIgnoreCertWrongUsage;
+
 Error Aborted() { return Error(core::kAborted, ErrorContext::kNone, "the transfer was stopped"); }
 
 // The sink the transfer sees: the caller's, plus the engine's own stop flag.
@@ -312,7 +317,11 @@ class CurlMultiEngine::Loop {
     if (download->stop.load()) return engine_.Finish(download, Aborted());
     const auto parts = SplitUrl(request.url);
     std::optional<proxy::Route> route;
-    if (parts && !request.client_certificate && request.credentials.all().empty()) {
+    // Multi's connections are shared by every job, so they all are made under the strict
+    // TLS policy: a job whose BG_SSL_* flags excuse a failure (or ask for CRL checks) gets
+    // connections of its own on the workers, never one of the cache.
+    const bool strict_tls = (request.security_flags & kTlsPolicyFlags) == 0;
+    if (parts && strict_tls && !request.client_certificate && request.credentials.all().empty()) {
       route = ImmediateRoute(request, *parts);
     }
     if (!route || NeedsOwnTunnel(*route, *parts)) return engine_.ToWorkers(std::move(download));
@@ -331,7 +340,7 @@ class CurlMultiEngine::Loop {
         engine_.services_.trust(),
         ExchangeInput{
             &request, &download->sink, request.url, *parts, std::nullopt, std::nullopt, *route,
-            std::nullopt, false, &download->budget,
+            std::nullopt, &strict_tls_, false, &download->budget,
             [this, raw = download.get()](Clock::time_point at) { paused_.emplace_back(at, raw); }});
     download->exchange->Configure(easy, nullptr);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
@@ -409,6 +418,9 @@ class CurlMultiEngine::Loop {
   std::optional<Clock::time_point> deadline_;      // engine thread
   std::vector<std::shared_ptr<Download>> active_;  // engine thread: downloads in multi
   std::vector<CURL*> spare_;                       // engine thread: easy handles to reuse
+  // What the handshakes of every multi connection read (the strict policy, no client
+  // certificate); alive as long as the connections.
+  TlsRequest strict_tls_{engine_.services_.trust(), 0, false, false};
   // Engine thread: transfers paused over their rate budget, and when to resume them.
   std::vector<std::pair<Clock::time_point, Download*>> paused_;
   std::mutex mutex_;

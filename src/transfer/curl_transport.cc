@@ -145,7 +145,7 @@ Status CurlSession::DownloadVia(const core::DownloadRequest& request, core::Down
     }
     HttpExchange exchange(services_.trust(),
                           {&request, &sink, url, parts, authorization, proxy_authorization, route,
-                           std::move(credential), restarting_, budget_, nullptr});
+                           std::move(credential), &tls_, restarting_, budget_, nullptr});
     Tunnels tunnels(*this, request, route);
     exchange.Configure(curl_, &tunnels);
     Status status = exchange.Finish(curl_easy_perform(curl_));

@@ -48,6 +48,7 @@ class CurlSession : public core::TransferSession {
   CURL* curl_;
   const NetworkServices& services_;
   RateBudget* budget_ = nullptr;
+  TlsRequest tls_;  // read by the handshakes of the handle's connections
   // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
   // afterwards.
   std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;

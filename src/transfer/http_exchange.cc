@@ -313,10 +313,10 @@ void HttpExchange::Configure(CURL* curl, TunnelOpener* tunnels) {
   tunnels_ = tunnels;
   const UrlParts& parts = in_.parts;
   curl_easy_setopt(curl_, CURLOPT_URL, in_.url.c_str());
-  tls_ = TlsRequest{trust_, request_.security_flags, false};
-  ConfigureTls(curl_, &tls_);
+  *in_.tls = TlsRequest{trust_, request_.security_flags, false};
+  ConfigureTls(curl_, in_.tls);
   SetClientCredential();
-  tls_.presented_certificate = in_.credential.has_value();
+  in_.tls->presented_certificate = in_.credential.has_value();
   // https through an http proxy: the tunnel is ours (connect_tunnel.h), and libcurl talks
   // TLS to the server over it as if it were a direct connection. CONNECT_TO (whose address
   // the callback ignores) keeps connections made this way apart: they are reused only for
@@ -456,7 +456,7 @@ Status HttpExchange::Outcome(CURLcode code) {
                      " KiB (the cap on one header line) for " + url);
   }
   if (code != CURLE_OK) {
-    if (auto tls = TlsError(curl_, code, error_buffer_, tls_, url)) return *tls;
+    if (auto tls = TlsError(curl_, code, error_buffer_, *in_.tls, url)) return *tls;
     return CurlError(curl_, code, error_buffer_, url);
   }
   if (!accepted_) {

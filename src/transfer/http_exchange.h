@@ -46,6 +46,10 @@ struct ExchangeInput {
   std::optional<SecretString> proxy_authorization;
   proxy::Route route;  // the proxy, or direct
   std::optional<core::ClientCredential> credential;
+  // What the TLS handshakes of the handle's connections read. Owned by the caller and alive
+  // as long as any connection the handle made may be reused: a reused connection's SSL_CTX
+  // still points at it.
+  TlsRequest* tls = nullptr;
   // The request is the whole file again after a resumed 206 of another version.
   bool restarting = false;
   // The download's rate budget (null: none). Over budget, the blocking path waits in the
@@ -109,7 +113,6 @@ class HttpExchange {
   core::DownloadSink& sink_;
   CURL* curl_ = nullptr;
   TunnelOpener* tunnels_ = nullptr;
-  TlsRequest tls_;  // read by the handshake callbacks
   std::string tunnel_authority_;
   TunnelOutcome tunnel_;
   curl_slist* connect_to_ = nullptr;

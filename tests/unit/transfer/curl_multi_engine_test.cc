@@ -373,3 +373,29 @@ TEST_F(CurlMultiEngineTest, ShutdownWithDownloadsInFlightEndsEachOnceWithAbort) 
 
 }  // namespace
 }  // namespace openbits::transfer
+
+namespace openbits::transfer {
+namespace {
+
+// One connection cache serves every job: a connection that a job's BG_SSL_IGNORE_* flag let
+// through must never carry the request of a job without it.
+TEST_F(CurlMultiEngineTest, AConnectionAcceptedUnderAnIgnoreFlagIsNotReusedWithoutIt) {
+  harness::WriteFile(www() + "/f.txt", "over tls\n");
+  const auto pki = harness::MakeTestPki(dir_, "untrusted");  // a CA nobody trusts
+  harness::RangeServer server(dir_, www(), pki);
+  core::DownloadRequest lenient = Get(server.Url("/f.txt"));
+  lenient.security_flags = kSslIgnoreUnknownCa;
+  RecordingSink first;
+  const Status accepted = Fetch(lenient, first);
+  ASSERT_TRUE(accepted) << accepted.error().ToString();
+  EXPECT_EQ(first.body(), "over tls\n");
+
+  RecordingSink second;
+  const Status strict = Fetch(Get(server.Url("/f.txt")), second);
+  ASSERT_FALSE(strict) << "the strict job rode on the lenient job's connection";
+  EXPECT_EQ(strict.error().code(), hr::WINHTTP_SECURE_INVALID_CA) << strict.error().ToString();
+  EXPECT_EQ(second.body(), "");
+}
+
+}  // namespace
+}  // namespace openbits::transfer
