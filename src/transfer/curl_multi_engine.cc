@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <unordered_map>
 
 #include "base/log.h"
 #include "transfer/curl_transport.h"
@@ -244,7 +245,7 @@ class CurlMultiEngine::Loop {
     }
     // Shutdown: what still runs in multi ends with kAborted.
     std::vector<std::shared_ptr<Download>> running;
-    running.swap(active_);
+    for (auto& [raw, download] : active_) running.push_back(download);
     for (auto& download : running) {
       download->stop = true;
       End(download, CURLE_ABORTED_BY_CALLBACK);
@@ -345,7 +346,7 @@ class CurlMultiEngine::Loop {
     download->exchange->Configure(easy, nullptr);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
     curl_multi_add_handle(multi_, easy);
-    active_.push_back(std::move(download));
+    active_.emplace(download.get(), std::move(download));
   }
 
   // Resumes the transfers paused over budget whose time has come (a transfer still over
@@ -371,18 +372,14 @@ class CurlMultiEngine::Loop {
       void* owner = nullptr;
       curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &owner);
       const CURLcode code = message->data.result;
-      for (auto& download : active_) {
-        if (download.get() == owner) {
-          End(download, code);
-          break;
-        }
-      }
+      const auto it = active_.find(static_cast<Download*>(owner));
+      if (it != active_.end()) End(it->second, code);
     }
   }
 
   // Takes the download out of multi and ends it (or moves it to the workers).
   void End(std::shared_ptr<Download> download, CURLcode code) {
-    std::erase(active_, download);
+    active_.erase(download.get());
     std::erase_if(paused_, [&](const auto& entry) { return entry.second == download.get(); });
     CURL* easy = download->easy;
     curl_multi_remove_handle(multi_, easy);
@@ -415,9 +412,10 @@ class CurlMultiEngine::Loop {
   int epoll_ = -1;
   int wake_fd_ = -1;
   CURLM* multi_ = nullptr;
-  std::optional<Clock::time_point> deadline_;      // engine thread
-  std::vector<std::shared_ptr<Download>> active_;  // engine thread: downloads in multi
-  std::vector<CURL*> spare_;                       // engine thread: easy handles to reuse
+  std::optional<Clock::time_point> deadline_;  // engine thread
+  // Engine thread: the downloads in multi, by the address CURLOPT_PRIVATE holds.
+  std::unordered_map<Download*, std::shared_ptr<Download>> active_;
+  std::vector<CURL*> spare_;  // engine thread: easy handles to reuse
   // What the handshakes of every multi connection read (the strict policy, no client
   // certificate); alive as long as the connections.
   TlsRequest strict_tls_{engine_.services_.trust(), 0, false, false};

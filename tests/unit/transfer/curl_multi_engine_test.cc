@@ -118,6 +118,8 @@ class CurlMultiEngineTest : public ::testing::Test {
     return *status;
   }
 
+  void CheckRateLimitIsFollowed(core::DownloadRequest request);
+
   harness::TempDir dir_;
   std::unique_ptr<NetworkServices> services_;
   std::unique_ptr<CurlMultiEngine> engine_;
@@ -223,12 +225,14 @@ TEST_F(CurlMultiEngineTest, StopOfARunningDownloadEndsItPromptlyWithAbort) {
   EXPECT_EQ(outcome.calls(), 1);
 }
 
-TEST_F(CurlMultiEngineTest, RateLimitChangedMidTransferIsFollowed) {
+// Starts `request` for a 64 MiB file and changes its budget while it runs.
+void CurlMultiEngineTest::CheckRateLimitIsFollowed(core::DownloadRequest request) {
   harness::WriteRandomFile(www() + "/big.bin", 64 * 1024 * 1024, 4);
   harness::RangeServer server(dir_, www());
+  request.url = server.Url("/big.bin");
   RecordingSink sink;
   Outcome outcome;
-  const auto id = engine_->Start(Get(server.Url("/big.bin")), sink, outcome.Callback());
+  const auto id = engine_->Start(request, sink, outcome.Callback());
   engine_->SetRateLimit(id, 128 * 1024);
   ASSERT_TRUE(harness::WaitUntil([&] { return sink.received() > 0; }));
   // Bytes over a window, with generous bounds: a budget of 128 KiB/s moves far less than
@@ -254,6 +258,21 @@ TEST_F(CurlMultiEngineTest, RateLimitChangedMidTransferIsFollowed) {
     harness::WriteFile(dir_ / "got.bin", sink.body());
     return harness::Sha256OfFile(dir_ / "got.bin");
   }());
+}
+
+TEST_F(CurlMultiEngineTest, RateLimitChangedMidTransferIsFollowedInMulti) {
+  CheckRateLimitIsFollowed(Get(""));
+  EXPECT_EQ(engine_->stats().downloads_in_multi, 1u);
+}
+
+TEST_F(CurlMultiEngineTest, RateLimitChangedMidTransferIsFollowedOnTheWorkers) {
+  core::DownloadRequest request = Get("");
+  core::Credential credential;  // an Authenticator: the request runs on the workers
+  credential.user = SecretString("alice");
+  credential.password = SecretString("alicepw");
+  request.credentials.Set(credential);
+  CheckRateLimitIsFollowed(request);
+  EXPECT_EQ(engine_->stats().downloads_on_workers, 1u);
 }
 
 TEST_F(CurlMultiEngineTest, ChallengeMetInMultiMovesToTheWorkersAndIsAnsweredThere) {
