@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -84,6 +85,14 @@ class CurlMultiEngine::Workers {
       queue_.push_back(std::move(download));
     }
     wake_.notify_one();
+    return true;
+  }
+  // Takes a download that no worker has started out of the queue; false when there is none.
+  bool Cancel(const std::shared_ptr<Download>& download) {
+    std::lock_guard lock(mutex_);
+    const auto it = std::find(queue_.begin(), queue_.end(), download);
+    if (it == queue_.end()) return false;
+    queue_.erase(it);
     return true;
   }
   // Ends every queued download with kAborted and joins the workers (whose running
@@ -269,7 +278,12 @@ class CurlMultiEngine::Loop {
           Begin(std::move(download));
           break;
         case Command::kStop:
-          if (download->easy) End(download, CURLE_ABORTED_BY_CALLBACK);
+          if (download->easy) {
+            End(download, CURLE_ABORTED_BY_CALLBACK);
+          } else if (engine_.workers_->Cancel(download)) {
+            // Waiting for a worker: ends now rather than when one is free.
+            engine_.Finish(download, Aborted());
+          }
           break;
         case Command::kRate:
           // A paused transfer asks its budget again now: the new rate may let it go on.

@@ -374,6 +374,29 @@ TEST_F(CurlMultiEngineTest, FixedProxyRunsInMultiAndAProxyChallengeOnTheWorkers)
       << ::testing::PrintToString(basic_proxy.AccessLog());
 }
 
+TEST_F(CurlMultiEngineTest, StopOfADownloadWaitingForABusyWorkerEndsItAtOnce) {
+  CurlMultiEngine engine(*services_, {.blocking_workers = 1});
+  harness::WriteRandomFile(www() + "/w.bin", 4 * 1024 * 1024, 11);
+  harness::RangeServer server(dir_, www());
+  core::DownloadRequest request = Get(server.Url("/w.bin?rate=50000"));
+  core::Credential credential;  // an Authenticator: the requests run on the one worker
+  credential.user = SecretString("alice");
+  credential.password = SecretString("alicepw");
+  request.credentials.Set(credential);
+  RecordingSink busy_sink, queued_sink;
+  Outcome busy, queued;
+  engine.Start(request, busy_sink, busy.Callback());
+  ASSERT_TRUE(harness::WaitUntil([&] { return busy_sink.received() > 0; }));
+  const auto id = engine.Start(request, queued_sink, queued.Callback());
+  engine.Stop(id);
+  const auto status = queued.Wait(2s * harness::kTimeScale);
+  ASSERT_TRUE(status) << "the queued download waited for the busy worker";
+  ASSERT_FALSE(*status);
+  EXPECT_EQ(status->error().code(), core::kAborted);
+  EXPECT_EQ(busy.calls(), 0) << "the running download was not to be touched";
+  EXPECT_EQ(queued_sink.received(), 0u);
+}
+
 TEST_F(CurlMultiEngineTest, ShutdownWithDownloadsInFlightEndsEachOnceWithAbort) {
   harness::WriteRandomFile(www() + "/s.bin", 4 * 1024 * 1024, 10);
   harness::RangeServer server(dir_, www());
