@@ -77,8 +77,11 @@ Status RunDaemon(const DaemonOptions& options) {
          "openbits-pac-helper")
             .string();
   }
-  auto transport = transfer::CurlTransport::Create(curl, &certificates, &account_proxies);
-  if (!transport) return transport.error();
+  // Built once and shared by every transfer: TLS trust, proxy resolver with its PAC
+  // fetcher, the side channel of authentication and the certificate stores.
+  auto network_services = transfer::NetworkServices::Create(curl, &certificates, &account_proxies);
+  if (!network_services) return network_services.error();
+  transfer::CurlTransport transport(**network_services);
   if (options.config.curl.auth.allow_basic_over_http) {
     logger->warn(
         "[auth] allow_basic_over_http is set: Basic passwords may cross the network "
@@ -93,7 +96,7 @@ Status RunDaemon(const DaemonOptions& options) {
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
   manager_options.helper_token_digest = store::Sha256;
   manager_options.user_exists = identity::UserExists;
-  core::JobManager manager(manager_options, **store, **transport, files, events, commands, clock);
+  core::JobManager manager(manager_options, **store, transport, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.
   transfer::NetworkMonitor network;

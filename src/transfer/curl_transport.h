@@ -1,55 +1,70 @@
-// CurlTransport: HTTP(S) downloads with libcurl. A session owns one easy handle, so the
-// files of a job reuse their connections.
+// CurlTransport: HTTP(S) downloads with libcurl, one blocking request at a time. A session
+// owns one easy handle, so the files of a job reuse their connections.
 //
 // Protocol (DESIGN.md 6): every request is a GET with "Range: bytes=<offset>-", which tells
 // size and range support in one round trip (206 + Content-Range); a resume adds If-Range with
 // the strong ETag or Last-Modified, so a changed file comes back whole (200) and restarts.
+// The checks of one request live in HttpExchange (shared with CurlMultiEngine); a session
+// adds what blocks: proxy routes (PAC), authentication legs, tunnels, client certificates.
 #pragma once
 
+#include <atomic>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "auth/authenticator.h"
 #include "core/ports.h"
-#include "proxy/resolver.h"
-#include "transfer/tls_policy.h"
+#include "transfer/network_services.h"
+#include "transfer/rate_budget.h"
+#include "transfer/url_parts.h"
 
 namespace openbits::transfer {
 
-struct CurlTransportOptions {
-  long connect_timeout_s = 30;
-  // A transfer that moves less than 1 byte/s for this long is a timeout (transient).
-  long low_speed_time_s = 60;
-  std::string user_agent = "Microsoft BITS/7.8 OpenBITS/0.1";
-  // PEM bundle of CAs trusted in addition to the system store ([tls] extra_ca_file).
-  std::string extra_ca_file;
-  // PEM CRLs used when a job sets BG_SSL_ENABLE_CRL_CHECK ([tls] crl_file).
-  std::string crl_file;
-  // [auth]: implicit credentials and Basic over http.
-  auth::AuthPolicy auth;
-  // [proxy]: what PRECONFIG jobs use.
-  proxy::ResolverOptions proxy;
+class CurlSession : public core::TransferSession {
+ public:
+  explicit CurlSession(const NetworkServices& services);
+  ~CurlSession() override;
+  CurlSession(const CurlSession&) = delete;
+  CurlSession& operator=(const CurlSession&) = delete;
+
+  Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override;
+  // Where the rate budget of the following downloads is read from while they run (null:
+  // none); the budget may change mid-transfer.
+  void set_budget(RateBudget* budget) { budget_ = budget; }
+
+ private:
+  class Tunnels;
+  // The download over the routes the resolver gives, in order.
+  Status DownloadRoutes(const core::DownloadRequest& request, core::DownloadSink& sink);
+  // The download over one route: the request, then one more per authentication leg, for
+  // the server (401) and for the proxy (407).
+  Status DownloadVia(const core::DownloadRequest& request, core::DownloadSink& sink,
+                     const proxy::Route& route, const UrlParts& first);
+  // The authenticator of an origin or a proxy, made on first use from the job's credentials.
+  auth::Authenticator& AuthenticatorFor(AuthTarget target, const core::DownloadRequest& request,
+                                        const std::string& origin);
+
+  CURL* curl_;
+  const NetworkServices& services_;
+  RateBudget* budget_ = nullptr;
+  TlsRequest tls_;  // read by the handshakes of the handle's connections
+  // Per origin (and per proxy), for the whole session: a scheme accepted once is sent ahead
+  // afterwards.
+  std::map<std::pair<AuthTarget, std::string>, auth::Authenticator> authenticators_;
+  CURLcode last_code_ = CURLE_OK;  // of the last request
+  std::optional<std::string> resume_mismatch_;
+  bool restarting_ = false;
 };
 
 class CurlTransport : public core::Transport {
  public:
-  // Fails when extra_ca_file or crl_file cannot be read or hold nothing.
-  // `certificates` resolves jobs' client certificates (may be null: none are usable).
-  // `account_proxies`: the accounts' own proxy settings, for PRECONFIG (may be null).
-  static Result<std::unique_ptr<CurlTransport>> Create(
-      CurlTransportOptions options, core::CertificateStore* certificates,
-      const core::AccountProxies* account_proxies = nullptr);
-  ~CurlTransport() override;
+  // `services` must outlive the transport.
+  explicit CurlTransport(const NetworkServices& services) : services_(services) {}
   std::unique_ptr<core::TransferSession> OpenSession() override;
 
  private:
-  CurlTransport(CurlTransportOptions options, const core::AccountProxies* account_proxies);
-
-  CurlTransportOptions options_;
-  proxy::Resolver proxies_;
-  std::unique_ptr<TlsTrust> trust_;
-  std::unique_ptr<proxy::PacFetcher> pac_fetcher_;
-  std::unique_ptr<auth::SideChannel> side_channel_;
-  core::CertificateStore* certificates_ = nullptr;
+  const NetworkServices& services_;
 };
 
 }  // namespace openbits::transfer

@@ -75,10 +75,8 @@ CURLcode SetUpContext(CURL*, void* ssl_context, void* request_ptr) {
   SSL_CTX_set_ex_data(context, RequestIndex(), request);
   SSL_CTX_set_verify(context, SSL_VERIFY_PEER, VerifyCallback);
   SSL_CTX_set_client_cert_cb(context, ClientCertificateCallback);
-  X509_STORE* store = SSL_CTX_get_cert_store(context);
   if (request->trust) {
-    for (X509* certificate : request->trust->extra_cas()) X509_STORE_add_cert(store, certificate);
-    for (X509_CRL* crl : request->trust->crls()) X509_STORE_add_crl(store, crl);
+    SSL_CTX_set1_cert_store(context, request->trust->store());
   }
   if (request->security_flags & kSslEnableCrlCheck) {
     // Revocation of the whole chain; without a CRL for an issuer the check fails (fatal).
@@ -114,10 +112,24 @@ Result<std::unique_ptr<TlsTrust>> TlsTrust::Load(const std::string& extra_ca_fil
   };
   OPENBITS_RETURN_IF_ERROR(read(extra_ca_file, "extra_ca_file", PEM_read_X509, trust->extra_cas_));
   OPENBITS_RETURN_IF_ERROR(read(crl_file, "crl_file", PEM_read_X509_CRL, trust->crls_));
+  trust->store_ = X509_STORE_new();
+  if (CURL* curl = curl_easy_init()) {
+    // The CAs libcurl trusts by default, read once.
+    char* bundle = nullptr;
+    char* directory = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_CAINFO, &bundle);
+    curl_easy_getinfo(curl, CURLINFO_CAPATH, &directory);
+    if (bundle) X509_STORE_load_file(trust->store_, bundle);
+    if (directory) X509_STORE_load_path(trust->store_, directory);
+    curl_easy_cleanup(curl);
+  }
+  for (X509* certificate : trust->extra_cas_) X509_STORE_add_cert(trust->store_, certificate);
+  for (X509_CRL* crl : trust->crls_) X509_STORE_add_crl(trust->store_, crl);
   return trust;
 }
 
 TlsTrust::~TlsTrust() {
+  X509_STORE_free(store_);
   for (X509* certificate : extra_cas_) X509_free(certificate);
   for (X509_CRL* crl : crls_) X509_CRL_free(crl);
 }
@@ -126,6 +138,11 @@ void ConfigureTls(CURL* curl, TlsRequest* request) {
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST,
                    request->security_flags & kSslIgnoreCertCnInvalid ? 0L : 2L);
+  if (request->trust) {
+    // The trust store comes whole from TlsTrust (SetUpContext): libcurl loads nothing.
+    curl_easy_setopt(curl, CURLOPT_CAINFO, nullptr);
+    curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);
+  }
   curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, &SetUpContext);
   curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, request);
 }

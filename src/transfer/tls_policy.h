@@ -13,6 +13,7 @@
 
 typedef struct x509_st X509;
 typedef struct X509_crl_st X509_CRL;
+typedef struct x509_store_st X509_STORE;
 
 namespace openbits::transfer {
 
@@ -25,10 +26,15 @@ class TlsTrust {
   ~TlsTrust();
   const std::vector<X509*>& extra_cas() const { return extra_cas_; }
   const std::vector<X509_CRL*>& crls() const { return crls_; }
+  // libcurl's default CAs (its CA bundle and directory) plus the extra CAs and the CRLs, in
+  // one store that every connection shares: parsing the CA bundle for each new connection
+  // (what libcurl does when a TLS context callback is set) costs tens of milliseconds.
+  X509_STORE* store() const { return store_; }
 
  private:
   std::vector<X509*> extra_cas_;
   std::vector<X509_CRL*> crls_;
+  X509_STORE* store_ = nullptr;
 };
 
 // What one request's TLS handshakes do. Lives as long as the request.
