@@ -26,6 +26,9 @@ void JobManager::NoteModification(Entry& entry, bool immediately, Notifications&
     if (!entry.modification_pending) {
       entry.modification_pending = true;
       Reindex(entry);  // a deadline: when the interval is over
+      // The scheduler may sleep until a later deadline (a run's MaxDownloadTime) and some
+      // callers (a run's progress) do not wake it: it must see this one.
+      scheduler_wakeup_.NotifyAll();
     }
     return;
   }
