@@ -73,6 +73,21 @@ class GatedTransport : public Transport {
   bool open_ = false;
 };
 
+// The system clock, counting how often it is read: a scheduler that wakes up and reads it in a
+// loop shows there.
+class CountingClock : public Clock {
+ public:
+  std::int64_t NowUs() const override {
+    ++reads_;
+    return clock_.NowUs();
+  }
+  std::uint64_t reads() const { return reads_.load(); }
+
+ private:
+  SystemClock clock_;
+  mutable std::atomic<std::uint64_t> reads_{0};
+};
+
 class ModificationSink : public fakes::RecordingEventSink {
  public:
   void JobModified(const Guid&, std::uint32_t, JobState state) override {
@@ -118,6 +133,40 @@ TEST(JobModificationTest, AThrottledModificationIsSentWhenTheIntervalIsOver) {
   // (500 ms) is over, not whenever something next wakes the scheduler.
   EXPECT_TRUE(WaitUntil([&] { return events.transferring() == 2; }, 5s))
       << "the modification of the progress was never sent";
+  manager.Stop();
+}
+
+// A modification held back, then the job stops asking for modifications: nothing is pending
+// any more, and the scheduler sleeps instead of handling the same due timer over and over.
+TEST(JobModificationTest, NoModificationStaysPendingForAJobThatNoLongerAsksForThem) {
+  ManagerOptions options;
+  fakes::InMemoryJobStore store;
+  fakes::ScriptedTransport transport;
+  fakes::InMemoryFileSystem files;
+  ModificationSink events;
+  fakes::FakeCommandRunner commands;
+  CountingClock clock;
+  JobManager manager(options, store, transport, files, events, commands, clock);
+  ASSERT_TRUE(manager.Start());
+  const Caller alice{1000, 1000, false};
+
+  auto id = manager.CreateJob(alice, "quiet", JobType::kDownload);
+  ASSERT_TRUE(id);
+  ASSERT_TRUE(manager.SetNotifyFlags(alice, *id, kNotifyJobModification));  // sent at once
+  // Within the interval of the one just sent: held back.
+  ASSERT_TRUE(manager.SetProperty(alice, *id, JobPropertyId::kMinimumNotificationIntervalMs,
+                                  std::uint32_t{100}));
+  ASSERT_TRUE(manager.SetNotifyFlags(alice, *id, kNotifyJobTransferred));
+
+  // The held-back modification's time comes (100 ms) and goes; then the scheduler has
+  // nothing to do. Its reads of the clock over a quarter of a second show whether it sleeps
+  // (a few reads) or spins on a timer that never goes away (thousands).
+  std::this_thread::sleep_for(300ms);
+  const std::uint64_t before = clock.reads();
+  std::this_thread::sleep_for(250ms);
+  const std::uint64_t reads = clock.reads() - before;
+  EXPECT_LT(reads, 50u) << "the scheduler read the clock " << reads
+                        << " times in 250 ms while idle";
   manager.Stop();
 }
 
