@@ -19,13 +19,21 @@ bool JobManager::MayRunNotifyCommand(const Job& job) const {
 
 void JobManager::NoteModification(Entry& entry, bool immediately, Notifications& out) {
   const Job& job = entry.job;
-  if (!job.Notifies(kNotifyJobModification)) return;
+  if (!job.Notifies(kNotifyJobModification)) {
+    // One held back before the job stopped asking is dropped: left pending, its timer would
+    // come due again at every pass of the scheduler, which would never sleep.
+    entry.modification_pending = false;
+    return;
+  }
   const std::int64_t now = clock_.NowUs();
   const std::int64_t interval = std::int64_t{job.minimum_notification_interval_ms} * 1000;
   if (!immediately && now - entry.last_modification_sent_us < interval) {
     if (!entry.modification_pending) {
       entry.modification_pending = true;
       Reindex(entry);  // a deadline: when the interval is over
+      // The scheduler may sleep until a later deadline (a run's MaxDownloadTime) and some
+      // callers (a run's progress) do not wake it: it must see this one.
+      scheduler_wakeup_.NotifyAll();
     }
     return;
   }

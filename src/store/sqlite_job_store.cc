@@ -90,7 +90,10 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::Open(
   if (checked->version > 0 && checked->version < kProxySealingVersion) {
     OPENBITS_RETURN_IF_ERROR(store->ScrubOldPages());
   }
-  // The migrations were committed with synchronous=NORMAL like every write: durable now.
+  // The schema and the migrations were committed with synchronous=NORMAL like every write,
+  // but not through Save: counted here, so that SyncDurable syncs them (it syncs only what
+  // was counted, and would return at once).
+  store->syncer_->Wrote();
   OPENBITS_RETURN_IF_ERROR(store->SyncDurable());
   store->StartCheckpointer();
 

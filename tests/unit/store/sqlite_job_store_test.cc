@@ -259,6 +259,27 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   ASSERT_EQ(loaded->front().files.size(), 1u);
   EXPECT_TRUE(loaded->front().files[0].completed);
   EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kNone);  // version 12
+
+  // The migrated rows take the writes of today's store: a loaded job's first Save (whole),
+  // then a delta of its row and one of a file, all read back after a restart.
+  core::Job job = loaded->front();
+  job.state = JobState::kTransferred;
+  ASSERT_TRUE((*store)->Save(job));
+  job.description = "migrated";
+  job.files[0].bytes_committed = 5;
+  job.files[0].delivery = core::Delivery::kDone;
+  ASSERT_TRUE((*store)->Save(job));
+  store->reset();
+  store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().state, JobState::kTransferred);
+  EXPECT_EQ(loaded->front().description, "migrated");
+  ASSERT_EQ(loaded->front().files.size(), 1u);
+  EXPECT_EQ(loaded->front().files[0].delivery, core::Delivery::kDone);
+  EXPECT_EQ(loaded->front().files[0].remote_url, "http://h/f");
 }
 
 // Every file of the database (jobs.db, -wal, -shm), concatenated.

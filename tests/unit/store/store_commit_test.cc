@@ -315,6 +315,19 @@ TEST_F(StoreCommitTest, AWriteBecomesDurableWithinABoundedLagWithoutCallers) {
   EXPECT_LT(steady_clock::now() - start, std::chrono::milliseconds(500));
 }
 
+// Open writes too (the schema of a new queue, the migrations of an older one), with
+// synchronous=NORMAL like every write: when it returns, those writes are on the disk, as
+// SqliteJobStore::Open promises, not left in the page cache for a power loss to take.
+TEST_F(StoreCommitTest, WhatOpenWroteIsDurableWhenItReturns) {
+  testing::CountingVfs vfs;
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const std::uint64_t written = vfs.wal_writes();
+  ASSERT_GT(written, 0u) << "a new queue's schema goes through the log";
+  EXPECT_GE(vfs.wal_writes_synced(), written)
+      << vfs.wal_syncs() << " WAL syncs for the " << written << " writes of Open";
+}
+
 // A child process saves jobs and reports each one whose Save returned; it is killed with
 // SIGKILL at a moment the parent does not choose. Every reported job is in the store after.
 TEST_F(StoreCommitTest, AWriteThatReturnedSurvivesKill9) {
