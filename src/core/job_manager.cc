@@ -260,6 +260,13 @@ Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
   return (*entry)->job;
 }
 
+Status JobManager::CheckVisible(const Caller& caller, const Guid& id) const {
+  MutexLock lock(mutex_);
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  return Ok();
+}
+
 Status JobManager::AddFiles(const Caller& caller, const Guid& id,
                             const std::vector<FileSpec>& specs) {
   // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.

@@ -139,6 +139,8 @@ class JobManager {
                                std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
+  // What GetJob would answer, without copying the job: the bus's gate on every job call.
+  Status CheckVisible(const Caller& caller, const Guid& id) const;
 
   // AddFile/AddFileSet/AddFileWithRanges: all files or none.
   Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);

@@ -42,24 +42,30 @@ int JobSubtreeVisibility::Filter(sd_bus_message* message, void* self, sd_bus_err
   return static_cast<JobSubtreeVisibility*>(self)->Gate(message, path);
 }
 
+// A refused call is handled even when sd-bus sent no error (a call flagged
+// NO_REPLY_EXPECTED): it never reaches sd-bus's own Properties/Introspect/Peer answers or
+// the job handler.
+static int Handled(int replied) { return replied < 0 ? replied : 1; }
+
 int JobSubtreeVisibility::Gate(sd_bus_message* message, std::string_view path) {
   const auto id = JobIdOfPath(path);
   if (!id) {
     // No job can live here: what sd-bus answers for a path with no object.
-    return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
-                                      std::string(path).c_str());
+    return Handled(sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT,
+                                              "Unknown object '%s'.", std::string(path).c_str()));
   }
   const auto caller = callers_.Resolve(message);
   if (!caller) {
-    return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED, "%s", kUnidentified);
+    return Handled(
+        sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED, "%s", kUnidentified));
   }
-  const auto job = manager_.GetJob(*caller, *id);
-  if (job) return 0;  // the owner or an administrator: sd-bus and the job handler answer
+  const Status visible = manager_.CheckVisible(*caller, *id);
+  if (visible) return 0;  // the owner or an administrator: sd-bus and the job handler answer
   // Someone else's job, or no job at all: the same BG_E_NOT_FOUND either way, whatever the
   // interface, as the manager's GetJob answers.
-  const sdbus::Error error = ToDbusError(job.error());
-  return sd_bus_reply_method_errorf(message, error.getName().c_str(), "%s",
-                                    error.getMessage().c_str());
+  const sdbus::Error error = ToDbusError(visible.error());
+  return Handled(sd_bus_reply_method_errorf(message, error.getName().c_str(), "%s",
+                                            error.getMessage().c_str()));
 }
 
 int JobSubtreeVisibility::Enumerate(sd_bus* bus, const char* prefix, void* self_pointer,
