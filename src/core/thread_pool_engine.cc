@@ -1,0 +1,110 @@
+#include "core/thread_pool_engine.h"
+
+#include <algorithm>
+
+namespace openbits::core {
+
+// The caller's sink, with the engine's own stop flag added to what StopRequested says: Stop
+// reaches a download through the transport's polling, as a job's stop flag did.
+class ThreadPoolEngine::StoppableSink : public DownloadSink {
+ public:
+  explicit StoppableSink(Download& download) : download_(download) {}
+  Status OnResponse(const DownloadResponse& response) override {
+    return download_.sink->OnResponse(response);
+  }
+  Status OnData(const char* data, std::size_t length) override {
+    return download_.sink->OnData(data, length);
+  }
+  void OnRemoteNameChanged(const std::string& url) override {
+    download_.sink->OnRemoteNameChanged(url);
+  }
+  void OnRetryAfter(std::chrono::seconds delay) override { download_.sink->OnRetryAfter(delay); }
+  bool StopRequested() const override {
+    return download_.stop.load(std::memory_order_relaxed) || download_.sink->StopRequested();
+  }
+
+ private:
+  Download& download_;
+};
+
+ThreadPoolEngine::ThreadPoolEngine(Transport& transport, std::uint32_t threads)
+    : transport_(transport) {
+  threads = std::max<std::uint32_t>(threads, 1);
+  threads_.reserve(threads);
+  for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back(&ThreadPoolEngine::Work, this);
+}
+
+ThreadPoolEngine::~ThreadPoolEngine() {
+  Shutdown();
+  std::vector<std::thread> late;
+  {
+    MutexLock lock(mutex_);
+    late.swap(late_);
+  }
+  for (std::thread& thread : late) thread.join();
+}
+
+DownloadId ThreadPoolEngine::Start(DownloadRequest request, DownloadSink& sink, DoneCallback done) {
+  auto download = std::make_shared<Download>();
+  download->request = std::move(request);
+  download->sink = &sink;
+  download->done = std::move(done);
+  MutexLock lock(mutex_);
+  download->id = next_id_++;
+  if (shutting_down_) {
+    // No worker is left to answer it, and `done` never runs inside Start: a thread of its
+    // own does, joined by the destructor.
+    late_.emplace_back([download] {
+      download->done(Error(kAborted, ErrorContext::kNone, "the transfer engine is shut down"));
+    });
+    return download->id;
+  }
+  live_.emplace(download->id, download);
+  queue_.push_back(download);
+  work_ready_.NotifyAll();
+  return download->id;
+}
+
+void ThreadPoolEngine::Stop(DownloadId id) {
+  MutexLock lock(mutex_);
+  if (auto it = live_.find(id); it != live_.end()) it->second->stop = true;
+}
+
+void ThreadPoolEngine::SetRateLimit(DownloadId, std::uint64_t) {}
+
+void ThreadPoolEngine::Work() {
+  std::unique_ptr<TransferSession> session = transport_.OpenSession();
+  MutexLock lock(mutex_);
+  for (;;) {
+    while (queue_.empty() && !shutting_down_) work_ready_.Wait(mutex_);
+    if (queue_.empty()) return;  // shutting down, nothing left to answer
+    std::shared_ptr<Download> download = std::move(queue_.front());
+    queue_.pop_front();
+    lock.Unlock();
+    Status result = Error(kAborted, ErrorContext::kNone, "the download was stopped");
+    if (!download->stop) {
+      StoppableSink sink(*download);
+      result = session->Download(download->request, sink);
+    }
+    download->done(std::move(result));
+    // `done` may have been the last owner of what the request refers to; drop it here.
+    download->done = nullptr;
+    lock.Lock();
+    live_.erase(download->id);
+  }
+}
+
+void ThreadPoolEngine::Shutdown() {
+  std::vector<std::thread> threads;
+  {
+    MutexLock lock(mutex_);
+    shutting_down_ = true;
+    // Queued downloads are still answered (kAborted) by the workers before they end.
+    for (auto& [id, download] : live_) download->stop = true;
+    work_ready_.NotifyAll();
+    threads.swap(threads_);
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+}  // namespace openbits::core
