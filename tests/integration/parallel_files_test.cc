@@ -39,12 +39,10 @@ TEST_F(ParallelFilesTest, TwoHundredFilesEightAtATimeArriveWhole) {
   auto job = client_->CreateJob("parallel");
   ASSERT_TRUE(job) << job.error().ToString();
   ASSERT_TRUE(job->AddFileSet(files));
-  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(job->Resume());
   ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}, 120s),
             JobState::kTransferred)
       << (job->GetError() ? job->GetError()->description : "");
-  std::cerr << "TIMING " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count() << " ms\n";
   auto progress = job->GetProgress();
   ASSERT_TRUE(progress);
   EXPECT_EQ(progress->files_transferred, static_cast<std::uint32_t>(kFiles));
