@@ -326,9 +326,9 @@ class JobManager : private RunReports {
                            const std::string& url) override EXCLUDES(mutex_);
   void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) override
       EXCLUDES(mutex_);
-  // FileTransferred for every completed file of `entry` that waits and has no incomplete
-  // file before it.
-  void SignalTransferredFiles(Entry& entry, Notifications& out) REQUIRES(mutex_);
+  // The completed files of `entry` whose FileTransferred waits and may go now (no incomplete
+  // file before them), in order; they no longer wait.
+  std::vector<std::uint32_t> TakeSignallableFiles(Entry& entry) REQUIRES(mutex_);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out) REQUIRES(mutex_);
@@ -357,6 +357,11 @@ class JobManager : private RunReports {
   CondVar job_released_;
   std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
+  // FileTransferred signals leave in the order their completions were recorded, although
+  // each waits for a durable sync without mutex_: a ticket each, sent in ticket order.
+  std::uint64_t next_signal_ticket_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t signal_turn_ GUARDED_BY(mutex_) = 0;
+  CondVar signal_turn_changed_;
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool network_connected_ GUARDED_BY(mutex_) = true;
   std::thread scheduler_;

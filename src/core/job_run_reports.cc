@@ -163,6 +163,9 @@ Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint3
 Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                                    std::uint64_t bytes) {
   Notifications notifications;
+  std::vector<std::uint32_t> signals;
+  std::uint32_t owner = 0;
+  std::uint64_t ticket = 0;
   {
     MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
@@ -178,35 +181,50 @@ Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::ui
     job.files[index] = std::move(file);
     job.last_progress_us = clock_.NowUs();
     Log()->debug("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
-    entry->unsignalled.insert(index);
-    SignalTransferredFiles(*entry, notifications);
+    if (job.Notifies(kNotifyFileTransferred)) {
+      entry->unsignalled.insert(index);
+      signals = TakeSignallableFiles(*entry);
+      owner = job.owner_uid;
+    }
     NoteModification(*entry, /*immediately=*/false, notifications);
-  }
-  if (notifications.empty()) return Ok();
-  // FileTransferred promises the file: its completion must survive a power loss first. The
-  // store may make one sync of the completions of many files (group commit).
-  if (auto durable = store_.SyncDurable(); !durable) {
-    Log()->error("Failed to make the completion of job={} file={} durable: {}", id.ToString(),
-                 index, durable.error().ToString());
-    return durable;
+    if (!signals.empty()) ticket = next_signal_ticket_++;
   }
   Dispatch(notifications);
-  return Ok();
+  if (signals.empty()) return Ok();
+  // FileTransferred promises the file: its completion must survive a power loss first. The
+  // store may make one sync of the completions of many files (group commit), so the syncs of
+  // several runs' threads overlap; the signals then go out in the order of their tickets.
+  Status durable = store_.SyncDurable();
+  MutexLock lock(mutex_);
+  while (signal_turn_ != ticket) signal_turn_changed_.Wait(mutex_);
+  if (durable) {
+    lock.Unlock();
+    for (std::uint32_t file : signals) events_.FileTransferred(id, owner, file);
+    lock.Lock();
+  } else {
+    Log()->error("Failed to make the completion of job={} file={} durable: {}", id.ToString(),
+                 index, durable.error().ToString());
+    // Not promised yet: signalled after a later completion of the job makes it durable.
+    if (auto it = jobs_.find(id); it != jobs_.end()) {
+      it->second.unsignalled.insert(signals.begin(), signals.end());
+    }
+  }
+  ++signal_turn_;
+  signal_turn_changed_.NotifyAll();
+  return durable;
 }
 
-void JobManager::SignalTransferredFiles(Entry& entry, Notifications& out) {
+std::vector<std::uint32_t> JobManager::TakeSignallableFiles(Entry& entry) {
   const Job& job = entry.job;
   // Files below the first incomplete one are all complete: their signals may go, in order.
   const std::uint32_t first_incomplete =
       job.NextIncompleteFile().value_or(static_cast<std::uint32_t>(job.files.size()));
+  std::vector<std::uint32_t> ready;
   while (!entry.unsignalled.empty() && *entry.unsignalled.begin() < first_incomplete) {
-    const std::uint32_t index = *entry.unsignalled.begin();
+    ready.push_back(*entry.unsignalled.begin());
     entry.unsignalled.erase(entry.unsignalled.begin());
-    if (!job.Notifies(kNotifyFileTransferred)) continue;
-    out.push_back([this, id = job.id, owner = job.owner_uid, index] {
-      events_.FileTransferred(id, owner, index);
-    });
   }
+  return ready;
 }
 
 void JobManager::OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
