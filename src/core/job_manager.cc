@@ -74,6 +74,7 @@ Status JobManager::Start() {
           MayRunNotifyCommand(entry.job)) {
         entry.notify_due_us = now;
       }
+      Reindex(entry);
     }
     stopping_ = false;
   }
@@ -190,12 +191,8 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   job.last_progress_us = now;
 
   MutexLock lock(mutex_);
-  std::size_t active = 0, owned = 0;
-  for (const auto& [id, entry] : jobs_) {
-    if (IsFinalState(entry.job.state)) continue;
-    ++active;
-    if (entry.job.owner_uid == caller.uid) ++owned;
-  }
+  const std::size_t active = index_.active_jobs();
+  const std::size_t owned = index_.ActiveJobsOf(caller.uid).size();
   if (active >= options_.max_jobs_per_machine) {
     return Error(hr::BG_E_TOO_MANY_JOBS_PER_MACHINE, ErrorContext::kNone,
                  "the machine already has " + std::to_string(active) + " jobs");
@@ -208,7 +205,9 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   OPENBITS_RETURN_IF_ERROR(store_.Save(job));
   Log()->info("Created job={} owner={} name='{}'", job.id.ToString(), caller.uid, display_name);
   const Guid id = job.id;
-  jobs_[id].job = std::move(job);
+  Entry& entry = jobs_[id];
+  entry.job = std::move(job);
+  Reindex(entry);
   // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
   scheduler_wakeup_.NotifyAll();
   return id;
@@ -217,10 +216,13 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
 Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
   if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
   MutexLock lock(mutex_);
+  if (!all_users) {
+    const std::set<Guid>& owned = index_.ActiveJobsOf(caller.uid);
+    return std::vector<Guid>(owned.begin(), owned.end());
+  }
   std::vector<Guid> ids;
   for (const auto& [id, entry] : jobs_) {
-    if (IsFinalState(entry.job.state)) continue;
-    if (entry.job.owner_uid == caller.uid || all_users) ids.push_back(id);
+    if (!IsFinalState(entry.job.state)) ids.push_back(id);
   }
   return ids;
 }
@@ -231,17 +233,28 @@ Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::option
   max_count = std::clamp<std::size_t>(max_count, 1, kMaxJobListPage);
   JobListPage page;
   MutexLock lock(mutex_);
-  // The queue is keyed by GUID, so a page starts with a lookup and reads only the jobs it
-  // returns (and the hidden ones between them): a whole listing costs one pass over the queue.
-  for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
-    const Job& job = it->second.job;
-    if (IsFinalState(job.state) || (!all_users && job.owner_uid != caller.uid)) continue;
+  // The queue (and each owner's jobs in the index) is keyed by GUID, so a page starts with a
+  // lookup and reads only the jobs it returns: a whole listing costs one pass over the jobs
+  // listed, whatever the size of the queue.
+  auto add = [&](const Job& job) {
+    if (IsFinalState(job.state)) return true;
     if (page.jobs.size() == max_count) {
       page.next = page.jobs.back().id;
-      break;
+      return false;
     }
     page.jobs.push_back({job.id, job.display_name, job.type, job.state, job.priority, job.owner_uid,
                          job.Progress(), job.times.creation_us});
+    return true;
+  };
+  if (all_users) {
+    for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
+      if (!add(it->second.job)) break;
+    }
+  } else {
+    const std::set<Guid>& owned = index_.ActiveJobsOf(caller.uid);
+    for (auto it = after ? owned.upper_bound(*after) : owned.begin(); it != owned.end(); ++it) {
+      if (!add(jobs_.at(*it).job)) break;
+    }
   }
   return page;
 }
@@ -459,6 +472,7 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action
     OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
     entry->job = std::move(changed);
     NoteModification(*entry, /*immediately=*/false, notifications);
+    Reindex(*entry);  // its priority, owner or time limits may have changed
   }
   scheduler_wakeup_.NotifyAll();  // a pending modification may need flushing
   Dispatch(notifications);
@@ -485,6 +499,7 @@ Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) 
   }
   const bool command_state = job.state == JobState::kTransferred || job.state == JobState::kError;
   entry.notify_due_us = command_state && MayRunNotifyCommand(job) ? job.times.modification_us : 0;
+  Reindex(entry);
   return Ok();
 }
 
@@ -516,12 +531,16 @@ void JobManager::WaitForStore(Entry& entry, const Error& error, Notifications& o
   Log()->error("Failed to record job={}: {}; it waits in TRANSIENT_ERROR for {} s",
                job.id.ToString(), error.ToString(), job.minimum_retry_delay_s);
   NoteModification(entry, /*immediately=*/true, out);
+  Reindex(entry);
 }
 
 void JobManager::Hold(Entry& entry) { ++entry.holds; }
 
 void JobManager::Release(const Guid& id) {
-  if (auto it = jobs_.find(id); it != jobs_.end() && it->second.holds > 0) --it->second.holds;
+  if (auto it = jobs_.find(id); it != jobs_.end() && it->second.holds > 0) {
+    --it->second.holds;
+    Reindex(it->second);
+  }
   job_released_.NotifyAll();
   scheduler_wakeup_.NotifyAll();  // the job may be startable again
 }
@@ -529,6 +548,7 @@ void JobManager::Release(const Guid& id) {
 void JobManager::StopRun(Entry& entry) {
   if (entry.control) entry.control->stop = true;
   if (entry.run) entry.run->Stop();
+  Reindex(entry);  // a run winding down holds no slot
 }
 
 void JobManager::StopWorkerAndWait(const Guid& id) {
@@ -555,6 +575,7 @@ void JobManager::RemoveJob(const Guid& id, Notifications& out) {
   const JobState state = it->second.job.state;
   const bool modification = it->second.job.Notifies(kNotifyJobModification);
   jobs_.erase(it);
+  index_.Remove(id);
   out.push_back([this, id, owner, state, modification] {
     if (modification) events_.JobModified(id, owner, state);
     events_.JobRemoved(id);

@@ -40,6 +40,7 @@
 #include "core/access_policy.h"
 #include "core/helper_tokens.h"
 #include "core/job.h"
+#include "core/job_index.h"
 #include "core/job_listing.h"
 #include "core/job_run.h"
 #include "core/ports.h"
@@ -127,6 +128,9 @@ class JobManager : private RunReports {
   // BG_E_NETWORK_DISCONNECTED and nothing starts; when it returns, every TRANSIENT_ERROR job
   // is queued again at once, as in BITS.
   void SetNetworkConnected(bool connected);
+  // The clock jumped (the wall clock was set, or a test moved its clock): the scheduler looks
+  // at its deadlines again instead of sleeping for a delay computed from the old time.
+  void OnClockChanged();
   // Every job in the queue, for the IPC layer to publish at start-up.
   std::vector<Guid> AllJobIds() const;
 
@@ -284,19 +288,32 @@ class JobManager : private RunReports {
   void Dispatch(Notifications& notifications) EXCLUDES(mutex_);
 
   void SchedulerLoop() EXCLUDES(mutex_);
-  void RequeueDueJobs(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  // Tells the index (job_index.h) what the job looks like now: its place in the run queue, its
+  // next deadline, its owner. Called wherever that may have changed: Transition, Mutate,
+  // WaitForStore, Release, StartRun, NoteModification, the notification command's exit.
+  void Reindex(Entry& entry) REQUIRES(mutex_);
+  // Whether the job may start at all when QUEUED (a job that may not stays out of the run
+  // queue; ReexamineJobsOf puts it back). Logon gating adds its "owner logged on" check here.
+  bool Runnable(const Entry& entry) const REQUIRES(mutex_);
+  // What Runnable says changed for every job of `uid` (e.g. the owner logged on or off).
+  void ReexamineJobsOf(std::uint32_t uid) REQUIRES(mutex_);
+  // The job's earliest deadline of any kind (0: none): what its timer in the index is set to.
+  std::int64_t NextDeadlineUs(const Entry& entry) const REQUIRES(mutex_);
+  // The jobs whose timer is due: each is checked for everything that may be due for it.
+  void HandleDueTimers(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  void RequeueIfDue(Entry& entry, std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
   // Starts and pre-empts transfers as the scheduling policy says; returns when the decision
   // may change by itself (0: only on events).
   std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
   // REQUIRES: the job is QUEUED, not held, and has no run. The run starts from `out`, once
   // the caller released mutex_.
   void StartRun(Entry& entry, std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
-  std::int64_t NextTimerDeadlineUs() const REQUIRES(mutex_);
   // Sends JobModification now, or marks it pending when the interval has not passed yet.
   void NoteModification(Entry& entry, bool immediately, Notifications& out) REQUIRES(mutex_);
-  void FlushPendingModifications(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
+  void FlushPendingModification(Entry& entry, std::int64_t now_us, Notifications& out)
+      REQUIRES(mutex_);
   // CommandRunner::Start is called with mutex_ held: it must not call on_exit itself.
-  void RunDueNotifyCommands(std::int64_t now_us) REQUIRES(mutex_);
+  void RunNotifyCommandIfDue(Entry& entry, std::int64_t now_us) REQUIRES(mutex_);
   void OnNotifyCommandExited(const Guid& id, JobState launched_in, const CommandOutcome& outcome)
       EXCLUDES(mutex_);
   bool MayRunNotifyCommand(const Job& job) const;
@@ -332,10 +349,13 @@ class JobManager : private RunReports {
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out) REQUIRES(mutex_);
-  void EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
-  // Cancels jobs idle for longer than the inactivity timeout. Runs on the scheduler thread;
-  // releases mutex_ while it deletes files and notifies.
-  void ScavengeInactiveJobs(std::int64_t now_us) REQUIRES(mutex_);
+  void EnforceMaximumDownloadTime(Entry& entry, std::int64_t now_us, Notifications& out)
+      REQUIRES(mutex_);
+  // Whether the job is idle for longer than the inactivity timeout (and may be cancelled).
+  bool Inactive(const Entry& entry, std::int64_t now_us) const REQUIRES(mutex_);
+  // Cancels the idle jobs (held by the caller). Runs on the scheduler thread; releases mutex_
+  // while it deletes files and notifies.
+  void ScavengeInactiveJobs(const std::vector<Guid>& idle, std::int64_t now_us) REQUIRES(mutex_);
   std::int64_t LastActivityUs(const Job& job) const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
@@ -356,6 +376,7 @@ class JobManager : private RunReports {
   // A run made its last report, a hold was released or an EndJob finished.
   CondVar job_released_;
   std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
+  JobIndex index_ GUARDED_BY(mutex_);
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
   // FileTransferred signals leave in the order their completions were recorded, although
   // each waits for a durable sync without mutex_: a ticket each, sent in ticket order.

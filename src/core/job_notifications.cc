@@ -23,7 +23,10 @@ void JobManager::NoteModification(Entry& entry, bool immediately, Notifications&
   const std::int64_t now = clock_.NowUs();
   const std::int64_t interval = std::int64_t{job.minimum_notification_interval_ms} * 1000;
   if (!immediately && now - entry.last_modification_sent_us < interval) {
-    entry.modification_pending = true;
+    if (!entry.modification_pending) {
+      entry.modification_pending = true;
+      Reindex(entry);  // a deadline: when the interval is over
+    }
     return;
   }
   entry.last_modification_sent_us = now;
@@ -33,43 +36,38 @@ void JobManager::NoteModification(Entry& entry, bool immediately, Notifications&
   });
 }
 
-void JobManager::FlushPendingModifications(std::int64_t now_us, Notifications& out) {
-  for (auto& [id, entry] : jobs_) {
-    if (!entry.modification_pending) continue;
-    const std::int64_t due = entry.last_modification_sent_us +
-                             std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
-    if (now_us >= due) NoteModification(entry, /*immediately=*/true, out);
-  }
+void JobManager::FlushPendingModification(Entry& entry, std::int64_t now_us, Notifications& out) {
+  if (!entry.modification_pending) return;
+  const std::int64_t due = entry.last_modification_sent_us +
+                           std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
+  if (now_us >= due) NoteModification(entry, /*immediately=*/true, out);
 }
 
-void JobManager::RunDueNotifyCommands(std::int64_t now_us) {
-  for (auto& [id, entry] : jobs_) {
-    if (entry.notify_due_us == 0 || entry.notify_due_us > now_us || entry.notify_running) {
-      continue;
-    }
-    const Job& job = entry.job;
-    // Decided now, from the job as it is now: a retry scheduled earlier may meet a job whose
-    // command line was cleared or whose owner changed (TakeOwnership) since.
-    if (!MayRunNotifyCommand(job)) {
-      entry.notify_due_us = 0;
-      continue;
-    }
-    const NotifyCommand command = *job.notify_command;  // a copy: the job may change meanwhile
-    auto argv = SplitCommandLine(command.parameters);
-    CommandSpec spec;
-    spec.uid = command.uid;
-    spec.gid = command.gid;
-    spec.program = command.program;
-    spec.argv = argv && !argv->empty() ? *argv : std::vector<std::string>{command.program};
-    spec.timeout = options_.notify_command_timeout;
-    entry.notify_running = true;
+void JobManager::RunNotifyCommandIfDue(Entry& entry, std::int64_t now_us) {
+  if (entry.notify_due_us == 0 || entry.notify_due_us > now_us || entry.notify_running) return;
+  const Job& job = entry.job;
+  const Guid id = job.id;
+  // Decided now, from the job as it is now: a retry scheduled earlier may meet a job whose
+  // command line was cleared or whose owner changed (TakeOwnership) since.
+  if (!MayRunNotifyCommand(job)) {
     entry.notify_due_us = 0;
-    Log()->info("Running notification command job={} program={} uid={}", id.ToString(),
-                command.program, command.uid);
-    commands_.Start(spec, [this, id = id, state = job.state](const CommandOutcome& outcome) {
-      OnNotifyCommandExited(id, state, outcome);
-    });
+    return;
   }
+  const NotifyCommand command = *job.notify_command;  // a copy: the job may change meanwhile
+  auto argv = SplitCommandLine(command.parameters);
+  CommandSpec spec;
+  spec.uid = command.uid;
+  spec.gid = command.gid;
+  spec.program = command.program;
+  spec.argv = argv && !argv->empty() ? *argv : std::vector<std::string>{command.program};
+  spec.timeout = options_.notify_command_timeout;
+  entry.notify_running = true;
+  entry.notify_due_us = 0;
+  Log()->info("Running notification command job={} program={} uid={}", id.ToString(),
+              command.program, command.uid);
+  commands_.Start(spec, [this, id = id, state = job.state](const CommandOutcome& outcome) {
+    OnNotifyCommandExited(id, state, outcome);
+  });
 }
 
 void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
@@ -80,6 +78,7 @@ void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
     if (it == jobs_.end()) return;
     Entry& entry = it->second;
     entry.notify_running = false;
+    Reindex(entry);  // a due time set while it ran counts from now
     if (outcome.succeeded()) return;
     const std::string why = outcome.timed_out ? std::string("timed out")
                             : !outcome.error.empty()
@@ -90,6 +89,7 @@ void JobManager::OnNotifyCommandExited(const Guid& id, JobState launched_in,
     if (entry.job.state == launched_in && MayRunNotifyCommand(entry.job)) {
       entry.notify_due_us =
           clock_.NowUs() + std::int64_t{entry.job.minimum_retry_delay_s} * 1'000'000;
+      Reindex(entry);
     }
   }
   scheduler_wakeup_.NotifyAll();

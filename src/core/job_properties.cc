@@ -419,6 +419,7 @@ Status JobManager::SetNotifyCmdLine(const Caller& caller, const Guid& id,
       const bool due_state =
           entry.job.state == JobState::kTransferred || entry.job.state == JobState::kError;
       entry.notify_due_us = due_state && MayRunNotifyCommand(entry.job) ? clock_.NowUs() : 0;
+      Reindex(entry);
     }
   }
   scheduler_wakeup_.NotifyAll();

@@ -303,6 +303,7 @@ void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
       entry.control.reset();
       // The run's last reference may be the engine's callback: it needs nothing of ours.
       entry.run.reset();
+      Reindex(entry);  // no run any more: the job may be queued and started again
       // MaxDownloadTime counts only the time spent transferring.
       entry.job.transfer_time_us += clock_.NowUs() - entry.run_started_us;
       if (auto saved = store_.Save(entry.job); !saved) {

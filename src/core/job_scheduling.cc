@@ -1,7 +1,8 @@
 // JobManager's scheduling: the scheduler thread, which starts and pre-empts runs, requeues
 // jobs whose retry delay is over, and enforces the time limits (MaxDownloadTime, the
-// inactivity timeout).
+// inactivity timeout), driven by the index of job_index.h (a run queue and a timer heap).
 #include <algorithm>
+#include <set>
 
 #include "core/core_log.h"
 #include "core/job_manager.h"
@@ -26,16 +27,14 @@ std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
          entry.job.transfer_time_us;
 }
 
-void JobManager::EnforceMaximumDownloadTime(std::int64_t now_us, Notifications& out) {
-  for (auto& [id, entry] : jobs_) {
-    const std::int64_t deadline = DownloadTimeDeadlineUs(entry);
-    if (deadline != 0 && now_us >= deadline) {
-      FailRunningJob(entry,
-                     Error(hr::BG_E_MAXDOWNLOAD_TIMEOUT, ErrorContext::kGeneralQueueManager,
-                           "the job transferred for longer than its maximum download time of " +
-                               std::to_string(entry.job.maximum_download_time_s) + " s"),
-                     std::nullopt, out);
-    }
+void JobManager::EnforceMaximumDownloadTime(Entry& entry, std::int64_t now_us, Notifications& out) {
+  const std::int64_t deadline = DownloadTimeDeadlineUs(entry);
+  if (deadline != 0 && now_us >= deadline) {
+    FailRunningJob(entry,
+                   Error(hr::BG_E_MAXDOWNLOAD_TIMEOUT, ErrorContext::kGeneralQueueManager,
+                         "the job transferred for longer than its maximum download time of " +
+                             std::to_string(entry.job.maximum_download_time_s) + " s"),
+                   std::nullopt, out);
   }
 }
 
@@ -43,19 +42,19 @@ std::int64_t JobManager::LastActivityUs(const Job& job) const {
   return std::max(job.times.modification_us, job.last_progress_us);
 }
 
-void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
+bool JobManager::Inactive(const Entry& entry, std::int64_t now_us) const {
+  if (entry.worker_running || entry.holds > 0 || IsFinalState(entry.job.state)) return false;
   const std::int64_t timeout_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
           .count();
-  std::vector<Job> idle;
-  for (auto& [id, entry] : jobs_) {
-    if (entry.worker_running || entry.holds > 0 || IsFinalState(entry.job.state)) continue;
-    if (now_us - LastActivityUs(entry.job) >= timeout_us) {
-      Hold(entry);  // no run starts while its files go
-      idle.push_back(entry.job);
-    }
-  }
-  for (const Job& job : idle) {
+  return now_us - LastActivityUs(entry.job) >= timeout_us;
+}
+
+void JobManager::ScavengeInactiveJobs(const std::vector<Guid>& idle, std::int64_t now_us) {
+  for (const Guid& id : idle) {
+    auto held = jobs_.find(id);
+    if (held == jobs_.end()) continue;
+    const Job job = held->second.job;
     mutex_.unlock();
     for (const JobFile& file : job.files) {
       if (file.temp_path != file.local_path && file.delivery != Delivery::kDone) {
@@ -79,17 +78,15 @@ void JobManager::ScavengeInactiveJobs(std::int64_t now_us) {
 
 // ---- Scheduler ------------------------------------------------------------------------------
 
+// Each pass costs O(log n) per job it changes, not a pass over the queue: the jobs whose timer
+// is due come from the index's heap, the jobs to start from its run queue.
 void JobManager::SchedulerLoop() {
   MutexLock lock(mutex_);
   while (!stopping_) {
     Notifications notifications;
     const std::int64_t now = clock_.NowUs();
-    ScavengeInactiveJobs(now);
+    HandleDueTimers(now, notifications);
     if (stopping_) break;
-    RequeueDueJobs(now, notifications);
-    EnforceMaximumDownloadTime(now, notifications);
-    FlushPendingModifications(now, notifications);
-    RunDueNotifyCommands(now);
     const std::int64_t next_decision = ApplySchedule(now, notifications);
     if (!notifications.empty()) {
       lock.Unlock();
@@ -97,7 +94,7 @@ void JobManager::SchedulerLoop() {
       lock.Lock();
       continue;  // state may have changed while unlocked
     }
-    std::int64_t deadline = NextTimerDeadlineUs();
+    std::int64_t deadline = index_.NextDeadlineUs();
     if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
       deadline = next_decision;
     }
@@ -111,46 +108,100 @@ void JobManager::SchedulerLoop() {
   }
 }
 
-void JobManager::RequeueDueJobs(std::int64_t now_us, Notifications& out) {
-  for (auto& [id, entry] : jobs_) {
-    Job& job = entry.job;
-    if (job.state != JobState::kTransientError) continue;
-    // A job waiting for the network waits for the network, not for a timer.
-    if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
-    if (entry.waiting_for_store && now_us < job.retry_at_us) continue;
-    const std::int64_t no_progress_deadline =
-        job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
-    if (now_us >= no_progress_deadline) {
-      if (job.error) job.error->message += " (no progress within the no-progress timeout)";
-      TransitionOrWait(entry, JobEvent::kFatalError, out);
-    } else if (now_us >= job.retry_at_us) {
-      TransitionOrWait(entry, JobEvent::kRetryDue, out);
+void JobManager::OnClockChanged() { scheduler_wakeup_.NotifyAll(); }
+
+bool JobManager::Runnable(const Entry& entry) const {
+  (void)entry;  // every queued job may run (logon gating: "and its owner is logged on")
+  return true;
+}
+
+void JobManager::ReexamineJobsOf(std::uint32_t uid) {
+  const std::set<Guid> owned = index_.ActiveJobsOf(uid);
+  for (const Guid& id : owned) {
+    if (auto it = jobs_.find(id); it != jobs_.end()) Reindex(it->second);
+  }
+  scheduler_wakeup_.NotifyAll();
+}
+
+void JobManager::Reindex(Entry& entry) {
+  const Job& job = entry.job;
+  JobIndex::Facts facts;
+  facts.owner_uid = job.owner_uid;
+  facts.active = !IsFinalState(job.state);
+  if (job.state == JobState::kQueued && Runnable(entry)) {
+    facts.queued = {job.priority, entry.queued_since_us};
+  }
+  // A run that was asked to stop is winding down and holds no slot.
+  if (entry.worker_running && entry.control && !entry.control->stop) {
+    facts.running = {job.priority, entry.run_started_us};
+  }
+  facts.has_run = entry.worker_running;
+  facts.deadline_us = NextDeadlineUs(entry);
+  index_.Update(job.id, facts);
+}
+
+void JobManager::HandleDueTimers(std::int64_t now_us, Notifications& out) {
+  std::vector<Guid> idle;
+  for (const Guid& id : index_.TakeDue(now_us)) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) continue;
+    Entry& entry = it->second;
+    if (Inactive(entry, now_us)) {
+      Hold(entry);  // no run starts while its files go
+      idle.push_back(id);
+    } else {
+      // Each checks its own deadline: the timer is the earliest of them, and a deadline may
+      // have moved later since it was set (progress, a longer timeout).
+      RequeueIfDue(entry, now_us, out);
+      EnforceMaximumDownloadTime(entry, now_us, out);
+      FlushPendingModification(entry, now_us, out);
+      RunNotifyCommandIfDue(entry, now_us);
     }
+    Reindex(entry);  // arms its next deadline
+  }
+  if (!idle.empty()) ScavengeInactiveJobs(idle, now_us);
+}
+
+void JobManager::RequeueIfDue(Entry& entry, std::int64_t now_us, Notifications& out) {
+  Job& job = entry.job;
+  if (job.state != JobState::kTransientError) return;
+  // A job waiting for the network waits for the network, not for a timer.
+  if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) return;
+  if (entry.waiting_for_store && now_us < job.retry_at_us) return;
+  const std::int64_t no_progress_deadline =
+      job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
+  if (now_us >= no_progress_deadline) {
+    if (job.error) job.error->message += " (no progress within the no-progress timeout)";
+    TransitionOrWait(entry, JobEvent::kFatalError, out);
+  } else if (now_us >= job.retry_at_us) {
+    TransitionOrWait(entry, JobEvent::kRetryDue, out);
   }
 }
 
 std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) {
-  if (!network_connected_) return 0;  // nothing starts until the network is back
-  std::vector<SchedulingCandidate> candidates;
-  for (auto& [id, entry] : jobs_) {
-    if (entry.worker_running) {
-      // A run that was asked to stop is winding down and holds no slot.
-      if (!entry.control->stop) {
-        candidates.push_back({id, entry.job.priority, true, entry.run_started_us});
-      }
-    } else if (entry.job.state == JobState::kQueued && entry.holds == 0) {
-      candidates.push_back({id, entry.job.priority, false, entry.queued_since_us});
-    }
+  // Runs may have ended or been asked to stop since they were indexed (the transfer code
+  // reports that without telling the index): there are few, so each is looked at again.
+  const std::vector<Guid> runs(index_.runs().begin(), index_.runs().end());
+  for (const Guid& id : runs) {
+    if (auto it = jobs_.find(id); it != jobs_.end()) Reindex(it->second);
   }
+  if (!network_connected_) return 0;  // nothing starts until the network is back
   const SchedulerPolicy policy{
       options_.max_background_jobs,
       std::chrono::duration_cast<std::chrono::microseconds>(options_.time_slice).count()};
-  const SchedulingDecision decision = Schedule(candidates, policy, now_us);
+  // Held jobs and jobs whose last run is still winding down wait where they are. (Decide calls
+  // this while mutex_ is held; the analysis cannot follow a call through std::function.)
+  const SchedulingDecision decision =
+      index_.run_queue().Decide(policy, now_us, [this](const Guid& id) NO_THREAD_SAFETY_ANALYSIS {
+        const Entry& entry = jobs_.at(id);
+        return entry.holds > 0 || entry.worker_running;
+      });
   for (const Guid& id : decision.preempt) {
     Entry& entry = jobs_.at(id);
     Log()->info("Pre-empting job={} ({})", id.ToString(), JobPriorityName(entry.job.priority));
     StopRun(entry);  // the transfer checkpoints and ends
     TransitionOrWait(entry, JobEvent::kYield, out);
+    Reindex(entry);
   }
   for (const Guid& id : decision.start) StartRun(jobs_.at(id), now_us, out);
   return decision.next_decision_us;
@@ -168,29 +219,32 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
       entry.job.id, entry.run_id, entry.control, static_cast<RunReports&>(*this), engine_, files_,
       RunOptions{options_.checkpoint_interval, options_.user_exists});
   entry.worker_running = true;
+  Reindex(entry);  // a slot taken, and MaxDownloadTime's deadline
   // The run asks the manager for its files: it starts once the caller released mutex_.
   out.push_back([run = entry.run] { run->Start(); });
 }
 
-std::int64_t JobManager::NextTimerDeadlineUs() const {
+std::int64_t JobManager::NextDeadlineUs(const Entry& entry) const {
   std::int64_t next = 0;
   auto consider = [&next](std::int64_t deadline) {
     if (deadline != 0 && (next == 0 || deadline < next)) next = deadline;
   };
-  const std::int64_t inactivity_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
-          .count();
-  for (const auto& [id, entry] : jobs_) {
-    const Job& job = entry.job;
-    consider(DownloadTimeDeadlineUs(entry));
-    if (!entry.worker_running) consider(LastActivityUs(job) + inactivity_us);
-    if (!entry.notify_running) consider(entry.notify_due_us);
-    if (entry.modification_pending) {
-      consider(entry.last_modification_sent_us +
-               std::int64_t{job.minimum_notification_interval_ms} * 1000);
-    }
-    if (job.state != JobState::kTransientError) continue;
-    if (job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED) continue;
+  const Job& job = entry.job;
+  consider(DownloadTimeDeadlineUs(entry));
+  // A held job is not scavenged; Release looks at it again.
+  if (!entry.worker_running && entry.holds == 0 && !IsFinalState(job.state)) {
+    const std::int64_t inactivity_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
+            .count();
+    consider(LastActivityUs(job) + inactivity_us);
+  }
+  if (!entry.notify_running) consider(entry.notify_due_us);
+  if (entry.modification_pending) {
+    consider(entry.last_modification_sent_us +
+             std::int64_t{job.minimum_notification_interval_ms} * 1000);
+  }
+  if (job.state == JobState::kTransientError &&
+      !(job.error && job.error->code == hr::BG_E_NETWORK_DISCONNECTED)) {
     const std::int64_t no_progress_deadline =
         job.last_progress_us + std::int64_t{job.no_progress_timeout_s} * 1'000'000;
     consider(entry.waiting_for_store ? job.retry_at_us

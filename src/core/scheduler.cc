@@ -38,8 +38,8 @@ SchedulingDecision Schedule(const std::vector<SchedulingCandidate>& candidates,
     }
   }
   std::sort(background.begin(), background.end(), [](const Ranked& a, const Ranked& b) {
-    return std::tuple(a.candidate->priority, a.tier, a.time) <
-           std::tuple(b.candidate->priority, b.tier, b.time);
+    return std::tuple(a.candidate->priority, a.tier, a.time, a.candidate->id) <
+           std::tuple(b.candidate->priority, b.tier, b.time, b.candidate->id);
   });
   const std::size_t slots = std::min<std::size_t>(policy.max_background_jobs, background.size());
   for (std::size_t i = 0; i < background.size(); ++i) {
@@ -64,6 +64,58 @@ SchedulingDecision Schedule(const std::vector<SchedulingCandidate>& candidates,
     }
   }
   return decision;
+}
+
+void RunQueue::SetQueued(const Guid& id,
+                         std::optional<std::pair<JobPriority, std::int64_t>> queued) {
+  auto it = queued_keys_.find(id);
+  if (queued) {
+    const QueueKey key{queued->first, queued->second, id};
+    if (it != queued_keys_.end()) {
+      if (it->second == key) return;
+      queued_.erase(it->second);
+      it->second = key;
+    } else {
+      queued_keys_.emplace(id, key);
+    }
+    queued_.insert(key);
+  } else if (it != queued_keys_.end()) {
+    queued_.erase(it->second);
+    queued_keys_.erase(it);
+  }
+}
+
+void RunQueue::SetRunning(const Guid& id,
+                          std::optional<std::pair<JobPriority, std::int64_t>> running) {
+  if (running) {
+    running_[id] = *running;
+  } else {
+    running_.erase(id);
+  }
+}
+
+void RunQueue::Remove(const Guid& id) {
+  SetQueued(id, std::nullopt);
+  SetRunning(id, std::nullopt);
+}
+
+SchedulingDecision RunQueue::Decide(const SchedulerPolicy& policy, std::int64_t now_us,
+                                    const std::function<bool(const Guid&)>& blocked) const {
+  std::vector<SchedulingCandidate> candidates;
+  candidates.reserve(running_.size() + policy.max_background_jobs + 1);
+  for (const auto& [id, run] : running_) candidates.push_back({id, run.first, true, run.second});
+  // Schedule chooses among background jobs by (priority, tier, time, id), and every queued job
+  // is tier 1 with its queued time: in that order, queued jobs come as queued_ holds them. The
+  // first max_background_jobs of them decide the choice; one more shows whether a running job
+  // of its priority is contested (whether its slice end matters).
+  std::size_t background = 0;
+  for (const auto& [priority, since, id] : queued_) {
+    if (priority != JobPriority::kForeground && background > policy.max_background_jobs) break;
+    if (running_.contains(id) || blocked(id)) continue;
+    candidates.push_back({id, priority, false, since});
+    if (priority != JobPriority::kForeground) ++background;
+  }
+  return Schedule(candidates, policy, now_us);
 }
 
 }  // namespace openbits::core

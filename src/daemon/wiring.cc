@@ -89,8 +89,7 @@ Status RunDaemon(const DaemonOptions& options) {
   identity::ProcessLauncher commands;
   core::SystemClock clock;
   ipc::CallerRegistry callers(**connection, options.config.admin_group);
-  ipc::JobObjects objects(**connection, callers);
-  ipc::BusEventSink events(loop, objects, callers);
+  ipc::BusEventSink events(loop, callers);
   core::ManagerOptions manager_options = options.config.manager;
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
   manager_options.helper_token_digest = store::Sha256;
@@ -112,11 +111,11 @@ Status RunDaemon(const DaemonOptions& options) {
         network.Start([&manager](bool connected) { manager.SetNetworkConnected(connected); }));
   }
 
-  // 4. Recover the queue and publish it.
+  // 4. Recover the queue and serve it: one handler for every job path, nothing per job.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
-  for (const Guid& id : manager.AllJobIds()) objects.Publish(id, manager);
-  ipc::ManagerAdaptor manager_object(**connection, manager, callers, objects, certificates,
-                                     account_proxies);
+  ipc::JobObjects objects(**connection, manager, callers);
+  events.Serve(objects);
+  ipc::ManagerAdaptor manager_object(**connection, manager, callers, certificates, account_proxies);
 
   // 5. Serve.
   sd_notify(0, "READY=1");

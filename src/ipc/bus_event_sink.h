@@ -11,8 +11,11 @@ namespace openbits::ipc {
 
 class BusEventSink : public core::EventSink {
  public:
-  BusEventSink(BusLoop& loop, JobObjects& objects, CallerRegistry& callers)
-      : loop_(loop), objects_(objects), callers_(callers) {}
+  BusEventSink(BusLoop& loop, CallerRegistry& callers) : loop_(loop), callers_(callers) {}
+
+  // The job subtree whose signals this sends. It needs the manager, which needs this sink,
+  // so it comes second; events before it (none: the bus thread serves after both) are dropped.
+  void Serve(JobObjects& objects) { objects_ = &objects; }
 
   void JobTransferred(const Guid& job, std::uint32_t owner_uid) override;
   void JobError(const Guid& job, std::uint32_t owner_uid, HRESULT code,
@@ -23,7 +26,7 @@ class BusEventSink : public core::EventSink {
 
  private:
   BusLoop& loop_;
-  JobObjects& objects_;
+  JobObjects* objects_ = nullptr;
   CallerRegistry& callers_;
 };
 

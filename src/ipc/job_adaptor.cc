@@ -7,60 +7,69 @@
 
 namespace openbits::ipc {
 
-JobAdaptor::JobAdaptor(sdbus::IConnection& connection, const Guid& id, core::JobManager& manager,
-                       CallerRegistry& callers)
-    : AdaptorInterfaces(connection, dbus::JobPath(id)),
-      id_(id),
+JobAdaptor::JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers)
+    : Job_adaptor(object),
+      TokenOptions_adaptor(object),
+      object_(object),
       manager_(manager),
-      callers_(callers) {
-  registerAdaptor();
+      callers_(callers) {}
+
+Guid JobAdaptor::CurrentJob() const {
+  const std::string path = object_.getCurrentlyProcessedMessage()->getPath();
+  const auto id = JobIdOfPath(path);
+  // FallbackObject asked JobObjects, which accepts job paths only.
+  if (!id) throw ToDbusError(Error::InvalidArg("'" + path + "' is not a job path"));
+  return *id;
 }
 
-JobAdaptor::~JobAdaptor() { unregisterAdaptor(); }
-
 core::Caller JobAdaptor::CurrentCaller() {
-  return callers_.Resolve(*getObject().getCurrentlyProcessedMessage());
+  return callers_.Resolve(*object_.getCurrentlyProcessedMessage());
 }
 
 std::uint32_t JobAdaptor::CallerFileMode() {
-  return callers_.FileCreationMode(*getObject().getCurrentlyProcessedMessage());
+  return callers_.FileCreationMode(*object_.getCurrentlyProcessedMessage());
 }
 
-core::Job JobAdaptor::Snapshot() { return ValueOrThrow(manager_.GetJob(CurrentCaller(), id_)); }
+core::Job JobAdaptor::Snapshot() {
+  return ValueOrThrow(manager_.GetJob(CurrentCaller(), CurrentJob()));
+}
 
 template <typename... Args>
-void JobAdaptor::Unicast(const std::vector<std::string>& destinations, const char* signal_name,
-                         const Args&... args) {
+void JobAdaptor::Unicast(const Guid& job, const std::vector<std::string>& destinations,
+                         const char* signal_name, const Args&... args) {
+  const std::string path = dbus::JobPath(job);
   for (const std::string& destination : destinations) {
-    auto signal = getObject().createSignal(dbus::kJobInterface, signal_name);
+    auto signal = object_.CreateSignalAt(path, dbus::kJobInterface, signal_name);
     ((signal << args), ...);
     signal.setDestination(destination);
-    getObject().emitSignal(signal);
+    signal.send();
   }
 }
 
-void JobAdaptor::SendJobTransferred(const std::vector<std::string>& destinations) {
-  Unicast(destinations, "JobTransferred");
+void JobAdaptor::SendJobTransferred(const Guid& job, const std::vector<std::string>& destinations) {
+  Unicast(job, destinations, "JobTransferred");
 }
 
-void JobAdaptor::SendJobError(const std::vector<std::string>& destinations, HRESULT code,
-                              ErrorContext context) {
-  Unicast(destinations, "JobError", static_cast<uint32_t>(code), static_cast<uint32_t>(context));
+void JobAdaptor::SendJobError(const Guid& job, const std::vector<std::string>& destinations,
+                              HRESULT code, ErrorContext context) {
+  Unicast(job, destinations, "JobError", static_cast<uint32_t>(code),
+          static_cast<uint32_t>(context));
 }
 
-void JobAdaptor::SendJobModification(const std::vector<std::string>& destinations, JobState state) {
-  Unicast(destinations, "JobModification", static_cast<uint32_t>(state));
+void JobAdaptor::SendJobModification(const Guid& job, const std::vector<std::string>& destinations,
+                                     JobState state) {
+  Unicast(job, destinations, "JobModification", static_cast<uint32_t>(state));
 }
 
-void JobAdaptor::SendFileTransferred(const std::vector<std::string>& destinations,
+void JobAdaptor::SendFileTransferred(const Guid& job, const std::vector<std::string>& destinations,
                                      std::uint32_t file_index) {
-  Unicast(destinations, "FileTransferred", static_cast<uint32_t>(file_index));
+  Unicast(job, destinations, "FileTransferred", static_cast<uint32_t>(file_index));
 }
 
 void JobAdaptor::AddFile(const std::string& remote_url, const std::string& local_name) {
   core::FileSpec spec{remote_url, local_name, {}};
   spec.mode = CallerFileMode();
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), CurrentJob(), {spec}));
 }
 
 void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::string>>& files) {
@@ -70,7 +79,7 @@ void JobAdaptor::AddFileSet(const std::vector<sdbus::Struct<std::string, std::st
     specs.push_back({std::get<0>(file), std::get<1>(file), {}});
     specs.back().mode = mode;
   }
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, specs));
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), CurrentJob(), specs));
 }
 
 void JobAdaptor::AddFileWithRanges(const std::string& remote_url, const std::string& local_name,
@@ -78,7 +87,7 @@ void JobAdaptor::AddFileWithRanges(const std::string& remote_url, const std::str
   core::FileSpec spec{remote_url, local_name, {}};
   for (const auto& range : ranges) spec.ranges.push_back({std::get<0>(range), std::get<1>(range)});
   spec.mode = CallerFileMode();
-  ThrowIfError(manager_.AddFiles(CurrentCaller(), id_, {spec}));
+  ThrowIfError(manager_.AddFiles(CurrentCaller(), CurrentJob(), {spec}));
 }
 
 std::vector<sdbus::Struct<uint64_t, uint64_t>> JobAdaptor::GetFileRanges(
@@ -101,10 +110,14 @@ JobAdaptor::EnumFiles() {
   return files;
 }
 
-void JobAdaptor::Resume() { ThrowIfError(manager_.Resume(CurrentCaller(), id_)); }
-void JobAdaptor::Suspend() { ThrowIfError(manager_.Suspend(CurrentCaller(), id_)); }
-uint32_t JobAdaptor::Cancel() { return ValueOrThrow(manager_.Cancel(CurrentCaller(), id_)); }
-uint32_t JobAdaptor::Complete() { return ValueOrThrow(manager_.Complete(CurrentCaller(), id_)); }
+void JobAdaptor::Resume() { ThrowIfError(manager_.Resume(CurrentCaller(), CurrentJob())); }
+void JobAdaptor::Suspend() { ThrowIfError(manager_.Suspend(CurrentCaller(), CurrentJob())); }
+uint32_t JobAdaptor::Cancel() {
+  return ValueOrThrow(manager_.Cancel(CurrentCaller(), CurrentJob()));
+}
+uint32_t JobAdaptor::Complete() {
+  return ValueOrThrow(manager_.Complete(CurrentCaller(), CurrentJob()));
+}
 
 sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> JobAdaptor::GetProgress() {
   const JobProgress progress = Snapshot().Progress();
@@ -151,27 +164,27 @@ std::string JobAdaptor::GetId() { return Snapshot().id.ToString(); }
 uint32_t JobAdaptor::GetType() { return static_cast<uint32_t>(Snapshot().type); }
 
 void JobAdaptor::SetDisplayName(const std::string& display_name) {
-  ThrowIfError(manager_.SetDisplayName(CurrentCaller(), id_, display_name));
+  ThrowIfError(manager_.SetDisplayName(CurrentCaller(), CurrentJob(), display_name));
 }
 std::string JobAdaptor::GetDisplayName() { return Snapshot().display_name; }
 
 void JobAdaptor::SetDescription(const std::string& description) {
-  ThrowIfError(manager_.SetDescription(CurrentCaller(), id_, description));
+  ThrowIfError(manager_.SetDescription(CurrentCaller(), CurrentJob(), description));
 }
 std::string JobAdaptor::GetDescription() { return Snapshot().description; }
 
 void JobAdaptor::SetPriority(const uint32_t& priority) {
-  ThrowIfError(manager_.SetPriority(CurrentCaller(), id_, priority));
+  ThrowIfError(manager_.SetPriority(CurrentCaller(), CurrentJob(), priority));
 }
 uint32_t JobAdaptor::GetPriority() { return static_cast<uint32_t>(Snapshot().priority); }
 
 void JobAdaptor::SetMinimumRetryDelay(const uint32_t& seconds) {
-  ThrowIfError(manager_.SetMinimumRetryDelay(CurrentCaller(), id_, seconds));
+  ThrowIfError(manager_.SetMinimumRetryDelay(CurrentCaller(), CurrentJob(), seconds));
 }
 uint32_t JobAdaptor::GetMinimumRetryDelay() { return Snapshot().minimum_retry_delay_s; }
 
 void JobAdaptor::SetNoProgressTimeout(const uint32_t& seconds) {
-  ThrowIfError(manager_.SetNoProgressTimeout(CurrentCaller(), id_, seconds));
+  ThrowIfError(manager_.SetNoProgressTimeout(CurrentCaller(), CurrentJob(), seconds));
 }
 uint32_t JobAdaptor::GetNoProgressTimeout() { return Snapshot().no_progress_timeout_s; }
 
@@ -183,11 +196,11 @@ const core::JobFile& JobAdaptor::FileOf(const core::Job& job, uint32_t file_inde
 }
 
 void JobAdaptor::SetRemoteName(const uint32_t& file_index, const std::string& remote_url) {
-  ThrowIfError(manager_.SetRemoteName(CurrentCaller(), id_, file_index, remote_url));
+  ThrowIfError(manager_.SetRemoteName(CurrentCaller(), CurrentJob(), file_index, remote_url));
 }
 
 void JobAdaptor::ReplaceRemotePrefix(const std::string& old_prefix, const std::string& new_prefix) {
-  ThrowIfError(manager_.ReplaceRemotePrefix(CurrentCaller(), id_, old_prefix, new_prefix));
+  ThrowIfError(manager_.ReplaceRemotePrefix(CurrentCaller(), CurrentJob(), old_prefix, new_prefix));
 }
 
 std::string JobAdaptor::GetTemporaryName(const uint32_t& file_index) {
@@ -195,7 +208,7 @@ std::string JobAdaptor::GetTemporaryName(const uint32_t& file_index) {
 }
 
 void JobAdaptor::SetValidationState(const uint32_t& file_index, const bool& valid) {
-  ThrowIfError(manager_.SetValidationState(CurrentCaller(), id_, file_index, valid));
+  ThrowIfError(manager_.SetValidationState(CurrentCaller(), CurrentJob(), file_index, valid));
 }
 
 bool JobAdaptor::GetValidationState(const uint32_t& file_index) {
@@ -214,16 +227,18 @@ sdbus::Variant JobAdaptor::GetFileProperty(const uint32_t& file_index,
 }
 
 void JobAdaptor::SetSecurityFlags(const uint32_t& flags) {
-  ThrowIfError(manager_.SetSecurityFlags(CurrentCaller(), id_, flags));
+  ThrowIfError(manager_.SetSecurityFlags(CurrentCaller(), CurrentJob(), flags));
 }
 uint32_t JobAdaptor::GetSecurityFlags() { return Snapshot().security_flags; }
 
 void JobAdaptor::SetMaximumDownloadTime(const uint32_t& seconds) {
-  ThrowIfError(manager_.SetMaximumDownloadTime(CurrentCaller(), id_, seconds));
+  ThrowIfError(manager_.SetMaximumDownloadTime(CurrentCaller(), CurrentJob(), seconds));
 }
 uint32_t JobAdaptor::GetMaximumDownloadTime() { return Snapshot().maximum_download_time_s; }
 
-void JobAdaptor::TakeOwnership() { ThrowIfError(manager_.TakeOwnership(CurrentCaller(), id_)); }
+void JobAdaptor::TakeOwnership() {
+  ThrowIfError(manager_.TakeOwnership(CurrentCaller(), CurrentJob()));
+}
 
 void JobAdaptor::SetClientCertificateByID(const uint32_t& location, const std::string& store,
                                           const std::vector<uint8_t>& sha1) {
@@ -236,7 +251,7 @@ void JobAdaptor::SetClientCertificateByID(const uint32_t& location, const std::s
     hex += kHex[b >> 4];
     hex += kHex[b & 0xF];
   }
-  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), id_,
+  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), CurrentJob(),
                                              core::ClientCertificateRef{location, store, hex, ""}));
 }
 
@@ -244,11 +259,11 @@ void JobAdaptor::SetClientCertificateByName(const uint32_t& location, const std:
                                             const std::string& subject) {
   if (subject.empty()) throw ToDbusError(Error::InvalidArg("the subject is empty"));
   ThrowIfError(manager_.SetClientCertificate(
-      CurrentCaller(), id_, core::ClientCertificateRef{location, store, "", subject}));
+      CurrentCaller(), CurrentJob(), core::ClientCertificateRef{location, store, "", subject}));
 }
 
 void JobAdaptor::RemoveClientCertificate() {
-  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), id_, std::nullopt));
+  ThrowIfError(manager_.SetClientCertificate(CurrentCaller(), CurrentJob(), std::nullopt));
 }
 
 std::tuple<uint32_t, std::string, std::vector<uint8_t>, std::string>
@@ -267,7 +282,7 @@ JobAdaptor::GetClientCertificate() {
 }
 
 void JobAdaptor::SetHttpMethod(const std::string& method) {
-  ThrowIfError(manager_.SetHttpMethod(CurrentCaller(), id_, method));
+  ThrowIfError(manager_.SetHttpMethod(CurrentCaller(), CurrentJob(), method));
 }
 std::string JobAdaptor::GetHttpMethod() {
   const std::string method = Snapshot().http_method;
@@ -289,19 +304,20 @@ void JobAdaptor::SetProperty(const uint32_t& property_id, const sdbus::Variant& 
   } else {
     throw ToDbusError(Error::InvalidArg("unsupported value type '" + signature + "'"));
   }
-  ThrowIfError(
-      manager_.SetProperty(CurrentCaller(), id_, static_cast<JobPropertyId>(property_id), typed));
+  ThrowIfError(manager_.SetProperty(CurrentCaller(), CurrentJob(),
+                                    static_cast<JobPropertyId>(property_id), typed));
 }
 
 sdbus::Variant JobAdaptor::GetProperty(const uint32_t& property_id) {
-  auto value = manager_.GetProperty(CurrentCaller(), id_, static_cast<JobPropertyId>(property_id));
+  auto value =
+      manager_.GetProperty(CurrentCaller(), CurrentJob(), static_cast<JobPropertyId>(property_id));
   if (!value) throw ToDbusError(value.error());
   return std::visit([](const auto& v) { return sdbus::Variant(v); }, *value);
 }
 
 void JobAdaptor::SetProxySettings(const uint32_t& usage, const std::string& list,
                                   const std::string& bypass) {
-  ThrowIfError(manager_.SetProxySettings(CurrentCaller(), id_, usage, list, bypass));
+  ThrowIfError(manager_.SetProxySettings(CurrentCaller(), CurrentJob(), usage, list, bypass));
 }
 
 std::tuple<uint32_t, std::string, std::string> JobAdaptor::GetProxySettings() {
@@ -323,36 +339,36 @@ void JobAdaptor::SetCredentials(const uint32_t& target, const uint32_t& scheme,
   credential.password = SecretString(password);
   credential.credential_cache = credential_cache;
   credential.ntlm_user_file = ntlm_user_file;
-  ThrowIfError(manager_.SetCredentials(CurrentCaller(), id_, credential));
+  ThrowIfError(manager_.SetCredentials(CurrentCaller(), CurrentJob(), credential));
 }
 
 uint32_t JobAdaptor::RemoveCredentials(const uint32_t& target, const uint32_t& scheme) {
-  auto removed = manager_.RemoveCredentials(CurrentCaller(), id_, target, scheme);
+  auto removed = manager_.RemoveCredentials(CurrentCaller(), CurrentJob(), target, scheme);
   if (!removed) throw ToDbusError(removed.error());
   return *removed;
 }
 
 void JobAdaptor::SetCustomHeaders(const std::string& headers) {
-  ThrowIfError(manager_.SetCustomHeaders(CurrentCaller(), id_, SecretString(headers)));
+  ThrowIfError(manager_.SetCustomHeaders(CurrentCaller(), CurrentJob(), SecretString(headers)));
 }
 
 std::string JobAdaptor::GetCustomHeaders() {
-  auto headers = manager_.GetCustomHeaders(CurrentCaller(), id_);
+  auto headers = manager_.GetCustomHeaders(CurrentCaller(), CurrentJob());
   if (!headers) throw ToDbusError(headers.error());
   return std::string(headers->reveal());
 }
 
 void JobAdaptor::MakeCustomHeadersWriteOnly() {
-  ThrowIfError(manager_.MakeCustomHeadersWriteOnly(CurrentCaller(), id_));
+  ThrowIfError(manager_.MakeCustomHeadersWriteOnly(CurrentCaller(), CurrentJob()));
 }
 
 void JobAdaptor::SetNotifyFlags(const uint32_t& flags) {
-  ThrowIfError(manager_.SetNotifyFlags(CurrentCaller(), id_, flags));
+  ThrowIfError(manager_.SetNotifyFlags(CurrentCaller(), CurrentJob(), flags));
 }
 uint32_t JobAdaptor::GetNotifyFlags() { return Snapshot().notify_flags; }
 
 void JobAdaptor::SetNotifyCmdLine(const std::string& program, const std::string& parameters) {
-  ThrowIfError(manager_.SetNotifyCmdLine(CurrentCaller(), id_, program, parameters));
+  ThrowIfError(manager_.SetNotifyCmdLine(CurrentCaller(), CurrentJob(), program, parameters));
 }
 std::tuple<std::string, std::string> JobAdaptor::GetNotifyCmdLine() {
   const core::Job job = Snapshot();
@@ -361,23 +377,24 @@ std::tuple<std::string, std::string> JobAdaptor::GetNotifyCmdLine() {
 }
 
 void JobAdaptor::SetHelperToken(const std::string& token) {
-  ThrowIfError(manager_.SetHelperToken(CurrentCaller(), id_, SecretString(token)));
+  ThrowIfError(manager_.SetHelperToken(CurrentCaller(), CurrentJob(), SecretString(token)));
 }
 
 void JobAdaptor::ClearHelperToken() {
-  ThrowIfError(manager_.ClearHelperToken(CurrentCaller(), id_));
+  ThrowIfError(manager_.ClearHelperToken(CurrentCaller(), CurrentJob()));
 }
 
 void JobAdaptor::SetHelperTokenFlags(const uint32_t& flags) {
-  ThrowIfError(manager_.SetHelperTokenFlags(CurrentCaller(), id_, flags));
+  ThrowIfError(manager_.SetHelperTokenFlags(CurrentCaller(), CurrentJob(), flags));
 }
 
 uint32_t JobAdaptor::GetHelperTokenFlags() {
-  return ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), id_)).flags;
+  return ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), CurrentJob())).flags;
 }
 
 std::string JobAdaptor::GetHelperTokenSid() {
-  const core::HelperBinding binding = ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), id_));
+  const core::HelperBinding binding =
+      ValueOrThrow(manager_.GetHelperBinding(CurrentCaller(), CurrentJob()));
   if (!binding.identity) return "";
   const std::uint32_t uid = binding.identity->uid;
   return "uid:" + std::to_string(uid) + " (" + identity::UserName(uid) + ")";

@@ -1,31 +1,37 @@
-// JobAdaptor: one job on the bus (org.openbits.bits1.Job). Domain logic stays in
-// core::JobManager; this file only translates arguments, callers and errors.
+// JobAdaptor: every job on the bus (org.openbits.bits1.Job and TokenOptions), one handler for
+// all of /org/openbits/bits1/job/<hex>: it serves the FallbackObject of the job subtree and
+// takes the job of each call from the call's path. Domain logic stays in core::JobManager;
+// this file only translates arguments, callers and errors.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "core/job_manager.h"
 #include "ipc/caller_registry.h"
+#include "ipc/fallback_object.h"
+#include "ipc/job_paths.h"
 #include "openbits_dbus/job_adaptor.h"
 
 namespace openbits::ipc {
 
-class JobAdaptor final
-    : public sdbus::AdaptorInterfaces<org::openbits::bits1::Job_adaptor,
-                                      org::openbits::bits1::TokenOptions_adaptor> {
+class JobAdaptor final : public org::openbits::bits1::Job_adaptor,
+                         public org::openbits::bits1::TokenOptions_adaptor {
  public:
-  JobAdaptor(sdbus::IConnection& connection, const Guid& id, core::JobManager& manager,
-             CallerRegistry& callers);
-  ~JobAdaptor();
+  // Registers the interfaces on `object`; the caller then calls object.finishRegistration().
+  JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers);
 
-  // Signals, unicast to each of `destinations` (the owner's connections).
-  void SendJobTransferred(const std::vector<std::string>& destinations);
-  void SendJobError(const std::vector<std::string>& destinations, HRESULT code,
+  // Signals of `job`, unicast to each of `destinations` (the owner's connections).
+  void SendJobTransferred(const Guid& job, const std::vector<std::string>& destinations);
+  void SendJobError(const Guid& job, const std::vector<std::string>& destinations, HRESULT code,
                     ErrorContext context);
-  void SendJobModification(const std::vector<std::string>& destinations, JobState state);
-  void SendFileTransferred(const std::vector<std::string>& destinations, std::uint32_t file_index);
+  void SendJobModification(const Guid& job, const std::vector<std::string>& destinations,
+                           JobState state);
+  void SendFileTransferred(const Guid& job, const std::vector<std::string>& destinations,
+                           std::uint32_t file_index);
 
  private:
+  // The job whose path the current call names (FallbackObject only calls for job paths).
+  Guid CurrentJob() const;
   core::Caller CurrentCaller();
   // The mode of a file the caller would create now (CallerRegistry::FileCreationMode).
   std::uint32_t CallerFileMode();
@@ -34,7 +40,7 @@ class JobAdaptor final
   static const core::JobFile& FileOf(const core::Job& job, uint32_t file_index);
   // Sends `signal` with `args` to each destination.
   template <typename... Args>
-  void Unicast(const std::vector<std::string>& destinations, const char* signal,
+  void Unicast(const Guid& job, const std::vector<std::string>& destinations, const char* signal,
                const Args&... args);
 
   void AddFile(const std::string& remote_url, const std::string& local_name) override;
@@ -110,7 +116,7 @@ class JobAdaptor final
   uint32_t GetHelperTokenFlags() override;
   std::string GetHelperTokenSid() override;
 
-  const Guid id_;
+  FallbackObject& object_;
   core::JobManager& manager_;
   CallerRegistry& callers_;
 };

@@ -1,33 +1,33 @@
-// JobObjects: the job objects published on the bus, one per job in the queue. Bus thread only.
+// JobObjects: the job subtree on the bus. Every job, however many the queue holds, is served
+// by one handler (JobAdaptor on a FallbackObject under /org/openbits/bits1/job): nothing is
+// registered per job, so 100,000 jobs cost the bus nothing and a new job is callable as soon
+// as the manager knows it. JobSubtreeVisibility decides who sees which job. Bus thread only.
 #pragma once
 
-#include <map>
-#include <memory>
-
+#include "ipc/fallback_object.h"
 #include "ipc/job_adaptor.h"
+#include "ipc/job_paths.h"
+#include "ipc/job_subtree_visibility.h"
 
 namespace openbits::ipc {
 
 class JobObjects {
  public:
-  JobObjects(sdbus::IConnection& connection, CallerRegistry& callers)
-      : connection_(connection), callers_(callers) {}
+  JobObjects(sdbus::IConnection& connection, core::JobManager& manager, CallerRegistry& callers)
+      : visibility_(connection, manager, callers),
+        object_(connection, std::string(kJobSubtree),
+                [](std::string_view path) { return JobIdOfPath(path).has_value(); }),
+        handler_(object_, manager, callers) {
+    object_.finishRegistration();
+  }
 
-  void Publish(const Guid& id, core::JobManager& manager) {
-    if (!objects_.contains(id)) {
-      objects_.emplace(id, std::make_unique<JobAdaptor>(connection_, id, manager, callers_));
-    }
-  }
-  void Unpublish(const Guid& id) { objects_.erase(id); }
-  JobAdaptor* Find(const Guid& id) {
-    auto it = objects_.find(id);
-    return it == objects_.end() ? nullptr : it->second.get();
-  }
+  // The handler of every job path, which also sends the jobs' signals.
+  JobAdaptor& Handler() { return handler_; }
 
  private:
-  sdbus::IConnection& connection_;
-  CallerRegistry& callers_;
-  std::map<Guid, std::unique_ptr<JobAdaptor>> objects_;
+  JobSubtreeVisibility visibility_;
+  FallbackObject object_;
+  JobAdaptor handler_;
 };
 
 }  // namespace openbits::ipc

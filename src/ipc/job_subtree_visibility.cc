@@ -3,91 +3,58 @@
 #include <systemd/sd-bus.h>
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "ipc/error_names.h"
-#include "openbits/dbus_names.h"
+#include "ipc/job_paths.h"
+#include "ipc/sd_bus_access.h"
 
 namespace openbits::ipc {
 namespace {
 
-constexpr std::string_view kSubtree = "/org/openbits/bits1/job";
-
-// sdbus-c++ 1.2.0 does not expose the sd_bus of a connection. Every message it creates holds
-// its sd_bus_message in the protected Message::msg_; a pointer to that member, formed through
-// a derived class as C++ allows, reads it without depending on the object layout.
-struct RawMessage : sdbus::Message {
-  static sd_bus_message* Of(const sdbus::Message& message) {
-    return static_cast<sd_bus_message*>(message.*(&RawMessage::msg_));
-  }
-};
-
-sd_bus* BusOf(sdbus::IConnection& connection) {
-  const auto object = sdbus::createObject(connection, std::string(kSubtree));
-  const auto probe = object->createSignal(dbus::kJobInterface, "JobModification");
-  return sd_bus_message_get_bus(RawMessage::Of(probe));
-}
-
-constexpr const char* kHeader =
-    "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
-    " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n"
-    "<node>\n"
-    " <interface name=\"org.freedesktop.DBus.Peer\">\n"
-    "  <method name=\"Ping\"/>\n"
-    "  <method name=\"GetMachineId\">\n"
-    "   <arg type=\"s\" name=\"machine_uuid\" direction=\"out\"/>\n"
-    "  </method>\n"
-    " </interface>\n"
-    " <interface name=\"org.freedesktop.DBus.Introspectable\">\n"
-    "  <method name=\"Introspect\">\n"
-    "   <arg name=\"xml_data\" type=\"s\" direction=\"out\"/>\n"
-    "  </method>\n"
-    " </interface>\n";
-
-int ReplyUnidentified(sd_bus_message* message) {
-  return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED,
-                                    "bitsd cannot tell which user is calling");
-}
+constexpr const char* kUnidentified = "bitsd cannot tell which user is calling";
 
 }  // namespace
 
 JobSubtreeVisibility::JobSubtreeVisibility(sdbus::IConnection& connection,
                                            const core::JobManager& manager, CallerRegistry& callers)
     : manager_(manager), callers_(callers) {
-  const int r = sd_bus_add_filter(BusOf(connection), &slot_, &Filter, this);
-  if (r < 0) throw sdbus::createError(-r, "cannot filter introspection of the job subtree");
+  sd_bus* bus = SdBusOf(connection);
+  int r = sd_bus_add_filter(bus, &filter_slot_, &Filter, this);
+  if (r < 0) throw sdbus::createError(-r, "cannot filter calls on the job subtree");
+  r = sd_bus_add_node_enumerator(bus, &enumerator_slot_, std::string(kJobSubtree).c_str(),
+                                 &Enumerate, this);
+  if (r < 0) throw sdbus::createError(-r, "cannot list the job subtree");
 }
 
-JobSubtreeVisibility::~JobSubtreeVisibility() { sd_bus_slot_unref(slot_); }
+JobSubtreeVisibility::~JobSubtreeVisibility() {
+  sd_bus_slot_unref(enumerator_slot_);
+  sd_bus_slot_unref(filter_slot_);
+}
 
 int JobSubtreeVisibility::Filter(sd_bus_message* message, void* self, sd_bus_error*) {
   if (!sd_bus_message_is_method_call(message, nullptr, nullptr)) return 0;
   const char* path = sd_bus_message_get_path(message);
-  if (!path || !std::string_view(path).starts_with(kSubtree)) return 0;
-  return static_cast<JobSubtreeVisibility*>(self)->Answer(message, path);
+  if (!path || !std::string_view(path).starts_with(dbus::kJobPathPrefix)) return 0;
+  return static_cast<JobSubtreeVisibility*>(self)->Gate(message, path);
 }
 
-int JobSubtreeVisibility::Answer(sd_bus_message* message, std::string_view path) {
-  if (path == kSubtree) {
-    if (!sd_bus_message_is_method_call(message, "org.freedesktop.DBus.Introspectable",
-                                       "Introspect")) {
-      return 0;
-    }
-    return ReplyWithCallersJobs(message);
-  }
-  const std::string_view prefix = dbus::kJobPathPrefix;
-  if (!path.starts_with(prefix)) return 0;  // e.g. /org/openbits/bits1/jobs
-  const std::string_view hex = path.substr(prefix.size());
-  const auto id = Guid::Parse(hex);
-  if (!id || id->ToHex() != hex) {
+int JobSubtreeVisibility::Gate(sd_bus_message* message, std::string_view path) {
+  const auto id = JobIdOfPath(path);
+  if (!id) {
     // No job can live here: what sd-bus answers for a path with no object.
     return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.",
                                       std::string(path).c_str());
   }
   const auto caller = callers_.Resolve(message);
-  if (!caller) return ReplyUnidentified(message);
+  if (!caller) {
+    return sd_bus_reply_method_errorf(message, SD_BUS_ERROR_ACCESS_DENIED, "%s", kUnidentified);
+  }
   const auto job = manager_.GetJob(*caller, *id);
-  if (job) return 0;  // the owner or an administrator: sd-bus and the adaptor answer
+  if (job) return 0;  // the owner or an administrator: sd-bus and the job handler answer
   // Someone else's job, or no job at all: the same BG_E_NOT_FOUND either way, whatever the
   // interface, as the manager's GetJob answers.
   const sdbus::Error error = ToDbusError(job.error());
@@ -95,15 +62,30 @@ int JobSubtreeVisibility::Answer(sd_bus_message* message, std::string_view path)
                                     error.getMessage().c_str());
 }
 
-int JobSubtreeVisibility::ReplyWithCallersJobs(sd_bus_message* message) {
-  const auto caller = callers_.Resolve(message);
-  if (!caller) return ReplyUnidentified(message);
-  std::string xml = kHeader;
-  if (auto jobs = manager_.EnumJobs(*caller, caller->is_admin)) {
-    for (const Guid& id : *jobs) xml += " <node name=\"" + id.ToHex() + "\"/>\n";
+int JobSubtreeVisibility::Enumerate(sd_bus* bus, const char* prefix, void* self_pointer,
+                                    char*** nodes, sd_bus_error* error) {
+  auto* self = static_cast<JobSubtreeVisibility*>(self_pointer);
+  *nodes = nullptr;
+  // Jobs have no children: listing under a job path (an Introspect of a job) lists nothing.
+  if (std::string_view(prefix).starts_with(dbus::kJobPathPrefix)) return 0;
+  sd_bus_message* message = sd_bus_get_current_message(bus);
+  const auto caller = message ? self->callers_.Resolve(message) : std::nullopt;
+  if (!caller) return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, kUnidentified);
+  const auto jobs = self->manager_.EnumJobs(*caller, caller->is_admin);
+  if (!jobs) return 0;
+  // sd-bus takes a NULL-terminated array of malloc'ed paths and frees it.
+  char** paths = static_cast<char**>(calloc(jobs->size() + 1, sizeof(char*)));
+  if (!paths) return -ENOMEM;
+  for (std::size_t i = 0; i < jobs->size(); ++i) {
+    paths[i] = strdup(dbus::JobPath((*jobs)[i]).c_str());
+    if (!paths[i]) {
+      for (std::size_t j = 0; j < i; ++j) free(paths[j]);
+      free(paths);
+      return -ENOMEM;
+    }
   }
-  xml += "</node>\n";
-  return sd_bus_reply_method_return(message, "s", xml.c_str());
+  *nodes = paths;
+  return 0;
 }
 
 }  // namespace openbits::ipc

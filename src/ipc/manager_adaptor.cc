@@ -31,16 +31,13 @@ Result<std::optional<Guid>> DecodeCursor(const std::string& cursor) {
 }  // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager,
-                               CallerRegistry& callers, JobObjects& objects,
-                               core::CertificateStore& certificates,
+                               CallerRegistry& callers, core::CertificateStore& certificates,
                                core::AccountProxies& account_proxies)
     : AdaptorInterfaces(connection, dbus::kManagerPath),
       manager_(manager),
       callers_(callers),
-      objects_(objects),
       certificates_(certificates),
-      account_proxies_(account_proxies),
-      job_subtree_(connection, manager, callers) {
+      account_proxies_(account_proxies) {
   registerAdaptor();
 }
 
@@ -55,7 +52,6 @@ std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::CreateJob(
     const std::map<std::string, std::string>& proxy_environment) {
   const Guid id = ValueOrThrow(manager_.CreateJob(CurrentCaller(), display_name,
                                                   static_cast<JobType>(type), proxy_environment));
-  objects_.Publish(id, manager_);
   return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
 }
 

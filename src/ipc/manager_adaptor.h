@@ -6,8 +6,6 @@
 #include "core/account_proxies.h"
 #include "core/job_manager.h"
 #include "ipc/caller_registry.h"
-#include "ipc/job_objects.h"
-#include "ipc/job_subtree_visibility.h"
 #include "openbits_dbus/manager_adaptor.h"
 
 namespace openbits::ipc {
@@ -16,8 +14,7 @@ class ManagerAdaptor final
     : public sdbus::AdaptorInterfaces<org::openbits::bits1::Manager_adaptor> {
  public:
   ManagerAdaptor(sdbus::IConnection& connection, core::JobManager& manager, CallerRegistry& callers,
-                 JobObjects& objects, core::CertificateStore& certificates,
-                 core::AccountProxies& account_proxies);
+                 core::CertificateStore& certificates, core::AccountProxies& account_proxies);
   ~ManagerAdaptor();
 
  private:
@@ -46,11 +43,8 @@ class ManagerAdaptor final
 
   core::JobManager& manager_;
   CallerRegistry& callers_;
-  JobObjects& objects_;
   core::CertificateStore& certificates_;
   core::AccountProxies& account_proxies_;
-  // The job subtree shows each caller its own jobs only.
-  JobSubtreeVisibility job_subtree_;
 };
 
 }  // namespace openbits::ipc

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <random>
+#include <set>
 
 namespace openbits::core {
 namespace {
@@ -88,6 +91,105 @@ TEST_F(SchedulerTest, FreeSlotsGoByPriorityThenByWaitingTime) {
   EXPECT_TRUE(Has(decision.start, normal_early));
   EXPECT_TRUE(Has(decision.start, normal_late));
   EXPECT_FALSE(Has(decision.start, low));
+}
+
+// RunQueue must decide exactly as Schedule over every candidate, on any queue. Random queues
+// with few distinct times make ties (same priority and time) common.
+struct Model {
+  struct Job {
+    JobPriority priority;
+    bool running;
+    std::int64_t since;
+    bool blocked;  // queued but held: not a candidate
+  };
+  std::map<Guid, Job> jobs;
+
+  void Apply(RunQueue& queue, const Guid& id, const Job& job) {
+    jobs[id] = job;
+    queue.SetQueued(id,
+                    job.running ? std::nullopt : std::optional(std::pair(job.priority, job.since)));
+    queue.SetRunning(
+        id, job.running ? std::optional(std::pair(job.priority, job.since)) : std::nullopt);
+  }
+  std::vector<SchedulingCandidate> Candidates() const {
+    std::vector<SchedulingCandidate> candidates;
+    for (const auto& [id, job] : jobs) {
+      if (!job.blocked || job.running)
+        candidates.push_back({id, job.priority, job.running, job.since});
+    }
+    return candidates;
+  }
+};
+
+std::set<Guid> Sorted(const std::vector<Guid>& ids) { return {ids.begin(), ids.end()}; }
+
+void ExpectSameDecision(const Model& model, const RunQueue& queue, const SchedulerPolicy& policy,
+                        std::int64_t now, const std::string& where) {
+  const SchedulingDecision expected = Schedule(model.Candidates(), policy, now);
+  const SchedulingDecision actual =
+      queue.Decide(policy, now, [&](const Guid& id) { return model.jobs.at(id).blocked; });
+  EXPECT_EQ(Sorted(actual.start), Sorted(expected.start)) << where;
+  EXPECT_EQ(Sorted(actual.preempt), Sorted(expected.preempt)) << where;
+  EXPECT_EQ(actual.next_decision_us, expected.next_decision_us) << where;
+}
+
+Model::Job RandomJob(std::mt19937& random) {
+  std::uniform_int_distribution<int> priority(0, 3), time(0, 12), percent(0, 99);
+  return {static_cast<JobPriority>(priority(random)), percent(random) < 30,
+          std::int64_t{time(random)} * 10, percent(random) < 10};
+}
+
+TEST(RunQueueTest, DecidesAsScheduleOverEveryCandidateOnRandomQueues) {
+  std::mt19937 random(20261207);
+  for (int round = 0; round < 1000; ++round) {
+    Model model;
+    RunQueue queue;
+    const int jobs = std::uniform_int_distribution<int>(0, 30)(random);
+    for (int i = 0; i < jobs; ++i) model.Apply(queue, Guid::Generate(), RandomJob(random));
+    const SchedulerPolicy policy{std::uniform_int_distribution<std::uint32_t>(0, 6)(random), 40};
+    const std::int64_t now = std::uniform_int_distribution<std::int64_t>(0, 200)(random);
+    ExpectSameDecision(model, queue, policy, now, "round " + std::to_string(round));
+    if (HasFailure()) return;
+  }
+}
+
+TEST(RunQueueTest, StaysInStepWithScheduleAsJobsChange) {
+  std::mt19937 random(7);
+  Model model;
+  RunQueue queue;
+  std::vector<Guid> ids;
+  for (int step = 0; step < 2000; ++step) {
+    const int action = std::uniform_int_distribution<int>(0, 9)(random);
+    if (action == 0 && !ids.empty()) {  // removed
+      const std::size_t at = std::uniform_int_distribution<std::size_t>(0, ids.size() - 1)(random);
+      queue.Remove(ids[at]);
+      model.jobs.erase(ids[at]);
+      ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(at));
+    } else if (action < 5 || ids.empty()) {  // a new job
+      ids.push_back(Guid::Generate());
+      model.Apply(queue, ids.back(), RandomJob(random));
+    } else {  // a job changes: priority, started, preempted, held...
+      const Guid& id = ids[std::uniform_int_distribution<std::size_t>(0, ids.size() - 1)(random)];
+      model.Apply(queue, id, RandomJob(random));
+    }
+    const SchedulerPolicy policy{4, 40};
+    ExpectSameDecision(model, queue, policy, 60, "step " + std::to_string(step));
+    if (HasFailure()) return;
+  }
+}
+
+TEST(RunQueueTest, ADecisionReadsOnlyTheHeadOfALongQueue) {
+  RunQueue queue;
+  for (int i = 0; i < 10'000; ++i) {
+    queue.SetQueued(Guid::Generate(), std::pair(JobPriority::kNormal, std::int64_t{i}));
+  }
+  int looked_at = 0;
+  const auto decision = queue.Decide({4, 40}, 0, [&](const Guid&) {
+    ++looked_at;
+    return false;
+  });
+  EXPECT_EQ(decision.start.size(), 4u);
+  EXPECT_LE(looked_at, 5);
 }
 
 }  // namespace
