@@ -3,6 +3,12 @@
 #include <algorithm>
 
 namespace openbits::core {
+namespace {
+
+// The pool thread this code runs on, if any (Start from a done callback).
+thread_local void* current_worker = nullptr;
+
+}  // namespace
 
 // The caller's sink, with the engine's own stop flag added to what StopRequested says: Stop
 // reaches a download through the transport's polling, as a job's stop flag did.
@@ -60,6 +66,14 @@ DownloadId ThreadPoolEngine::Start(DownloadRequest request, DownloadSink& sink, 
     return download->id;
   }
   live_.emplace(download->id, download);
+  auto* worker = static_cast<Worker*>(current_worker);
+  if (worker && worker->engine == this && download->request.connection_group != 0 &&
+      worker->group == download->request.connection_group && !worker->next) {
+    // The same job's next file, from its done callback: this thread runs it next, on the
+    // session that already holds the job's connection.
+    worker->next = download;
+    return download->id;
+  }
   queue_.push_back(download);
   work_ready_.NotifyAll();
   return download->id;
@@ -73,16 +87,34 @@ void ThreadPoolEngine::Stop(DownloadId id) {
 void ThreadPoolEngine::SetRateLimit(DownloadId, std::uint64_t) {}
 
 void ThreadPoolEngine::Work() {
-  std::unique_ptr<TransferSession> session = transport_.OpenSession();
+  Worker worker;
+  worker.engine = this;
+  current_worker = &worker;
+  std::unique_ptr<TransferSession> session;
   MutexLock lock(mutex_);
   for (;;) {
-    while (queue_.empty() && !shutting_down_) work_ready_.Wait(mutex_);
-    if (queue_.empty()) return;  // shutting down, nothing left to answer
-    std::shared_ptr<Download> download = std::move(queue_.front());
-    queue_.pop_front();
+    std::shared_ptr<Download> download = std::move(worker.next);
+    worker.next = nullptr;
+    if (!download) {
+      if (queue_.empty() && session) {
+        // Nothing to do: the job's connections (and tunnels) close, as its thread's did.
+        lock.Unlock();
+        session.reset();
+        lock.Lock();
+        continue;  // work may have come meanwhile
+      }
+      while (queue_.empty() && !shutting_down_) work_ready_.Wait(mutex_);
+      if (queue_.empty()) break;  // shutting down, nothing left to answer
+      download = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    const std::uint64_t group = download->request.connection_group;
     lock.Unlock();
+    if (session && (group == 0 || group != worker.group)) session.reset();
+    worker.group = group;
     Status result = Error(kAborted, ErrorContext::kNone, "the download was stopped");
     if (!download->stop) {
+      if (!session) session = transport_.OpenSession();
       StoppableSink sink(*download);
       result = session->Download(download->request, sink);
     }
@@ -92,6 +124,9 @@ void ThreadPoolEngine::Work() {
     lock.Lock();
     live_.erase(download->id);
   }
+  lock.Unlock();
+  session.reset();
+  current_worker = nullptr;
 }
 
 void ThreadPoolEngine::Shutdown() {

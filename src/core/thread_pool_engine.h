@@ -1,7 +1,12 @@
 // ThreadPoolEngine: the TransferEngine port over a blocking Transport. A bounded pool of
-// threads, each with its own TransferSession (so connections are reused per thread), runs the
-// downloads that were Start()ed, in order of arrival. It keeps every Transport usable (the
-// curl transport, the tests' scripted one) behind the event-driven port.
+// threads runs the downloads that were Start()ed, in order of arrival. It keeps every
+// Transport usable (the curl transport, the tests' scripted one) behind the event-driven port.
+//
+// Connections: a thread's TransferSession serves one connection group (one job run) at a
+// time, so no connection, connection-based authentication or CONNECT tunnel of one job is
+// ever used by another. A download started from a done callback of the same group runs next
+// on that thread, with the same session (a job's files one after the other reuse their
+// connection, as on the job thread of old). A thread with nothing to do closes its session.
 #pragma once
 
 #include <atomic>
@@ -42,12 +47,20 @@ class ThreadPoolEngine : public TransferEngine {
     std::atomic<bool> stop{false};
   };
 
+  // The state of one pool thread, for Start called from its own callbacks.
+  struct Worker {
+    ThreadPoolEngine* engine = nullptr;
+    std::uint64_t group = 0;         // of the download it runs
+    std::shared_ptr<Download> next;  // GUARDED_BY(engine->mutex_): runs after the current one
+  };
+
   void Work() EXCLUDES(mutex_);
 
   Transport& transport_;
   Mutex mutex_;
   CondVar work_ready_;
   std::deque<std::shared_ptr<Download>> queue_ GUARDED_BY(mutex_);
+  // Downloads handed to a worker directly (Worker::next); with queue_, what Shutdown waits for.
   // Every download from Start until its `done` returned: what Stop and Shutdown reach.
   std::unordered_map<DownloadId, std::shared_ptr<Download>> live_ GUARDED_BY(mutex_);
   DownloadId next_id_ GUARDED_BY(mutex_) = 1;
