@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "core/job_manager.h"
@@ -281,6 +283,66 @@ TEST(ThreadPoolEngineTest, StopEndsDownloadsInFlightAndShutdownAnswersTheQueue) 
   auto [status, thread] = late.get_future().get();
   EXPECT_EQ(status.error().code(), kAborted);
   EXPECT_NE(thread, std::this_thread::get_id());
+}
+
+// Numbers its sessions; each download records which session served it.
+class NumberingTransport : public Transport {
+ public:
+  std::unique_ptr<TransferSession> OpenSession() override {
+    return std::make_unique<Session>(*this, ++opened_);
+  }
+  std::vector<int> ServedBy() {
+    std::lock_guard lock(mutex_);
+    return served_by_;
+  }
+
+ private:
+  class Session : public TransferSession {
+   public:
+    Session(NumberingTransport& transport, int number) : transport_(transport), number_(number) {}
+    Status Download(const DownloadRequest&, DownloadSink&) override {
+      std::lock_guard lock(transport_.mutex_);
+      transport_.served_by_.push_back(number_);
+      return Ok();
+    }
+
+   private:
+    NumberingTransport& transport_;
+    const int number_;
+  };
+  std::atomic<int> opened_{0};
+  std::mutex mutex_;
+  std::vector<int> served_by_;
+};
+
+TEST(ThreadPoolEngineTest, ASessionServesOneConnectionGroupAndItsChainedDownloads) {
+  NumberingTransport transport;
+  ThreadPoolEngine engine(transport, 4);
+  CountingSink sink;
+  std::promise<void> finished;
+  // Group 7's three downloads, each started from the previous one's done callback (a job's
+  // files one after the other), then one of group 8 started the same way.
+  std::function<void(int)> chain = [&](int step) {
+    DownloadRequest request;
+    request.url = "http://h/x";
+    request.connection_group = step < 3 ? 7 : 8;
+    engine.Start(request, sink, [&, step](Status) {
+      if (step < 3) {
+        chain(step + 1);
+      } else {
+        finished.set_value();
+      }
+    });
+  };
+  chain(0);
+  finished.get_future().get();
+  const std::vector<int> served = transport.ServedBy();
+  ASSERT_EQ(served.size(), 4u);
+  // One session for group 7's chain (its connection reused) ...
+  EXPECT_EQ(served[0], served[1]);
+  EXPECT_EQ(served[1], served[2]);
+  // ... and never the same one for another group's download.
+  EXPECT_NE(served[3], served[2]);
 }
 
 }  // namespace
