@@ -14,7 +14,7 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   # Real peers: Apache with mod_ssl and mod_auth_gssapi, an MIT KDC, gss-ntlmssp (NTLM inside
   # SPNEGO), squid and Samba's ntlm_auth (proxies); acl's setfacl/getfacl (file modes).
-  packages+=(acl googletest libgtest-dev libgmock-dev openssl iproute2 apache2 apache2-utils
+  packages+=(acl googletest libgtest-dev libgmock-dev libbenchmark-dev openssl iproute2 apache2 apache2-utils
     libapache2-mod-auth-gssapi krb5-kdc krb5-admin-server krb5-user gss-ntlmssp
     squid samba-common-bin winbind)
   # The sanitizer and -Wthread-safety builds (presets tsan and clang-asan): clang 14.

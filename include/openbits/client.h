@@ -161,6 +161,11 @@ class Job {
   Status SetDynamicContent(bool enable);
   Status SetHighPerformance(bool enable);
   Status SetMaxDownloadSize(std::uint64_t bytes);
+  // USE_STORED_CREDENTIALS: BG_AUTH_TARGET_PROXY (2) uses the identity's stored proxy
+  // credentials (~/.netrc); 0 turns it off; anything else is
+  // BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED.
+  Status SetUseStoredCredentials(std::uint32_t targets);
+  Result<std::uint32_t> GetUseStoredCredentials();
   Status SetMinimumNotificationInterval(std::uint32_t milliseconds);
   Result<bool> GetDynamicContent();
   Result<bool> GetHighPerformance();
@@ -252,6 +257,10 @@ class Client {
   // A helper token lending this process's identity (and its KRB5CCNAME) to one job, valid
   // once and for a few minutes: give it to the job's owner for Job::SetHelperToken.
   Result<SecretString> CreateHelperToken();
+  // An administrator's token lending user `uid`'s identity, with `credential_cache` (that
+  // user's KRB5CCNAME, "" = its default cache). E_ACCESSDENIED for a non-administrator.
+  Result<SecretString> CreateHelperTokenFor(std::uint32_t uid,
+                                            const std::string& credential_cache = "");
 
  private:
   explicit Client(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}

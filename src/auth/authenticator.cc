@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "auth/stored_credentials.h"
+#include "auth/user_files.h"
 #include "identity/users.h"
 
 namespace openbits::auth {
@@ -42,8 +44,30 @@ Authenticator::~Authenticator() = default;
 Authenticator::Authenticator(Authenticator&&) noexcept = default;
 Authenticator& Authenticator::operator=(Authenticator&&) noexcept = default;
 
-std::optional<core::Credential> Authenticator::CredentialFor(AuthScheme scheme) const {
+Result<core::Credential> Authenticator::CredentialFor(AuthScheme scheme,
+                                                      const RequestInfo& request) const {
   if (const core::Credential* own = credentials_.Find(target_, scheme)) return *own;
+  std::optional<Error> no_stored;
+  if (credentials_.UsesStored(target_) && scheme != AuthScheme::kPassport) {
+    // Read as the network identity (the owner, or the helper with BG_TOKEN_NETWORK).
+    auto path = ExpandUserPath(policy_.stored_credentials_file, identity_.uid);
+    auto stored =
+        path ? StoredCredentialFor(*path, FileOwnerOf(identity_), request.host, target_, scheme)
+             : Result<core::Credential>(path.error());
+    if (stored) return stored;
+    no_stored = stored.error();
+  }
+  if (auto implicit = ImplicitCredentialFor(scheme)) return std::move(*implicit);
+  if (no_stored) return *no_stored;
+  return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
+               IsIntegrated(scheme)
+                   ? "the job has no credentials for it (SetCredentials, or NULL NULL for "
+                     "implicit ones; use_lm_compat = " +
+                         std::to_string(policy_.use_lm_compat) + ")"
+                   : "the job has no credentials for it");
+}
+
+std::optional<core::Credential> Authenticator::ImplicitCredentialFor(AuthScheme scheme) const {
   if (!IsIntegrated(scheme)) return std::nullopt;
   // Implicit credentials set for the proxy also serve the server, unless the job has
   // explicit server credentials (the BITS authentication documentation).
@@ -79,15 +103,8 @@ std::optional<core::Credential> Authenticator::CredentialFor(AuthScheme scheme) 
 
 Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme scheme,
                                                                 const RequestInfo& request) const {
-  auto credential = CredentialFor(scheme);
-  if (!credential) {
-    return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
-                 IsIntegrated(scheme)
-                     ? "the job has no credentials for it (SetCredentials, or NULL NULL for "
-                       "implicit ones; use_lm_compat = " +
-                           std::to_string(policy_.use_lm_compat) + ")"
-                     : "the job has no credentials for it");
-  }
+  auto credential = CredentialFor(scheme, request);
+  if (!credential) return credential.error();
   switch (scheme) {
     case AuthScheme::kBasic:
       // For a proxy the question is the proxy connection; proxies are plain http here.
@@ -104,14 +121,15 @@ Result<std::unique_ptr<Mechanism>> Authenticator::MakeMechanism(AuthScheme schem
       return MakeNegotiate(*credential, identity_, Refusals(scheme) > 0);
     case AuthScheme::kNtlm:
       if (credential->implicit) {
-        // Logon credentials for NTLM: the caller's NTLM_USER_FILE, as gss-ntlmssp uses it.
-        if (credential->ntlm_user_file.empty()) {
-          return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
-                       "implicit NTLM credentials need the caller's NTLM_USER_FILE "
-                       "(DOMAIN:USER:PASSWORD, readable by its owner only)");
+        // Logon credentials for NTLM: the caller's NTLM_USER_FILE, as gss-ntlmssp uses it,
+        // else the identity's own account file ([auth] ntlm_user_file), read as the identity.
+        std::string path = credential->ntlm_user_file;
+        if (path.empty()) {
+          auto own = ExpandUserPath(policy_.ntlm_user_file, identity_.uid);
+          if (!own) return own.error();
+          path = std::move(*own);
         }
-        auto account =
-            NtlmCredentialFromUserFile(credential->ntlm_user_file, FileOwnerOf(identity_));
+        auto account = NtlmCredentialFromUserFile(path, FileOwnerOf(identity_));
         if (!account) return account.error();
         return MakeNtlm(*account, policy_.lm_compatibility_level);
       }

@@ -30,6 +30,13 @@ struct AuthPolicy {
   std::uint32_t lm_compatibility_level = 3;
   // Basic sends the password in the clear: over plain http only when this is set.
   bool allow_basic_over_http = false;
+  // The identity's own NTLM account file (DOMAIN:USER:PASSWORD lines, readable by it alone),
+  // used for implicit NTLM when the client sent no NTLM_USER_FILE: without SetCredentials
+  // under use_lm_compat 0 or 1, or after SetCredentials(..., NULL, NULL) from a client that
+  // sent none, or for a helper identity. "%{home}" and "%{uid}" are the identity's.
+  std::string ntlm_user_file = "%{home}/.ntlm_user";
+  // The identity's stored credentials (netrc format) for USE_STORED_CREDENTIALS.
+  std::string stored_credentials_file = "%{home}/.netrc";
   // [auth] passport_nexus_url: where Passport finds its login server (default: none).
   std::string passport_nexus_url;
 };
@@ -52,8 +59,12 @@ class Authenticator {
   void Accepted();
 
  private:
-  // The credentials to use for `scheme` under the implicit-credential rules, or nullopt.
-  std::optional<core::Credential> CredentialFor(AuthScheme scheme) const;
+  // The credentials to use for `scheme`: the job's own, else the identity's stored ones
+  // (USE_STORED_CREDENTIALS), else implicit ones under the implicit-credential rules; an
+  // error says why there are none.
+  Result<core::Credential> CredentialFor(AuthScheme scheme, const RequestInfo& request) const;
+  // The implicit-credential rules alone (borrowing the proxy's, use_lm_compat), or nullopt.
+  std::optional<core::Credential> ImplicitCredentialFor(AuthScheme scheme) const;
   // A mechanism for `scheme`, or the reason there is none.
   Result<std::unique_ptr<Mechanism>> MakeMechanism(AuthScheme scheme,
                                                    const RequestInfo& request) const;

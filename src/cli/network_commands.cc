@@ -210,9 +210,25 @@ int ListCertificates(Context& ctx, const Args& args) {
 // Helper tokens (IBitsTokenOptions). The token is a capability: it is printed once for its
 // minter to hand over, and read from standard input when given as "-" so that it need not
 // appear on a command line (which every user can read in /proc).
+// An administrator may mint one for another user: /user ACCOUNT [CCACHE] (that user's
+// Kerberos cache; default: the user's default cache, not the administrator's KRB5CCNAME).
 int CreateHelperToken(Context& ctx, const Args& args) {
-  if (args.size() != 1) return Usage("/util /createhelpertoken");
-  auto token = ctx.client.CreateHelperToken();
+  const char* usage = "/util /createhelpertoken [/user ACCOUNT [CCACHE]]";
+  std::optional<std::uint32_t> lender;
+  std::string cache;
+  std::string option = args.size() > 1 ? args[1] : "";
+  for (char& c : option) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (args.size() >= 3 && args.size() <= 4 && option == "/user") {
+    lender = ParseAccount(args[2]);
+    if (!lender) {
+      return Fail("create a helper token", Error::InvalidArg("no account '" + args[2] + "'"));
+    }
+    if (args.size() == 4) cache = args[3];
+  } else if (args.size() != 1) {
+    return Usage(usage);
+  }
+  auto token =
+      lender ? ctx.client.CreateHelperTokenFor(*lender, cache) : ctx.client.CreateHelperToken();
   if (!token) return Fail("create a helper token", token.error());
   std::cout << token->reveal() << "\n";
   return 0;
@@ -308,7 +324,7 @@ int Util(Context& ctx, const Args& args) {
   if (verb == "/createhelpertoken") return CreateHelperToken(ctx, args);
   return Usage(
       "/util /listcertificates [LOCATION] [STORE] | /util /setieproxy ... | "
-      "/util /getieproxy ACCOUNT | /util /createhelpertoken");
+      "/util /getieproxy ACCOUNT | /util /createhelpertoken [/user ACCOUNT [CCACHE]]");
 }
 
 }  // namespace

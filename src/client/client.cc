@@ -246,6 +246,13 @@ Result<SecretString> Client::CreateHelperToken() {
       [&] { return SecretString(connection_->manager().CreateHelperToken(ccache ? ccache : "")); });
 }
 
+Result<SecretString> Client::CreateHelperTokenFor(std::uint32_t uid,
+                                                  const std::string& credential_cache) {
+  return Call([&] {
+    return SecretString(connection_->manager().CreateHelperTokenFor(uid, credential_cache));
+  });
+}
+
 Result<std::optional<AccountProxySettings>> Client::GetAccountProxy(std::uint32_t uid) {
   return Call([&]() -> std::optional<AccountProxySettings> {
     auto [set, mode, list, bypass, url] = connection_->manager().GetAccountProxy(uid);
@@ -519,6 +526,13 @@ Status Job::SetHighPerformance(bool enable) {
 }
 Status Job::SetMaxDownloadSize(std::uint64_t bytes) {
   return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMaxDownloadSize, bytes);
+}
+Status Job::SetUseStoredCredentials(std::uint32_t targets) {
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kUseStoredCredentials, targets);
+}
+Result<std::uint32_t> Job::GetUseStoredCredentials() {
+  return GetJobProperty<std::uint32_t>(*connection_->Job(id_),
+                                       JobPropertyId::kUseStoredCredentials);
 }
 Status Job::SetMinimumNotificationInterval(std::uint32_t milliseconds) {
   return SetJobProperty(*connection_->Job(id_), JobPropertyId::kMinimumNotificationIntervalMs,

@@ -59,11 +59,21 @@ class CredentialSet {
   bool Remove(AuthTarget target, AuthScheme scheme);
   const Credential* Find(AuthTarget target, AuthScheme scheme) const;
   const std::vector<Credential>& all() const { return slots_; }
-  void Clear() { slots_.clear(); }
+  void Clear() {
+    slots_.clear();
+    stored_targets_ = 0;
+  }
+  // USE_STORED_CREDENTIALS for a transfer (kept with the job in HelperBinding): whether
+  // `target` may use the identity's stored user name and password.
+  void UseStored(std::uint32_t targets) { stored_targets_ = targets; }
+  bool UsesStored(AuthTarget target) const {
+    return (stored_targets_ & static_cast<std::uint32_t>(target)) != 0;
+  }
   bool operator==(const CredentialSet&) const = default;
 
  private:
   std::vector<Credential> slots_;
+  std::uint32_t stored_targets_ = 0;
 };
 
 }  // namespace openbits::core

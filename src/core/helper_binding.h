@@ -29,6 +29,11 @@ struct HelperIdentity {
 struct HelperBinding {
   std::optional<HelperIdentity> identity;
   std::uint32_t flags = 0;  // kTokenLocalFile | kTokenNetwork; 0: everything as the owner
+  // Job property USE_STORED_CREDENTIALS: the targets (BG_AUTH_TARGET_PROXY only, or 0) whose
+  // user name and password come from the network identity's stored credentials (its
+  // ~/.netrc, auth/stored_credentials.h): the owner's, or with BG_TOKEN_NETWORK the helper's.
+  // Kept with the binding, as both choose whose credentials the network sees.
+  std::uint32_t stored_credentials = 0;
   bool Lends(std::uint32_t flag) const { return identity && (flags & flag) != 0; }
   bool operator==(const HelperBinding&) const = default;
 };

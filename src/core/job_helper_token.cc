@@ -8,13 +8,36 @@ namespace openbits::core {
 
 Result<SecretString> JobManager::CreateHelperToken(const Caller& caller,
                                                    const std::string& credential_cache) {
+  return CreateHelperTokenFor(caller, caller, credential_cache);
+}
+
+Result<SecretString> JobManager::CreateHelperTokenFor(const Caller& caller, const Caller& lender,
+                                                      const std::string& credential_cache) {
   if (credential_cache.size() > kMaxCredentialCacheLength) {
     return Error::InvalidArg("the credential cache name is longer than " +
                              std::to_string(kMaxCredentialCacheLength) + " bytes");
   }
+  if (lender.uid != caller.uid) {
+    // BITS: an administrator may mint a token for any user; nobody else lends another's.
+    if (!caller.is_admin) {
+      return Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
+                   "only an administrator may create a helper token for another user (uid " +
+                       std::to_string(lender.uid) + ")");
+    }
+    if (options_.user_exists && !options_.user_exists(lender.uid)) {
+      return Error::InvalidArg("no user has uid " + std::to_string(lender.uid));
+    }
+  }
+  // The administrator bit is the lent identity's: a token lending an administrator is bound
+  // only by an administrator, whoever minted it.
   auto token = helper_tokens_.Mint(
-      HelperIdentity{caller.uid, caller.gid, caller.is_admin, credential_cache});
-  if (token) Log()->info("helper token minted for uid {}", caller.uid);
+      HelperIdentity{lender.uid, lender.gid, lender.is_admin, credential_cache});
+  if (!token) return token;
+  if (lender.uid == caller.uid) {
+    Log()->info("helper token minted for uid {}", lender.uid);
+  } else {
+    Log()->info("helper token minted for uid {} by administrator uid {}", lender.uid, caller.uid);
+  }
   return token;
 }
 
@@ -45,6 +68,18 @@ Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
     // A run acting as the helper cannot go on without it (BITS: BG_E_TOKEN_REQUIRED).
     const bool in_use = entry.job.helper.identity && entry.job.helper.flags != 0 &&
                         entry.worker_running && entry.control && !entry.control->stop;
+    // Temp files written as the helper (BG_TOKEN_LOCAL_FILE) become the owner's, who writes
+    // them from now on: otherwise a resumed job could neither reopen nor delete them (0600,
+    // the helper's). Done under the lock so that no run of the job opens them in between.
+    if (entry.job.helper.Lends(kTokenLocalFile)) {
+      const FileOwner owner{entry.job.owner_uid, entry.job.owner_gid};
+      for (const JobFile& file : entry.job.files) {
+        if (auto given = files_.GiveTemp(owner, file.temp_path); !given) {
+          Log()->warn("job={} the helper's temp file {} stays the helper's: {}", id.ToString(),
+                      file.temp_path, given.error().message());
+        }
+      }
+    }
     Job changed = entry.job;
     changed.helper.identity.reset();
     changed.times.modification_us = clock_.NowUs();
@@ -62,6 +97,22 @@ Status JobManager::ClearHelperToken(const Caller& caller, const Guid& id) {
   scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
   return Ok();
+}
+
+Status JobManager::CheckHelperIdentity(const Guid& id, std::uint64_t run_id) {
+  std::optional<std::uint32_t> helper_uid;
+  {
+    MutexLock lock(mutex_);
+    const Entry* entry = FindRun(id, run_id);
+    if (!entry) return Ok();
+    const HelperBinding& helper = entry->job.helper;
+    if (helper.identity && helper.flags != 0) helper_uid = helper.identity->uid;
+  }
+  // The user database is asked without the lock (NSS may be slow or remote).
+  if (!helper_uid || !options_.user_exists || options_.user_exists(*helper_uid)) return Ok();
+  return Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+               "the helper identity (uid " + std::to_string(*helper_uid) +
+                   ") no longer exists: bind a new helper token or clear it");
 }
 
 Status JobManager::SetHelperTokenFlags(const Caller& caller, const Guid& id, std::uint32_t flags) {

@@ -214,6 +214,10 @@ class JobManager : private RunReports {
   // Helper tokens (core/helper_tokens.h). CreateHelperToken: a token lending the caller's
   // identity, with `credential_cache` (its KRB5CCNAME, "" = default) as its Kerberos cache.
   Result<SecretString> CreateHelperToken(const Caller& caller, const std::string& credential_cache);
+  // The same lending `lender`'s identity: only an administrator may name another user
+  // (E_ACCESSDENIED); a uid that names no user is E_INVALIDARG.
+  Result<SecretString> CreateHelperTokenFor(const Caller& caller, const Caller& lender,
+                                            const std::string& credential_cache);
   // SetHelperToken: the job's owner or an administrator; the token is used up.
   Status SetHelperToken(const Caller& caller, const Guid& id, const SecretString& token);
   Status ClearHelperToken(const Caller& caller, const Guid& id);
@@ -331,6 +335,9 @@ class JobManager : private RunReports {
                   std::uint64_t bytes) override EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                       std::uint64_t durable_bytes) override EXCLUDES(mutex_);
+  // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists
+  // (job_helper_token.cc); checked when a file starts and at every checkpoint.
+  Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
   // Records the file as complete, makes the store durable (SyncDurable, without mutex_) and
   // then signals FileTransferred; an error when the store could not record it (the file is
   // then not complete).

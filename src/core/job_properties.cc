@@ -158,7 +158,10 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
     changed.client_certificate.reset();
     changed.credentials.Clear();
     changed.custom_headers_write_only = false;
-    changed.helper = {};  // an identity lent to the old owner's job is not the new owner's
+    // An identity lent to the old owner's job is not the new owner's; USE_STORED_CREDENTIALS
+    // stays (it then names the new owner's store).
+    changed.helper.identity.reset();
+    changed.helper.flags = 0;
 
     return Ok();
   });
@@ -346,9 +349,22 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
         return Ok();
       });
     }
+    case JobPropertyId::kUseStoredCredentials: {
+      // BITS takes a BG_AUTH_TARGET and supports only PROXY; 0 turns it off again.
+      auto targets = ValueAs<std::uint32_t>(value, "USE_STORED_CREDENTIALS");
+      if (!targets) return targets.error();
+      if (*targets != 0 && *targets != static_cast<std::uint32_t>(AuthTarget::kProxy)) {
+        return Error(hr::BG_E_USE_STORED_CREDENTIALS_NOT_SUPPORTED, ErrorContext::kNone,
+                     "USE_STORED_CREDENTIALS supports only BG_AUTH_TARGET_PROXY (2), not " +
+                         std::to_string(*targets));
+      }
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
+        job.helper.stored_credentials = *targets;
+        return Ok();
+      });
+    }
     case JobPropertyId::kCostFlags:
     case JobPropertyId::kNotificationClsid:
-    case JobPropertyId::kUseStoredCredentials:
     case JobPropertyId::kOnDemandMode:
       return Error(hr::E_NOTIMPL, ErrorContext::kNone,
                    "job property " + std::to_string(static_cast<int>(property)) +
@@ -373,9 +389,10 @@ Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& 
       return PropertyValue(job.max_download_size);
     case JobPropertyId::kMinimumNotificationIntervalMs:
       return PropertyValue(job.minimum_notification_interval_ms);
+    case JobPropertyId::kUseStoredCredentials:
+      return PropertyValue(job.helper.stored_credentials);
     case JobPropertyId::kCostFlags:
     case JobPropertyId::kNotificationClsid:
-    case JobPropertyId::kUseStoredCredentials:
     case JobPropertyId::kOnDemandMode:
       return Error(
           hr::E_NOTIMPL, ErrorContext::kNone,

@@ -89,6 +89,7 @@ class JobRun::FileSink : public DownloadSink {
   // Makes everything written so far durable, then records the offset.
   Status Checkpoint() {
     last_checkpoint_ = SteadyClock::now();
+    OPENBITS_RETURN_IF_ERROR(run_.reports_.CheckHelperIdentity(run_.id_, run_.run_id_));
     if (written_ == committed_) return Ok();
     OPENBITS_RETURN_IF_ERROR(temp_.Sync());
     OPENBITS_RETURN_IF_ERROR(run_.reports_.OnCheckpoint(run_.id_, run_.run_id_, index_, written_));

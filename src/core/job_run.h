@@ -67,6 +67,9 @@ class RunReports {
   // REQUIRES: the temp file is durable up to durable_bytes. Recorded for a stopped run too.
   virtual Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
                               std::uint64_t durable_bytes) = 0;
+  // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists;
+  // asked at every checkpoint (a helper deleted mid-file).
+  virtual Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) = 0;
   // REQUIRES: the temp file is durable and complete. An error when the store could not record
   // it (the file is then not complete).
   virtual Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,

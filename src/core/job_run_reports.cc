@@ -64,6 +64,7 @@ NextFileAnswer JobManager::NextFile(const Guid& id, std::uint64_t run_id,
       request.proxy = job.proxy;
       request.proxy_environment = job.proxy_environment;
       request.network = NetworkIdentityOf(job, request.credentials);
+      request.credentials.UseStored(job.helper.stored_credentials);
       work.whole_body = job.WholeBodies();
       work.high_performance = job.high_performance;
       if (job.helper.identity && job.helper.flags != 0) work.helper_uid = job.helper.identity->uid;

@@ -101,6 +101,16 @@ const std::map<std::string, Setter>& Keys() {
       {"engine.threads", Number(&Config::engine_threads)},
       {"auth.use_lm_compat", AuthLevel(&auth::AuthPolicy::use_lm_compat, 2)},
       {"auth.lm_compatibility_level", AuthLevel(&auth::AuthPolicy::lm_compatibility_level, 5)},
+      {"auth.ntlm_user_file",
+       [](Config& c, const std::string& v) {
+         c.curl.auth.ntlm_user_file = v;
+         return v.starts_with("/") || v.starts_with("%{home}/");
+       }},
+      {"auth.stored_credentials_file",
+       [](Config& c, const std::string& v) {
+         c.curl.auth.stored_credentials_file = v;
+         return v.starts_with("/") || v.starts_with("%{home}/");
+       }},
       {"auth.passport_nexus_url",
        [](Config& c, const std::string& v) {
          c.curl.auth.passport_nexus_url = v;

@@ -71,6 +71,10 @@ std::optional<core::Caller> CallerRegistry::Resolve(sd_bus_message* message) {
   return Remember(sender, static_cast<std::uint32_t>(uid));
 }
 
+bool CallerRegistry::IsAdmin(std::uint32_t uid) const {
+  return identity::IsAdmin(uid, admin_group_);
+}
+
 core::Caller CallerRegistry::Remember(const std::string& sender, std::uint32_t uid) {
   core::Caller caller;
   caller.uid = uid;

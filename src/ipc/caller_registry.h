@@ -36,6 +36,8 @@ class CallerRegistry {
   // the process is no longer the caller's uid (a pid reused since it connected). Read at
   // every call, not cached: a process may change its umask. Bus thread only.
   std::uint32_t FileCreationMode(const sdbus::Message& message);
+  // Whether `uid` is an administrator (root or a member of the admin group).
+  bool IsAdmin(std::uint32_t uid) const;
   // Unique names of the connections of `uid` that have called us and are still on the bus.
   std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
 

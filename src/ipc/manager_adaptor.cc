@@ -118,6 +118,14 @@ std::string ManagerAdaptor::CreateHelperToken(const std::string& credential_cach
   return std::string(token.reveal());
 }
 
+std::string ManagerAdaptor::CreateHelperTokenFor(const uint32_t& uid,
+                                                 const std::string& credential_cache) {
+  const core::Caller lender{uid, identity::PrimaryGid(uid), callers_.IsAdmin(uid)};
+  const SecretString token =
+      ValueOrThrow(manager_.CreateHelperTokenFor(CurrentCaller(), lender, credential_cache));
+  return std::string(token.reveal());
+}
+
 void ManagerAdaptor::SetAccountProxy(const uint32_t& uid, const uint32_t& mode,
                                      const std::string& list, const std::string& bypass,
                                      const std::string& autoscript_url) {

@@ -29,6 +29,8 @@ class ManagerAdaptor final
   std::tuple<bool, uint32_t, std::string, std::string, std::string> GetAccountProxy(
       const uint32_t& uid) override;
   std::string CreateHelperToken(const std::string& credential_cache) override;
+  std::string CreateHelperTokenFor(const uint32_t& uid,
+                                   const std::string& credential_cache) override;
   sdbus::ObjectPath GetJob(const std::string& job_id) override;
   std::vector<sdbus::ObjectPath> EnumJobs(const uint32_t& flags) override;
   using JobSummaryWire =

@@ -156,17 +156,19 @@ std::optional<JobProxySecrets> OpenJobProxy(const SecretBox& box, const std::str
   return JobProxySecrets{std::move((*fields)[0]), DecodeProxyEnvironment((*fields)[1])};
 }
 
-// flags, then (when bound) uid, gid, is_admin and the credential cache name.
+// flags, then (when bound) uid, gid, is_admin and the credential cache name, then the
+// USE_STORED_CREDENTIALS targets (absent in rows written before it existed: 0).
 Result<std::string> SealHelperBinding(const SecretBox& box, const std::string& job_id,
                                       const core::HelperBinding& binding) {
   const std::string flags = std::to_string(binding.flags);
-  if (!binding.identity) return box.Seal(PackFields({flags}), HelperContext(job_id));
+  const std::string stored = std::to_string(binding.stored_credentials);
+  if (!binding.identity) return box.Seal(PackFields({flags, stored}), HelperContext(job_id));
   const core::HelperIdentity& identity = *binding.identity;
   const std::string uid = std::to_string(identity.uid);
   const std::string gid = std::to_string(identity.gid);
-  return box.Seal(
-      PackFields({flags, uid, gid, identity.is_admin ? "1" : "0", identity.credential_cache}),
-      HelperContext(job_id));
+  return box.Seal(PackFields({flags, uid, gid, identity.is_admin ? "1" : "0",
+                              identity.credential_cache, stored}),
+                  HelperContext(job_id));
 }
 
 std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
@@ -183,21 +185,31 @@ std::optional<core::HelperBinding> OpenHelperBinding(const SecretBox& box,
     return static_cast<std::uint32_t>(value);
   };
   core::HelperBinding binding;
-  if (auto flags_only = UnpackFields(*opened, 1)) {
-    const auto flags = number((*flags_only)[0]);
-    if (!flags) return std::nullopt;
+  for (std::size_t count : {1, 2}) {
+    auto unbound = UnpackFields(*opened, count);
+    if (!unbound) continue;
+    const auto flags = number((*unbound)[0]);
+    const auto stored = count == 2 ? number((*unbound)[1]) : std::optional<std::uint32_t>(0);
+    if (!flags || !stored) return std::nullopt;
     binding.flags = *flags;
+    binding.stored_credentials = *stored;
     return binding;
   }
-  auto fields = UnpackFields(*opened, 5);
-  if (!fields) return std::nullopt;
-  const auto flags = number((*fields)[0]);
-  const auto uid = number((*fields)[1]);
-  const auto gid = number((*fields)[2]);
-  if (!flags || !uid || !gid) return std::nullopt;
-  binding.flags = *flags;
-  binding.identity = core::HelperIdentity{*uid, *gid, (*fields)[3] == "1", std::move((*fields)[4])};
-  return binding;
+  for (std::size_t count : {5, 6}) {
+    auto fields = UnpackFields(*opened, count);
+    if (!fields) continue;
+    const auto flags = number((*fields)[0]);
+    const auto uid = number((*fields)[1]);
+    const auto gid = number((*fields)[2]);
+    const auto stored = count == 6 ? number((*fields)[5]) : std::optional<std::uint32_t>(0);
+    if (!flags || !uid || !gid || !stored) return std::nullopt;
+    binding.flags = *flags;
+    binding.stored_credentials = *stored;
+    binding.identity =
+        core::HelperIdentity{*uid, *gid, (*fields)[3] == "1", std::move((*fields)[4])};
+    return binding;
+  }
+  return std::nullopt;
 }
 
 Result<std::string> SealAccountProxy(const SecretBox& box, std::uint32_t uid,

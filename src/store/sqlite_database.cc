@@ -75,8 +75,8 @@ Result<CheckedDatabase> OpenAndCheck(const std::string& path) {
                      "Restore the database, or remove " + marker + " to start empty");
   }
   if (!failure) {
-    if (auto pragmas =
-            ExecOn(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (auto pragmas = ExecOn(
+            db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
         !pragmas) {
       failure = pragmas.error();
     }

@@ -358,6 +358,143 @@ TEST_F(HelperTokenTest, AHelperUserDeletedBeforeTheTransferFailsTheJobWithTokenR
       << error->description;
 }
 
+// "An administrator may mint [a token] for any user": root mints one lending alice's identity
+// and her ticket cache; the system account binds it (alice is no administrator, so a
+// non-administrator may) and squid sees alice. Bob may not mint one of alice's.
+TEST_F(HelperTokenTest, AnAdministratorMintsATokenForAnotherUserAndOthersMayNot) {
+  const auto refused =
+      As(bob_, bob_cache_, {"/util", "/createhelpertoken", "/user", "openbits-alice"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.out + refused.err).find("E_ACCESSDENIED"), std::string::npos)
+      << refused.out << refused.err;
+  EXPECT_NE((refused.out + refused.err).find("only an administrator"), std::string::npos)
+      << refused.out << refused.err;
+  const auto unknown = harness::Run(Bitsadmin({"/util", "/createhelpertoken", "/user", "4000123"}));
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE((unknown.out + unknown.err).find("no user has uid 4000123"), std::string::npos)
+      << unknown.out << unknown.err;
+
+  const Guid id = CreateSystemJob("minted", "minted");
+  ASSERT_EQ(
+      AsSystem({"/setproxysettings", "minted", "OVERRIDE", squid_->Address(), "NULL"}).exit_code,
+      0);
+  const auto minted = harness::Run(
+      Bitsadmin({"/util", "/createhelpertoken", "/user", "openbits-alice", alice_cache_}));
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  ASSERT_EQ(minted.out.size(), 65u) << minted.out;
+  const auto bound = AsSystem({"/sethelpertoken", "minted", minted.out.substr(0, 64)});
+  ASSERT_EQ(bound.exit_code, 0) << bound.out << bound.err;
+  EXPECT_EQ(AsSystem({"/gethelpertokensid", "minted"}).out,
+            "uid:" + std::to_string(alice_.uid) + " (openbits-alice)\n");
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "minted", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(ResumeAndWait("minted", id), JobState::kTransferred)
+      << client_->OpenJob(id).GetError()->description;
+  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("minted") == "alice@TEST.LOCAL"; }))
+      << ProxyUserOf("minted");
+  EXPECT_EQ(ServerUserOf("minted"), "alice@TEST.LOCAL");
+}
+
+// A throwaway user that lends its identity and is deleted during the test (userdel).
+struct DisposableUser {
+  explicit DisposableUser(std::string user) : name(std::move(user)) {
+    harness::Run({"/usr/sbin/userdel", name});  // left over from an interrupted run
+    EXPECT_EQ(harness::Run(
+                  {"/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name})
+                  .exit_code,
+              0);
+    if (const passwd* entry = getpwnam(name.c_str())) as = {entry->pw_uid, entry->pw_gid};
+  }
+  ~DisposableUser() { harness::Run({"/usr/sbin/userdel", name}); }
+  std::string name;
+  harness::RunAs as{0, 0};
+};
+
+// The helper user is deleted while a file is transferring with its identity: the job notices
+// at the next checkpoint, not only when the next file starts, and fails with
+// BG_E_TOKEN_REQUIRED naming the uid, before the file is complete.
+TEST_F(HelperTokenTest, AHelperUserDeletedMidFileFailsTheJobAtTheNextCheckpoint) {
+  DisposableUser gone("openbits-gone2");
+  ASSERT_NE(gone.as.uid, 0u);
+  const auto minted = As(gone.as, "", {"/util", "/createhelpertoken"});
+  ASSERT_EQ(minted.exit_code, 0) << minted.err;
+  const auto created = AsSystem({"/create", "midfile"});
+  const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));
+  ASSERT_TRUE(id) << created.out;
+  // 200,000 bytes at 40,000 bytes/s: about five seconds, checkpoints every 100 ms.
+  ASSERT_EQ(AsSystem({"/addfile", "midfile", server_->Url("/file.bin?rate=40000"),
+                      system_dir() + "/midfile"})
+                .exit_code,
+            0);
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "midfile", minted.out.substr(0, 64)}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "midfile", "NETWORK"}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/resume", "midfile"}).exit_code, 0);
+  Job job = client_->OpenJob(*id);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    auto progress = job.GetProgress();
+    return progress && progress->bytes_transferred > 0;
+  }));
+  ASSERT_EQ(harness::Run({"/usr/sbin/userdel", gone.name}).exit_code, 0);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  const auto error = job.GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED) << error->description;
+  EXPECT_NE(error->description.find("uid " + std::to_string(gone.as.uid) + ") no longer exists"),
+            std::string::npos)
+      << error->description;
+  const auto progress = job.GetProgress();
+  ASSERT_TRUE(progress);
+  EXPECT_LT(progress->bytes_transferred, 200'000u);
+}
+
+// ClearHelperToken while a LOCAL_FILE transfer writes as the helper: the job fails with
+// BG_E_TOKEN_REQUIRED, and the temp file the helper created is given to the job's owner, so
+// that the owner can resume (where it may write the directory) instead of being locked out
+// of a file of the helper's. Here the directory is sticky and writable by all, like /tmp.
+TEST_F(HelperTokenTest, ClearingALocalFileTokenMidFileGivesTheTempFileToTheOwner) {
+  const std::string shared = out() + "/shared";
+  fs::create_directories(shared);
+  ASSERT_EQ(chown(shared.c_str(), alice_.uid, alice_.gid), 0);
+  ASSERT_EQ(chmod(shared.c_str(), 01777), 0);
+  const auto created = AsSystem({"/create", "cleared"});
+  const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));
+  ASSERT_TRUE(id) << created.out;
+  ASSERT_EQ(AsSystem({"/sethelpertoken", "cleared", AliceToken()}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "cleared", "LOCAL_FILE"}).exit_code, 0);
+  ASSERT_EQ(
+      AsSystem({"/addfile", "cleared", server_->Url("/file.bin?rate=100000"), shared + "/cleared"})
+          .exit_code,
+      0);
+  ASSERT_EQ(AsSystem({"/setminretrydelay", "cleared", "60"}).exit_code, 0);
+  ASSERT_EQ(AsSystem({"/resume", "cleared"}).exit_code, 0);
+  Job job = client_->OpenJob(*id);
+  ASSERT_TRUE(harness::WaitUntil([&] {
+    auto progress = job.GetProgress();
+    return progress && progress->bytes_transferred > 0;
+  }));
+  ASSERT_EQ(AsSystem({"/clearhelpertoken", "cleared"}).exit_code, 0);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kError);
+  const auto error = job.GetError();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, hr::BG_E_TOKEN_REQUIRED) << error->description;
+  EXPECT_NE(error->description.find("cleared"), std::string::npos) << error->description;
+  // The temp file (the only other entry of the directory) is now the owner's.
+  std::vector<fs::path> temps;
+  for (const auto& entry : fs::directory_iterator(shared)) temps.push_back(entry.path());
+  ASSERT_EQ(temps.size(), 1u);
+  struct stat temp {};
+  ASSERT_EQ(stat(temps[0].c_str(), &temp), 0);
+  EXPECT_EQ(temp.st_uid, kSystemAccount.uid) << temps[0];
+  // The owner resumes as itself and completes the file.
+  ASSERT_EQ(AsSystem({"/resume", "cleared"}).exit_code, 0);
+  ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred)
+      << job.GetError()->description;
+  ASSERT_EQ(AsSystem({"/complete", "cleared"}).exit_code, 0);
+  struct stat delivered {};
+  ASSERT_EQ(stat((shared + "/cleared").c_str(), &delivered), 0);
+  EXPECT_EQ(delivered.st_uid, kSystemAccount.uid);
+  EXPECT_EQ(harness::Sha256OfFile(shared + "/cleared"), harness::Sha256OfFile(www() + "/file.bin"));
+}
+
 // The binding persists with the job (encrypted): a restart between SetHelperToken and the
 // transfer changes nothing.
 TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {

@@ -88,6 +88,29 @@ TEST_F(JobHelperTokenTest, TheOwnerBindsATokenOnceAndTheBindingIsStored) {
   EXPECT_FALSE(store_.Get(*id).helper.identity);
 }
 
+// An administrator may mint a token lending any user's identity; the administrator bit is
+// the lent user's, so the system account may bind root's token for alice. Nobody else may
+// name another user, and a uid without a user is refused.
+TEST_F(JobHelperTokenTest, OnlyAnAdministratorMintsATokenForAnotherUser) {
+  const auto by_bob = manager_->CreateHelperTokenFor(bob_, alice_, "");
+  ASSERT_FALSE(by_bob);
+  EXPECT_EQ(by_bob.error().code(), hr::E_ACCESSDENIED);
+  EXPECT_NE(by_bob.error().message().find("only an administrator"), std::string::npos);
+  deleted_.insert(4242);
+  const auto nobody = manager_->CreateHelperTokenFor(root_, Caller{4242, 4242, false}, "");
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().code(), hr::E_INVALIDARG);
+
+  auto id = manager_->CreateJob(daemon_, "j", JobType::kDownload);
+  ASSERT_TRUE(id);
+  auto for_alice = manager_->CreateHelperTokenFor(root_, alice_, "FILE:/tmp/alice.cc");
+  ASSERT_TRUE(for_alice);
+  ASSERT_TRUE(manager_->SetHelperToken(daemon_, *id, *for_alice));
+  const auto bound = store_.Get(*id).helper.identity;
+  ASSERT_TRUE(bound);
+  EXPECT_EQ(*bound, (HelperIdentity{alice_.uid, alice_.gid, false, "FILE:/tmp/alice.cc"}));
+}
+
 TEST_F(JobHelperTokenTest, AnAdministratorsTokenIsBoundOnlyByAnAdministrator) {
   auto id = manager_->CreateJob(daemon_, "j", JobType::kDownload);
   ASSERT_TRUE(id);

@@ -498,6 +498,8 @@ TEST_F(SqliteJobStoreTest, TheHelperBindingIsSealedAndRoundTrips) {
   bound.helper.flags = core::kTokenNetwork | core::kTokenLocalFile;
   core::Job flags_only = SampleJob();
   flags_only.helper.flags = core::kTokenNetwork;
+  flags_only.helper.stored_credentials = 2;  // USE_STORED_CREDENTIALS: PROXY
+  bound.helper.stored_credentials = 2;
   core::Job none = SampleJob();
   {
     auto store = OpenStore();
