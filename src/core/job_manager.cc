@@ -5,14 +5,15 @@
 #include <set>
 
 #include "core/core_log.h"
+#include "core/thread_pool_engine.h"
 
 namespace openbits::core {
-JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
+JobManager::JobManager(ManagerOptions options, JobStore& store, TransferEngine& engine,
                        LocalFileSystem& files, EventSink& events, CommandRunner& commands,
                        const Clock& clock)
     : options_(options),
       store_(store),
-      transport_(transport),
+      engine_(engine),
       files_(files),
       events_(events),
       commands_(commands),
@@ -21,7 +22,27 @@ JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& trans
           options_.helper_token_digest, [&clock] { return clock.NowUs(); },
           options_.helper_token_lifetime) {}
 
-JobManager::~JobManager() { Stop(); }
+JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& transport,
+                       LocalFileSystem& files, EventSink& events, CommandRunner& commands,
+                       const Clock& clock)
+    : options_(options),
+      store_(store),
+      owned_engine_(std::make_unique<ThreadPoolEngine>(transport, options.engine_threads)),
+      engine_(*owned_engine_),
+      files_(files),
+      events_(events),
+      commands_(commands),
+      clock_(clock),
+      helper_tokens_(
+          options_.helper_token_digest, [&clock] { return clock.NowUs(); },
+          options_.helper_token_lifetime) {}
+
+JobManager::~JobManager() {
+  Stop();
+  // Every run has made its last report; the engine's threads may still be letting go of
+  // their callbacks, which hold nothing of the manager.
+  if (owned_engine_) owned_engine_->Shutdown();
+}
 
 Status JobManager::Start() {
   auto loaded = store_.LoadAll();
@@ -71,29 +92,19 @@ void JobManager::Stop() {
     MutexLock lock(mutex_);
     if (stopping_ && !scheduler_.joinable()) return;
     stopping_ = true;
-    for (auto& [id, entry] : jobs_) {
-      if (entry.control) entry.control->stop = true;
-    }
+    for (auto& [id, entry] : jobs_) StopRun(entry);
   }
   scheduler_wakeup_.NotifyAll();
   if (scheduler_.joinable()) scheduler_.join();
   commands_.StopAll();
-  std::vector<std::thread> workers;
-  {
-    MutexLock lock(mutex_);
-    // Every run checkpoints and reports its end; each thread then sits in retired_workers_.
-    for (;;) {
-      const bool running = std::any_of(jobs_.begin(), jobs_.end(),
-                                       [](const auto& job) { return job.second.worker_running; });
-      if (!running) break;
-      job_released_.Wait(mutex_);
-    }
-    workers.swap(retired_workers_);
-    for (auto& [id, entry] : jobs_) {
-      if (entry.worker.joinable()) workers.push_back(std::move(entry.worker));
-    }
+  MutexLock lock(mutex_);
+  // Every run checkpoints what it has and makes its last report (OnRunFinished).
+  for (;;) {
+    const bool running = std::any_of(jobs_.begin(), jobs_.end(),
+                                     [](const auto& job) { return job.second.worker_running; });
+    if (!running) break;
+    job_released_.Wait(mutex_);
   }
-  for (std::thread& worker : workers) worker.join();
 }
 
 void JobManager::SetNetworkConnected(bool connected) {
@@ -108,7 +119,7 @@ void JobManager::SetNetworkConnected(bool connected) {
       const JobState state = entry.job.state;
       if (!connected &&
           (running || state == JobState::kQueued || state == JobState::kTransientError)) {
-        if (running) entry.control->stop = true;  // the transfer checkpoints and ends
+        if (running) StopRun(entry);  // the transfer checkpoints and ends
         if (running) ++entry.job.error_count;
         entry.job.error = JobError{hr::BG_E_NETWORK_DISCONNECTED, ErrorContext::kGeneralTransport,
                                    std::nullopt, "the network connection was lost"};
@@ -403,7 +414,7 @@ Status JobManager::Suspend(const Caller& caller, const Guid& id) {
     // Recorded first: a Suspend that cannot be stored (a full state directory) must leave the
     // transfer running, not a TRANSFERRING job with nothing transferring.
     OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kSuspend, notifications));
-    if (entry->control) entry->control->stop = true;  // the transfer checkpoints and stops
+    StopRun(*entry);  // the transfer checkpoints and stops
   }
   Dispatch(notifications);
   return Ok();
@@ -520,7 +531,7 @@ void JobManager::TransitionOrWait(Entry& entry, JobEvent event, Notifications& o
 void JobManager::WaitForStore(Entry& entry, const Error& error, Notifications& out) {
   Job& job = entry.job;
   const std::int64_t now = clock_.NowUs();
-  if (entry.control) entry.control->stop = true;
+  StopRun(entry);
   if (job.state == JobState::kTransientError) {
     ++job.error_count;  // a retry that failed
   } else if (!job.Apply(JobEvent::kTransientError, now)) {
@@ -546,13 +557,18 @@ void JobManager::Release(const Guid& id) {
   scheduler_wakeup_.NotifyAll();  // the job may be startable again
 }
 
+void JobManager::StopRun(Entry& entry) {
+  if (entry.control) entry.control->stop = true;
+  if (entry.run) entry.run->Stop();
+  Reindex(entry);  // a run winding down holds no slot
+}
+
 void JobManager::StopWorkerAndWait(const Guid& id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   Hold(it->second);  // while we sleep, no new run may take the old one's place
-  if (it->second.control) it->second.control->stop = true;
-  // The run's thread needs mutex_ for its last reports: Wait releases it. Its thread object
-  // is retired by the run itself, and joined by the scheduler.
+  StopRun(it->second);
+  // The run needs mutex_ for its last reports: Wait releases it.
   while (it != jobs_.end() && it->second.worker_running) {
     job_released_.Wait(mutex_);
     it = jobs_.find(id);
@@ -570,7 +586,6 @@ void JobManager::RemoveJob(const Guid& id, Notifications& out) {
   const std::uint32_t owner = it->second.job.owner_uid;
   const JobState state = it->second.job.state;
   const bool modification = it->second.job.Notifies(kNotifyJobModification);
-  if (it->second.worker.joinable()) retired_workers_.push_back(std::move(it->second.worker));
   jobs_.erase(it);
   index_.Remove(id);
   out.push_back([this, id, owner, state, modification] {

@@ -1,25 +1,28 @@
 // JobManager: the job queue. Owns the live jobs, applies the BITS methods with their
 // preconditions and access rules, persists every transition, schedules transfers and runs
-// each active job on a transfer thread of its own.
+// each active job as a JobRun (core/job_run.h) on the transfer engine.
 //
-// Thread model: API methods are called from the bus thread (or any thread); transfer
-// threads report back through the private On* methods; a scheduler thread starts queued jobs
-// and requeues TRANSIENT_ERROR jobs when their retry delay is over.
+// Thread model: API methods are called from the bus thread (or any thread); a scheduler
+// thread starts queued jobs and requeues TRANSIENT_ERROR jobs when their retry delay is over;
+// runs report back from the engine's threads through RunReports (the private On* methods and
+// NextFile). No thread is started per job and the manager never waits for the network.
 //
 // Locking contract (checked by clang -Wthread-safety through the annotations below):
-// - mutex_ guards every job and every run; the Entry of a job is its one owner. Nothing
-//   outside JobManager sees an Entry, only copies of its Job.
-// - No thread is joined while mutex_ is held. A run's thread retires itself (OnRunFinished
-//   moves it to retired_workers_); the scheduler joins retired threads after unlocking, and
-//   Stop joins the rest once the scheduler is gone.
+// - mutex_ guards every job and every run's bookkeeping; the Entry of a job is its one owner.
+//   Nothing outside JobManager sees an Entry, only copies of its Job.
+// - A run is started (JobRun::Start) without mutex_, from the notifications of the call that
+//   decided it; StopRun may be called with mutex_ held (lock order mutex_ -> the run's lock
+//   -> the engine's lock). A run makes its reports without any lock of its own, so no report
+//   waits behind a lock whose holder waits for mutex_. Its last report is OnRunFinished,
+//   after every download it started is done; whoever waits for a run to stop waits for that
+//   (job_released_), with mutex_ released.
 // - A call that must work on a job without the lock (Cancel and Complete settling files,
 //   TakeOwnership handing them over, anyone waiting for a run to stop) holds the job first
 //   (Entry::holds): the scheduler starts no run of a held job, so no run can appear behind
 //   its back. Holds are released by job id, not by access, and wake the scheduler.
 // - Ports are called without mutex_ where they may block or call back (files, EventSink
-//   notifications); the store is called with it (each call is short and never calls back).
-//   Transfer threads take mutex_ only inside the On* reports, never while holding a lock of
-//   their own, so the only lock order is mutex_ -> a port's internal lock.
+//   notifications, JobStore::SyncDurable); the store's writes are made with it (each call is
+//   short and never calls back), so the only lock order is mutex_ -> a port's internal lock.
 #pragma once
 
 #include <atomic>
@@ -39,6 +42,7 @@
 #include "core/job.h"
 #include "core/job_index.h"
 #include "core/job_listing.h"
+#include "core/job_run.h"
 #include "core/ports.h"
 #include "core/scheduler.h"
 
@@ -72,6 +76,12 @@ struct ManagerOptions {
   std::uint32_t max_ranges_per_file = 500;  // BG_E_TOO_MANY_RANGES_IN_FILE
   // How often a transferring file is made durable (fdatasync, then the offset is stored).
   std::chrono::milliseconds checkpoint_interval{1000};
+  // Files of one job fetched at once ([engine] parallel_files). Default 1: files one after
+  // the other, in order, as BITS does. FileTransferred stays in file order either way
+  // (docs/compatibility.md). A job with MAX_DOWNLOAD_SIZE fetches one file at a time.
+  std::uint32_t parallel_files = 1;
+  // Threads of the engine the convenience constructor builds over a Transport.
+  std::uint32_t engine_threads = 16;
   // Who may do what beyond the fixed rules (core/access_policy.h).
   AccessRules access;
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
@@ -97,11 +107,16 @@ struct ManagerOptions {
   std::chrono::milliseconds notify_command_timeout{300'000};
 };
 
-class JobManager {
+class JobManager : private RunReports {
  public:
+  JobManager(ManagerOptions options, JobStore& store, TransferEngine& engine,
+             LocalFileSystem& files, EventSink& events, CommandRunner& commands,
+             const Clock& clock);
+  // Over a blocking Transport: the manager owns a ThreadPoolEngine of
+  // options.engine_threads threads (unit tests; bitsd chooses its engine in wiring.cc).
   JobManager(ManagerOptions options, JobStore& store, Transport& transport, LocalFileSystem& files,
              EventSink& events, CommandRunner& commands, const Clock& clock);
-  ~JobManager();
+  ~JobManager() override;
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
 
@@ -221,17 +236,16 @@ class JobManager {
   Result<HelperBinding> GetHelperBinding(const Caller& caller, const Guid& id) const;
 
  private:
-  class FileSink;
-  struct RunControl {
-    std::atomic<bool> stop{false};
-  };
   struct Entry {
     Job job;
-    std::uint64_t run_id = 0;  // 0 = no transfer thread started for the current run
+    std::uint64_t run_id = 0;  // 0 = no run started yet
+    // The current run's stop flag and the run, from StartRun until its OnRunFinished.
     std::shared_ptr<RunControl> control;
-    // The current run's thread, until it retires itself (OnRunFinished). Never joined here.
-    std::thread worker;
-    bool worker_running = false;
+    std::shared_ptr<JobRun> run;
+    bool worker_running = false;  // a run is under way (until its OnRunFinished)
+    // Files complete but not yet announced: FileTransferred goes out in file order, so a
+    // file finished before a lower one (parallel files) waits for it. In memory only.
+    std::set<std::uint32_t> unsignalled;
     // Calls working on the job without the lock (see the contract above). While non-zero
     // the scheduler starts no run: Cancel/Complete settling files, TakeOwnership changing
     // the files' owner (a run would open them as the old one), a wait for a run to stop.
@@ -275,13 +289,15 @@ class JobManager {
                          const std::function<Result<HRESULT>(const Job&)>& settle) EXCLUDES(mutex_);
   // Complete's progress on file `index`, recorded and stored before it goes on.
   Status SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) EXCLUDES(mutex_);
+  // Sets the run's stop flag and asks its downloads in flight to stop; OnRunFinished follows.
+  void StopRun(Entry& entry) REQUIRES(mutex_);
   // Holds the job, asks its run to stop and waits (releasing mutex_ meanwhile) until the run
   // made its last report. Entries may have changed or gone when it returns: look them up.
   void StopWorkerAndWait(const Guid& id) REQUIRES(mutex_);
   void Hold(Entry& entry) REQUIRES(mutex_);
   // Releases a hold taken on `id`, if the job still exists, and wakes the scheduler.
   void Release(const Guid& id) REQUIRES(mutex_);
-  // REQUIRES: no run of the job (a worker left over is retired, not joined).
+  // REQUIRES: no run of the job.
   void RemoveJob(const Guid& id, Notifications& out) REQUIRES(mutex_);
   void Dispatch(Notifications& notifications) EXCLUDES(mutex_);
 
@@ -315,10 +331,9 @@ class JobManager {
   // Starts and pre-empts transfers as the scheduling policy says; returns when the decision
   // may change by itself (0: only on events).
   std::int64_t ApplySchedule(std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
-  // REQUIRES: the job is QUEUED, not held, and has no run.
+  // REQUIRES: the job is QUEUED, not held, and has no run. The run starts from `out`, once
+  // the caller released mutex_.
   void StartRun(Entry& entry, std::int64_t now_us, Notifications& out) REQUIRES(mutex_);
-  // Joins the threads of ended runs, with mutex_ released meanwhile; false when none.
-  bool ReapFinishedWorkers() REQUIRES(mutex_);
   // Sends JobModification now, or marks it pending when the interval has not passed yet.
   void NoteModification(Entry& entry, bool immediately, Notifications& out) REQUIRES(mutex_);
   void FlushPendingModification(Entry& entry, std::int64_t now_us, Notifications& out)
@@ -329,29 +344,37 @@ class JobManager {
       EXCLUDES(mutex_);
   bool MayRunNotifyCommand(const Job& job) const;
 
-  // Transfer thread and its reports. Each report is ignored unless run_id is still current.
-  void RunJob(Guid id, std::uint64_t run_id, std::shared_ptr<RunControl> control) EXCLUDES(mutex_);
+  // RunReports: what runs report. Each report is ignored unless run_id is still current.
+  NextFileAnswer NextFile(const Guid& id, std::uint64_t run_id,
+                          const std::vector<std::uint32_t>& busy,
+                          std::optional<std::uint32_t> again, FileWork& work) override
+      EXCLUDES(mutex_);
   Entry* FindRun(const Guid& id, std::uint64_t run_id) REQUIRES(mutex_);
   Status OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                    const DownloadResponse& response, std::uint64_t bytes_in_temp) EXCLUDES(mutex_);
-  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index, std::uint64_t bytes)
+                    const DownloadResponse& response, std::uint64_t bytes_in_temp) override
       EXCLUDES(mutex_);
+  void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                  std::uint64_t bytes) override EXCLUDES(mutex_);
   Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                      std::uint64_t durable_bytes) EXCLUDES(mutex_);
+                      std::uint64_t durable_bytes) override EXCLUDES(mutex_);
   // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists
   // (job_helper_token.cc); checked when a file starts and at every checkpoint.
-  Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
-  // Records the file as complete; an error when the store could not record it (the file is
+  Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
+  // Records the file as complete, makes the store durable (SyncDurable, without mutex_) and
+  // then signals FileTransferred; an error when the store could not record it (the file is
   // then not complete).
   Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                         std::uint64_t bytes) EXCLUDES(mutex_);
+                         std::uint64_t bytes) override EXCLUDES(mutex_);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
-                   std::chrono::seconds retry_after = std::chrono::seconds(0)) EXCLUDES(mutex_);
+                   std::chrono::seconds retry_after) override EXCLUDES(mutex_);
   void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                           const std::string& url) EXCLUDES(mutex_);
-  // The file starts again from byte 0 (its remote file changed under a ranged download).
-  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) EXCLUDES(mutex_);
+                           const std::string& url) override EXCLUDES(mutex_);
+  void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) override
+      EXCLUDES(mutex_);
+  // The completed files of `entry` whose FileTransferred waits and may go now (no incomplete
+  // file before them), in order; they no longer wait.
+  std::vector<std::uint32_t> TakeSignallableFiles(Entry& entry) REQUIRES(mutex_);
   // Stops the current run and sends the job to ERROR with `error` (e.g. timeouts).
   void FailRunningJob(Entry& entry, const Error& error, std::optional<std::uint32_t> file_index,
                       Notifications& out) REQUIRES(mutex_);
@@ -364,11 +387,13 @@ class JobManager {
   void ScavengeInactiveJobs(const std::vector<Guid>& idle, std::int64_t now_us) REQUIRES(mutex_);
   std::int64_t LastActivityUs(const Job& job) const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
-  void OnRunFinished(const Guid& id, std::uint64_t run_id) EXCLUDES(mutex_);
+  void OnRunFinished(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
 
   const ManagerOptions options_;
   JobStore& store_;
-  Transport& transport_;
+  // Set by the Transport constructor only; declared before engine_, which may refer to it.
+  std::unique_ptr<TransferEngine> owned_engine_;
+  TransferEngine& engine_;
   LocalFileSystem& files_;
   EventSink& events_;
   CommandRunner& commands_;
@@ -381,9 +406,12 @@ class JobManager {
   CondVar job_released_;
   std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
   JobIndex index_ GUARDED_BY(mutex_);
-  // Threads of ended runs, joined by the scheduler (or Stop) without mutex_.
-  std::vector<std::thread> retired_workers_ GUARDED_BY(mutex_);
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
+  // FileTransferred signals leave in the order their completions were recorded, although
+  // each waits for a durable sync without mutex_: a ticket each, sent in ticket order.
+  std::uint64_t next_signal_ticket_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t signal_turn_ GUARDED_BY(mutex_) = 0;
+  CondVar signal_turn_changed_;
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool network_connected_ GUARDED_BY(mutex_) = true;
   bool logon_gating_ GUARDED_BY(mutex_) = false;

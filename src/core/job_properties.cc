@@ -62,7 +62,7 @@ Status JobManager::SetValidationState(const Caller& caller, const Guid& id,
     } else {
       // The content is refused: the file starts over on the next Resume.
       if (entry->worker_running) {
-        entry->control->stop = true;
+        StopRun(*entry);
         StopWorkerAndWait(id);
         found = FindFor(caller, id, JobAction::kControl);
         if (!found) return found.error();
@@ -119,7 +119,7 @@ Status JobManager::TakeOwnership(const Caller& caller, const Guid& id) {
   // files and the job have changed hands.
   Hold(*entry);
   if (entry->worker_running) {
-    entry->control->stop = true;
+    StopRun(*entry);
     (void)Transition(*entry, JobEvent::kYield, notifications);
     StopWorkerAndWait(id);
   }

@@ -11,7 +11,7 @@ namespace openbits::core {
 
 void JobManager::FailRunningJob(Entry& entry, const Error& error,
                                 std::optional<std::uint32_t> file_index, Notifications& out) {
-  if (entry.control) entry.control->stop = true;
+  StopRun(entry);
   ++entry.job.error_count;
   entry.job.error = JobError{error.code(), error.context(), file_index, error.message()};
   Log()->warn("Failed job={}: {}", entry.job.id.ToString(), error.ToString());
@@ -84,7 +84,6 @@ void JobManager::SchedulerLoop() {
   MutexLock lock(mutex_);
   while (!stopping_) {
     Notifications notifications;
-    if (ReapFinishedWorkers()) continue;  // state may have changed while unlocked
     const std::int64_t now = clock_.NowUs();
     HandleDueTimers(now, notifications);
     if (stopping_) break;
@@ -99,7 +98,6 @@ void JobManager::SchedulerLoop() {
     if (next_decision != 0 && (deadline == 0 || next_decision < deadline)) {
       deadline = next_decision;
     }
-    if (!retired_workers_.empty()) continue;  // a run ended meanwhile: reap it first
     if (deadline == 0) {
       scheduler_wakeup_.Wait(mutex_);
     } else {
@@ -111,17 +109,6 @@ void JobManager::SchedulerLoop() {
 }
 
 void JobManager::OnClockChanged() { scheduler_wakeup_.NotifyAll(); }
-
-bool JobManager::ReapFinishedWorkers() {
-  if (retired_workers_.empty()) return false;
-  std::vector<std::thread> finished;
-  finished.swap(retired_workers_);
-  mutex_.unlock();
-  // Each has made its last report; what remains of it needs no lock.
-  for (std::thread& worker : finished) worker.join();
-  mutex_.lock();
-  return true;
-}
 
 bool JobManager::Runnable(const Entry& entry) const {
   return OwnerMayRun(entry.job);  // logon gating (job_logon.cc)
@@ -211,7 +198,7 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
   for (const Guid& id : decision.preempt) {
     Entry& entry = jobs_.at(id);
     Log()->info("Pre-empting job={} ({})", id.ToString(), JobPriorityName(entry.job.priority));
-    entry.control->stop = true;  // the transfer checkpoints and ends
+    StopRun(entry);  // the transfer checkpoints and ends
     TransitionOrWait(entry, JobEvent::kYield, out);
     Reindex(entry);
   }
@@ -220,8 +207,6 @@ std::int64_t JobManager::ApplySchedule(std::int64_t now_us, Notifications& out) 
 }
 
 void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out) {
-  // The previous run's thread retired itself when it ended (OnRunFinished).
-  if (entry.worker.joinable()) retired_workers_.push_back(std::move(entry.worker));
   if (auto started = Transition(entry, JobEvent::kStartTransfer, out); !started) {
     WaitForStore(entry, started.error(), out);
     return;
@@ -229,9 +214,13 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
   entry.run_id = next_run_id_++;
   entry.run_started_us = now_us;
   entry.control = std::make_shared<RunControl>();
+  entry.run = std::make_shared<JobRun>(
+      entry.job.id, entry.run_id, entry.control, static_cast<RunReports&>(*this), engine_, files_,
+      RunOptions{options_.checkpoint_interval, options_.user_exists});
   entry.worker_running = true;
   Reindex(entry);  // a slot taken, and MaxDownloadTime's deadline
-  entry.worker = std::thread(&JobManager::RunJob, this, entry.job.id, entry.run_id, entry.control);
+  // The run asks the manager for its files: it starts once the caller released mutex_.
+  out.push_back([run = entry.run] { run->Start(); });
 }
 
 std::int64_t JobManager::NextDeadlineUs(const Entry& entry) const {

@@ -143,6 +143,9 @@ struct DownloadRequest {
   ProxyEnvironment proxy_environment;
   FileOwner owner;
   NetworkIdentity network;
+  // Downloads of one job run share this number: only they may share connections (and a
+  // connection's authentication, a CONNECT tunnel) with each other. 0: shares with none.
+  std::uint64_t connection_group = 0;
   // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
   // (with the validators, what tells a server that ignored If-Range).
   std::uint64_t known_total = kSizeUnknown;

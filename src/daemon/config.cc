@@ -90,6 +90,15 @@ const std::map<std::string, Setter>& Keys() {
       {"transfer.connect_timeout_s",
        CurlSeconds(&transfer::CurlTransportOptions::connect_timeout_s)},
       {"transfer.low_speed_time_s", CurlSeconds(&transfer::CurlTransportOptions::low_speed_time_s)},
+      {"engine.parallel_files",
+       [](Config& c, const std::string& v) {
+         // 1 to 64: more files of one job at once than that only queue in the engine.
+         std::uint32_t value = 0;
+         if (!ParseUnsigned(v, value) || value == 0 || value > 64) return false;
+         c.manager.parallel_files = value;
+         return true;
+       }},
+      {"engine.threads", Number(&Config::engine_threads)},
       {"auth.use_lm_compat", AuthLevel(&auth::AuthPolicy::use_lm_compat, 2)},
       {"auth.lm_compatibility_level", AuthLevel(&auth::AuthPolicy::lm_compatibility_level, 5)},
       {"auth.ntlm_user_file",

@@ -19,7 +19,10 @@ struct Config {
   transfer::CurlTransportOptions curl;             // [transfer]
   transfer::CertificateStoreOptions certificates;  // [tls] user/machine_store_root
   std::string admin_group = "bitsadmin";           // [identity]
-  bool watch_network = true;       // [transfer]: jobs wait while the network is gone
+  bool watch_network = true;  // [transfer]: jobs wait while the network is gone
+  // [engine] threads: downloads in flight at once on the engine (0: max(16,
+  // max_background_jobs x parallel_files)).
+  std::uint32_t engine_threads = 0;
   std::string log_level = "info";  // [log]
   // [logon] gating: a human uid's jobs run only while it is logged on (logind). Off by
   // itself when no logind answers on login1_bus ("system" or a D-Bus address, for tests).

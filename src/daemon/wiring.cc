@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <sdbus-c++/sdbus-c++.h>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
 #include "base/log.h"
 #include "core/job_manager.h"
 #include "core/system_clock.h"
+#include "core/thread_pool_engine.h"
 #include "identity/posix_local_file_system.h"
 #include "identity/process_launcher.h"
 #include "identity/users.h"
@@ -96,7 +98,15 @@ Status RunDaemon(const DaemonOptions& options) {
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
   manager_options.helper_token_digest = store::Sha256;
   manager_options.user_exists = identity::UserExists;
-  core::JobManager manager(manager_options, **store, transport, files, events, commands, clock);
+  // The engine: downloads in flight over every job, each engine thread with its own
+  // connections. Declared before the manager, which it outlives.
+  std::uint32_t engine_threads = options.config.engine_threads;
+  if (engine_threads == 0) {
+    engine_threads = std::max<std::uint32_t>(
+        16, manager_options.max_background_jobs * manager_options.parallel_files);
+  }
+  core::ThreadPoolEngine engine(transport, engine_threads);
+  core::JobManager manager(manager_options, **store, engine, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.
   transfer::NetworkMonitor network;
@@ -144,6 +154,7 @@ Status RunDaemon(const DaemonOptions& options) {
   network.Stop();
   logons.Stop();
   manager.Stop();
+  engine.Shutdown();
   logger->info("bitsd stopped");
   return served;
 }

@@ -17,7 +17,9 @@
 #            also measures the bitsd and bitsadmin of another build tree ("bitsd-base"),
 #            interleaved with this one: the A/B of an engine change
 # Sizes: B1_MIB B2_FILES B3_JOBS B4_SECONDS B5_JOBS B6_SECONDS; PARALLEL (connections of the
-# peers, bitsd's max_background_jobs in B3; default 16); KEEP=1 keeps the work directory.
+# peers, bitsd's max_background_jobs in B3; default 16); PARALLEL_FILES (bitsd's [engine]
+# parallel_files: files of one job at once; unset: bitsd's default, and a BASE_BUILD without
+# the key still starts); KEEP=1 keeps the work directory.
 #
 # A benchmark, not a test: it checks that every tool fetched the right bytes and prints the
 # table of medians (tests/bench/report.py) on stdout; progress goes to stderr.
@@ -196,6 +198,8 @@ max_jobs_per_machine = 10000000
 max_files_per_job = $((b2_files + 10))
 [transfer]
 max_background_jobs = $parallel
+${PARALLEL_FILES:+[engine]
+parallel_files = $PARALLEL_FILES}
 [tls]
 extra_ca_file = $ca
 [log]

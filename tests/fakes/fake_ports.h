@@ -34,6 +34,15 @@ class InMemoryJobStore : public core::JobStore {
     jobs_[id].files.at(index) = file;
     return Ok();
   }
+  Status SyncDurable() override {
+    std::lock_guard lock(mutex_);
+    ++durable_syncs_;
+    return Ok();
+  }
+  int DurableSyncs() {
+    std::lock_guard lock(mutex_);
+    return durable_syncs_;
+  }
   // Every write fails as on a full state directory until called again with false.
   void FailWrites(bool fail) {
     std::lock_guard lock(mutex_);
@@ -62,6 +71,7 @@ class InMemoryJobStore : public core::JobStore {
   std::mutex mutex_;
   std::map<Guid, core::Job> jobs_;
   bool writes_fail_ = false;
+  int durable_syncs_ = 0;
 };
 
 // Files as strings keyed by path; destinations "exist" when they were committed.
@@ -195,6 +205,16 @@ class ScriptedTransport : public core::Transport {
     std::lock_guard lock(mutex_);
     held_.insert(url);
   }
+  // Downloads of `url` wait before they start (before a scripted failure) until Ungate, or
+  // until the sink asks to stop.
+  void Gate(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    gated_.insert(url);
+  }
+  void Ungate(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    gated_.erase(url);
+  }
   // Held downloads of `url` go on and send the rest.
   void Release(const std::string& url) {
     std::lock_guard lock(mutex_);
@@ -222,6 +242,10 @@ class ScriptedTransport : public core::Transport {
     std::lock_guard lock(mutex_);
     return held_.contains(url);
   }
+  bool IsGated(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    return gated_.contains(url);
+  }
 
   class Session : public core::TransferSession {
    public:
@@ -229,6 +253,10 @@ class ScriptedTransport : public core::Transport {
     Status Download(const core::DownloadRequest& request, core::DownloadSink& sink) override {
       std::string content;
       bool held = false;
+      while (!sink.StopRequested() && transport_.IsGated(request.url)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (sink.StopRequested()) return Error(core::kAborted, ErrorContext::kNone, "stopped");
       {
         std::lock_guard lock(transport_.mutex_);
         ++transport_.downloads_[request.url];
@@ -274,6 +302,7 @@ class ScriptedTransport : public core::Transport {
   std::map<std::string, std::string> contents_;
   std::map<std::string, HRESULT> failures_;
   std::set<std::string> held_;
+  std::set<std::string> gated_;
   std::map<std::string, std::chrono::seconds> retry_after_;
   std::map<std::string, int> downloads_;
 };

@@ -49,6 +49,19 @@ TEST(ConfigTest, TheShippedConfigFileParses) {
   EXPECT_TRUE(config) << config.error().ToString();
 }
 
+TEST(ConfigTest, EngineParallelFilesAndThreads) {
+  auto defaults = ParseConfig("", "empty");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->manager.parallel_files, 1u);  // BITS: one file after the other
+  EXPECT_EQ(defaults->engine_threads, 0u);          // chosen from the other limits
+  auto config = ParseConfig("[engine]\nparallel_files = 8\nthreads = 32\n", "test");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->manager.parallel_files, 8u);
+  EXPECT_EQ(config->engine_threads, 32u);
+  EXPECT_FALSE(ParseConfig("[engine]\nparallel_files = 0\n", "c"));
+  EXPECT_FALSE(ParseConfig("[engine]\nparallel_files = 65\n", "c"));
+}
+
 TEST(ConfigTest, ListsLocalMachineCertUids) {
   auto config = ParseConfig("[tls]\nlocal_machine_cert_uids = 1001, 1002 7\n", "c");
   ASSERT_TRUE(config) << config.error().ToString();

@@ -1,0 +1,351 @@
+// JobRun: the files of one job run in flight on the transfer engine (see job_run.h).
+//
+// Durability rule (DESIGN.md 5): bytes before bookkeeping. The sink fdatasyncs the temp file
+// first and only then asks the manager to store the new offset, so a stored offset never
+// points past bytes that could be lost. A finished file is synced once and recorded once.
+#include "core/job_run.h"
+
+#include <algorithm>
+
+#include "core/core_log.h"
+
+namespace openbits::core {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+// Live progress (not durable) is published at most this often per file.
+constexpr auto kProgressInterval = std::chrono::milliseconds(100);
+
+}  // namespace
+
+class JobRun::FileSink : public DownloadSink {
+ public:
+  // budget: bytes this file may still take under MAX_DOWNLOAD_SIZE; periodic_checkpoints:
+  // false for HIGH_PERFORMANCE jobs, which only record a file once it is complete.
+  // ranges: the file's AddFileWithRanges ranges, or empty for the whole file.
+  FileSink(JobRun& run, std::uint32_t index, TempFile& temp, std::uint64_t budget,
+           bool periodic_checkpoints, std::vector<FileRange> ranges)
+      : run_(run),
+        ranges_(std::move(ranges)),
+        index_(index),
+        temp_(temp),
+        budget_(budget),
+        periodic_checkpoints_(periodic_checkpoints),
+        written_(temp.size()),
+        committed_(temp.size()) {}
+
+  Status OnResponse(const DownloadResponse& remote) override {
+    DownloadResponse response = remote;
+    if (!ranges_.empty()) {
+      // The file is the ranges, not the remote file: its size follows from both.
+      auto size = RangesOutputSize(ranges_, remote.bytes_total);
+      if (!size) return size.error();
+      response.bytes_total = *size;
+      response.restart_from_zero = false;
+    }
+    output_total_ = response.bytes_total;
+    if (response.bytes_total != kSizeUnknown && response.bytes_total > budget_) {
+      return OverBudget();
+    }
+    if (response.restart_from_zero) {
+      OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
+      written_ = committed_ = 0;
+    }
+    return run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, written_);
+  }
+
+  Status OnData(const char* data, std::size_t length) override {
+    if (written_ + length > budget_) return OverBudget();
+    OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
+    written_ += length;
+    const auto now = SteadyClock::now();
+    if (now - last_progress_ >= kProgressInterval) {
+      last_progress_ = now;
+      run_.reports_.OnProgress(run_.id_, run_.run_id_, index_, written_);
+    }
+    if (periodic_checkpoints_ && now - last_checkpoint_ >= run_.options_.checkpoint_interval) {
+      OPENBITS_RETURN_IF_ERROR(Checkpoint());
+    }
+    return Ok();
+  }
+
+  bool StopRequested() const override { return run_.stopping(); }
+
+  void OnRemoteNameChanged(const std::string& url) override {
+    run_.reports_.OnRemoteNameChanged(run_.id_, run_.run_id_, index_, url);
+  }
+
+  void OnRetryAfter(std::chrono::seconds delay) override { retry_after_ = delay; }
+  std::chrono::seconds retry_after() const { return retry_after_; }
+
+  // Makes everything written so far durable without recording it (the caller records it).
+  Status Sync() {
+    if (written_ == committed_) return Ok();
+    OPENBITS_RETURN_IF_ERROR(temp_.Sync());
+    committed_ = written_;
+    return Ok();
+  }
+
+  // Makes everything written so far durable, then records the offset.
+  Status Checkpoint() {
+    last_checkpoint_ = SteadyClock::now();
+    OPENBITS_RETURN_IF_ERROR(run_.reports_.CheckHelperIdentity(run_.id_, run_.run_id_));
+    if (written_ == committed_) return Ok();
+    OPENBITS_RETURN_IF_ERROR(temp_.Sync());
+    OPENBITS_RETURN_IF_ERROR(run_.reports_.OnCheckpoint(run_.id_, run_.run_id_, index_, written_));
+    committed_ = written_;
+    return Ok();
+  }
+
+  std::uint64_t written() const { return written_; }
+  std::uint64_t output_total() const { return output_total_; }
+
+ private:
+  static Error OverBudget() {
+    return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED, ErrorContext::kRemoteFile,
+                 "the download would exceed the job's MAX_DOWNLOAD_SIZE");
+  }
+
+  JobRun& run_;
+  const std::vector<FileRange> ranges_;
+  std::uint64_t output_total_ = kSizeUnknown;
+  const std::uint32_t index_;
+  TempFile& temp_;
+  const std::uint64_t budget_;
+  const bool periodic_checkpoints_;
+  // The engine calls one download's sink one call at a time: no lock needed.
+  std::uint64_t written_;
+  std::uint64_t committed_;
+  SteadyClock::time_point last_progress_ = SteadyClock::now();
+  SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
+  std::chrono::seconds retry_after_{0};
+};
+
+JobRun::JobRun(Guid id, std::uint64_t run_id, std::shared_ptr<const RunControl> control,
+               RunReports& reports, TransferEngine& engine, LocalFileSystem& files,
+               RunOptions options)
+    : id_(id),
+      run_id_(run_id),
+      control_(std::move(control)),
+      reports_(reports),
+      engine_(engine),
+      files_(files),
+      options_(std::move(options)) {}
+
+void JobRun::Start() {
+  Acquire();
+  Fill();
+  Release();
+}
+
+void JobRun::Stop() {
+  std::vector<DownloadId> downloads;
+  {
+    MutexLock lock(mutex_);
+    stop_ = true;
+    for (const auto& [key, slot] : in_flight_) {
+      if (slot.download) downloads.push_back(*slot.download);
+    }
+  }
+  // A download whose id is not known yet is stopped by Launch once Start returns it; every
+  // one also polls stopping() through its sink.
+  for (DownloadId download : downloads) engine_.Stop(download);
+}
+
+void JobRun::Acquire() { pending_.fetch_add(1); }
+
+void JobRun::Release() {
+  if (pending_.fetch_sub(1) == 1) reports_.OnRunFinished(id_, run_id_);
+}
+
+void JobRun::Fill() {
+  {
+    MutexLock lock(mutex_);
+    if (filling_) {
+      fill_again_ = true;
+      return;
+    }
+    filling_ = true;
+  }
+  for (;;) {
+    FillOnce();
+    MutexLock lock(mutex_);
+    if (!fill_again_) {
+      filling_ = false;
+      return;
+    }
+    fill_again_ = false;
+  }
+}
+
+void JobRun::FillOnce() {
+  for (;;) {
+    std::vector<std::uint32_t> busy;
+    {
+      MutexLock lock(mutex_);
+      if (stopping() || in_flight_.size() >= parallel_files_) return;
+      for (const auto& [key, slot] : in_flight_) busy.push_back(slot.index);
+    }
+    FileWork work;
+    switch (reports_.NextFile(id_, run_id_, busy, std::nullopt, work)) {
+      case NextFileAnswer::kWait:
+        return;
+      case NextFileAnswer::kEnd:
+        Stop();  // nothing left for this run: whatever it still has in flight is stale
+        return;
+      case NextFileAnswer::kFile:
+        break;
+    }
+    {
+      MutexLock lock(mutex_);
+      parallel_files_ = std::max<std::uint32_t>(work.parallel_files, 1);
+    }
+    Launch(std::move(work));
+  }
+}
+
+void JobRun::Launch(FileWork work) {
+  const std::uint32_t index = work.index;
+  const JobFile& file = work.file;
+  // The user database is asked without the manager's lock (NSS may be slow or remote).
+  if (work.helper_uid && options_.user_exists && !options_.user_exists(*work.helper_uid)) {
+    return Fail(Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                      "the helper identity (uid " + std::to_string(*work.helper_uid) +
+                          ") no longer exists: bind a new helper token or clear it"),
+                std::nullopt);
+  }
+  // Whole bodies cannot resume: they start again from byte 0.
+  auto temp = files_.OpenTemp(work.request.owner, file.temp_path,
+                              work.whole_body ? 0 : file.bytes_committed);
+  if (!temp) return Fail(temp.error(), index);
+  DownloadRequest request = std::move(work.request);
+  request.url = file.remote_url;
+  request.whole_body = work.whole_body;
+  request.connection_group = run_id_;  // connections are never shared with another job
+  const bool ranged = !file.ranges.empty();
+  request.offset = (*temp)->size();
+  // A temp file shorter than the committed offset (deleted or truncated behind our back)
+  // cannot be trusted to match the old validators.
+  if (request.offset == file.bytes_committed && request.offset > 0) {
+    request.validators = file.validators;
+    request.known_total = file.bytes_total;
+  } else if (request.offset > 0) {
+    request.offset = 0;
+    if (auto truncated = (*temp)->Truncate(0); !truncated) return Fail(truncated.error(), index);
+  }
+  if (file.bytes_total != kSizeUnknown && request.offset == file.bytes_total &&
+      file.bytes_total > 0) {
+    // All bytes were already durable.
+    if (auto done = reports_.OnFileCompleted(id_, run_id_, index, request.offset); !done) {
+      Fail(done.error(), index);
+    }
+    return;
+  }
+  if (ranged) request.ranges = RemainingRanges(file.ranges, request.offset);
+  Slot slot;
+  slot.index = index;
+  slot.ranged = ranged;
+  slot.sink = std::make_shared<FileSink>(*this, index, **temp, work.budget, !work.high_performance,
+                                         file.ranges);
+  slot.written_before = slot.sink->written();
+  slot.temp = std::move(*temp);
+  std::shared_ptr<FileSink> sink = slot.sink;
+  std::uint64_t key = 0;
+  {
+    MutexLock lock(mutex_);
+    if (stopping()) return;  // the temp file stays as it is: nothing was written
+    key = next_key_++;
+    in_flight_.emplace(key, std::move(slot));
+  }
+  Acquire();
+  // `done` keeps the run and the sink alive until it has returned.
+  const DownloadId download = engine_.Start(
+      std::move(request), *sink,
+      [self = shared_from_this(), key, sink](Status s) { self->OnDone(key, std::move(s)); });
+  bool stop_now = false;
+  {
+    MutexLock lock(mutex_);
+    if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+      it->second.download = download;
+      stop_now = stopping();  // Stop came between the insertion and now: it missed this one
+    }
+  }
+  if (stop_now) engine_.Stop(download);
+}
+
+void JobRun::OnDone(std::uint64_t key, Status downloaded) {
+  Slot* slot = nullptr;
+  {
+    MutexLock lock(mutex_);
+    slot = &in_flight_.at(key);  // stays until erased below, by this call only
+  }
+  FileSink& sink = *slot->sink;
+  const std::uint32_t index = slot->index;
+  const bool ranged = slot->ranged;
+  const bool stopped = stopping();
+  const bool file_done =
+      downloaded && !stopped && (!ranged || sink.written() == sink.output_total());
+  // Whatever arrived is kept, even when the download failed or was stopped. A finished file
+  // is recorded once, complete, by OnFileCompleted: one write and one fdatasync per file.
+  const Status checkpointed = file_done ? sink.Sync() : sink.Checkpoint();
+  if (stopped) {
+    // Stopped (by the manager, or by another file's failure): nothing to report but the bytes.
+  } else if (!downloaded && ranged && downloaded.error().code() == hr::BG_E_REMOTE_FILE_CHANGED &&
+             !restarted_changed_file_.exchange(true)) {
+    // The ranges must all come from one version of the file: start this file again.
+    reports_.OnFileRestart(id_, run_id_, index);
+    Relaunch(key, index);
+  } else if (!downloaded) {
+    Fail(downloaded.error(), index, sink.retry_after());
+  } else if (!checkpointed) {
+    Fail(checkpointed.error(), index);
+  } else if (ranged && sink.written() != sink.output_total()) {
+    // The server sent only some of the ranges (a single-range answer to a multi-range
+    // request): ask again for the rest, as long as it makes progress.
+    if (sink.written() > slot->written_before) {
+      Relaunch(key, index);
+    } else {
+      Fail(Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
+                 "the server sent none of the requested byte ranges"),
+           index);
+    }
+  } else if (auto done = reports_.OnFileCompleted(id_, run_id_, index, sink.written()); !done) {
+    Fail(done.error(), index);
+  }
+  {
+    MutexLock lock(mutex_);
+    in_flight_.erase(key);  // closes the temp file
+  }
+  Fill();
+  Release();
+}
+
+void JobRun::Relaunch(std::uint64_t key, std::uint32_t index) {
+  std::vector<std::uint32_t> busy;
+  {
+    MutexLock lock(mutex_);
+    if (stopping()) return;
+    for (const auto& [other, slot] : in_flight_) {
+      if (other != key) busy.push_back(slot.index);
+    }
+  }
+  FileWork work;
+  switch (reports_.NextFile(id_, run_id_, busy, index, work)) {
+    case NextFileAnswer::kFile:
+      return Launch(std::move(work));
+    case NextFileAnswer::kWait:
+      return;
+    case NextFileAnswer::kEnd:
+      return Stop();
+  }
+}
+
+void JobRun::Fail(const Error& error, std::optional<std::uint32_t> index,
+                  std::chrono::seconds retry_after) {
+  if (stop_.exchange(true)) return;  // stopped already: by the manager, or a first failure
+  // The failure first: the job's error names this file, not what stopping the others causes.
+  reports_.OnRunFailed(id_, run_id_, error, index, retry_after);
+  Stop();
+}
+
+}  // namespace openbits::core

@@ -1,0 +1,170 @@
+// JobRun: one running job's transfer state. The manager owns the job (its state, its files'
+// records); a run owns what is in flight: the files it fetches (up to the job's
+// parallel_files at once), their temp files and sinks, the engine's downloads. It asks the
+// engine and hears back through the sinks and `done` callbacks, on engine threads; it never
+// waits for the network and has no thread of its own.
+//
+// It reports to the manager through RunReports, each report tagged with the run id (a stale
+// run's reports are ignored there). Lock order: the manager may call Stop with its lock held
+// (manager -> run -> engine); the run makes no report while holding its own lock, so a report
+// never waits behind a lock the manager might be waiting for.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/mutex.h"
+#include "core/job.h"
+#include "core/ports.h"
+
+namespace openbits::core {
+
+// What a run needs to fetch one file, taken from the job under the manager's lock.
+struct FileWork {
+  std::uint32_t index = 0;
+  JobFile file;
+  // The job-wide fields of the request (security flags, headers, credentials, proxy, owner,
+  // network identity, method); the run adds the URL, offset, validators and ranges.
+  DownloadRequest request;
+  bool whole_body = false;
+  bool high_performance = false;
+  // Bytes this file may still take under MAX_DOWNLOAD_SIZE.
+  std::uint64_t budget = kNoMaxDownloadSize;
+  // A helper identity the run acts as: checked to still exist before the file starts.
+  std::optional<std::uint32_t> helper_uid;
+  // How many files of the job may be in flight at once.
+  std::uint32_t parallel_files = 1;
+};
+
+enum class NextFileAnswer {
+  kFile,  // `work` holds the next file
+  kWait,  // every incomplete file is already in flight
+  kEnd,   // nothing more for this run: the job is transferred (the manager moved it on),
+          // the run is stale, or the manager recorded a failure
+};
+
+// The manager's side of a run. Every call is made without any lock of the run's.
+class RunReports {
+ public:
+  virtual ~RunReports() = default;
+  // The lowest incomplete file not in `busy`, or with `again` that file (a ranged file asked
+  // again for its remaining ranges, or restarted). With nothing left and `busy` empty the
+  // manager moves the job to TRANSFERRED (or records why it could not) and answers kEnd.
+  virtual NextFileAnswer NextFile(const Guid& id, std::uint64_t run_id,
+                                  const std::vector<std::uint32_t>& busy,
+                                  std::optional<std::uint32_t> again, FileWork& work) = 0;
+  // The response's headers were accepted; bytes_in_temp: what the temp file holds now.
+  virtual Status OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                            const DownloadResponse& response, std::uint64_t bytes_in_temp) = 0;
+  virtual void OnProgress(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                          std::uint64_t bytes) = 0;
+  // REQUIRES: the temp file is durable up to durable_bytes. Recorded for a stopped run too.
+  virtual Status OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                              std::uint64_t durable_bytes) = 0;
+  // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists;
+  // asked at every checkpoint (a helper deleted mid-file).
+  virtual Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) = 0;
+  // REQUIRES: the temp file is durable and complete. An error when the store could not record
+  // it (the file is then not complete).
+  virtual Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                 std::uint64_t bytes) = 0;
+  virtual void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
+                           std::optional<std::uint32_t> file_index,
+                           std::chrono::seconds retry_after) = 0;
+  virtual void OnRemoteNameChanged(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                                   const std::string& url) = 0;
+  // The file starts again from byte 0 (its remote file changed under a ranged download).
+  virtual void OnFileRestart(const Guid& id, std::uint64_t run_id, std::uint32_t index) = 0;
+  // The run's last report: every download it started is done.
+  virtual void OnRunFinished(const Guid& id, std::uint64_t run_id) = 0;
+};
+
+// The manager's stop flag of a run (pre-emption, Suspend, Cancel, a time limit): set under
+// the manager's lock, read by the run and its sinks without it.
+struct RunControl {
+  std::atomic<bool> stop{false};
+};
+
+struct RunOptions {
+  // How often a transferring file is made durable and its offset recorded.
+  std::chrono::milliseconds checkpoint_interval{1000};
+  // Whether a uid still names a user; empty: every uid does.
+  std::function<bool(std::uint32_t)> user_exists;
+};
+
+class JobRun : public std::enable_shared_from_this<JobRun> {
+ public:
+  JobRun(Guid id, std::uint64_t run_id, std::shared_ptr<const RunControl> control,
+         RunReports& reports, TransferEngine& engine, LocalFileSystem& files, RunOptions options);
+  JobRun(const JobRun&) = delete;
+  JobRun& operator=(const JobRun&) = delete;
+
+  // Starts the first files. Call without the manager's lock (the run asks it for files).
+  // Exactly one OnRunFinished follows, also when Stop came first.
+  void Start() EXCLUDES(mutex_);
+  // Asks every download in flight to stop (each checkpoints what it has); starts no more.
+  // Any thread, also with the manager's lock held.
+  void Stop() EXCLUDES(mutex_);
+  // Stopped by Stop, by the manager's flag, or by a failure of one of its files.
+  bool stopping() const {
+    return stop_.load(std::memory_order_relaxed) || control_->stop.load(std::memory_order_relaxed);
+  }
+
+ private:
+  class FileSink;
+  struct Slot {
+    std::uint32_t index = 0;
+    std::unique_ptr<TempFile> temp;
+    std::shared_ptr<FileSink> sink;
+    bool ranged = false;
+    std::uint64_t written_before = 0;
+    std::optional<DownloadId> download;  // once Start returned
+  };
+
+  // Starts files until parallel_files are in flight or none is left. One caller at a time
+  // does the work; a concurrent call makes it look again.
+  void Fill() EXCLUDES(mutex_);
+  void FillOnce() EXCLUDES(mutex_);
+  // Opens the file's temp file and starts its download (or records it complete when all its
+  // bytes are already durable).
+  void Launch(FileWork work) EXCLUDES(mutex_);
+  void OnDone(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // The file `index` again, in a new slot, while its old slot `key` still marks it busy.
+  void Relaunch(std::uint64_t key, std::uint32_t index) EXCLUDES(mutex_);
+  // The run fails: reports it (first failure only) and stops the other downloads, which keep
+  // their bytes.
+  void Fail(const Error& error, std::optional<std::uint32_t> index,
+            std::chrono::seconds retry_after = std::chrono::seconds(0)) EXCLUDES(mutex_);
+  void Acquire();
+  // The last release (every download done, no fill under way) is the run's end.
+  void Release();
+
+  const Guid id_;
+  const std::uint64_t run_id_;
+  const std::shared_ptr<const RunControl> control_;
+  RunReports& reports_;
+  TransferEngine& engine_;
+  LocalFileSystem& files_;
+  const RunOptions options_;
+
+  std::atomic<bool> stop_{false};
+  // Start, every download until its done was handled: the run ends when this reaches 0.
+  std::atomic<std::uint32_t> pending_{0};
+  // At most one restart of a changed ranged file per run.
+  std::atomic<bool> restarted_changed_file_{false};
+
+  Mutex mutex_;
+  std::map<std::uint64_t, Slot> in_flight_ GUARDED_BY(mutex_);
+  std::uint64_t next_key_ GUARDED_BY(mutex_) = 1;
+  std::uint32_t parallel_files_ GUARDED_BY(mutex_) = 1;
+  bool filling_ GUARDED_BY(mutex_) = false;
+  bool fill_again_ GUARDED_BY(mutex_) = false;
+};
+
+}  // namespace openbits::core

@@ -1,0 +1,349 @@
+// JobRun through JobManager against in-memory ports, and ThreadPoolEngine on its own:
+// parallel files, the order of FileTransferred, a failing file among running ones, stops.
+#include "core/job_run.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "core/job_manager.h"
+#include "core/system_clock.h"
+#include "core/thread_pool_engine.h"
+#include "fakes/fake_ports.h"
+
+namespace openbits::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+std::string Url(int i) { return "http://h/f" + std::to_string(i); }
+std::string Path(int i) { return "/d/f" + std::to_string(i); }
+// Distinct content per file, of a size that tells files apart in the sums.
+std::string Content(int i) { return std::string(100 + 10 * i, static_cast<char>('a' + i % 26)); }
+
+// Records FileTransferred with the store's durable syncs seen at that moment.
+class OrderSink : public fakes::RecordingEventSink {
+ public:
+  explicit OrderSink(fakes::InMemoryJobStore& store) : store_(store) {}
+  void FileTransferred(const Guid& job, std::uint32_t owner, std::uint32_t index) override {
+    {
+      std::lock_guard lock(mutex_);
+      order_.push_back(index);
+      syncs_at_signal_.push_back(store_.DurableSyncs());
+    }
+    fakes::RecordingEventSink::FileTransferred(job, owner, index);
+  }
+  std::vector<std::uint32_t> Order() {
+    std::lock_guard lock(mutex_);
+    return order_;
+  }
+  std::vector<int> SyncsAtSignal() {
+    std::lock_guard lock(mutex_);
+    return syncs_at_signal_;
+  }
+
+ private:
+  fakes::InMemoryJobStore& store_;
+  std::mutex mutex_;
+  std::vector<std::uint32_t> order_;
+  std::vector<int> syncs_at_signal_;
+};
+
+class JobRunTest : public ::testing::Test {
+ protected:
+  void StartManager(std::uint32_t parallel_files) {
+    options_.parallel_files = parallel_files;
+    options_.engine_threads = 32;
+    options_.max_files_per_job = 1000;
+    manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_,
+                                            commands_, clock_);
+    ASSERT_TRUE(manager_->Start());
+  }
+
+  Guid JobOf(int files) {
+    auto id = manager_->CreateJob(alice_, "many", JobType::kDownload);
+    EXPECT_TRUE(id);
+    std::vector<FileSpec> specs;
+    for (int i = 0; i < files; ++i) {
+      transport_.Serve(Url(i), Content(i));
+      specs.emplace_back(Url(i), Path(i));
+    }
+    EXPECT_TRUE(manager_->AddFiles(alice_, *id, specs));
+    EXPECT_TRUE(manager_->SetNotifyFlags(
+        alice_, *id, kNotifyFileTransferred | kNotifyJobTransferred | kNotifyJobError));
+    return *id;
+  }
+
+  JobState StateOf(const Guid& id) {
+    auto job = manager_->GetJob(alice_, id);
+    return job ? job->state : JobState::kCancelled;
+  }
+  std::string TempOf(const Guid& id, int i) {
+    return files_.Files()[manager_->GetJob(alice_, id)->files[i].temp_path];
+  }
+
+  const Caller alice_{1000, 1000, false};
+  ManagerOptions options_;
+  fakes::InMemoryJobStore store_;
+  fakes::ScriptedTransport transport_;
+  fakes::InMemoryFileSystem files_;
+  OrderSink events_{store_};
+  fakes::FakeCommandRunner commands_;
+  SystemClock clock_;
+  std::unique_ptr<JobManager> manager_;
+};
+
+TEST_F(JobRunTest, OneFileAtATimeByDefault) {
+  StartManager(1);
+  const Guid id = JobOf(3);
+  transport_.Hold(Url(0));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] { return TempOf(id, 0).size() == Content(0).size() / 2; }));
+  // BITS order: file 1 waits for file 0.
+  std::this_thread::sleep_for(50ms);  // time in which a parallel run would have started it
+  EXPECT_EQ(transport_.Downloads(Url(1)), 0);
+  transport_.Release(Url(0));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  EXPECT_EQ(events_.Order(), (std::vector<std::uint32_t>{0, 1, 2}));
+}
+
+TEST_F(JobRunTest, ParallelFilesSignalFileTransferredInFileOrderAfterADurableSync) {
+  StartManager(8);
+  const int kFiles = 40;
+  const Guid id = JobOf(kFiles);
+  transport_.Hold(Url(0));  // the lowest file is the slowest
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  // Files after it complete (recorded in the store) while it is held ...
+  ASSERT_TRUE(WaitUntil([&] {
+    const Job stored = store_.Get(id);
+    return stored.files[1].completed && stored.files[7].completed;
+  }));
+  // ... and several files were in flight at once: file 0 is still held.
+  EXPECT_EQ(transport_.Downloads(Url(0)), 1);
+  EXPECT_EQ(StateOf(id), JobState::kTransferring);
+  // No FileTransferred before file 0's.
+  EXPECT_TRUE(events_.Order().empty());
+  transport_.Release(Url(0));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  std::vector<std::uint32_t> expected;
+  for (int i = 0; i < kFiles; ++i) expected.push_back(i);
+  EXPECT_EQ(events_.Order(), expected);
+  // Each signal came after a durable sync of the store.
+  for (int syncs : events_.SyncsAtSignal()) EXPECT_GE(syncs, 1);
+  // The bytes, and the progress as the sum of the files.
+  std::uint64_t total = 0;
+  const auto job = manager_->GetJob(alice_, id);
+  for (int i = 0; i < kFiles; ++i) {
+    EXPECT_EQ(TempOf(id, i), Content(i)) << "file " << i;
+    total += Content(i).size();
+  }
+  EXPECT_EQ(job->Progress().bytes_transferred, total);
+  EXPECT_EQ(job->Progress().bytes_total, total);
+  EXPECT_EQ(job->Progress().files_transferred, static_cast<std::uint32_t>(kFiles));
+}
+
+TEST_F(JobRunTest, AFailingFileStopsTheOthersWhichKeepTheirBytes) {
+  StartManager(3);
+  const Guid id = JobOf(3);
+  transport_.Hold(Url(0));
+  transport_.Hold(Url(1));
+  transport_.Gate(Url(2));
+  transport_.Fail(Url(2), HttpStatusToHresult(404));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] {
+    return TempOf(id, 0).size() == Content(0).size() / 2 &&
+           TempOf(id, 1).size() == Content(1).size() / 2;
+  }));
+  transport_.Ungate(Url(2));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kError; }));
+  auto job = manager_->GetJob(alice_, id);
+  ASSERT_TRUE(job->error);
+  EXPECT_EQ(job->error->code, HttpStatusToHresult(404));
+  ASSERT_TRUE(job->error->file_index);
+  EXPECT_EQ(*job->error->file_index, 2u);
+  // The others stop (still held: only the stop ends them) and keep what they had, recorded.
+  ASSERT_TRUE(WaitUntil([&] {
+    const Job stored = store_.Get(id);
+    return stored.files[0].bytes_committed == Content(0).size() / 2 &&
+           stored.files[1].bytes_committed == Content(1).size() / 2;
+  }));
+  EXPECT_EQ(TempOf(id, 0), Content(0).substr(0, Content(0).size() / 2));
+  EXPECT_EQ(manager_->GetJob(alice_, id)->Progress().bytes_transferred,
+            Content(0).size() / 2 + Content(1).size() / 2);
+  EXPECT_TRUE(events_.Order().empty());
+}
+
+TEST_F(JobRunTest, SuspendStopsManyDownloadsInFlightAndResumeFinishesThem) {
+  StartManager(16);
+  const int kFiles = 24;
+  const Guid id = JobOf(kFiles);
+  for (int i = 0; i < kFiles; ++i) transport_.Hold(Url(i));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] {
+    for (int i = 0; i < 16; ++i) {
+      if (TempOf(id, i).size() != Content(i).size() / 2) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(transport_.Downloads(Url(16)), 0);  // at most parallel_files at once
+  ASSERT_TRUE(manager_->Suspend(alice_, id));
+  // Every download stops and checkpoints its half.
+  ASSERT_TRUE(WaitUntil([&] {
+    const Job stored = store_.Get(id);
+    for (int i = 0; i < 16; ++i) {
+      if (stored.files[i].bytes_committed != Content(i).size() / 2) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kFiles; ++i) transport_.Release(Url(i));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  for (int i = 0; i < kFiles; ++i) EXPECT_EQ(TempOf(id, i), Content(i)) << "file " << i;
+  EXPECT_EQ(events_.Order().size(), static_cast<std::size_t>(kFiles));
+}
+
+TEST_F(JobRunTest, CancelWaitsForEveryDownloadInFlight) {
+  StartManager(8);
+  const Guid id = JobOf(8);
+  for (int i = 0; i < 8; ++i) transport_.Hold(Url(i));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] { return TempOf(id, 7).size() == Content(7).size() / 2; }));
+  auto cancelled = manager_->Cancel(alice_, id);
+  ASSERT_TRUE(cancelled);
+  // No download wrote after Cancel deleted the temp files.
+  for (const auto& [path, content] : files_.Files()) ADD_FAILURE() << path << " is left";
+}
+
+// ---- ThreadPoolEngine -----------------------------------------------------------------------
+
+class CountingSink : public DownloadSink {
+ public:
+  Status OnResponse(const DownloadResponse&) override { return Ok(); }
+  Status OnData(const char*, std::size_t length) override {
+    bytes += length;
+    return Ok();
+  }
+  void OnRemoteNameChanged(const std::string&) override {}
+  void OnRetryAfter(std::chrono::seconds) override {}
+  bool StopRequested() const override { return false; }
+  std::atomic<std::uint64_t> bytes{0};
+};
+
+TEST(ThreadPoolEngineTest, StopEndsDownloadsInFlightAndShutdownAnswersTheQueue) {
+  fakes::ScriptedTransport transport;
+  transport.Serve("http://h/x", std::string(1000, 'x'));
+  transport.Hold("http://h/x");
+  ThreadPoolEngine engine(transport, 2);
+  constexpr int kDownloads = 5;
+  std::vector<CountingSink> sinks(kDownloads);
+  std::vector<std::promise<Status>> done(kDownloads);
+  std::vector<DownloadId> ids;
+  for (int i = 0; i < kDownloads; ++i) {
+    DownloadRequest request;
+    request.url = "http://h/x";
+    ids.push_back(
+        engine.Start(request, sinks[i], [&done, i](Status status) { done[i].set_value(status); }));
+  }
+  // Two run (held at half); three wait. Stopping the first ends it with kAborted.
+  ASSERT_TRUE(WaitUntil([&] { return sinks[0].bytes == 500 && sinks[1].bytes == 500; }));
+  engine.Stop(ids[0]);
+  auto first = done[0].get_future().get();
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code(), kAborted);
+  // The next queued one takes the free thread.
+  ASSERT_TRUE(WaitUntil([&] { return sinks[2].bytes == 500; }));
+  engine.Shutdown();  // stops the rest: each `done` is called once, with kAborted
+  for (int i = 1; i < kDownloads; ++i) {
+    auto status = done[i].get_future().get();
+    ASSERT_FALSE(status);
+    EXPECT_EQ(status.error().code(), kAborted);
+  }
+  EXPECT_EQ(sinks[3].bytes, 0u);
+  // After Shutdown a Start is answered with kAborted, not from inside Start.
+  std::promise<std::pair<Status, std::thread::id>> late;
+  DownloadRequest request;
+  request.url = "http://h/x";
+  CountingSink sink;
+  engine.Start(request, sink, [&](Status status) {
+    late.set_value({status, std::this_thread::get_id()});
+  });
+  auto [status, thread] = late.get_future().get();
+  EXPECT_EQ(status.error().code(), kAborted);
+  EXPECT_NE(thread, std::this_thread::get_id());
+}
+
+// Numbers its sessions; each download records which session served it.
+class NumberingTransport : public Transport {
+ public:
+  std::unique_ptr<TransferSession> OpenSession() override {
+    return std::make_unique<Session>(*this, ++opened_);
+  }
+  std::vector<int> ServedBy() {
+    std::lock_guard lock(mutex_);
+    return served_by_;
+  }
+
+ private:
+  class Session : public TransferSession {
+   public:
+    Session(NumberingTransport& transport, int number) : transport_(transport), number_(number) {}
+    Status Download(const DownloadRequest&, DownloadSink&) override {
+      std::lock_guard lock(transport_.mutex_);
+      transport_.served_by_.push_back(number_);
+      return Ok();
+    }
+
+   private:
+    NumberingTransport& transport_;
+    const int number_;
+  };
+  std::atomic<int> opened_{0};
+  std::mutex mutex_;
+  std::vector<int> served_by_;
+};
+
+TEST(ThreadPoolEngineTest, ASessionServesOneConnectionGroupAndItsChainedDownloads) {
+  NumberingTransport transport;
+  ThreadPoolEngine engine(transport, 4);
+  CountingSink sink;
+  std::promise<void> finished;
+  // Group 7's three downloads, each started from the previous one's done callback (a job's
+  // files one after the other), then one of group 8 started the same way.
+  std::function<void(int)> chain = [&](int step) {
+    DownloadRequest request;
+    request.url = "http://h/x";
+    request.connection_group = step < 3 ? 7 : 8;
+    engine.Start(request, sink, [&, step](Status) {
+      if (step < 3) {
+        chain(step + 1);
+      } else {
+        finished.set_value();
+      }
+    });
+  };
+  chain(0);
+  finished.get_future().get();
+  const std::vector<int> served = transport.ServedBy();
+  ASSERT_EQ(served.size(), 4u);
+  // One session for group 7's chain (its connection reused) ...
+  EXPECT_EQ(served[0], served[1]);
+  EXPECT_EQ(served[1], served[2]);
+  // ... and never the same one for another group's download.
+  EXPECT_NE(served[3], served[2]);
+}
+
+}  // namespace
+}  // namespace openbits::core
