@@ -99,6 +99,12 @@ const std::map<std::string, Setter>& Keys() {
          return true;
        }},
       {"engine.threads", Number(&Config::engine_threads)},
+      {"engine.kind",
+       [](Config& c, const std::string& v) {
+         if (v != "multi" && v != "threads") return false;
+         c.engine_multi = v == "multi";
+         return true;
+       }},
       {"auth.use_lm_compat", AuthLevel(&auth::AuthPolicy::use_lm_compat, 2)},
       {"auth.lm_compatibility_level", AuthLevel(&auth::AuthPolicy::lm_compatibility_level, 5)},
       {"auth.ntlm_user_file",

@@ -24,6 +24,7 @@
 #include "openbits/dbus_names.h"
 #include "store/sqlite_job_store.h"
 #include "transfer/certificate_store.h"
+#include "transfer/curl_multi_engine.h"
 #include "transfer/curl_transport.h"
 #include "transfer/network_monitor.h"
 
@@ -105,8 +106,15 @@ Status RunDaemon(const DaemonOptions& options) {
     engine_threads = std::max<std::uint32_t>(
         16, manager_options.max_background_jobs * manager_options.parallel_files);
   }
-  core::ThreadPoolEngine engine(transport, engine_threads);
-  core::JobManager manager(manager_options, **store, engine, files, events, commands, clock);
+  std::unique_ptr<core::TransferEngine> engine;
+  if (options.config.engine_multi) {
+    transfer::CurlMultiEngineOptions engine_options;
+    engine_options.blocking_workers = engine_threads;
+    engine = std::make_unique<transfer::CurlMultiEngine>(**network_services, engine_options);
+  } else {
+    engine = std::make_unique<core::ThreadPoolEngine>(transport, engine_threads);
+  }
+  core::JobManager manager(manager_options, **store, *engine, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.
   transfer::NetworkMonitor network;
@@ -154,7 +162,7 @@ Status RunDaemon(const DaemonOptions& options) {
   network.Stop();
   logons.Stop();
   manager.Stop();
-  engine.Shutdown();
+  engine->Shutdown();
   logger->info("bitsd stopped");
   return served;
 }
