@@ -358,6 +358,14 @@ class CurlMultiEngine::Loop {
             std::nullopt, &strict_tls_, false, &download->budget,
             [this, raw = download.get()](Clock::time_point at) { paused_.emplace_back(at, raw); }});
     download->exchange->Configure(easy, nullptr);
+    // Multi's connection cache is shared by every job and user. A job's custom headers may
+    // carry a secret a server binds to the connection (an "Authorization: Negotiate" header
+    // authenticates an IIS connection, not one request), so such a request gets a connection
+    // of its own, closed after it: never one another job left, never one left for another.
+    // Set on every request: a spare handle keeps the options of its last one.
+    const long private_connection = request.custom_headers.empty() ? 0L : 1L;
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, private_connection);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, private_connection);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
     curl_multi_add_handle(multi_, easy);
     active_.emplace(download.get(), std::move(download));

@@ -459,3 +459,47 @@ TEST_F(CurlMultiEngineTest, AConnectionAcceptedUnderAnIgnoreFlagIsNotReusedWitho
 
 }  // namespace
 }  // namespace openbits::transfer
+
+namespace openbits::transfer {
+namespace {
+
+// A job's custom headers may carry a secret that a server binds to the connection (an
+// "Authorization: Negotiate" header authenticates an IIS connection, not one request): a
+// connection that carried them is never handed to another job, and such a request never
+// rides on a connection another job left in the cache.
+TEST_F(CurlMultiEngineTest, AConnectionThatCarriedCustomHeadersIsNeverReused) {
+  harness::WriteFile(www() + "/f.txt", "shared?\n");
+  harness::RangeServer server(dir_, www());
+  core::DownloadRequest secret = Get(server.Url("/f.txt"));
+  secret.custom_headers = SecretString("Authorization: Negotiate c2VjcmV0\r\n");
+  secret.connection_group = 1;
+  RecordingSink first;
+  const Status with_headers = Fetch(secret, first);
+  ASSERT_TRUE(with_headers) << with_headers.error().ToString();
+  EXPECT_EQ(first.body(), "shared?\n");
+  EXPECT_EQ(engine_->stats().connections_opened, 1u);
+
+  core::DownloadRequest anonymous = Get(server.Url("/f.txt"));
+  anonymous.connection_group = 2;
+  RecordingSink second;
+  const Status plain = Fetch(anonymous, second);
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_EQ(second.body(), "shared?\n");
+  EXPECT_EQ(engine_->stats().connections_opened, 2u)
+      << "another job's request rode on the connection that carried a job's custom headers";
+
+  // The other way round: the anonymous connection now in the cache is not taken either.
+  RecordingSink third;
+  const Status again = Fetch(secret, third);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(engine_->stats().connections_opened, 3u)
+      << "a request with custom headers rode on a connection from the cache";
+
+  // Anonymous requests still share.
+  RecordingSink fourth;
+  ASSERT_TRUE(Fetch(anonymous, fourth));
+  EXPECT_EQ(engine_->stats().connections_opened, 3u) << "anonymous requests stopped sharing";
+}
+
+}  // namespace
+}  // namespace openbits::transfer
