@@ -469,6 +469,12 @@ core::DownloadId CurlMultiEngine::Start(core::DownloadRequest request, core::Dow
       loop_->Post(Loop::Command::kStart, download);
       return id;
     }
+    if (!shutdown_returning_) {
+      // During Shutdown (typically from a `done` it runs): Shutdown answers it before it
+      // returns, as it does every other download.
+      late_.push_back(std::move(download));
+      return id;
+    }
   }
   // After Shutdown: `done` must not run inside Start, and no engine thread is left.
   std::thread([download] { download->done(Aborted()); }).detach();
@@ -509,6 +515,19 @@ void CurlMultiEngine::Shutdown() {
   // The engine thread first (it may still hand downloads to the workers), then the workers.
   loop_->StopAndJoin();
   workers_->StopAndJoin();
+  // What was started meanwhile, and what those downloads' `done`s start in turn.
+  for (;;) {
+    std::vector<std::shared_ptr<Download>> late;
+    {
+      std::lock_guard lock(mutex_);
+      late.swap(late_);
+      if (late.empty()) {
+        shutdown_returning_ = true;
+        return;
+      }
+    }
+    for (auto& download : late) download->done(Aborted());
+  }
 }
 
 CurlMultiEngineStats CurlMultiEngine::stats() const {
