@@ -366,6 +366,10 @@ class CurlMultiEngine::Loop {
     const long private_connection = request.custom_headers.empty() ? 0L : 1L;
     curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, private_connection);
     curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, private_connection);
+    // ... and no HTTP/2 either: FORBID_REUSE closes the connection only once the transfer is
+    // done, and until then another job's request could multiplex a stream onto it.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                     private_connection ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
     curl_multi_add_handle(multi_, easy);
     active_.emplace(download.get(), std::move(download));
