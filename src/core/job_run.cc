@@ -228,7 +228,8 @@ void JobRun::Launch(FileWork work) {
   DownloadRequest request = std::move(work.request);
   request.url = file.remote_url;
   request.whole_body = work.whole_body;
-  request.connection_group = run_id_;  // connections are never shared with another job
+  // What the job puts on a connection (authentication, secrets) is never shared with another.
+  request.connection_group = run_id_;
   const bool ranged = !file.ranges.empty();
   request.offset = (*temp)->size();
   // A temp file shorter than the committed offset (deleted or truncated behind our back)
