@@ -478,3 +478,71 @@ TEST(JobRunHelperTest, AHelperDeletedMidFileFailsAHighPerformanceRunToo) {
 
 }  // namespace
 }  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+// The first durable sync fails, and only once a second one has begun (two files' completions
+// made durable at once, the first of them on a failing device moment).
+class FirstSyncFailsStore : public fakes::InMemoryJobStore {
+ public:
+  Status SyncDurable() override {
+    std::unique_lock lock(mutex_);
+    const int call = ++calls_;
+    changed_.notify_all();
+    if (call != 1) {
+      lock.unlock();
+      return InMemoryJobStore::SyncDurable();
+    }
+    changed_.wait_for(lock, 10s, [this] { return calls_ >= 2; });
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager, "fdatasync: Input/output error");
+  }
+  bool WaitForFirstSync() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [this] { return calls_ >= 1; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int calls_ = 0;
+};
+
+// File 0's completion fails to become durable while file 1's sync (which covers file 0's
+// record too) succeeds: FileTransferred comes for 0, then 1, never for 1 alone.
+TEST(JobRunSignalTest, AFailedSyncOfAnEarlierFileDoesNotReorderFileTransferred) {
+  FirstSyncFailsStore store;
+  fakes::ScriptedTransport transport;
+  fakes::InMemoryFileSystem files;
+  OrderSink events(store);
+  fakes::FakeCommandRunner commands;
+  SystemClock clock;
+  ManagerOptions options;
+  options.parallel_files = 2;
+  options.engine_threads = 4;
+  JobManager manager(options, store, transport, files, events, commands, clock);
+  ASSERT_TRUE(manager.Start());
+  const Caller alice{1000, 1000, false};
+  auto id = manager.CreateJob(alice, "two", JobType::kDownload);
+  ASSERT_TRUE(id);
+  transport.Serve(Url(0), Content(0));
+  transport.Serve(Url(1), Content(1));
+  transport.Hold(Url(1));  // file 1 completes only once file 0's sync is under way
+  ASSERT_TRUE(manager.AddFiles(alice, *id, {FileSpec(Url(0), Path(0)), FileSpec(Url(1), Path(1))}));
+  ASSERT_TRUE(manager.SetNotifyFlags(alice, *id, kNotifyFileTransferred | kNotifyJobTransferred));
+  ASSERT_TRUE(manager.Resume(alice, *id));
+  ASSERT_TRUE(store.WaitForFirstSync());
+  transport.Release(Url(1));
+  // The failed sync fails the run (its error is the job's); what both syncs made durable is
+  // still promised in file order: file 1's successful sync covers file 0's record too.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto job = manager.GetJob(alice, *id);
+    return job && job->state == JobState::kError && !events.Order().empty();
+  }));
+  EXPECT_EQ(events.Order(), (std::vector<std::uint32_t>{0, 1}))
+      << "FileTransferred(1) came without FileTransferred(0) before it";
+  manager.Stop();
+}
+
+}  // namespace
+}  // namespace openbits::core
