@@ -546,3 +546,44 @@ TEST(JobRunSignalTest, AFailedSyncOfAnEarlierFileDoesNotReorderFileTransferred) 
 
 }  // namespace
 }  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+// A `done` that Shutdown runs may start another download (a job run filling its next file):
+// that one's `done` also comes before Shutdown returns, not later on a thread of its own.
+TEST(ThreadPoolEngineShutdownTest, ADownloadStartedWhileShuttingDownIsAnsweredBeforeItReturns) {
+  fakes::ScriptedTransport transport;
+  transport.Serve("http://h/x", std::string(1000, 'x'));
+  transport.Hold("http://h/x");
+  ThreadPoolEngine engine(transport, 2);
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool shutdown_returned = false;
+  bool late_after_shutdown = false;
+  std::optional<Status> late_status;
+  CountingSink first_sink, late_sink;
+  DownloadRequest request;
+  request.url = "http://h/x";
+  engine.Start(request, first_sink, [&](Status) {
+    engine.Start(request, late_sink, [&](Status late) {
+      // Waits a while for Shutdown to return: it must not have.
+      std::unique_lock lock(mutex);
+      late_after_shutdown = changed.wait_for(lock, 1s, [&] { return shutdown_returned; });
+      late_status = std::move(late);
+      changed.notify_all();
+    });
+  });
+  ASSERT_TRUE(WaitUntil([&] { return first_sink.bytes == 500; }));
+  engine.Shutdown();
+  std::unique_lock lock(mutex);
+  shutdown_returned = true;
+  changed.notify_all();
+  ASSERT_TRUE(changed.wait_for(lock, 5s, [&] { return late_status.has_value(); }));
+  EXPECT_FALSE(late_after_shutdown) << "the late download's done ran after Shutdown returned";
+  ASSERT_FALSE(*late_status);
+  EXPECT_EQ(late_status->error().code(), kAborted);
+}
+
+}  // namespace
+}  // namespace openbits::core
