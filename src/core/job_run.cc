@@ -63,8 +63,15 @@ class JobRun::FileSink : public DownloadSink {
       last_progress_ = now;
       run_.reports_.OnProgress(run_.id_, run_.run_id_, index_, written_);
     }
-    if (periodic_checkpoints_ && now - last_checkpoint_ >= run_.options_.checkpoint_interval) {
-      OPENBITS_RETURN_IF_ERROR(Checkpoint());
+    if (now - last_checkpoint_ >= run_.options_.checkpoint_interval) {
+      if (periodic_checkpoints_) {
+        OPENBITS_RETURN_IF_ERROR(Checkpoint());
+      } else {
+        // HIGH_PERFORMANCE records the file only once complete, but a helper user deleted
+        // mid-file still ends the transfer made with its identity at the same moments.
+        last_checkpoint_ = now;
+        OPENBITS_RETURN_IF_ERROR(run_.reports_.CheckHelperIdentity(run_.id_, run_.run_id_));
+      }
     }
     return Ok();
   }
@@ -221,7 +228,8 @@ void JobRun::Launch(FileWork work) {
   DownloadRequest request = std::move(work.request);
   request.url = file.remote_url;
   request.whole_body = work.whole_body;
-  request.connection_group = run_id_;  // connections are never shared with another job
+  // What the job puts on a connection (authentication, secrets) is never shared with another.
+  request.connection_group = run_id_;
   const bool ranged = !file.ranges.empty();
   request.offset = (*temp)->size();
   // A temp file shorter than the committed offset (deleted or truncated behind our back)

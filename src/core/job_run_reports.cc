@@ -199,6 +199,16 @@ Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::ui
   MutexLock lock(mutex_);
   while (signal_turn_ != ticket) signal_turn_changed_.Wait(mutex_);
   if (durable) {
+    // An earlier ticket whose sync failed put its files back (below ours: they were complete
+    // when we took ours). Their records came before this sync, so it made them durable too:
+    // they go first, or FileTransferred would skip ahead of them.
+    if (auto it = jobs_.find(id); it != jobs_.end()) {
+      auto& unsignalled = it->second.unsignalled;
+      const auto below = unsignalled.lower_bound(signals.back());
+      signals.insert(signals.begin(), unsignalled.begin(), below);
+      unsignalled.erase(unsignalled.begin(), below);
+      std::sort(signals.begin(), signals.end());
+    }
     lock.Unlock();
     for (std::uint32_t file : signals) events_.FileTransferred(id, owner, file);
     lock.Lock();

@@ -143,8 +143,8 @@ struct DownloadRequest {
   ProxyEnvironment proxy_environment;
   FileOwner owner;
   NetworkIdentity network;
-  // Downloads of one job run share this number: only they may share connections (and a
-  // connection's authentication, a CONNECT tunnel) with each other. 0: shares with none.
+  // One job run's downloads share this number; only they may share a connection with its auth,
+  // custom headers, client cert, tunnel or TLS flags (anonymous ones may be pooled). 0: none.
   std::uint64_t connection_group = 0;
   // With `validators`: the size an earlier attempt was told. A resumed 206 must say the same
   // (with the validators, what tells a server that ignored If-Range).

@@ -140,6 +140,17 @@ void ThreadPoolEngine::Shutdown() {
     threads.swap(threads_);
   }
   for (std::thread& thread : threads) thread.join();
+  // What the `done`s run above started meanwhile (a run filling its next file) is answered by
+  // then too, and so is what those answers start in turn: Shutdown returns after every `done`.
+  for (;;) {
+    std::vector<std::thread> late;
+    {
+      MutexLock lock(mutex_);
+      late.swap(late_);
+    }
+    if (late.empty()) return;
+    for (std::thread& thread : late) thread.join();
+  }
 }
 
 }  // namespace openbits::core

@@ -358,6 +358,18 @@ class CurlMultiEngine::Loop {
             std::nullopt, &strict_tls_, false, &download->budget,
             [this, raw = download.get()](Clock::time_point at) { paused_.emplace_back(at, raw); }});
     download->exchange->Configure(easy, nullptr);
+    // Multi's connection cache is shared by every job and user. A job's custom headers may
+    // carry a secret a server binds to the connection (an "Authorization: Negotiate" header
+    // authenticates an IIS connection, not one request), so such a request gets a connection
+    // of its own, closed after it: never one another job left, never one left for another.
+    // Set on every request: a spare handle keeps the options of its last one.
+    const long private_connection = request.custom_headers.empty() ? 0L : 1L;
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, private_connection);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, private_connection);
+    // ... and no HTTP/2 either: FORBID_REUSE closes the connection only once the transfer is
+    // done, and until then another job's request could multiplex a stream onto it.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+                     private_connection ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, download.get());
     curl_multi_add_handle(multi_, easy);
     active_.emplace(download.get(), std::move(download));
@@ -461,6 +473,12 @@ core::DownloadId CurlMultiEngine::Start(core::DownloadRequest request, core::Dow
       loop_->Post(Loop::Command::kStart, download);
       return id;
     }
+    if (!shutdown_returning_) {
+      // During Shutdown (typically from a `done` it runs): Shutdown answers it before it
+      // returns, as it does every other download.
+      late_.push_back(std::move(download));
+      return id;
+    }
   }
   // After Shutdown: `done` must not run inside Start, and no engine thread is left.
   std::thread([download] { download->done(Aborted()); }).detach();
@@ -501,6 +519,19 @@ void CurlMultiEngine::Shutdown() {
   // The engine thread first (it may still hand downloads to the workers), then the workers.
   loop_->StopAndJoin();
   workers_->StopAndJoin();
+  // What was started meanwhile, and what those downloads' `done`s start in turn.
+  for (;;) {
+    std::vector<std::shared_ptr<Download>> late;
+    {
+      std::lock_guard lock(mutex_);
+      late.swap(late_);
+      if (late.empty()) {
+        shutdown_returning_ = true;
+        return;
+      }
+    }
+    for (auto& download : late) download->done(Aborted());
+  }
 }
 
 CurlMultiEngineStats CurlMultiEngine::stats() const {

@@ -75,6 +75,9 @@ class CurlMultiEngine : public core::TransferEngine {
   std::map<core::DownloadId, std::shared_ptr<Download>> downloads_;  // guarded by mutex_
   core::DownloadId next_id_ = 1;                                     // guarded by mutex_
   bool shut_down_ = false;                                           // guarded by mutex_
+  // Started during Shutdown, answered by it before it returns.
+  std::vector<std::shared_ptr<Download>> late_;  // guarded by mutex_
+  bool shutdown_returning_ = false;              // guarded by mutex_: late_ is closed
   std::atomic<std::uint64_t> in_multi_{0};
   std::atomic<std::uint64_t> on_workers_{0};
   std::atomic<std::uint64_t> connections_{0};

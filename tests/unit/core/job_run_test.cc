@@ -347,3 +347,243 @@ TEST(ThreadPoolEngineTest, ASessionServesOneConnectionGroupAndItsChainedDownload
 
 }  // namespace
 }  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+// The manager's side of one run, scripted: one file, a helper identity that can vanish.
+class ScriptedReports : public RunReports {
+ public:
+  explicit ScriptedReports(bool high_performance) : high_performance_(high_performance) {}
+  NextFileAnswer NextFile(const Guid&, std::uint64_t, const std::vector<std::uint32_t>& busy,
+                          std::optional<std::uint32_t>, FileWork& work) override {
+    std::lock_guard lock(mutex_);
+    if (handed_out_ || !busy.empty())
+      return busy.empty() ? NextFileAnswer::kEnd : NextFileAnswer::kWait;
+    handed_out_ = true;
+    work.index = 0;
+    work.file.remote_url = "http://h/f";
+    work.file.temp_path = "/d/.f.tmp";
+    work.high_performance = high_performance_;
+    work.helper_uid = 4242;
+    return NextFileAnswer::kFile;
+  }
+  Status OnResponse(const Guid&, std::uint64_t, std::uint32_t, const DownloadResponse&,
+                    std::uint64_t) override {
+    return Ok();
+  }
+  void OnProgress(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {}
+  Status OnCheckpoint(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+    return Ok();
+  }
+  Status CheckHelperIdentity(const Guid&, std::uint64_t) override {
+    if (!helper_gone) return Ok();
+    return Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
+                 "the helper identity (uid 4242) no longer exists");
+  }
+  Status OnFileCompleted(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+    std::lock_guard lock(mutex_);
+    ++completed_;
+    return Ok();
+  }
+  void OnRunFailed(const Guid&, std::uint64_t, const Error& error, std::optional<std::uint32_t>,
+                   std::chrono::seconds) override {
+    std::lock_guard lock(mutex_);
+    failures_.push_back(error.code());
+  }
+  void OnRemoteNameChanged(const Guid&, std::uint64_t, std::uint32_t, const std::string&) override {
+  }
+  void OnFileRestart(const Guid&, std::uint64_t, std::uint32_t) override {}
+  void OnRunFinished(const Guid&, std::uint64_t) override { finished_.set_value(); }
+
+  std::atomic<bool> helper_gone{false};
+  std::future<void> Finished() { return finished_.get_future(); }
+  int completed() {
+    std::lock_guard lock(mutex_);
+    return completed_;
+  }
+  std::vector<HRESULT> failures() {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
+
+ private:
+  const bool high_performance_;
+  std::mutex mutex_;
+  bool handed_out_ = false;
+  int completed_ = 0;
+  std::vector<HRESULT> failures_;
+  std::promise<void> finished_;
+};
+
+// An engine whose one download sends ten chunks; the helper user is deleted after the first.
+class ChunkEngine : public TransferEngine {
+ public:
+  explicit ChunkEngine(std::atomic<bool>& helper_gone) : helper_gone_(helper_gone) {}
+  ~ChunkEngine() override { Shutdown(); }
+  DownloadId Start(DownloadRequest, DownloadSink& sink, DoneCallback done) override {
+    thread_ = std::thread([this, &sink, done = std::move(done)] {
+      DownloadResponse response;
+      response.bytes_total = 10 * 1000;
+      Status status = sink.OnResponse(response);
+      const std::string chunk(1000, 'x');
+      for (int i = 0; status && i < 10; ++i) {
+        status = sink.OnData(chunk.data(), chunk.size());
+        if (i == 0) helper_gone_ = true;  // userdel while the file transfers
+        chunks_sent = i + 1;
+      }
+      done(std::move(status));
+    });
+    return 1;
+  }
+  void Stop(DownloadId) override {}
+  void SetRateLimit(DownloadId, std::uint64_t) override {}
+  void Shutdown() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::atomic<int> chunks_sent{0};
+
+ private:
+  std::atomic<bool>& helper_gone_;
+  std::thread thread_;
+};
+
+// A helper user deleted mid-file is noticed before the file completes, also for a
+// HIGH_PERFORMANCE job (which makes no periodic durable checkpoints).
+void CheckHelperDeletedMidFileFailsTheRun(bool high_performance) {
+  ScriptedReports reports(high_performance);
+  ChunkEngine engine(reports.helper_gone);
+  fakes::InMemoryFileSystem files;
+  RunOptions options;
+  options.checkpoint_interval = 0ms;  // every chunk is a checkpoint's moment
+  auto control = std::make_shared<RunControl>();
+  auto run =
+      std::make_shared<JobRun>(Guid::Generate(), 1, control, reports, engine, files, options);
+  auto finished = reports.Finished();
+  run->Start();
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  engine.Shutdown();
+  EXPECT_EQ(reports.completed(), 0) << "the file completed as a user that no longer exists";
+  EXPECT_EQ(reports.failures(), std::vector<HRESULT>{hr::BG_E_TOKEN_REQUIRED});
+  EXPECT_LT(engine.chunks_sent.load(), 10) << "the whole file came as a deleted user";
+}
+
+TEST(JobRunHelperTest, AHelperDeletedMidFileFailsTheRun) {
+  CheckHelperDeletedMidFileFailsTheRun(false);
+}
+
+TEST(JobRunHelperTest, AHelperDeletedMidFileFailsAHighPerformanceRunToo) {
+  CheckHelperDeletedMidFileFailsTheRun(true);
+}
+
+}  // namespace
+}  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+// The first durable sync fails, and only once a second one has begun (two files' completions
+// made durable at once, the first of them on a failing device moment).
+class FirstSyncFailsStore : public fakes::InMemoryJobStore {
+ public:
+  Status SyncDurable() override {
+    std::unique_lock lock(mutex_);
+    const int call = ++calls_;
+    changed_.notify_all();
+    if (call != 1) {
+      lock.unlock();
+      return InMemoryJobStore::SyncDurable();
+    }
+    changed_.wait_for(lock, 10s, [this] { return calls_ >= 2; });
+    return Error(hr::E_FAIL, ErrorContext::kGeneralQueueManager, "fdatasync: Input/output error");
+  }
+  bool WaitForFirstSync() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [this] { return calls_ >= 1; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int calls_ = 0;
+};
+
+// File 0's completion fails to become durable while file 1's sync (which covers file 0's
+// record too) succeeds: FileTransferred comes for 0, then 1, never for 1 alone.
+TEST(JobRunSignalTest, AFailedSyncOfAnEarlierFileDoesNotReorderFileTransferred) {
+  FirstSyncFailsStore store;
+  fakes::ScriptedTransport transport;
+  fakes::InMemoryFileSystem files;
+  OrderSink events(store);
+  fakes::FakeCommandRunner commands;
+  SystemClock clock;
+  ManagerOptions options;
+  options.parallel_files = 2;
+  options.engine_threads = 4;
+  JobManager manager(options, store, transport, files, events, commands, clock);
+  ASSERT_TRUE(manager.Start());
+  const Caller alice{1000, 1000, false};
+  auto id = manager.CreateJob(alice, "two", JobType::kDownload);
+  ASSERT_TRUE(id);
+  transport.Serve(Url(0), Content(0));
+  transport.Serve(Url(1), Content(1));
+  transport.Hold(Url(1));  // file 1 completes only once file 0's sync is under way
+  ASSERT_TRUE(manager.AddFiles(alice, *id, {FileSpec(Url(0), Path(0)), FileSpec(Url(1), Path(1))}));
+  ASSERT_TRUE(manager.SetNotifyFlags(alice, *id, kNotifyFileTransferred | kNotifyJobTransferred));
+  ASSERT_TRUE(manager.Resume(alice, *id));
+  ASSERT_TRUE(store.WaitForFirstSync());
+  transport.Release(Url(1));
+  // The failed sync fails the run (its error is the job's); what both syncs made durable is
+  // still promised in file order: file 1's successful sync covers file 0's record too.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto job = manager.GetJob(alice, *id);
+    return job && job->state == JobState::kError && !events.Order().empty();
+  }));
+  EXPECT_EQ(events.Order(), (std::vector<std::uint32_t>{0, 1}))
+      << "FileTransferred(1) came without FileTransferred(0) before it";
+  manager.Stop();
+}
+
+}  // namespace
+}  // namespace openbits::core
+
+namespace openbits::core {
+namespace {
+
+// A `done` that Shutdown runs may start another download (a job run filling its next file):
+// that one's `done` also comes before Shutdown returns, not later on a thread of its own.
+TEST(ThreadPoolEngineShutdownTest, ADownloadStartedWhileShuttingDownIsAnsweredBeforeItReturns) {
+  fakes::ScriptedTransport transport;
+  transport.Serve("http://h/x", std::string(1000, 'x'));
+  transport.Hold("http://h/x");
+  ThreadPoolEngine engine(transport, 2);
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool shutdown_returned = false;
+  bool late_after_shutdown = false;
+  std::optional<Status> late_status;
+  CountingSink first_sink, late_sink;
+  DownloadRequest request;
+  request.url = "http://h/x";
+  engine.Start(request, first_sink, [&](Status) {
+    engine.Start(request, late_sink, [&](Status late) {
+      // Waits a while for Shutdown to return: it must not have.
+      std::unique_lock lock(mutex);
+      late_after_shutdown = changed.wait_for(lock, 1s, [&] { return shutdown_returned; });
+      late_status = std::move(late);
+      changed.notify_all();
+    });
+  });
+  ASSERT_TRUE(WaitUntil([&] { return first_sink.bytes == 500; }));
+  engine.Shutdown();
+  std::unique_lock lock(mutex);
+  shutdown_returned = true;
+  changed.notify_all();
+  ASSERT_TRUE(changed.wait_for(lock, 5s, [&] { return late_status.has_value(); }));
+  EXPECT_FALSE(late_after_shutdown) << "the late download's done ran after Shutdown returned";
+  ASSERT_FALSE(*late_status);
+  EXPECT_EQ(late_status->error().code(), kAborted);
+}
+
+}  // namespace
+}  // namespace openbits::core

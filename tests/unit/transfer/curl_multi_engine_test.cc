@@ -459,3 +459,91 @@ TEST_F(CurlMultiEngineTest, AConnectionAcceptedUnderAnIgnoreFlagIsNotReusedWitho
 
 }  // namespace
 }  // namespace openbits::transfer
+
+namespace openbits::transfer {
+namespace {
+
+// A job's custom headers may carry a secret that a server binds to the connection (an
+// "Authorization: Negotiate" header authenticates an IIS connection, not one request): a
+// connection that carried them is never handed to another job, and such a request never
+// rides on a connection another job left in the cache.
+TEST_F(CurlMultiEngineTest, AConnectionThatCarriedCustomHeadersIsNeverReused) {
+  harness::WriteFile(www() + "/f.txt", "shared?\n");
+  harness::RangeServer server(dir_, www());
+  core::DownloadRequest secret = Get(server.Url("/f.txt"));
+  secret.custom_headers = SecretString("Authorization: Negotiate c2VjcmV0\r\n");
+  secret.connection_group = 1;
+  RecordingSink first;
+  const Status with_headers = Fetch(secret, first);
+  ASSERT_TRUE(with_headers) << with_headers.error().ToString();
+  EXPECT_EQ(first.body(), "shared?\n");
+  EXPECT_EQ(engine_->stats().connections_opened, 1u);
+
+  core::DownloadRequest anonymous = Get(server.Url("/f.txt"));
+  anonymous.connection_group = 2;
+  RecordingSink second;
+  const Status plain = Fetch(anonymous, second);
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_EQ(second.body(), "shared?\n");
+  EXPECT_EQ(engine_->stats().connections_opened, 2u)
+      << "another job's request rode on the connection that carried a job's custom headers";
+
+  // The other way round: the anonymous connection now in the cache is not taken either.
+  RecordingSink third;
+  const Status again = Fetch(secret, third);
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(engine_->stats().connections_opened, 3u)
+      << "a request with custom headers rode on a connection from the cache";
+
+  // Anonymous requests still share.
+  RecordingSink fourth;
+  ASSERT_TRUE(Fetch(anonymous, fourth));
+  EXPECT_EQ(engine_->stats().connections_opened, 3u) << "anonymous requests stopped sharing";
+}
+
+}  // namespace
+}  // namespace openbits::transfer
+
+namespace openbits::transfer {
+namespace {
+
+// A `done` that Shutdown runs may start another download (a job run filling its next file):
+// that one's `done` also comes before Shutdown returns, not later on a thread of its own
+// (when whatever it calls into may be gone).
+TEST_F(CurlMultiEngineTest, ADownloadStartedWhileShuttingDownIsAnsweredBeforeShutdownReturns) {
+  harness::WriteRandomFile(www() + "/s.bin", 4 * 1024 * 1024, 11);
+  harness::RangeServer server(dir_, www());
+  std::atomic<bool> shutdown_returned{false};
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::optional<Status> late_status;
+  bool late_after_shutdown = false;
+  RecordingSink first_sink, late_sink;
+  Outcome first;
+  auto first_done = first.Callback();
+  engine_->Start(Get(server.Url("/s.bin?rate=50000")), first_sink, [&](Status status) {
+    engine_->Start(Get(server.Url("/s.bin")), late_sink, [&](Status late) {
+      // Waits a while for Shutdown to return: it must not have.
+      std::unique_lock lock(mutex);
+      late_after_shutdown = changed.wait_for(lock, 1s, [&] { return shutdown_returned.load(); });
+      late_status = std::move(late);
+    });
+    first_done(std::move(status));
+  });
+  ASSERT_TRUE(harness::WaitUntil([&] { return first_sink.received() > 0; }));
+  engine_->Shutdown();
+  {
+    std::lock_guard lock(mutex);
+    shutdown_returned = true;
+  }
+  changed.notify_all();
+  ASSERT_EQ(first.calls(), 1);
+  std::unique_lock lock(mutex);
+  ASSERT_TRUE(changed.wait_for(lock, 5s, [&] { return late_status.has_value(); }));
+  EXPECT_FALSE(late_after_shutdown) << "the late download's done ran after Shutdown returned";
+  ASSERT_FALSE(*late_status);
+  EXPECT_EQ(late_status->error().code(), core::kAborted);
+}
+
+}  // namespace
+}  // namespace openbits::transfer
