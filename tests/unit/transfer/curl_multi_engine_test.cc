@@ -395,6 +395,9 @@ TEST_F(CurlMultiEngineTest, StopOfADownloadWaitingForABusyWorkerEndsItAtOnce) {
   EXPECT_EQ(status->error().code(), core::kAborted);
   EXPECT_EQ(busy.calls(), 0) << "the running download was not to be touched";
   EXPECT_EQ(queued_sink.received(), 0u);
+  // The busy download still runs: it must end before its sink and outcome (declared after
+  // the engine) go out of scope.
+  engine.Shutdown();
 }
 
 TEST_F(CurlMultiEngineTest, ShutdownWithDownloadsInFlightEndsEachOnceWithAbort) {
