@@ -171,6 +171,11 @@ class Job {
   Result<bool> GetHighPerformance();
   Result<std::uint64_t> GetMaxDownloadSize();
   Result<std::uint32_t> GetMinimumNotificationInterval();
+  // OpenBITS extension (JobPropertyId::kParallelFiles, not in BITS): how many files of the
+  // job are fetched at once, 1 to kMaxParallelFiles, or 0 for bitsd's [engine]
+  // parallel_files. A running job applies a change as its files in flight finish.
+  Status SetParallelFiles(std::uint32_t files);
+  Result<std::uint32_t> GetParallelFiles();
   // SetProxySettings: list and bypass only with OVERRIDE.
   Status SetProxySettings(ProxyUsage usage, const std::string& list = "",
                           const std::string& bypass = "");

@@ -69,7 +69,14 @@ enum class JobPropertyId : std::uint32_t {
   kUseStoredCredentials = 7,
   kMinimumNotificationIntervalMs = 9,
   kOnDemandMode = 10,
+  // OpenBITS extension, outside BITS's ids (BITS numbers its own from 1 upwards, one per
+  // Windows release; 0x1000 leaves room for all of them). OPENBITS_JOB_PROPERTY_PARALLEL_FILES:
+  // a DWORD, how many files of the job are fetched at once (1 to kMaxParallelFiles), 0 for
+  // the daemon's [engine] parallel_files. See docs/compatibility.md.
+  kParallelFiles = 0x1000,
 };
+// The most files of one job fetched at once (the job property and [engine] parallel_files).
+inline constexpr std::uint32_t kMaxParallelFiles = 64;
 inline constexpr std::uint64_t kNoMaxDownloadSize = ~std::uint64_t{0};
 
 // BG_AUTH_TARGET and BG_AUTH_SCHEME (SetCredentials). The numeric values are BITS's.

@@ -324,13 +324,14 @@ Command Getter(const std::string& verb, Result<T> (Job::*get)(), Format format) 
   };
 }
 
-Command NumberSetter(const std::string& verb, Status (Job::*set)(std::uint32_t)) {
-  return [verb, set](Context& ctx, const Args& args) {
-    return WithJob(ctx, args, 1, verb + " JOB SECONDS", [&](Job& job) {
+Command NumberSetter(const std::string& verb, Status (Job::*set)(std::uint32_t),
+                     const std::string& unit = "SECONDS") {
+  return [verb, set, unit](Context& ctx, const Args& args) {
+    return WithJob(ctx, args, 1, verb + " JOB " + unit, [&](Job& job) {
       char* end = nullptr;
       const unsigned long value = std::strtoul(args[1].c_str(), &end, 10);
       if (args[1].empty() || *end != '\0' || value > UINT32_MAX) {
-        return Usage(verb + " JOB SECONDS (a whole number)");
+        return Usage(verb + " JOB " + unit + " (a whole number)");
       }
       return Done(ctx, (job.*set)(static_cast<std::uint32_t>(value)), verb.substr(1),
                   "Set to " + args[1] + ".");
@@ -706,6 +707,11 @@ static std::map<std::string, Command> AllCommands() {
       {"/getmaxdownloadtime",
        Getter<std::uint32_t>("/getmaxdownloadtime", &Job::GetMaximumDownloadTime,
                              [](const std::uint32_t& n) { return std::to_string(n); })},
+      // OpenBITS extension: OPENBITS_JOB_PROPERTY_PARALLEL_FILES (docs/compatibility.md).
+      {"/setparallelfiles", NumberSetter("/setparallelfiles", &Job::SetParallelFiles, "N")},
+      {"/getparallelfiles",
+       Getter<std::uint32_t>("/getparallelfiles", &Job::GetParallelFiles,
+                             [](const std::uint32_t& n) { return std::to_string(n); })},
       {"/getnotifyflags",
        Getter<std::uint32_t>("/getnotifyflags", &Job::GetNotifyFlags,
                              [](const std::uint32_t& flags) { return FormatHresult(flags); })},
@@ -745,6 +751,8 @@ The OpenBITS administration tool. JOB is a job GUID or its display name.
   /setdisplayname JOB TEXT | /setdescription JOB TEXT | /setpriority JOB P
   /setminretrydelay JOB SECONDS | /setnoprogresstimeout JOB SECONDS
   /setmaxdownloadtime JOB SECONDS | /getmaxdownloadtime JOB   (0 = no limit)
+  /setparallelfiles JOB N | /getparallelfiles JOB   files fetched at once, 1-64, 0 = bitsd's
+                                  [engine] parallel_files (an OpenBITS extension, not in BITS)
   /setsecurityflags JOB FLAGS | /getsecurityflags JOB  BG_SSL_* | BG_HTTP_REDIRECT_POLICY_*
   /replaceremoteprefix JOB OLD NEW | /takeownership JOB (administrators)
   /setcustomheaders JOB "Name: value" ... | NULL | /getcustomheaders JOB | /makecustomheaderswriteonly JOB

@@ -551,6 +551,12 @@ Result<std::uint32_t> Job::GetMinimumNotificationInterval() {
   return GetJobProperty<std::uint32_t>(*connection_->Job(id_),
                                        JobPropertyId::kMinimumNotificationIntervalMs);
 }
+Status Job::SetParallelFiles(std::uint32_t files) {
+  return SetJobProperty(*connection_->Job(id_), JobPropertyId::kParallelFiles, files);
+}
+Result<std::uint32_t> Job::GetParallelFiles() {
+  return GetJobProperty<std::uint32_t>(*connection_->Job(id_), JobPropertyId::kParallelFiles);
+}
 
 Status Job::SetClientCertificateByID(std::uint32_t location, const std::string& store,
                                      const std::string& sha1_hex) {

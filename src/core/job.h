@@ -153,6 +153,8 @@ struct Job {
   bool high_performance = false;  // writes straight into the destination, no checkpoints
   std::uint64_t max_download_size = kNoMaxDownloadSize;
   bool resumed_once = false;  // some properties are read-only after the first Resume
+  // OPENBITS_JOB_PROPERTY_PARALLEL_FILES: files fetched at once (0: ManagerOptions's default).
+  std::uint32_t parallel_files = 0;
   std::optional<ClientCertificateRef> client_certificate;
   // SetCredentials: one slot per (target, scheme). Encrypted at rest, never returned.
   CredentialSet credentials;

@@ -363,6 +363,22 @@ Status JobManager::SetProperty(const Caller& caller, const Guid& id, JobProperty
         return Ok();
       });
     }
+    case JobPropertyId::kParallelFiles: {
+      auto files = ValueAs<std::uint32_t>(value, "OPENBITS_JOB_PROPERTY_PARALLEL_FILES");
+      if (!files) return files.error();
+      if (*files > kMaxParallelFiles) {
+        return Error::InvalidArg(
+            "OPENBITS_JOB_PROPERTY_PARALLEL_FILES is 0 (the daemon's "
+            "default) to " +
+            std::to_string(kMaxParallelFiles) + ", not " + std::to_string(*files));
+      }
+      // Read by the run each time it starts a file (NextFile): a running job takes the new
+      // value as files finish, without a restart.
+      return Mutate(caller, id, JobAction::kConfigure, [&](Job& job) {
+        job.parallel_files = *files;
+        return Ok();
+      });
+    }
     case JobPropertyId::kCostFlags:
     case JobPropertyId::kNotificationClsid:
     case JobPropertyId::kOnDemandMode:
@@ -391,6 +407,8 @@ Result<PropertyValue> JobManager::GetProperty(const Caller& caller, const Guid& 
       return PropertyValue(job.minimum_notification_interval_ms);
     case JobPropertyId::kUseStoredCredentials:
       return PropertyValue(job.helper.stored_credentials);
+    case JobPropertyId::kParallelFiles:
+      return PropertyValue(job.parallel_files);
     case JobPropertyId::kCostFlags:
     case JobPropertyId::kNotificationClsid:
     case JobPropertyId::kOnDemandMode:

@@ -68,7 +68,9 @@ NextFileAnswer JobManager::NextFile(const Guid& id, std::uint64_t run_id,
       work.whole_body = job.WholeBodies();
       work.high_performance = job.high_performance;
       if (job.helper.identity && job.helper.flags != 0) work.helper_uid = job.helper.identity->uid;
-      work.parallel_files = options_.parallel_files;
+      // The job's OPENBITS_JOB_PROPERTY_PARALLEL_FILES, else the daemon's default; read at each
+      // file start, so a change applies to the running run as its files finish.
+      work.parallel_files = job.parallel_files != 0 ? job.parallel_files : options_.parallel_files;
       if (job.max_download_size != kNoMaxDownloadSize) {
         // The budget counts the other files' bytes, which must not grow meanwhile.
         work.parallel_files = 1;

@@ -94,7 +94,7 @@ const std::map<std::string, Setter>& Keys() {
        [](Config& c, const std::string& v) {
          // 1 to 64: more files of one job at once than that only queue in the engine.
          std::uint32_t value = 0;
-         if (!ParseUnsigned(v, value) || value == 0 || value > 64) return false;
+         if (!ParseUnsigned(v, value) || value == 0 || value > kMaxParallelFiles) return false;
          c.manager.parallel_files = value;
          return true;
        }},

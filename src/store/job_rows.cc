@@ -100,6 +100,7 @@ void JobColumns(const core::Job& job, Sink& sink) {
   }
   sink.Int(static_cast<std::int64_t>(job.proxy.usage));
   sink.Text(job.proxy.bypass);
+  sink.Int(job.parallel_files);
 }
 
 template <typename Sink>
@@ -243,6 +244,8 @@ void ReadJobColumns(const CachedStatement& row, int first, core::Job& job) {
   }
   c += 4;
   job.proxy = {static_cast<ProxyUsage>(row.Int(c)), "", row.Text(c + 1)};
+  c += 2;
+  job.parallel_files = static_cast<std::uint32_t>(row.Int(c++));
 }
 
 void ReadFileIdentity(const CachedStatement& row, int first, core::JobFile& file) {

@@ -23,8 +23,9 @@ inline constexpr const char* kJobColumns =
     "notify_gid, notification_interval_ms, security_flags, maximum_download_time_s, "
     "transfer_time_us, custom_headers_write_only, http_method, dynamic_content, "
     "high_performance, max_download_size, resumed_once, client_cert_location, "
-    "client_cert_store, client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass";
-inline constexpr int kJobColumnCount = 40;
+    "client_cert_store, client_cert_sha1, client_cert_subject, proxy_usage, proxy_bypass, "
+    "parallel_files";
+inline constexpr int kJobColumnCount = 41;
 // files: what AddFile fixed (changes rarely: a redirect reported, a TakeOwnership).
 inline constexpr const char* kFileIdentityColumns =
     "remote_url, local_path, temp_path, validation_state, ranges, mode";

@@ -150,8 +150,12 @@ ALTER TABLE files ADD COLUMN delivery INTEGER NOT NULL DEFAULT 0;
 // Version 13: the helper binding (SetHelperToken, flags), sealed (proxy_secrets.h).
 constexpr const char* kMigrationV13 = "ALTER TABLE jobs ADD COLUMN helper_sealed BLOB;";
 
+// Version 14: OPENBITS_JOB_PROPERTY_PARALLEL_FILES (0: the daemon's [engine] parallel_files).
+constexpr const char* kMigrationV14 =
+    "ALTER TABLE jobs ADD COLUMN parallel_files INTEGER NOT NULL DEFAULT 0;";
+
 // One step per version, in order; the last one is the current version.
-constexpr std::array<std::pair<int, const char*>, 13> kMigrations = {{{1, kSchemaV1},
+constexpr std::array<std::pair<int, const char*>, 14> kMigrations = {{{1, kSchemaV1},
                                                                       {2, kMigrationV2},
                                                                       {3, kMigrationV3},
                                                                       {4, kMigrationV4},
@@ -163,7 +167,8 @@ constexpr std::array<std::pair<int, const char*>, 13> kMigrations = {{{1, kSchem
                                                                       {10, kMigrationV10},
                                                                       {11, kMigrationV11},
                                                                       {12, kMigrationV12},
-                                                                      {13, kMigrationV13}}};
+                                                                      {13, kMigrationV13},
+                                                                      {14, kMigrationV14}}};
 static_assert(kMigrations[kProxySealingVersion - 1].second == kMigrationV11);
 static_assert(kMigrations.back().first == kSchemaVersion);
 

@@ -15,7 +15,7 @@ namespace openbits::store {
 // hold a password) and seals the plaintext rows of older versions.
 inline constexpr int kProxySealingVersion = 11;
 // The current schema version.
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 
 // Runs the steps from `from` up to `to`, each in its own transaction. The sealing step
 // (kProxySealingVersion) also seals the plaintext rows older versions wrote, with

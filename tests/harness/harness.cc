@@ -461,6 +461,7 @@ Apache::Apache(const TempDir& dir, const std::string& root, const TestPki& pki) 
   require_port_ = UnusedPort();
   optional_port_ = UnusedPort();
   error_log_ = home + "/error.log";
+  access_log_ = home + "/access.log";
   const std::string modules = "/usr/lib/apache2/modules";
   std::string config = "ServerRoot \"" + home + "\"\nServerName localhost\nPidFile \"" + home +
                        "/run/httpd.pid\"\nDefaultRuntimeDir \"" + home +
@@ -476,7 +477,8 @@ Apache::Apache(const TempDir& dir, const std::string& root, const TestPki& pki) 
   config +=
       "StartServers 1\nServerLimit 1\nThreadsPerChild 8\nMaxRequestWorkers 8\n"
       "TypesConfig /etc/mime.types\nErrorLog \"" +
-      error_log_ + "\"\nLogLevel info\nDocumentRoot \"" + root +
+      error_log_ + "\"\nLogLevel info\nCustomLog \"" + access_log_ +
+      "\" \"%{begin:usec}t %{end:usec}t %U\"\nDocumentRoot \"" + root +
       "\"\n<Directory />\n  Require all "
       "granted\n</Directory>\nHeader always set X-Client-Cert \"expr=%{SSL_CLIENT_S_DN}\"\n"
       "SSLSessionCache \"shmcb:" +

@@ -194,11 +194,15 @@ class Apache {
   std::string RequireUrl(const std::string& path) const;
   std::string OptionalUrl(const std::string& path) const;
   std::string ErrorLog() const { return ReadFile(error_log_); }
+  // One line per request served: "<begin us> <end us> <path>" (the times since the epoch at
+  // which Apache began reading the request and finished answering it).
+  std::string AccessLog() const { return ReadFile(access_log_); }
 
  private:
   int require_port_ = 0;
   int optional_port_ = 0;
   std::string error_log_;
+  std::string access_log_;
   Process process_;
 };
 

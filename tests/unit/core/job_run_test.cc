@@ -155,6 +155,78 @@ TEST_F(JobRunTest, ParallelFilesSignalFileTransferredInFileOrderAfterADurableSyn
   EXPECT_EQ(job->Progress().files_transferred, static_cast<std::uint32_t>(kFiles));
 }
 
+TEST_F(JobRunTest, TheJobsParallelFilesPropertyOverridesTheDaemonDefault) {
+  StartManager(1);  // the daemon: one file at a time
+  const int kFiles = 6;
+  const Guid id = JobOf(kFiles);
+  ASSERT_TRUE(manager_->SetProperty(alice_, id, JobPropertyId::kParallelFiles,
+                                    PropertyValue(std::uint32_t{4})));
+  for (int i = 0; i < kFiles; ++i) transport_.Hold(Url(i));
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  // Four files in flight at once, each halfway ...
+  ASSERT_TRUE(WaitUntil([&] {
+    for (int i = 0; i < 4; ++i) {
+      if (TempOf(id, i).size() != Content(i).size() / 2) return false;
+    }
+    return true;
+  }));
+  // ... and no fifth while they are held.
+  EXPECT_EQ(transport_.Downloads(Url(4)), 0);
+  // Back to the daemon's default: the files in flight finish, the rest go one by one.
+  ASSERT_TRUE(manager_->SetProperty(alice_, id, JobPropertyId::kParallelFiles,
+                                    PropertyValue(std::uint32_t{0})));
+  for (int i = 0; i < kFiles; ++i) transport_.Release(Url(i));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  for (int i = 0; i < kFiles; ++i) EXPECT_EQ(TempOf(id, i), Content(i)) << "file " << i;
+  EXPECT_EQ(events_.Order(), (std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST_F(JobRunTest, TheParallelFilesPropertyIsCheckedStoredAndReadBack) {
+  StartManager(2);
+  const Guid id = JobOf(1);
+  auto value = manager_->GetProperty(alice_, id, JobPropertyId::kParallelFiles);
+  ASSERT_TRUE(value);
+  EXPECT_EQ(std::get<std::uint32_t>(*value), 0u);  // the daemon's default
+  const Status too_many = manager_->SetProperty(alice_, id, JobPropertyId::kParallelFiles,
+                                                PropertyValue(kMaxParallelFiles + 1));
+  ASSERT_FALSE(too_many);
+  EXPECT_EQ(too_many.error().code(), hr::E_INVALIDARG);
+  EXPECT_NE(too_many.error().message().find("65"), std::string::npos) << too_many.error().message();
+  EXPECT_EQ(
+      manager_
+          ->SetProperty(alice_, id, JobPropertyId::kParallelFiles, PropertyValue(std::uint64_t{8}))
+          .error()
+          .code(),
+      hr::E_INVALIDARG);  // a DWORD, not a UINT64
+  // Another user cannot change it (nor see the job).
+  const Caller bob{1001, 1001, false};
+  EXPECT_EQ(
+      manager_->SetProperty(bob, id, JobPropertyId::kParallelFiles, PropertyValue(std::uint32_t{8}))
+          .error()
+          .code(),
+      hr::BG_E_NOT_FOUND);
+  ASSERT_TRUE(manager_->SetProperty(alice_, id, JobPropertyId::kParallelFiles,
+                                    PropertyValue(kMaxParallelFiles)));
+  EXPECT_EQ(store_.Get(id).parallel_files, kMaxParallelFiles);
+  EXPECT_EQ(
+      std::get<std::uint32_t>(*manager_->GetProperty(alice_, id, JobPropertyId::kParallelFiles)),
+      kMaxParallelFiles);
+  // Still settable once transferred (a state that is not final) ...
+  ASSERT_TRUE(manager_->Resume(alice_, id));
+  ASSERT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  ASSERT_TRUE(manager_->SetProperty(alice_, id, JobPropertyId::kParallelFiles,
+                                    PropertyValue(std::uint32_t{3})));
+  EXPECT_EQ(store_.Get(id).parallel_files, 3u);
+  // ... and like every property, not once acknowledged.
+  ASSERT_TRUE(manager_->Complete(alice_, id));
+  EXPECT_EQ(
+      manager_
+          ->SetProperty(alice_, id, JobPropertyId::kParallelFiles, PropertyValue(std::uint32_t{2}))
+          .error()
+          .code(),
+      hr::BG_E_NOT_FOUND);
+}
+
 TEST_F(JobRunTest, AFailingFileStopsTheOthersWhichKeepTheirBytes) {
   StartManager(3);
   const Guid id = JobOf(3);

@@ -57,6 +57,7 @@ class SqliteJobStoreTest : public ::testing::Test {
     job.dynamic_content = true;
     job.max_download_size = 1 << 20;
     job.resumed_once = true;
+    job.parallel_files = 8;
     job.client_certificate = core::ClientCertificateRef{0, "MY", std::string(40, 'a'), ""};
     for (int i = 0; i < 2; ++i) {
       core::JobFile file;
@@ -124,6 +125,7 @@ TEST_F(SqliteJobStoreTest, JobRoundTripsThroughReopen) {
   EXPECT_FALSE(back.high_performance);
   EXPECT_EQ(back.max_download_size, 1u << 20);
   EXPECT_TRUE(back.resumed_once);
+  EXPECT_EQ(back.parallel_files, 8u);
   EXPECT_EQ(back.client_certificate, job.client_certificate);
   EXPECT_EQ(back.files[0].response_headers, job.files[0].response_headers);
   EXPECT_EQ(back.files[0].validation_state, true);
@@ -282,6 +284,56 @@ TEST_F(SqliteJobStoreTest, VersionOneDatabaseIsMigratedWithBitsDefaults) {
   EXPECT_EQ(loaded->front().files[0].remote_url, "http://h/f");
 }
 
+TEST_F(SqliteJobStoreTest, SchemaThirteenGainsParallelFilesAndAChangeOfItAloneIsWritten) {
+  core::Job job = SampleJob();
+  job.parallel_files = 0;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Save(job));
+  }
+  {
+    // The database as schema 13 wrote it.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN parallel_files; PRAGMA user_version = 13;",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().parallel_files, 0u);  // the daemon's default
+  EXPECT_EQ(loaded->front().display_name, job.display_name);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* version = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_int(version, 0), 14);
+    sqlite3_finalize(version);
+    sqlite3_close(db);
+  }
+  // The property alone changes: the delta still writes it (it is in the jobs row's hash).
+  core::Job changed = loaded->front();
+  ASSERT_TRUE((*store)->Save(changed));
+  changed.parallel_files = 12;
+  ASSERT_TRUE((*store)->Save(changed));
+  store->reset();
+  store = OpenStore();
+  ASSERT_TRUE(store) << store.error().ToString();
+  loaded = (*store)->LoadAll();
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->front().parallel_files, 12u);
+}
+
 // Every file of the database (jobs.db, -wal, -shm), concatenated.
 std::string DatabaseBytes(const fs::path& dir) {
   std::string bytes;
@@ -349,7 +401,8 @@ TEST_F(SqliteJobStoreTest, TheMigrationSealsProxySecretsStoredInPlaintext) {
     for (const char* undo :
          {"ALTER TABLE jobs DROP COLUMN proxy_sealed",
           "ALTER TABLE account_proxies DROP COLUMN sealed",
-          "ALTER TABLE files DROP COLUMN delivery", "ALTER TABLE jobs DROP COLUMN helper_sealed"}) {
+          "ALTER TABLE files DROP COLUMN delivery", "ALTER TABLE jobs DROP COLUMN helper_sealed",
+          "ALTER TABLE jobs DROP COLUMN parallel_files"}) {
       sqlite3_exec(db, undo, nullptr, nullptr, nullptr);  // absent before the sealing schema
     }
     const std::string plaintext =
