@@ -154,6 +154,11 @@ class JobManager : private RunReports {
                                std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
+  // Calls `read` with the job under the manager's lock instead of copying it: a poll of one
+  // job's state must not copy its thousands of files (each copy held the lock the transfer
+  // reports through). `read` must be quick and must not call the manager.
+  Status ReadJob(const Caller& caller, const Guid& id,
+                 const std::function<void(const Job&)>& read) const;
   // What GetJob would answer, without copying the job: the bus's gate on every job call.
   Status CheckVisible(const Caller& caller, const Guid& id) const;
 
