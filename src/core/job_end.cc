@@ -48,7 +48,8 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
       const JobFile& file = job.files[index];
       if (file.completed && file.delivery != Delivery::kDone) pending.push_back(index);
     }
-    for (std::size_t first = 0; first < pending.size(); first += kCommitBatch) {
+    std::size_t first = 0;
+    while (first < pending.size()) {
       const std::size_t end = std::min(pending.size(), first + kCommitBatch);
       std::vector<LocalFileSystem::TempCommit> batch;
       for (std::size_t i = first; i < end; ++i) {
@@ -56,30 +57,33 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
         OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, pending[i], Delivery::kRenaming));
         batch.push_back({file.temp_path, file.local_path, file.remote_mtime_us, file.mode});
       }
-      std::vector<Status> renamed = files_.CommitTemps(owner, batch);
-      std::optional<Error> failed;
+      // A batch stops at its first failure: the files after it are not renamed.
+      const std::vector<Status> renamed = files_.CommitTemps(owner, batch);
+      std::size_t next = end;
       for (std::size_t i = first; i < end; ++i) {
         const std::uint32_t index = pending[i];
-        Status& result = renamed[i - first];
-        const bool interrupted = job.files[index].delivery == Delivery::kRenaming;
-        if (!result && interrupted &&
-            (result.error().code() == hr::ERROR_PATH_NOT_FOUND ||
-             result.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
-          // The daemon died between this rename and its record: the temp file is in place.
-          Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(),
-                      index);
-          result = Ok();
-        }
-        if (!result) {
-          (void)SetDelivery(job.id, index, Delivery::kNone);  // the temp file is still there
-          if (!failed) failed = result.error();
+        const Status& result = renamed[i - first];
+        if (result) {
+          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
           continue;
         }
-        if (auto recorded = SetDelivery(job.id, index, Delivery::kDone); !recorded && !failed) {
-          failed = recorded.error();
+        const bool interrupted = job.files[index].delivery == Delivery::kRenaming;
+        if (interrupted && (result.error().code() == hr::ERROR_PATH_NOT_FOUND ||
+                            result.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
+          // The daemon died between this rename and its record: the temp file is in place.
+          // The files after it in the batch were not tried: the next batch starts with them.
+          Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(),
+                      index);
+          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+          next = i + 1;
+          break;
         }
+        // The temp files of this one and of those after it are still there.
+        for (std::size_t j = i; j < end; ++j)
+          (void)SetDelivery(job.id, pending[j], Delivery::kNone);
+        return result.error();
       }
-      if (failed) return *failed;
+      first = next;
     }
     bool partial = false;
     for (const JobFile& file : job.files) {

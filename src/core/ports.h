@@ -95,13 +95,19 @@ class LocalFileSystem {
   };
   // CommitTemp for many files of one owner, with the syncs shared: every file's bytes and
   // attributes are durable before the first rename, and every rename is durable when it
-  // returns (one sync per batch instead of two per file). One status per file, in order; a
-  // failed file is left as it was. The default commits them one by one.
+  // returns (one sync per batch instead of two per file). One status per file, in order. The
+  // first failure stops the batch: that file and the files after it are left as they were
+  // (those after it fail with E_FAIL). The default commits them one by one.
   virtual std::vector<Status> CommitTemps(const FileOwner& owner,
                                           const std::vector<TempCommit>& batch) {
     std::vector<Status> results;
     results.reserve(batch.size());
     for (const TempCommit& file : batch) {
+      if (!results.empty() && !results.back()) {
+        results.push_back(Error(hr::E_FAIL, ErrorContext::kLocalFile,
+                                "not renamed: an earlier file of the batch failed"));
+        continue;
+      }
       results.push_back(
           CommitTemp(owner, file.temp_path, file.final_path, file.mtime_us, file.mode));
     }

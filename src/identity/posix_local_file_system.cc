@@ -362,25 +362,36 @@ std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& own
     for (Status& result : results) result = as_owner.status();
     return results;
   }
+  // As Complete renamed file after file, a failure stops the batch: the files after the first
+  // one that fails are not renamed (the caller reports that one and is called again).
+  std::size_t stop = batch.size();
+  auto skip_rest = [&](std::size_t failed) {
+    for (std::size_t i = failed + 1; i < stop; ++i) {
+      results[i] = Error(hr::E_FAIL, ErrorContext::kLocalFile,
+                         "not renamed: " + batch[failed].temp_path + " failed before it");
+    }
+    stop = failed + 1;
+  };
   std::vector<std::optional<PreparedCommit>> prepared(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (std::size_t i = 0; i < stop; ++i) {
     auto one = PrepareCommit(owner, batch[i]);
     if (one) {
       prepared[i] = std::move(*one);
     } else {
       results[i] = one.error();
+      skip_rest(i);
     }
   }
   // Bytes and attributes before any rename: one syncfs per file system holding the batch
   // (a journal commit for all of them) instead of an fsync per file.
   std::map<dev_t, Status> synced;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (std::size_t i = 0; i < stop; ++i) {
     if (!prepared[i]) continue;
     struct stat st {};
     if (fstat(prepared[i]->file.get(), &st) != 0) {
       results[i] = ErrnoError(errno, "stat temp file " + batch[i].temp_path);
-      prepared[i].reset();
-      continue;
+      skip_rest(i);
+      break;
     }
     auto it = synced.find(st.st_dev);
     if (it == synced.end()) {
@@ -392,16 +403,21 @@ std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& own
     }
     if (!it->second) {
       results[i] = it->second;
-      prepared[i].reset();
+      skip_rest(i);
+      break;
     }
   }
   // The renames, then each destination directory once: the renames are durable on return.
   std::map<std::pair<dev_t, ino_t>, int> dirs;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  for (std::size_t i = 0; i < stop; ++i) {
     if (!prepared[i]) continue;
     results[i] = RenamePrepared(*prepared[i], batch[i]);
+    if (!results[i]) {
+      skip_rest(i);
+      break;
+    }
     struct stat st {};
-    if (results[i] && fstat(prepared[i]->to_dir.get(), &st) == 0) {
+    if (fstat(prepared[i]->to_dir.get(), &st) == 0) {
       dirs.emplace(std::make_pair(st.st_dev, st.st_ino), static_cast<int>(i));
     }
   }
