@@ -12,7 +12,7 @@ namespace openbits::core {
 namespace {
 
 // Files Complete renames with one shared sync (LocalFileSystem::CommitTemps).
-constexpr std::size_t kCommitBatch = 256;
+constexpr std::size_t kCommitBatch = 32;
 
 }  // namespace
 
