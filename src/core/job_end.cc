@@ -1,10 +1,20 @@
 // JobManager: the end of a job. Cancel and Complete hold the job (so the scheduler cannot
 // start it), stop its run, settle its files without the lock, then remove it. Complete is
 // resumable: each file's delivery is stored before and after its rename (docs/reliability.md).
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include "core/core_log.h"
 #include "core/job_manager.h"
 
 namespace openbits::core {
+namespace {
+
+// Files Complete renames with one shared sync (LocalFileSystem::CommitTemps).
+constexpr std::size_t kCommitBatch = 32;
+
+}  // namespace
 
 Result<HRESULT> JobManager::Cancel(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kCancel, [&](const Job& job) -> Result<HRESULT> {
@@ -32,26 +42,48 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
     OPENBITS_RETURN_IF_ERROR(store_.SyncDurable());
     // Renames first, each stored before and after. A Complete interrupted here (a rename
     // failed, the daemon died) has deleted nothing, and when called again renames only the
-    // files not delivered yet.
+    // files not delivered yet. The files go in batches that share their syncs (CommitTemps).
+    std::vector<std::uint32_t> pending;
     for (std::uint32_t index = 0; index < job.files.size(); ++index) {
       const JobFile& file = job.files[index];
-      if (!file.completed || file.delivery == Delivery::kDone) continue;
-      const bool interrupted = file.delivery == Delivery::kRenaming;
-      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kRenaming));
-      Status renamed = files_.CommitTemp(owner, file.temp_path, file.local_path,
-                                         file.remote_mtime_us, file.mode);
-      if (!renamed && interrupted &&
-          (renamed.error().code() == hr::ERROR_PATH_NOT_FOUND ||
-           renamed.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
-        // The daemon died between this rename and its record: the temp file is in place.
-        Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(), index);
-        renamed = Ok();
+      if (file.completed && file.delivery != Delivery::kDone) pending.push_back(index);
+    }
+    std::size_t first = 0;
+    while (first < pending.size()) {
+      const std::size_t end = std::min(pending.size(), first + kCommitBatch);
+      std::vector<LocalFileSystem::TempCommit> batch;
+      for (std::size_t i = first; i < end; ++i) {
+        const JobFile& file = job.files[pending[i]];
+        OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, pending[i], Delivery::kRenaming));
+        batch.push_back({file.temp_path, file.local_path, file.remote_mtime_us, file.mode});
       }
-      if (!renamed) {
-        (void)SetDelivery(job.id, index, Delivery::kNone);  // the temp file is still there
-        return renamed.error();
+      // A batch stops at its first failure: the files after it are not renamed.
+      const std::vector<Status> renamed = files_.CommitTemps(owner, batch);
+      std::size_t next = end;
+      for (std::size_t i = first; i < end; ++i) {
+        const std::uint32_t index = pending[i];
+        const Status& result = renamed[i - first];
+        if (result) {
+          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+          continue;
+        }
+        const bool interrupted = job.files[index].delivery == Delivery::kRenaming;
+        if (interrupted && (result.error().code() == hr::ERROR_PATH_NOT_FOUND ||
+                            result.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
+          // The daemon died between this rename and its record: the temp file is in place.
+          // The files after it in the batch were not tried: the next batch starts with them.
+          Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(),
+                      index);
+          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+          next = i + 1;
+          break;
+        }
+        // The temp files of this one and of those after it are still there.
+        for (std::size_t j = i; j < end; ++j)
+          (void)SetDelivery(job.id, pending[j], Delivery::kNone);
+        return result.error();
       }
-      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+      first = next;
     }
     bool partial = false;
     for (const JobFile& file : job.files) {

@@ -271,6 +271,15 @@ Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {
   return (*entry)->job;
 }
 
+Status JobManager::ReadJob(const Caller& caller, const Guid& id,
+                           const std::function<void(const Job&)>& read) const {
+  MutexLock lock(mutex_);
+  auto entry = FindFor(caller, id, JobAction::kView);
+  if (!entry) return entry.error();
+  read((*entry)->job);
+  return Ok();
+}
+
 Status JobManager::CheckVisible(const Caller& caller, const Guid& id) const {
   MutexLock lock(mutex_);
   auto entry = FindFor(caller, id, JobAction::kView);

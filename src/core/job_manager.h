@@ -154,6 +154,11 @@ class JobManager : private RunReports {
                                std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
+  // Calls `read` with the job under the manager's lock instead of copying it: a poll of one
+  // job's state must not copy its thousands of files (each copy held the lock the transfer
+  // reports through). `read` must be quick and must not call the manager.
+  Status ReadJob(const Caller& caller, const Guid& id,
+                 const std::function<void(const Job&)>& read) const;
   // What GetJob would answer, without copying the job: the bus's gate on every job call.
   Status CheckVisible(const Caller& caller, const Guid& id) const;
 
@@ -246,6 +251,11 @@ class JobManager : private RunReports {
     // Files complete but not yet announced: FileTransferred goes out in file order, so a
     // file finished before a lower one (parallel files) waits for it. In memory only.
     std::set<std::uint32_t> unsignalled;
+    // Every file below this index is complete, for the current run: NextFile and the
+    // FileTransferred order start their scan here instead of at file 0 (a scan from 0 per
+    // file is O(N^2) for a job of many files). Reset when a run starts; within a run files
+    // only ever become complete (a rejected file stops the run first).
+    std::uint32_t complete_below = 0;
     // Calls working on the job without the lock (see the contract above). While non-zero
     // the scheduler starts no run: Cancel/Complete settling files, TakeOwnership changing
     // the files' owner (a run would open them as the old one), a wait for a run to stop.
@@ -277,6 +287,9 @@ class JobManager : private RunReports {
   Status Mutate(const Caller& caller, const Guid& id, JobAction action,
                 const std::function<Status(Job&)>& change) EXCLUDES(mutex_);
   Status Transition(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
+  // The job's lowest incomplete file (files.size() when all are complete), advancing
+  // entry.complete_below: amortised O(1) per file over a run.
+  static std::uint32_t FirstIncompleteFile(Entry& entry) REQUIRES(mutex_);
   // For the transitions bitsd makes by itself (runs, retries, the schedule): when the store
   // cannot record the new state, the job waits for the store instead of staying where it was
   // with nothing left to move it on.

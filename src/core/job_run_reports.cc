@@ -43,7 +43,7 @@ NextFileAnswer JobManager::NextFile(const Guid& id, std::uint64_t run_id,
     if (again) {
       if (*again < job.files.size() && !job.files[*again].completed) next = again;
     } else {
-      for (std::uint32_t i = 0; i < job.files.size(); ++i) {
+      for (std::uint32_t i = FirstIncompleteFile(*entry); i < job.files.size(); ++i) {
         if (!job.files[i].completed && std::find(busy.begin(), busy.end(), i) == busy.end()) {
           next = i;
           break;
@@ -227,11 +227,17 @@ Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::ui
   return durable;
 }
 
+std::uint32_t JobManager::FirstIncompleteFile(Entry& entry) {
+  const std::vector<JobFile>& files = entry.job.files;
+  std::uint32_t& i = entry.complete_below;
+  if (i > files.size()) i = 0;  // files were removed: look again from the start
+  while (i < files.size() && files[i].completed) ++i;
+  return i;
+}
+
 std::vector<std::uint32_t> JobManager::TakeSignallableFiles(Entry& entry) {
-  const Job& job = entry.job;
   // Files below the first incomplete one are all complete: their signals may go, in order.
-  const std::uint32_t first_incomplete =
-      job.NextIncompleteFile().value_or(static_cast<std::uint32_t>(job.files.size()));
+  const std::uint32_t first_incomplete = FirstIncompleteFile(entry);
   std::vector<std::uint32_t> ready;
   while (!entry.unsignalled.empty() && *entry.unsignalled.begin() < first_incomplete) {
     ready.push_back(*entry.unsignalled.begin());

@@ -213,6 +213,7 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
   }
   entry.run_id = next_run_id_++;
   entry.run_started_us = now_us;
+  entry.complete_below = 0;
   entry.control = std::make_shared<RunControl>();
   entry.run = std::make_shared<JobRun>(
       entry.job.id, entry.run_id, entry.control, static_cast<RunReports&>(*this), engine_, files_,

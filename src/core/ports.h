@@ -86,6 +86,33 @@ class LocalFileSystem {
   virtual Status CommitTemp(const FileOwner& owner, const std::string& temp_path,
                             const std::string& final_path, std::int64_t mtime_us,
                             std::uint32_t mode) = 0;
+  // One file of CommitTemps.
+  struct TempCommit {
+    std::string temp_path;
+    std::string final_path;
+    std::int64_t mtime_us = 0;
+    std::uint32_t mode = 0;
+  };
+  // CommitTemp for many files of one owner, with the syncs shared: every file's bytes and
+  // attributes are durable before the first rename, and every rename is durable when it
+  // returns (one sync per batch instead of two per file). One status per file, in order. The
+  // first failure stops the batch: that file and the files after it are left as they were
+  // (those after it fail with E_FAIL). The default commits them one by one.
+  virtual std::vector<Status> CommitTemps(const FileOwner& owner,
+                                          const std::vector<TempCommit>& batch) {
+    std::vector<Status> results;
+    results.reserve(batch.size());
+    for (const TempCommit& file : batch) {
+      if (!results.empty() && !results.back()) {
+        results.push_back(Error(hr::E_FAIL, ErrorContext::kLocalFile,
+                                "not renamed: an earlier file of the batch failed"));
+        continue;
+      }
+      results.push_back(
+          CommitTemp(owner, file.temp_path, file.final_path, file.mtime_us, file.mode));
+    }
+    return results;
+  }
   // Deletes a file; a missing file is success.
   virtual Status Remove(const FileOwner& owner, const std::string& path) = 0;
   // TakeOwnership: gives an existing temp file to `new_owner` (a missing one is success).

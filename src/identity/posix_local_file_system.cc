@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -267,13 +268,24 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
       std::make_unique<PosixTempFile>(std::move(fd), temp_path, size, owner));
 }
 
-Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
-                                        const std::string& final_path, std::int64_t mtime_us,
-                                        std::uint32_t mode) {
-  ScopedFsIdentity as_owner(owner.uid, owner.gid);
-  OPENBITS_RETURN_IF_ERROR(as_owner.status());
-  const SplitPath from = Split(temp_path);
-  const SplitPath to = Split(final_path);
+namespace {
+
+// A temp file checked and given its final attributes, ready to be renamed into place.
+struct PreparedCommit {
+  Fd dir;
+  Fd file;
+  Fd to_dir;
+  std::string from_name;
+  std::string to_name;
+};
+
+// Opens and checks a temp file and gives it its final mode and mtime (CommitTemp's steps
+// before the sync). Ok with nothing prepared when an interrupted Complete delivered it already.
+// Called with the owner's file-system identity.
+Result<std::optional<PreparedCommit>> PrepareCommit(const core::FileOwner& owner,
+                                                    const core::LocalFileSystem::TempCommit& c) {
+  const SplitPath from = Split(c.temp_path);
+  const SplitPath to = Split(c.final_path);
   auto dir = OpenDirectory(from.dir);
   if (!dir) return dir.error();
   // Complete runs this on the bus thread, and the directory is the owner's: the temp file may
@@ -283,16 +295,16 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) {
     const int error_number = errno;
-    if (error_number == ENOENT && AlreadyDelivered(owner, final_path, mtime_us)) {
-      return Ok();  // renamed by a Complete that a crash interrupted
+    if (error_number == ENOENT && AlreadyDelivered(owner, c.final_path, c.mtime_us)) {
+      return std::optional<PreparedCommit>();  // renamed by a Complete a crash interrupted
     }
-    return ErrnoError(error_number, "open temp file " + temp_path);
+    return ErrnoError(error_number, "open temp file " + c.temp_path);
   }
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + temp_path);
+  if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, "stat temp file " + c.temp_path);
   if (!S_ISREG(st.st_mode) || st.st_uid != (geteuid() == 0 ? owner.uid : geteuid())) {
     return Error(hr::E_ACCESSDENIED, ErrorContext::kLocalFile,
-                 "the temp file " + temp_path + " is not a regular file of uid " +
+                 "the temp file " + c.temp_path + " is not a regular file of uid " +
                      std::to_string(owner.uid));
   }
   Fd to_dir(from.dir == to.dir ? dup(dir->get())
@@ -303,22 +315,114 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   // caller's 0666 & ~umask, or where the directory has a default ACL, that ACL's. The named
   // entries of the ACL were inherited when the temp file was created; chmod sets the owner,
   // mask and other entries, so the file ends with the ACL open(2) would have given it.
-  const std::uint32_t final_mode = DefaultAclMode(to_dir.get()).value_or(mode & 0666);
+  const std::uint32_t final_mode = DefaultAclMode(to_dir.get()).value_or(c.mode & 0666);
   if (fchmod(fd.get(), static_cast<mode_t>(final_mode)) != 0) {
-    return ErrnoError(errno, "chmod " + temp_path);
+    return ErrnoError(errno, "chmod " + c.temp_path);
   }
-  if (mtime_us > 0) {
+  if (c.mtime_us > 0) {
     const timespec times[2] = {{0, UTIME_OMIT},
-                               {static_cast<time_t>(mtime_us / 1'000'000),
-                                static_cast<long>((mtime_us % 1'000'000) * 1000)}};
-    if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + temp_path);
+                               {static_cast<time_t>(c.mtime_us / 1'000'000),
+                                static_cast<long>((c.mtime_us % 1'000'000) * 1000)}};
+    if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + c.temp_path);
   }
-  if (fsync(fd.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
-  if (renameat(dir->get(), from.name.c_str(), to_dir.get(), to.name.c_str()) != 0) {
-    return ErrnoError(errno, "rename " + temp_path + " to " + final_path);
+  return std::optional<PreparedCommit>(
+      PreparedCommit{std::move(*dir), std::move(fd), std::move(to_dir), from.name, to.name});
+}
+
+Status RenamePrepared(const PreparedCommit& prepared, const core::LocalFileSystem::TempCommit& c) {
+  if (renameat(prepared.dir.get(), prepared.from_name.c_str(), prepared.to_dir.get(),
+               prepared.to_name.c_str()) != 0) {
+    return ErrnoError(errno, "rename " + c.temp_path + " to " + c.final_path);
   }
-  fsync(to_dir.get());  // make the rename itself durable; best effort
   return Ok();
+}
+
+}  // namespace
+
+Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
+                                        const std::string& final_path, std::int64_t mtime_us,
+                                        std::uint32_t mode) {
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  OPENBITS_RETURN_IF_ERROR(as_owner.status());
+  const TempCommit commit{temp_path, final_path, mtime_us, mode};
+  auto prepared = PrepareCommit(owner, commit);
+  if (!prepared) return prepared.error();
+  if (!*prepared) return Ok();
+  if (fsync((*prepared)->file.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
+  OPENBITS_RETURN_IF_ERROR(RenamePrepared(**prepared, commit));
+  fsync((*prepared)->to_dir.get());  // make the rename itself durable; best effort
+  return Ok();
+}
+
+std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& owner,
+                                                      const std::vector<TempCommit>& batch) {
+  std::vector<Status> results(batch.size(), Ok());
+  ScopedFsIdentity as_owner(owner.uid, owner.gid);
+  if (!as_owner.status()) {
+    for (Status& result : results) result = as_owner.status();
+    return results;
+  }
+  // As Complete renamed file after file, a failure stops the batch: the files after the first
+  // one that fails are not renamed (the caller reports that one and is called again).
+  std::size_t stop = batch.size();
+  auto skip_rest = [&](std::size_t failed) {
+    for (std::size_t i = failed + 1; i < stop; ++i) {
+      results[i] = Error(hr::E_FAIL, ErrorContext::kLocalFile,
+                         "not renamed: " + batch[failed].temp_path + " failed before it");
+    }
+    stop = failed + 1;
+  };
+  std::vector<std::optional<PreparedCommit>> prepared(batch.size());
+  for (std::size_t i = 0; i < stop; ++i) {
+    auto one = PrepareCommit(owner, batch[i]);
+    if (one) {
+      prepared[i] = std::move(*one);
+    } else {
+      results[i] = one.error();
+      skip_rest(i);
+    }
+  }
+  // Bytes and attributes before any rename: one syncfs per file system holding the batch
+  // (a journal commit for all of them) instead of an fsync per file.
+  std::map<dev_t, Status> synced;
+  for (std::size_t i = 0; i < stop; ++i) {
+    if (!prepared[i]) continue;
+    struct stat st {};
+    if (fstat(prepared[i]->file.get(), &st) != 0) {
+      results[i] = ErrnoError(errno, "stat temp file " + batch[i].temp_path);
+      skip_rest(i);
+      break;
+    }
+    auto it = synced.find(st.st_dev);
+    if (it == synced.end()) {
+      Status status =
+          syncfs(prepared[i]->file.get()) == 0
+              ? Ok()
+              : Status(ErrnoError(errno, "sync the file system of " + batch[i].temp_path));
+      it = synced.emplace(st.st_dev, std::move(status)).first;
+    }
+    if (!it->second) {
+      results[i] = it->second;
+      skip_rest(i);
+      break;
+    }
+  }
+  // The renames, then each destination directory once: the renames are durable on return.
+  std::map<std::pair<dev_t, ino_t>, int> dirs;
+  for (std::size_t i = 0; i < stop; ++i) {
+    if (!prepared[i]) continue;
+    results[i] = RenamePrepared(*prepared[i], batch[i]);
+    if (!results[i]) {
+      skip_rest(i);
+      break;
+    }
+    struct stat st {};
+    if (fstat(prepared[i]->to_dir.get(), &st) == 0) {
+      dirs.emplace(std::make_pair(st.st_dev, st.st_ino), static_cast<int>(i));
+    }
+  }
+  for (const auto& [key, i] : dirs) fsync(prepared[i]->to_dir.get());  // best effort
+  return results;
 }
 
 Status PosixLocalFileSystem::Remove(const core::FileOwner& owner, const std::string& path) {

@@ -16,6 +16,8 @@ class PosixLocalFileSystem : public core::LocalFileSystem {
   Status CommitTemp(const core::FileOwner& owner, const std::string& temp_path,
                     const std::string& final_path, std::int64_t mtime_us,
                     std::uint32_t mode) override;
+  std::vector<Status> CommitTemps(const core::FileOwner& owner,
+                                  const std::vector<TempCommit>& batch) override;
   Status Remove(const core::FileOwner& owner, const std::string& path) override;
   Status GiveTemp(const core::FileOwner& new_owner, const std::string& temp_path) override;
 };

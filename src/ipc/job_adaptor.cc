@@ -120,12 +120,14 @@ uint32_t JobAdaptor::Complete() {
 }
 
 sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> JobAdaptor::GetProgress() {
-  const JobProgress progress = Snapshot().Progress();
+  const JobProgress progress = Read([](const core::Job& job) { return job.Progress(); });
   return {progress.bytes_total, progress.bytes_transferred, progress.files_total,
           progress.files_transferred};
 }
 
-uint32_t JobAdaptor::GetState() { return static_cast<uint32_t>(Snapshot().state); }
+uint32_t JobAdaptor::GetState() {
+  return Read([](const core::Job& job) { return static_cast<uint32_t>(job.state); });
+}
 
 sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> JobAdaptor::GetError() {
   const core::Job job = Snapshot();
@@ -147,10 +149,12 @@ sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> JobAdaptor:
   return {static_cast<uint32_t>(error.context), error.code, file_index, protocol, description};
 }
 
-uint32_t JobAdaptor::GetErrorCount() { return Snapshot().error_count; }
+uint32_t JobAdaptor::GetErrorCount() {
+  return Read([](const core::Job& job) { return job.error_count; });
+}
 
 sdbus::Struct<uint64_t, uint64_t, uint64_t> JobAdaptor::GetTimes() {
-  const JobTimes times = Snapshot().times;
+  const JobTimes times = Read([](const core::Job& job) { return job.times; });
   return {static_cast<uint64_t>(times.creation_us), static_cast<uint64_t>(times.modification_us),
           static_cast<uint64_t>(times.transfer_completion_us)};
 }

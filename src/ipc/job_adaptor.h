@@ -6,8 +6,11 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <utility>
+
 #include "core/job_manager.h"
 #include "ipc/caller_registry.h"
+#include "ipc/error_names.h"
 #include "ipc/fallback_object.h"
 #include "ipc/job_paths.h"
 #include "openbits_dbus/job_adaptor.h"
@@ -36,6 +39,14 @@ class JobAdaptor final : public org::openbits::bits1::Job_adaptor,
   // The mode of a file the caller would create now (CallerRegistry::FileCreationMode).
   std::uint32_t CallerFileMode();
   core::Job Snapshot();
+  // What `field` answers of the job, read under the manager's lock without copying the job.
+  template <typename Field>
+  auto Read(Field field) {
+    decltype(field(std::declval<const core::Job&>())) value{};
+    ThrowIfError(manager_.ReadJob(CurrentCaller(), CurrentJob(),
+                                  [&](const core::Job& job) { value = field(job); }));
+    return value;
+  }
   // The file of a snapshot, or E_INVALIDARG.
   static const core::JobFile& FileOf(const core::Job& job, uint32_t file_index);
   // Sends `signal` with `args` to each destination.
