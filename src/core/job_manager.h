@@ -100,6 +100,11 @@ struct ManagerOptions {
   // Whether a uid still names a user (getpwuid). A helper identity that no longer does puts
   // the job in ERROR with BG_E_TOKEN_REQUIRED. Empty: every uid does.
   std::function<bool(std::uint32_t)> user_exists;
+  // Whether `owner` may lend the credential cache `name` (a KRB5CCNAME, not empty) with a
+  // helper token: a cache that user owns, read as that user (auth::CheckCredentialCache,
+  // chosen by the wiring). Checked at minting so that a token never carries another user's
+  // cache name. Empty: not checked (the transfer still reads the cache as the helper).
+  std::function<Status(const FileOwner&, const std::string&)> credential_cache_check;
   // Uids below this are system accounts: their jobs run no notification command lines, and
   // they are always "logged on" (logon gating, as BITS treats service accounts).
   std::uint32_t system_accounts_below = 1000;
