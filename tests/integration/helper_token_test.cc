@@ -237,7 +237,8 @@ TEST_F(HelperTokenTest, UsedForgedAndAdministratorTokensAreRefusedAndNoTokenIsKe
   refused = As(alice_, "", {"/sethelpertoken", again.ToString(), alices});
   EXPECT_NE(refused.exit_code, 0);
   // An administrator's (root's) token: not for a non-administrator's binding.
-  auto roots = client_->CreateHelperToken();
+  // Root's default cache (the test process's KRB5CCNAME need not exist).
+  auto roots = client_->CreateHelperTokenFor(0, "");
   ASSERT_TRUE(roots);
   refused = AsSystem({"/sethelpertoken", "again", std::string(roots->reveal())});
   EXPECT_NE(refused.exit_code, 0);
