@@ -18,18 +18,32 @@ Error Refuse(const std::string& message) {
   return Error(hr::E_ACCESSDENIED, ErrorContext::kNone, message);
 }
 
-// The file that holds the cache `name`, or why there is none that can be checked.
-Result<std::string> CacheFile(const core::FileOwner& owner, const std::string& name) {
-  std::string type = "FILE", residual = name;
+struct CacheName {
+  std::string type = "FILE";  // a bare path is a FILE: cache
+  std::string residual;
+};
+
+// The type and the rest of a krb5 cache name; only FILE: and DIR: caches are files whose
+// owner bitsd can check.
+Result<CacheName> ParseCacheName(const std::string& name) {
+  CacheName parsed{"FILE", name};
   if (const auto colon = name.find(':'); colon != std::string::npos && name[0] != '/') {
-    type = name.substr(0, colon);
-    residual = name.substr(colon + 1);
+    parsed.type = name.substr(0, colon);
+    parsed.residual = name.substr(colon + 1);
   }
-  if (type == "FILE") return residual;
-  if (type != "DIR") {
+  if (parsed.type != "FILE" && parsed.type != "DIR") {
     return Refuse("the credential cache '" + name +
                   "' is of a type whose owner cannot be checked; use a FILE: or DIR: cache");
   }
+  return parsed;
+}
+
+// The file that holds the cache `name`, or why there is none that can be checked.
+Result<std::string> CacheFile(const core::FileOwner& owner, const std::string& name) {
+  auto parsed = ParseCacheName(name);
+  if (!parsed) return parsed.error();
+  const std::string& residual = parsed->residual;
+  if (parsed->type == "FILE") return residual;
   if (residual.starts_with(":")) return residual.substr(1);  // DIR::file, one cache file
   // DIR:directory: `primary` names the current cache, a file of the same directory (as krb5
   // requires). Read as the caller, like the cache itself.
@@ -46,7 +60,31 @@ Result<std::string> CacheFile(const core::FileOwner& owner, const std::string& n
   return residual + "/" + file;
 }
 
+// The bytes of the cache `name` of `owner`, read once as `owner`.
+Result<identity::UserFileContent> ReadCache(const core::FileOwner& owner, const std::string& name) {
+  auto path = CacheFile(owner, name);
+  if (!path) return path.error();
+  identity::UserFileRules rules;
+  rules.what = "the Kerberos credential cache";
+  rules.max_bytes = kMaxCacheBytes;
+  return identity::ReadUserFile(owner, *path, rules);
+}
+
 }  // namespace
+
+Status CheckCredentialCache(const core::FileOwner& owner, const std::string& name) {
+  // A type that cannot be checked is refused by name (no file was looked at).
+  if (auto parsed = ParseCacheName(name); !parsed) return parsed.error();
+  // One answer for every failure of the file itself: another user's private cache, a missing
+  // file, a link, a FIFO or a cache writable by others all read the same, so that naming
+  // other users' paths at minting tells nothing about them.
+  if (auto content = ReadCache(owner, name); !content) {
+    return Refuse("the credential cache '" + name +
+                  "' is not a Kerberos credential cache that uid " + std::to_string(owner.uid) +
+                  " owns and may read (a regular file of its own, writable by it alone)");
+  }
+  return Ok();
+}
 
 struct MemoryCredentialCache::Krb5 {
   krb5_context context = nullptr;
@@ -65,12 +103,7 @@ struct MemoryCredentialCache::Krb5 {
 
 Result<std::unique_ptr<MemoryCredentialCache>> MemoryCredentialCache::CopyOf(
     const core::FileOwner& owner, const std::string& name) {
-  auto path = CacheFile(owner, name);
-  if (!path) return path.error();
-  identity::UserFileRules rules;
-  rules.what = "the Kerberos credential cache";
-  rules.max_bytes = kMaxCacheBytes;
-  auto content = identity::ReadUserFile(owner, *path, rules);
+  auto content = ReadCache(owner, name);
   if (!content) return content.error();
 
   // krb5 parses caches from files only: the bytes go into an anonymous memory file of this

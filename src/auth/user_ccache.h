@@ -20,6 +20,14 @@
 
 namespace openbits::auth {
 
+// Whether `owner` may name the cache `name`: the checks of CopyOf (the type, DIR: resolved
+// as `owner`, the file read as `owner` through identity::ReadUserFile: a regular file it owns,
+// writable by it alone), without parsing the tickets. Manager.CreateHelperToken refuses
+// another user's cache with it at minting. E_ACCESSDENIED; a type that cannot be checked is
+// named as such, and every failure of the file itself (missing, another user's, a link...)
+// gives one message, so that minting with other users' paths tells nothing about them.
+Status CheckCredentialCache(const core::FileOwner& owner, const std::string& name);
+
 class MemoryCredentialCache {
  public:
   // Copies the cache `name` of `owner` (a krb5 cache name, "FILE:/tmp/krb5cc_1000").

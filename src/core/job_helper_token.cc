@@ -28,6 +28,17 @@ Result<SecretString> JobManager::CreateHelperTokenFor(const Caller& caller, cons
       return Error::InvalidArg("no user has uid " + std::to_string(lender.uid));
     }
   }
+  // The cache must be the lent user's own, read as that user: a token never carries another
+  // user's cache name. "" is the user's default cache, found by the transfer as that user.
+  if (!credential_cache.empty() && options_.credential_cache_check) {
+    if (auto own =
+            options_.credential_cache_check(FileOwner{lender.uid, lender.gid}, credential_cache);
+        !own) {
+      return Error(own.error().code(), ErrorContext::kNone,
+                   "cannot create a helper token with the credential cache '" + credential_cache +
+                       "': " + own.error().message());
+    }
+  }
   // The administrator bit is the lent identity's: a token lending an administrator is bound
   // only by an administrator, whoever minted it.
   auto token = helper_tokens_.Mint(

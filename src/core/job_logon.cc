@@ -16,7 +16,7 @@ void JobManager::SetLogonGating(bool on, const std::vector<std::uint32_t>& logge
     logon_gating_ = on;
     logged_on_.clear();
     for (const std::uint32_t uid : logged_on) {
-      if (uid >= options_.system_accounts_below) logged_on_.insert(uid);
+      if (!options_.IsSystemAccount(uid)) logged_on_.insert(uid);
     }
     // Which queued jobs may run changed for every owner (none are loaded before Start).
     for (auto& [id, entry] : jobs_) Reindex(entry);
@@ -26,7 +26,7 @@ void JobManager::SetLogonGating(bool on, const std::vector<std::uint32_t>& logge
 }
 
 void JobManager::SetLoggedOn(std::uint32_t uid, bool logged_on) {
-  if (uid < options_.system_accounts_below) return;  // always logged on
+  if (options_.IsSystemAccount(uid)) return;  // always logged on
   Notifications notifications;
   {
     MutexLock lock(mutex_);
@@ -47,13 +47,12 @@ void JobManager::SetLoggedOn(std::uint32_t uid, bool logged_on) {
 }
 
 bool JobManager::OwnerMayRun(const Job& job) const {
-  return !logon_gating_ || job.owner_uid < options_.system_accounts_below ||
+  return !logon_gating_ || options_.IsSystemAccount(job.owner_uid) ||
          logged_on_.contains(job.owner_uid);
 }
 
 Status JobManager::CheckCallerMayLogOn(const Caller& caller) const {
-  if (!logon_gating_ || caller.uid < options_.system_accounts_below ||
-      logged_on_.contains(caller.uid)) {
+  if (!logon_gating_ || options_.IsSystemAccount(caller.uid) || logged_on_.contains(caller.uid)) {
     return Ok();
   }
   // A job created here would wait in QUEUED for a logon that a cron job, a service or a
@@ -62,7 +61,8 @@ Status JobManager::CheckCallerMayLogOn(const Caller& caller) const {
                "uid " + std::to_string(caller.uid) +
                    " has no login session and is not a system account (uid below " +
                    std::to_string(options_.system_accounts_below) +
-                   "): its jobs would never run. Create jobs from a login session, enable "
+                   " or listed in [identity] system_accounts): its jobs would never run. Create "
+                   "jobs from a login session, enable "
                    "lingering (loginctl enable-linger), or turn owner logon gating off "
                    "([logon] gating = false)");
 }

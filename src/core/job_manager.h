@@ -100,9 +100,21 @@ struct ManagerOptions {
   // Whether a uid still names a user (getpwuid). A helper identity that no longer does puts
   // the job in ERROR with BG_E_TOKEN_REQUIRED. Empty: every uid does.
   std::function<bool(std::uint32_t)> user_exists;
-  // Uids below this are system accounts: their jobs run no notification command lines, and
-  // they are always "logged on" (logon gating, as BITS treats service accounts).
+  // Whether `owner` may lend the credential cache `name` (a KRB5CCNAME, not empty) with a
+  // helper token: a cache that user owns, read as that user (auth::CheckCredentialCache,
+  // chosen by the wiring). Checked at minting so that a token never carries another user's
+  // cache name. Empty: not checked (the transfer still reads the cache as the helper).
+  std::function<Status(const FileOwner&, const std::string&)> credential_cache_check;
+  // System accounts (BITS's service accounts): uids below `system_accounts_below` and those
+  // listed in `system_accounts` ([identity] system_accounts, names resolved at start). Their
+  // jobs run no notification command lines and they are always "logged on" (logon gating);
+  // they have no implicit network credentials of their own (docs/helper-tokens.md).
   std::uint32_t system_accounts_below = 1000;
+  std::set<std::uint32_t> system_accounts;
+  // The one test of "is a system account": every rule about system accounts asks this.
+  bool IsSystemAccount(std::uint32_t uid) const {
+    return uid < system_accounts_below || system_accounts.contains(uid);
+  }
   // A notification command still running after this is killed (and retried later).
   std::chrono::milliseconds notify_command_timeout{300'000};
 };

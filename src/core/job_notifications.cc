@@ -13,8 +13,8 @@ bool JobManager::MayRunNotifyCommand(const Job& job) const {
   const std::uint32_t flag =
       job.state == JobState::kTransferred ? kNotifyJobTransferred : kNotifyJobError;
   // BITS runs no command lines for service accounts' jobs.
-  return job.Notifies(flag) && job.owner_uid >= options_.system_accounts_below &&
-         job.notify_command->uid >= options_.system_accounts_below;
+  return job.Notifies(flag) && !options_.IsSystemAccount(job.owner_uid) &&
+         !options_.IsSystemAccount(job.notify_command->uid);
 }
 
 void JobManager::NoteModification(Entry& entry, bool immediately, Notifications& out) {

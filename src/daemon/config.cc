@@ -4,7 +4,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
+#include <vector>
+
+#include "identity/users.h"
 
 namespace openbits::daemon {
 namespace {
@@ -66,6 +70,46 @@ Setter CurlSeconds(long transfer::CurlTransportOptions::*field) {
     c.curl.*field = static_cast<long>(value);
     return true;
   };
+}
+
+// The words of a list separated by commas and/or blanks.
+std::vector<std::string> ListWords(const std::string& value) {
+  std::vector<std::string> words;
+  std::string part;
+  std::istringstream parts(value);
+  while (std::getline(parts, part, ',')) {
+    std::istringstream blanks(part);
+    for (std::string word; blanks >> word;) words.push_back(word);
+  }
+  return words;
+}
+
+// Keys whose values are looked up while parsing: their errors say which part is wrong.
+using Resolver = std::function<Status(Config&, const std::string&)>;
+
+const std::map<std::string, Resolver>& ResolvedKeys() {
+  static const std::map<std::string, Resolver> keys = {
+      // [identity] system_accounts: user names or numeric uids, always system accounts
+      // (core::ManagerOptions::IsSystemAccount). Names are resolved once, at start: a name
+      // the user database does not know is an error rather than a rule that never applies.
+      {"identity.system_accounts",
+       [](Config& c, const std::string& v) -> Status {
+         std::set<std::uint32_t> uids;
+         for (const std::string& word : ListWords(v)) {
+           std::uint32_t uid = 0;
+           if (ParseUnsigned(word, uid)) {
+             uids.insert(uid);
+           } else if (const auto named = identity::UidOfName(word)) {
+             uids.insert(*named);
+           } else {
+             return Error::InvalidArg("system_accounts: no user is named '" + word + "'");
+           }
+         }
+         c.manager.system_accounts = std::move(uids);
+         return Ok();
+       }},
+  };
+  return keys;
 }
 
 const std::map<std::string, Setter>& Keys() {
@@ -204,16 +248,10 @@ const std::map<std::string, Setter>& Keys() {
        [](Config& c, const std::string& v) {
          // Numeric uids separated by blanks or commas; empty: administrators only.
          std::vector<std::uint32_t> uids;
-         std::string word;
-         std::istringstream words(v);
-         while (std::getline(words, word, ',')) {
-           std::istringstream parts(word);
-           std::string uid_text;
-           while (parts >> uid_text) {
-             std::uint32_t uid = 0;
-             if (!ParseUnsigned(uid_text, uid)) return false;
-             uids.push_back(uid);
-           }
+         for (const std::string& word : ListWords(v)) {
+           std::uint32_t uid = 0;
+           if (!ParseUnsigned(word, uid)) return false;
+           uids.push_back(uid);
          }
          c.manager.access.local_machine_cert_uids = std::move(uids);
          return true;
@@ -273,6 +311,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& source) {
     if (equals == std::string::npos) return bad("expected 'key = value'");
     const std::string key = Trim(line.substr(0, equals));
     const std::string value = Trim(line.substr(equals + 1));
+    if (const auto resolved = ResolvedKeys().find(section + "." + key);
+        resolved != ResolvedKeys().end()) {
+      if (auto done = resolved->second(config, value); !done) return bad(done.error().message());
+      continue;
+    }
     const auto it = Keys().find(section + "." + key);
     if (it == Keys().end()) {
       return bad("unknown key '" + key + "' in section [" + section + "]");

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "auth/user_ccache.h"
 #include "base/log.h"
 #include "core/job_manager.h"
 #include "core/system_clock.h"
@@ -99,6 +100,7 @@ Status RunDaemon(const DaemonOptions& options) {
   manager_options.daemon_uid = static_cast<std::uint32_t>(geteuid());
   manager_options.helper_token_digest = store::Sha256;
   manager_options.user_exists = identity::UserExists;
+  manager_options.credential_cache_check = auth::CheckCredentialCache;
   // The engine: downloads in flight over every job, each engine thread with its own
   // connections. Declared before the manager, which it outlives.
   std::uint32_t engine_threads = options.config.engine_threads;

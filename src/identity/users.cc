@@ -30,6 +30,16 @@ bool UserExists(std::uint32_t uid) {
   return LookUp(uid, entry, buffer);
 }
 
+std::optional<std::uint32_t> UidOfName(const std::string& name) {
+  passwd entry{};
+  passwd* result = nullptr;
+  std::vector<char> buffer(16384);
+  if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &result) != 0 || !result) {
+    return std::nullopt;
+  }
+  return entry.pw_uid;
+}
+
 std::uint32_t PrimaryGid(std::uint32_t uid) {
   passwd entry{};
   std::vector<char> buffer;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@ namespace openbits::identity {
 std::string UserName(std::uint32_t uid);
 // Whether the user database knows `uid` (a deleted user's uid is not).
 bool UserExists(std::uint32_t uid);
+// The uid of the user named `name`, or nullopt when the user database has none.
+std::optional<std::uint32_t> UidOfName(const std::string& name);
 // The primary group of a uid from the user database; the uid itself when it has no entry
 // (as for a uid that only exists in a container or a test).
 std::uint32_t PrimaryGid(std::uint32_t uid);

@@ -114,6 +114,16 @@ class DaemonTest : public ::testing::Test {
     args.insert(args.begin(), {harness::BitsadminPath(), "--bus=" + bus_->address()});
     return args;
   }
+  // `bitsadmin /util /createhelpertoken` lending the runner's default credential cache (no
+  // KRB5CCNAME): the test process's KRB5CCNAME (harness::Kdc sets it) is root's, which another
+  // uid may not lend, as minting checks.
+  std::vector<std::string> MintWithDefaultCache() {
+    std::vector<std::string> argv = {"/usr/bin/env", "-u", "KRB5CCNAME"};
+    for (std::string& arg : Bitsadmin({"/util", "/createhelpertoken"})) {
+      argv.push_back(std::move(arg));
+    }
+    return argv;
+  }
 
   harness::TempDir dir_;
   std::unique_ptr<harness::PrivateBus> bus_;

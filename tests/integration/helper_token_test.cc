@@ -237,7 +237,8 @@ TEST_F(HelperTokenTest, UsedForgedAndAdministratorTokensAreRefusedAndNoTokenIsKe
   refused = As(alice_, "", {"/sethelpertoken", again.ToString(), alices});
   EXPECT_NE(refused.exit_code, 0);
   // An administrator's (root's) token: not for a non-administrator's binding.
-  auto roots = client_->CreateHelperToken();
+  // Root's default cache (the test process's KRB5CCNAME need not exist).
+  auto roots = client_->CreateHelperTokenFor(0, "");
   ASSERT_TRUE(roots);
   refused = AsSystem({"/sethelpertoken", "again", std::string(roots->reveal())});
   EXPECT_NE(refused.exit_code, 0);
@@ -306,25 +307,39 @@ TEST_F(HelperTokenTest, WithLocalFileTheFilesAreTheHelpersAndWithoutItTheOwnerCa
   EXPECT_FALSE(fs::exists(alices_dir + "/reverted"));
 }
 
-// The KRB5CCNAME sent with CreateHelperToken is read as the helper: alice naming bob's cache
-// lends her own identity without tickets, never bob's.
-TEST_F(HelperTokenTest, ATokenMintedWithAnotherUsersCacheNeverAuthenticatesAsThatUser) {
-  const Guid id = CreateSystemJob("stolen", "stolen");
-  ASSERT_EQ(
-      AsSystem({"/setproxysettings", "stolen", "OVERRIDE", squid_->Address(), "NULL"}).exit_code,
-      0);
-  const auto minted = As(alice_, bob_cache_, {"/util", "/createhelpertoken"});
-  ASSERT_EQ(minted.exit_code, 0) << minted.err;
-  ASSERT_EQ(AsSystem({"/sethelpertoken", "stolen", minted.out.substr(0, 64)}).exit_code, 0);
-  ASSERT_EQ(AsSystem({"/sethelpertokenflags", "stolen", "NETWORK"}).exit_code, 0);
-  ASSERT_EQ(ResumeAndWait("stolen", id), JobState::kError);
-  const auto error = client_->OpenJob(id).GetError();
-  ASSERT_TRUE(error);
-  EXPECT_EQ(error->code, kHttp407) << error->description;
-  // Read as alice, bob's private cache cannot even be opened.
-  EXPECT_NE(error->description.find("cannot be opened: Permission denied"), std::string::npos)
-      << error->description;
-  EXPECT_EQ(ProxyUserOf("stolen"), "");
+// "Minting records the caller's KRB5CCNAME (accepted only if that cache belongs to the
+// caller)": alice naming bob's cache is refused at minting, with the same answer as a missing
+// file (no probing of others' paths), and no token exists to bind; her own cache is accepted.
+TEST_F(HelperTokenTest, MintingWithAnotherUsersCacheIsRefusedLikeAMissingFile) {
+  const auto with_bobs = As(alice_, bob_cache_, {"/util", "/createhelpertoken"});
+  ASSERT_NE(with_bobs.exit_code, 0) << with_bobs.out;
+  const std::string missing_cache = "FILE:" + out() + "/no-such.ccache";
+  const auto with_missing = As(alice_, missing_cache, {"/util", "/createhelpertoken"});
+  ASSERT_NE(with_missing.exit_code, 0) << with_missing.out;
+  const std::string refusal = "is not a Kerberos credential cache that uid " +
+                              std::to_string(alice_.uid) + " owns and may read";
+  EXPECT_NE(
+      with_bobs.err.find("cannot create a helper token with the credential cache '" + bob_cache_ +
+                         "': the credential cache '" + bob_cache_ + "' " + refusal),
+      std::string::npos)
+      << with_bobs.err;
+  EXPECT_NE(with_bobs.err.find("0x80070005"), std::string::npos) << with_bobs.err;  // ACCESSDENIED
+  // The same text, but for the name alice gave.
+  const auto unnamed = [](std::string text, const std::string& name) {
+    for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at)) {
+      text.replace(at, name.size(), "CACHE");
+    }
+    return text;
+  };
+  const std::string bobs_text = unnamed(with_bobs.err, bob_cache_);
+  const std::string missing_text = unnamed(with_missing.err, missing_cache);
+  EXPECT_EQ(bobs_text, missing_text);
+  EXPECT_EQ(with_bobs.out, "");  // no token
+
+  // Her own cache, and her default one (no KRB5CCNAME), are accepted.
+  EXPECT_EQ(AliceToken().size(), 64u);
+  const auto with_default = As(alice_, "", {"/util", "/createhelpertoken"});
+  EXPECT_EQ(with_default.exit_code, 0) << with_default.err;
 }
 
 // The helper identity disappears (the user is deleted) before the job runs: ERROR with

@@ -159,7 +159,7 @@ TEST_F(AliceLoggedOnTest, ALogoffSendsTheOwnersRunningTransferBackToQueuedUntilH
 
 TEST_F(AliceLoggedOnTest, ALogoffDiscardsTheHelperTokenOfTheOwnersJobWhichFailsWithTokenRequired) {
   const Guid id = AliceJob("helped", "/file.bin?rate=30000");
-  const auto minted = AsAlice({"/util", "/createhelpertoken"});
+  const auto minted = harness::Run(MintWithDefaultCache(), alice_);
   ASSERT_EQ(minted.exit_code, 0) << minted.err;
   std::string token = minted.out.substr(0, minted.out.find('\n'));
   ASSERT_EQ(AsAlice({"/sethelpertoken", "helped", token}).exit_code, 0);

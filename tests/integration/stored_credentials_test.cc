@@ -187,7 +187,7 @@ TEST_F(StoredCredentialsTest, WithANetworkHelperTokenTheHelpersStoreIsUsed) {
   const std::string system_dir = out() + "/system";
   fs::create_directories(system_dir);
   ASSERT_EQ(chown(system_dir.c_str(), system.uid, system.gid), 0);
-  const auto token = harness::Run(Bitsadmin({"/util", "/createhelpertoken"}), alice_);
+  const auto token = harness::Run(MintWithDefaultCache(), alice_);
   ASSERT_EQ(token.exit_code, 0) << token.err;
   const auto created = harness::Run(Bitsadmin({"/create", "helped"}), system);
   const auto id = Guid::Parse(created.out.substr(created.out.find('{'), 38));

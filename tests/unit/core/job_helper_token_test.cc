@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "core/job_manager.h"
 #include "core/system_clock.h"
@@ -29,6 +32,13 @@ class JobHelperTokenTest : public ::testing::Test {
   void SetUp() override {
     options_.helper_token_digest = store::Sha256;
     options_.user_exists = [this](std::uint32_t uid) { return !deleted_.contains(uid); };
+    // The caches each uid owns, as the daemon's checker would find them on disk.
+    options_.credential_cache_check = [this](const FileOwner& owner, const std::string& name) {
+      checked_.emplace_back(owner.uid, name);
+      if (caches_.contains({owner.uid, name})) return Status(Ok());
+      return Status(Error(hr::E_ACCESSDENIED, ErrorContext::kNone,
+                          "the Kerberos credential cache '" + name + "' cannot be opened"));
+    };
     manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_,
                                             commands_, clock_);
     ASSERT_TRUE(manager_->Start());
@@ -60,6 +70,9 @@ class JobHelperTokenTest : public ::testing::Test {
   const Caller bob_{1001, 1001, false};
   const Caller root_{0, 0, true};
   std::set<std::uint32_t> deleted_;
+  std::set<std::pair<std::uint32_t, std::string>> caches_{{1000, "FILE:/tmp/alice.cc"},
+                                                          {1001, "FILE:/tmp/bob.cc"}};
+  std::vector<std::pair<std::uint32_t, std::string>> checked_;
   ManagerOptions options_;
   fakes::InMemoryJobStore store_;
   fakes::ScriptedTransport transport_;
@@ -109,6 +122,27 @@ TEST_F(JobHelperTokenTest, OnlyAnAdministratorMintsATokenForAnotherUser) {
   const auto bound = store_.Get(*id).helper.identity;
   ASSERT_TRUE(bound);
   EXPECT_EQ(*bound, (HelperIdentity{alice_.uid, alice_.gid, false, "FILE:/tmp/alice.cc"}));
+}
+
+TEST_F(JobHelperTokenTest, MintingChecksTheCacheAsTheLentUser) {
+  // Alice names bob's cache: refused at minting, with the checker's reason, and no token.
+  const auto with_bobs = manager_->CreateHelperToken(alice_, "FILE:/tmp/bob.cc");
+  ASSERT_FALSE(with_bobs);
+  EXPECT_EQ(with_bobs.error().code(), hr::E_ACCESSDENIED);
+  EXPECT_EQ(with_bobs.error().message(),
+            "cannot create a helper token with the credential cache 'FILE:/tmp/bob.cc': the "
+            "Kerberos credential cache 'FILE:/tmp/bob.cc' cannot be opened");
+  // An administrator minting for alice: the cache is checked as alice, not as root.
+  EXPECT_FALSE(manager_->CreateHelperTokenFor(root_, alice_, "FILE:/tmp/bob.cc"));
+  ASSERT_TRUE(manager_->CreateHelperTokenFor(root_, alice_, "FILE:/tmp/alice.cc"));
+  ASSERT_TRUE(manager_->CreateHelperToken(alice_, "FILE:/tmp/alice.cc"));
+  // The default cache (empty KRB5CCNAME) is not a path to check.
+  ASSERT_TRUE(manager_->CreateHelperToken(alice_, ""));
+  EXPECT_EQ(checked_,
+            (std::vector<std::pair<std::uint32_t, std::string>>{{1000, "FILE:/tmp/bob.cc"},
+                                                                {1000, "FILE:/tmp/bob.cc"},
+                                                                {1000, "FILE:/tmp/alice.cc"},
+                                                                {1000, "FILE:/tmp/alice.cc"}}));
 }
 
 TEST_F(JobHelperTokenTest, AnAdministratorsTokenIsBoundOnlyByAnAdministrator) {

@@ -145,6 +145,28 @@ TEST_F(JobLogonTest, SystemAccountsAreAlwaysLoggedOn) {
   EXPECT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
 }
 
+// "System accounts (uid < 1000 or listed in bitsd.conf) are always runnable": a listed uid
+// of 1000 or more is one, though logind never lists it.
+TEST_F(JobLogonTest, AListedSystemAccountIsAlwaysLoggedOn) {
+  const Caller service{5000, 5000, false};
+  options_.system_accounts = {service.uid};
+  EXPECT_TRUE(options_.IsSystemAccount(service.uid));
+  EXPECT_TRUE(options_.IsSystemAccount(daemon_.uid));
+  EXPECT_FALSE(options_.IsSystemAccount(bob_.uid));
+  manager_ = std::make_unique<JobManager>(options_, store_, transport_, files_, events_, commands_,
+                                          clock_);
+  manager_->SetLogonGating(true, {alice_.uid});
+  ASSERT_TRUE(manager_->Start());
+  transport_.Serve("http://h/s", "service's");
+  manager_->SetLoggedOn(service.uid, false);     // changes nothing
+  const Guid id = JobOf(service, "http://h/s");  // CreateJob is not refused
+  ASSERT_TRUE(manager_->Resume(service, id));
+  EXPECT_TRUE(WaitUntil([&] { return StateOf(id) == JobState::kTransferred; }));
+  // Bob (not listed, not logged on) is still refused.
+  EXPECT_EQ(manager_->CreateJob(bob_, "j", JobType::kDownload).error().code(),
+            hr::ERROR_NOT_LOGGED_ON);
+}
+
 TEST_F(JobLogonTest, AHelperTokenOfAnOwnerWhoIsNotLoggedOnAtStartIsDiscarded) {
   transport_.Serve("http://h/held", std::string(1000, 'x'));
   transport_.Hold("http://h/held");

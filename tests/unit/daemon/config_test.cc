@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <pwd.h>
+
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace openbits::daemon {
@@ -38,6 +41,31 @@ TEST(ConfigTest, UnknownKeysAndBadValuesAreErrorsWithTheirLine) {
   EXPECT_FALSE(ParseConfig("[limits]\nmax_jobs_per_user = -1\n", "c"));
   EXPECT_FALSE(ParseConfig("[limits\n", "c"));
   EXPECT_FALSE(ParseConfig("max_jobs_per_user\n", "c"));
+}
+
+TEST(ConfigTest, SystemAccountsAreNamesOrUidsResolvedAtStart) {
+  auto defaults = ParseConfig("", "empty");
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->manager.system_accounts.empty());
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const std::uint32_t nobody_uid = nobody->pw_uid;
+  auto config = ParseConfig("[identity]\nsystem_accounts = nobody, 4321  5000,root\n", "test");
+  ASSERT_TRUE(config) << config.error().ToString();
+  EXPECT_EQ(config->manager.system_accounts, (std::set<std::uint32_t>{nobody_uid, 4321, 5000, 0}));
+  EXPECT_TRUE(config->manager.IsSystemAccount(4321));
+  EXPECT_TRUE(config->manager.IsSystemAccount(999));  // system_accounts_below still counts
+  EXPECT_FALSE(config->manager.IsSystemAccount(4322));
+
+  auto unknown =
+      ParseConfig("[identity]\nsystem_accounts = nobody, openbits-no-such-user\n", "bitsd.conf");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code(), hr::E_INVALIDARG);
+  EXPECT_NE(unknown.error().message().find("bitsd.conf:2"), std::string::npos)
+      << unknown.error().message();
+  EXPECT_NE(unknown.error().message().find("no user is named 'openbits-no-such-user'"),
+            std::string::npos)
+      << unknown.error().message();
 }
 
 TEST(ConfigTest, TheShippedConfigFileParses) {
