@@ -34,6 +34,10 @@ inline constexpr int kTimeScale = 1;
 #else
 inline constexpr int kTimeScale = 1;
 #endif
+// Memory a sanitized daemon may hold beyond what it uses: ASan keeps freed blocks in a
+// quarantine (256 MiB by default) before reusing them, so its RSS grows with the bytes freed,
+// not with what is live. Bounds on the daemon's memory growth add it.
+inline constexpr long kSanitizerSlackKib = kTimeScale > 1 ? 256L * 1024 : 0;
 
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s);
 

@@ -91,4 +91,17 @@ std::vector<std::string> Squid::AccessLog() const {
   return lines;
 }
 
+std::string Squid::UserOf(const std::string& needle) const {
+  for (const std::string& line : AccessLog()) {
+    if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos) {
+      continue;
+    }
+    std::istringstream fields(line);
+    std::vector<std::string> words;
+    for (std::string word; fields >> word;) words.push_back(word);
+    if (words.size() > 7) return words[7];
+  }
+  return "";
+}
+
 }  // namespace openbits::harness

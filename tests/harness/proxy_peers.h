@@ -25,6 +25,9 @@ class Squid {
   std::string Address() const { return "localhost:" + std::to_string(port_); }
   // squid's access log, one line a request: "... CODE/STATUS BYTES METHOD URL USER ...".
   std::vector<std::string> AccessLog() const;
+  // The user squid logged for an admitted (not 407) request whose line contains `needle`:
+  // "" when none got through.
+  std::string UserOf(const std::string& needle) const;
 
  private:
   std::string home_;

@@ -101,19 +101,6 @@ class HelperTokenTest : public DaemonTest {
     return WaitForState(job, {JobState::kTransferred, JobState::kError, JobState::kTransientError});
   }
 
-  // Who squid logged for a request containing `needle` ("" when none got through).
-  std::string ProxyUserOf(const std::string& needle) const {
-    for (const std::string& line : squid_->AccessLog()) {
-      if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::vector<std::string> words;
-      for (std::string word; fields >> word;) words.push_back(word);
-      if (words.size() > 7) return words[7];
-    }
-    return "";
-  }
   // Who Apache authenticated for the last successful request of the job tagged `tag`.
   std::string ServerUserOf(const std::string& tag) const {
     std::string user;
@@ -158,8 +145,9 @@ TEST_F(HelperTokenTest, SimplifiedProcedureReachesProxyAndServerAsTheHelper) {
 
   ASSERT_EQ(ResumeAndWait("simplified", id), JobState::kTransferred)
       << client_->OpenJob(id).GetError()->description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("simplified") == "alice@TEST.LOCAL"; }))
-      << ProxyUserOf("simplified");
+  EXPECT_TRUE(harness::WaitUntil([&] {
+    return squid_->UserOf("simplified") == "alice@TEST.LOCAL";
+  })) << squid_->UserOf("simplified");
   EXPECT_EQ(ServerUserOf("simplified"), "alice@TEST.LOCAL");
   ASSERT_EQ(AsSystem({"/complete", "simplified"}).exit_code, 0);
   EXPECT_EQ(harness::Sha256OfFile(system_dir() + "/simplified"),
@@ -180,7 +168,8 @@ TEST_F(HelperTokenTest, WorkaroundProcedureWithOverrideReachesProxyAndServerAsTh
   ASSERT_EQ(AsSystem({"/sethelpertokenflags", "workaround", "NETWORK"}).exit_code, 0);
   ASSERT_EQ(ResumeAndWait("workaround", id), JobState::kTransferred)
       << client_->OpenJob(id).GetError()->description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("workaround") == "alice@TEST.LOCAL"; }));
+  EXPECT_TRUE(
+      harness::WaitUntil([&] { return squid_->UserOf("workaround") == "alice@TEST.LOCAL"; }));
   EXPECT_EQ(ServerUserOf("workaround"), "alice@TEST.LOCAL");
 }
 
@@ -206,7 +195,7 @@ TEST_F(HelperTokenTest, WithoutTheNetworkFlagTheSystemAccountGets407) {
   error = client_->OpenJob(unflagged).GetError();
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, kHttp407) << error->description;
-  EXPECT_EQ(ProxyUserOf("unflagged"), "");
+  EXPECT_EQ(squid_->UserOf("unflagged"), "");
 }
 
 // A token is bound once, by whoever holds it; forged, used and administrators' tokens are
@@ -404,8 +393,8 @@ TEST_F(HelperTokenTest, AnAdministratorMintsATokenForAnotherUserAndOthersMayNot)
   ASSERT_EQ(AsSystem({"/sethelpertokenflags", "minted", "NETWORK"}).exit_code, 0);
   ASSERT_EQ(ResumeAndWait("minted", id), JobState::kTransferred)
       << client_->OpenJob(id).GetError()->description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("minted") == "alice@TEST.LOCAL"; }))
-      << ProxyUserOf("minted");
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid_->UserOf("minted") == "alice@TEST.LOCAL"; }))
+      << squid_->UserOf("minted");
   EXPECT_EQ(ServerUserOf("minted"), "alice@TEST.LOCAL");
 }
 
@@ -536,7 +525,7 @@ TEST_F(HelperTokenTest, TheBindingSurvivesARestart) {
   EXPECT_EQ(AsSystem({"/gethelpertokenflags", "restart"}).out, "BG_TOKEN_NETWORK\n");
   ASSERT_EQ(ResumeAndWait("restart", id), JobState::kTransferred)
       << client_->OpenJob(id).GetError()->description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("restart") == "alice@TEST.LOCAL"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid_->UserOf("restart") == "alice@TEST.LOCAL"; }));
   EXPECT_EQ(ServerUserOf("restart"), "alice@TEST.LOCAL");
 }
 

@@ -43,19 +43,6 @@ class ImplicitNtlmTest : public DaemonTest {
     bitsd_->Start();
     client_ = Connect();
   }
-  // The user squid logged for a request whose URL contains `needle` ("" when none).
-  std::string ProxyUserOf(const std::string& needle) const {
-    for (const std::string& line : squid_->AccessLog()) {
-      if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::vector<std::string> words;
-      for (std::string word; fields >> word;) words.push_back(word);
-      if (words.size() > 7) return words[7];
-    }
-    return "";
-  }
   // Whether Apache logged a success for `path` as TESTDOM\alice.
   bool ServerSawAlice(const std::string& path) const {
     for (const std::string& line : apache_->AccessLog()) {
@@ -112,9 +99,9 @@ TEST_F(ImplicitNtlmTest, WithoutSetCredentialsFollowsUseLmCompatAndLevelForServe
             << what << ": " << proxy.description;
         if (sent) {
           EXPECT_TRUE(harness::WaitUntil([&] {
-            return ProxyUserOf("?" + tag) == "TESTDOM\\\\alice";
+            return squid_->UserOf("?" + tag) == "TESTDOM\\\\alice";
           })) << what
-              << ": " << ProxyUserOf("?" + tag);
+              << ": " << squid_->UserOf("?" + tag);
         } else {
           EXPECT_EQ(proxy.code, kHttp407) << what;
         }

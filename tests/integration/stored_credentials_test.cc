@@ -84,19 +84,6 @@ class StoredCredentialsTest : public DaemonTest {
     }
     return outcome;
   }
-  // The user squid logged for a request whose URL contains `needle` ("" when none).
-  std::string ProxyUserOf(const std::string& needle) const {
-    for (const std::string& line : squid_->AccessLog()) {
-      if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::vector<std::string> words;
-      for (std::string word; fields >> word;) words.push_back(word);
-      if (words.size() > 7) return words[7];
-    }
-    return "";
-  }
 
   harness::RunAs alice_{0, 0};
   std::string alice_dir_;
@@ -130,8 +117,8 @@ TEST_F(StoredCredentialsTest, TheOwnersNetrcEntryForTheProxyAuthenticatesTheJob)
       fs::perms::owner_read | fs::perms::owner_write, alice_);
   const Outcome stored = Run("stored", 2);
   ASSERT_EQ(stored.state, JobState::kTransferred) << stored.description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("?stored") == "alice"; }))
-      << ProxyUserOf("?stored");
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid_->UserOf("?stored") == "alice"; }))
+      << squid_->UserOf("?stored");
   // Without the property the same job has no proxy credentials.
   const Outcome unset = Run("unset", 0);
   EXPECT_EQ(unset.state, JobState::kError);
@@ -174,8 +161,8 @@ TEST_F(StoredCredentialsTest, ANetrcOthersMayReadOrThatIsNotTheOwnersIsRefused) 
   const Outcome roots = Run("roots", 2);
   EXPECT_EQ(roots.code, kHttp407) << roots.description;
   EXPECT_NE(roots.description.find("Permission denied"), std::string::npos) << roots.description;
-  EXPECT_EQ(ProxyUserOf("?exposed"), "");
-  EXPECT_EQ(ProxyUserOf("?roots"), "");
+  EXPECT_EQ(squid_->UserOf("?exposed"), "");
+  EXPECT_EQ(squid_->UserOf("?roots"), "");
 }
 
 // "The owner's (or helper's)": a system account's job with alice's helper token and
@@ -216,7 +203,7 @@ TEST_F(StoredCredentialsTest, WithANetworkHelperTokenTheHelpersStoreIsUsed) {
   ASSERT_EQ(harness::Run(Bitsadmin({"/resume", "helped"}), system).exit_code, 0);
   ASSERT_EQ(WaitForState(job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred)
       << job.GetError()->description;
-  EXPECT_TRUE(harness::WaitUntil([&] { return ProxyUserOf("?helped") == "alice"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid_->UserOf("?helped") == "alice"; }));
 }
 
 }  // namespace

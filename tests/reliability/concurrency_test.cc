@@ -198,7 +198,8 @@ TEST_F(ConcurrencyTest, ClientsRacingEveryJobMethodOverAThousandJobs) {
   EXPECT_LT(tally.slowest_ms, 10'000);
   // Bounded memory: the queue stays at about 1,000 jobs, so must the daemon.
   ASSERT_GT(rss_before, 0);
-  EXPECT_LT(rss_after, rss_before + 64 * 1024) << "bitsd grew by more than 64 MiB";
+  EXPECT_LT(rss_after, rss_before + 64 * 1024 + harness::kSanitizerSlackKib)
+      << "bitsd grew by more than 64 MiB";
   // The daemon still answers, and every job it lists is one a client can use.
   auto listed = client_->EnumJobs();
   ASSERT_TRUE(listed) << listed.error().ToString();
