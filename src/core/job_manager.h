@@ -301,7 +301,7 @@ class JobManager : private RunReports {
   Status Transition(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
   // The job's lowest incomplete file (files.size() when all are complete), advancing
   // entry.complete_below: amortised O(1) per file over a run.
-  static std::uint32_t FirstIncompleteFile(Entry& entry) REQUIRES(mutex_);
+  std::uint32_t FirstIncompleteFile(Entry& entry) REQUIRES(mutex_);
   // For the transitions bitsd makes by itself (runs, retries, the schedule): when the store
   // cannot record the new state, the job waits for the store instead of staying where it was
   // with nothing left to move it on.
