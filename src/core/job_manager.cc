@@ -142,13 +142,6 @@ void JobManager::SetNetworkConnected(bool connected) {
   Dispatch(notifications);
 }
 
-std::vector<Guid> JobManager::AllJobIds() const {
-  MutexLock lock(mutex_);
-  std::vector<Guid> ids;
-  for (const auto& [id, entry] : jobs_) ids.push_back(id);
-  return ids;
-}
-
 Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
                                                JobAction action) {
   auto it = jobs_.find(id);
@@ -277,13 +270,6 @@ Status JobManager::ReadJob(const Caller& caller, const Guid& id,
   auto entry = FindFor(caller, id, JobAction::kView);
   if (!entry) return entry.error();
   read((*entry)->job);
-  return Ok();
-}
-
-Status JobManager::CheckVisible(const Caller& caller, const Guid& id) const {
-  MutexLock lock(mutex_);
-  auto entry = FindFor(caller, id, JobAction::kView);
-  if (!entry) return entry.error();
   return Ok();
 }
 

@@ -151,8 +151,6 @@ class JobManager : private RunReports {
   // The clock jumped (the wall clock was set, or a test moved its clock): the scheduler looks
   // at its deadlines again instead of sleeping for a delay computed from the old time.
   void OnClockChanged();
-  // Every job in the queue, for the IPC layer to publish at start-up.
-  std::vector<Guid> AllJobIds() const;
 
   // proxy_environment: the creator's proxy variables (PRECONFIG), filtered.
   Result<Guid> CreateJob(const Caller& caller, const std::string& display_name, JobType type,
@@ -171,8 +169,6 @@ class JobManager : private RunReports {
   // reports through). `read` must be quick and must not call the manager.
   Status ReadJob(const Caller& caller, const Guid& id,
                  const std::function<void(const Job&)>& read) const;
-  // What GetJob would answer, without copying the job: the bus's gate on every job call.
-  Status CheckVisible(const Caller& caller, const Guid& id) const;
 
   // AddFile/AddFileSet/AddFileWithRanges: all files or none.
   Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);

@@ -14,20 +14,14 @@
 #include "core/system_clock.h"
 #include "core/thread_pool_engine.h"
 #include "fakes/fake_ports.h"
+#include "fakes/wait.h"
 
 namespace openbits::core {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using fakes::WaitUntil;
 
 std::string Url(int i) { return "http://h/f" + std::to_string(i); }
 std::string Path(int i) { return "/d/f" + std::to_string(i); }
