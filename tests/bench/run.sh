@@ -19,7 +19,8 @@
 # Sizes: B1_MIB B2_FILES B3_JOBS B4_SECONDS B5_JOBS B6_SECONDS; PARALLEL (connections of the
 # peers, bitsd's max_background_jobs in B3; default 16); PARALLEL_FILES (bitsd's [engine]
 # parallel_files: files of one job at once; unset: bitsd's default, and a BASE_BUILD without
-# the key still starts); KEEP=1 keeps the work directory.
+# the key still starts); B2_FS ("tmpfs ext4": B2's file systems); KEEP=1 keeps the work
+# directory.
 #
 # A benchmark, not a test: it checks that every tool fetched the right bytes and prints the
 # table of medians (tests/bench/report.py) on stdout; progress goes to stderr.
@@ -296,7 +297,7 @@ b2() {
     done
   done
   for ((i = 0; i < b2_files; i++)); do echo "$url/f$i.bin" >>"$work/b2.urls"; done
-  for fs in tmpfs ext4; do
+  for fs in ${B2_FS:-tmpfs ext4}; do
     [[ $fs == tmpfs ]] && out="$shm/b2" || out="$work/b2"
     local case="${b2_files} x ${b2_kib} KiB, $fs"
     for tool in $(rotated "${engine_names[@]}" curl wget2 aria2c); do
