@@ -422,8 +422,6 @@ class JobManager : private RunReports {
   // Set by the Transport constructor only; declared before engine_, which may refer to it.
   std::unique_ptr<TransferEngine> owned_engine_;
   TransferEngine& engine_;
-  // The ends of the runs' downloads (RunOptions::completions).
-  TaskPool completions_;
   LocalFileSystem& files_;
   EventSink& events_;
   CommandRunner& commands_;
@@ -447,6 +445,9 @@ class JobManager : private RunReports {
   bool logon_gating_ GUARDED_BY(mutex_) = false;
   std::set<std::uint32_t> logged_on_ GUARDED_BY(mutex_);  // human uids with a logon now
   std::thread scheduler_;
+  // The ends of the runs' downloads (RunOptions::completions). Last, so destroyed first: a
+  // task finishing a run's last report still uses the members above.
+  TaskPool completions_{options_.completion_threads};
 };
 
 }  // namespace openbits::core

@@ -306,6 +306,7 @@ b2() {
         bitsd*)
           bitsd_timed "$tool" B2 "$case" rate files/s higher rate \
             "$bench_client" --bus="${bus_of[$tool]}" transfer "$work/b2.list.$fs" foreground
+          echo "   B2 $tool, $fs: $t_out" >&2  # with the phases: add, transfer, Complete
           ;;
         curl) timed curl -sS --fail -Z --parallel-max "$parallel" -K "$work/b2.curl.$fs" ;;
         wget2) timed wget2 -q --no-config --max-threads="$parallel" -P "$out" -i "$work/b2.urls" ;;
