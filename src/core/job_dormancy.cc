@@ -25,7 +25,11 @@ Result<std::vector<JobOutline>> JobStore::LoadOutlines() {
   if (!jobs) return jobs.error();
   std::vector<JobOutline> outlines;
   outlines.reserve(jobs->size());
-  for (const Job& job : *jobs) outlines.push_back(OutlineOf(job));
+  for (Job& job : *jobs) {
+    // As after a restart: what was committed is what a restarted job has.
+    for (JobFile& file : job.files) file.bytes_transferred = file.bytes_committed;
+    outlines.push_back(OutlineOf(job));
+  }
   return outlines;
 }
 
