@@ -51,11 +51,13 @@ Status JobManager::Start() {
   // by one when they are few, all in one pass when they are most of the queue.
   auto outlines = store_.LoadOutlines();
   if (!outlines) return outlines.error();
+  // In GUID order, the order of the queue and its index: each job is added at their end.
+  std::sort(outlines->begin(), outlines->end(),
+            [](const JobOutline& a, const JobOutline& b) { return a.summary.id < b.summary.id; });
   std::vector<Guid> wanted;
   for (const JobOutline& outline : *outlines) {
     if (!MayStayDormant(outline)) wanted.push_back(outline.summary.id);
   }
-  std::sort(wanted.begin(), wanted.end());
   std::vector<Job> whole;
   if (wanted.size() > outlines->size() / 2) {
     auto loaded = store_.LoadAll();
