@@ -5,7 +5,9 @@
 namespace openbits::core {
 
 void JobIndex::Update(const Guid& id, const Facts& facts) {
-  Record& record = records_[id];
+  // Hinted at the end: jobs added in GUID order (a start) cost O(1) each, any other order
+  // what a lookup costs.
+  Record& record = records_.try_emplace(records_.end(), id)->second;
   if (record.active && (!facts.active || record.owner_uid != facts.owner_uid)) {
     auto owned = active_by_owner_.find(record.owner_uid);
     owned->second.erase(id);
@@ -14,7 +16,8 @@ void JobIndex::Update(const Guid& id, const Facts& facts) {
     record.active = false;
   }
   if (facts.active && !record.active) {
-    active_by_owner_[facts.owner_uid].insert(id);
+    std::set<Guid>& owned = active_by_owner_[facts.owner_uid];
+    owned.insert(owned.end(), id);
     ++active_jobs_;
     record.active = true;
   }

@@ -45,13 +45,39 @@ JobManager::~JobManager() {
 }
 
 Status JobManager::Start() {
-  auto loaded = store_.LoadAll();
-  if (!loaded) return loaded.error();
+  // Jobs that wait for nothing stay outlines (job_dormancy.cc); the others are read whole: one
+  // by one when they are few, all in one pass when they are most of the queue.
+  auto outlines = store_.LoadOutlines();
+  if (!outlines) return outlines.error();
+  // In GUID order, the order of the queue and its index: each job is added at their end.
+  std::sort(outlines->begin(), outlines->end(),
+            [](const JobOutline& a, const JobOutline& b) { return a.summary.id < b.summary.id; });
+  std::vector<Guid> wanted;
+  for (const JobOutline& outline : *outlines) {
+    if (!MayStayDormant(outline)) wanted.push_back(outline.summary.id);
+  }
+  std::vector<Job> whole;
+  if (wanted.size() > outlines->size() / 2) {
+    auto loaded = store_.LoadAll();
+    if (!loaded) return loaded.error();
+    for (Job& job : *loaded) {
+      if (std::binary_search(wanted.begin(), wanted.end(), job.id)) whole.push_back(std::move(job));
+    }
+  } else {
+    whole.reserve(wanted.size());
+    for (const Guid& id : wanted) {
+      auto loaded = store_.Load(id);
+      if (!loaded) return loaded.error();
+      whole.push_back(std::move(*loaded));
+    }
+  }
   const std::int64_t now = clock_.NowUs();
   {
     MutexLock lock(mutex_);
-    for (Job& job : *loaded) {
-      for (JobFile& file : job.files) file.bytes_transferred = file.bytes_committed;
+    for (JobOutline& outline : *outlines) {
+      if (MayStayDormant(outline)) AddDormant(std::move(outline));
+    }
+    for (Job& job : whole) {
       if (job.state == JobState::kConnecting || job.state == JobState::kTransferring) {
         // The daemon stopped (or died) mid-transfer: queue again; the files resume from
         // their committed offsets.
@@ -65,16 +91,7 @@ Status JobManager::Start() {
         }
         Log()->info("Recovered job={} to QUEUED", job.id.ToString());
       }
-      const Guid id = job.id;
-      Entry& entry = jobs_[id];
-      entry.queued_since_us = job.times.modification_us;
-      entry.job = std::move(job);
-      // Whether a command line succeeded is not stored: after a restart it runs again.
-      if ((entry.job.state == JobState::kTransferred || entry.job.state == JobState::kError) &&
-          MayRunNotifyCommand(entry.job)) {
-        entry.notify_due_us = now;
-      }
-      Reindex(entry);
+      Adopt(std::move(job), now);
     }
     // Logon gating (job_logon.cc). Nobody can listen to the jobs before the queue is
     // published, so their notifications are not sent.
@@ -82,7 +99,8 @@ Status JobManager::Start() {
     DiscardTokensOfLoggedOffOwners(unheard);
     stopping_ = false;
   }
-  Log()->info("Loaded {} job(s)", loaded->size());
+  Log()->info("Loaded {} job(s), {} of them dormant", outlines->size(),
+              outlines->size() - whole.size());
   scheduler_ = std::thread(&JobManager::SchedulerLoop, this);
   return Ok();
 }
@@ -140,14 +158,6 @@ void JobManager::SetNetworkConnected(bool connected) {
               connected ? "resume" : "wait");
   scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
-}
-
-Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
-                                               JobAction action) {
-  auto it = jobs_.find(id);
-  if (it == jobs_.end() || IsFinalState(it->second.job.state)) return JobNotFound(id);
-  OPENBITS_RETURN_IF_ERROR(Authorize(options_.access, caller, it->second.job, action));
-  return &it->second;
 }
 
 Result<const JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
@@ -209,52 +219,6 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
   scheduler_wakeup_.NotifyAll();
   return id;
-}
-
-Result<std::vector<Guid>> JobManager::EnumJobs(const Caller& caller, bool all_users) const {
-  if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
-  MutexLock lock(mutex_);
-  if (!all_users) {
-    const std::set<Guid>& owned = index_.ActiveJobsOf(caller.uid);
-    return std::vector<Guid>(owned.begin(), owned.end());
-  }
-  std::vector<Guid> ids;
-  for (const auto& [id, entry] : jobs_) {
-    if (!IsFinalState(entry.job.state)) ids.push_back(id);
-  }
-  return ids;
-}
-
-Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::optional<Guid>& after,
-                                         std::size_t max_count, bool all_users) const {
-  if (all_users) OPENBITS_RETURN_IF_ERROR(AuthorizeListAllUsers(caller));
-  max_count = std::clamp<std::size_t>(max_count, 1, kMaxJobListPage);
-  JobListPage page;
-  MutexLock lock(mutex_);
-  // The queue (and each owner's jobs in the index) is keyed by GUID, so a page starts with a
-  // lookup and reads only the jobs it returns: a whole listing costs one pass over the jobs
-  // listed, whatever the size of the queue.
-  auto add = [&](const Job& job) {
-    if (IsFinalState(job.state)) return true;
-    if (page.jobs.size() == max_count) {
-      page.next = page.jobs.back().id;
-      return false;
-    }
-    page.jobs.push_back({job.id, job.display_name, job.type, job.state, job.priority, job.owner_uid,
-                         job.Progress(), job.times.creation_us});
-    return true;
-  };
-  if (all_users) {
-    for (auto it = after ? jobs_.upper_bound(*after) : jobs_.begin(); it != jobs_.end(); ++it) {
-      if (!add(it->second.job)) break;
-    }
-  } else {
-    const std::set<Guid>& owned = index_.ActiveJobsOf(caller.uid);
-    for (auto it = after ? owned.upper_bound(*after) : owned.begin(); it != owned.end(); ++it) {
-      if (!add(jobs_.at(*it).job)) break;
-    }
-  }
-  return page;
 }
 
 Result<Job> JobManager::GetJob(const Caller& caller, const Guid& id) const {

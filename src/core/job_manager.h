@@ -289,6 +289,23 @@ class JobManager : private RunReports {
   };
   using Notifications = std::vector<std::function<void()>>;
 
+  // Dormant jobs (job_dormancy.cc): kept as outlines until something needs them whole.
+  // Whether a job may stay an outline after the start: it waits for nothing but a call.
+  static bool MayStayDormant(const JobOutline& outline);
+  void AddDormant(JobOutline outline) REQUIRES(mutex_);
+  // Makes a job read whole from the store a live entry (its live progress from the committed
+  // offsets, its notification command due again, its index facts).
+  Entry& Adopt(Job job, std::int64_t now_us) REQUIRES(mutex_);
+  // The dormant job `id` read from the store and made live; nullptr when `id` is not dormant;
+  // the store's error when it cannot be read (a job the store no longer holds is forgotten).
+  Result<Entry*> Wake(const Guid& id) REQUIRES(mutex_);
+  // The live entry of `id`, woken when dormant; nullptr when there is none (or it cannot be read).
+  Entry* Live(const Guid& id) REQUIRES(mutex_);
+  // Calls visit(id, job, outline) for every job not in a final state after `after`, in GUID
+  // order: live jobs with `job`, dormant ones with `outline`. Stops when visit returns false.
+  template <typename Visit>
+  void ForEachJobFrom(const std::optional<Guid>& after, Visit&& visit) const REQUIRES(mutex_);
+
   // The job `id` if `caller` may do `action` to it (Authorize in access_policy.h decides);
   // BG_E_NOT_FOUND or E_ACCESSDENIED otherwise. Jobs in a final state are gone for everybody.
   Result<Entry*> FindFor(const Caller& caller, const Guid& id, JobAction action) REQUIRES(mutex_);
@@ -414,6 +431,7 @@ class JobManager : private RunReports {
   // while it deletes files and notifies.
   void ScavengeInactiveJobs(const std::vector<Guid>& idle, std::int64_t now_us) REQUIRES(mutex_);
   std::int64_t LastActivityUs(const Job& job) const;
+  std::int64_t InactivityTimeoutUs() const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
 
@@ -433,6 +451,8 @@ class JobManager : private RunReports {
   // A run made its last report, a hold was released or an EndJob finished.
   CondVar job_released_;
   std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
+  // The dormant jobs, none of them in jobs_ (job_dormancy.cc). The index knows them too.
+  std::map<Guid, JobOutline> dormant_ GUARDED_BY(mutex_);
   JobIndex index_ GUARDED_BY(mutex_);
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
   // FileTransferred signals leave in the order their completions were recorded, although

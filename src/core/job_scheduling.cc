@@ -42,12 +42,14 @@ std::int64_t JobManager::LastActivityUs(const Job& job) const {
   return std::max(job.times.modification_us, job.last_progress_us);
 }
 
+std::int64_t JobManager::InactivityTimeoutUs() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
+      .count();
+}
+
 bool JobManager::Inactive(const Entry& entry, std::int64_t now_us) const {
   if (entry.worker_running || entry.holds > 0 || IsFinalState(entry.job.state)) return false;
-  const std::int64_t timeout_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
-          .count();
-  return now_us - LastActivityUs(entry.job) >= timeout_us;
+  return now_us - LastActivityUs(entry.job) >= InactivityTimeoutUs();
 }
 
 void JobManager::ScavengeInactiveJobs(const std::vector<Guid>& idle, std::int64_t now_us) {
@@ -142,9 +144,9 @@ void JobManager::Reindex(Entry& entry) {
 void JobManager::HandleDueTimers(std::int64_t now_us, Notifications& out) {
   std::vector<Guid> idle;
   for (const Guid& id : index_.TakeDue(now_us)) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end()) continue;
-    Entry& entry = it->second;
+    Entry* live = Live(id);  // a dormant job's inactivity timeout wakes it
+    if (live == nullptr) continue;
+    Entry& entry = *live;
     if (Inactive(entry, now_us)) {
       Hold(entry);  // no run starts while its files go
       idle.push_back(id);
@@ -233,10 +235,7 @@ std::int64_t JobManager::NextDeadlineUs(const Entry& entry) const {
   consider(DownloadTimeDeadlineUs(entry));
   // A held job is not scavenged; Release looks at it again.
   if (!entry.worker_running && entry.holds == 0 && !IsFinalState(job.state)) {
-    const std::int64_t inactivity_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(options_.job_inactivity_timeout)
-            .count();
-    consider(LastActivityUs(job) + inactivity_us);
+    consider(LastActivityUs(job) + InactivityTimeoutUs());
   }
   if (!entry.notify_running) consider(entry.notify_due_us);
   if (entry.modification_pending) {

@@ -11,16 +11,37 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/job_listing.h"
 #include "openbits/guid.h"
 #include "openbits/result.h"
 
 namespace openbits::core {
+
+// What the queue keeps in memory of a job that waits for nothing (JobManager's dormant jobs):
+// what listing it, the job limits and the inactivity timeout need, a hundred bytes instead of
+// the whole job with its files. Progress counts the committed bytes, as after a restart.
+struct JobOutline {
+  JobSummary summary;
+  std::int64_t modification_us = 0;
+  std::int64_t last_progress_us = 0;
+  bool has_helper = false;  // a helper token is bound (logon gating may take it away)
+};
+
+// What a listing shows of a job, and its outline (job_dormancy.cc).
+JobSummary SummaryOf(const Job& job);
+JobOutline OutlineOf(const Job& job);
 
 // Persistent job queue. Every write survives a crash of bitsd when it returns; see SyncDurable.
 class JobStore {
  public:
   virtual ~JobStore() = default;
   virtual Result<std::vector<Job>> LoadAll() = 0;
+  // Every job's outline: what a start reads of the jobs it keeps dormant. The default takes
+  // them from LoadAll; a store with many jobs reads only the columns they need.
+  virtual Result<std::vector<JobOutline>> LoadOutlines();
+  // One whole job, as LoadAll would return it (BG_E_NOT_FOUND when there is none): a dormant
+  // job woken up. The default searches LoadAll.
+  virtual Result<Job> Load(const Guid& id);
   // Writes the job and all its files in one transaction.
   virtual Status Save(const Job& job) = 0;
   // One file's row only (offset, size, validators, completion, response headers): the

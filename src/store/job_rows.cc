@@ -172,6 +172,15 @@ const JobSql& Sql() {
     built.update_progress =
         "UPDATE files SET " + Assignments(kFileProgressColumns) + " WHERE job_id = ? AND idx = ?";
     built.select_files = "SELECT job_id, idx, " + file_columns + " FROM files ORDER BY job_id, idx";
+    const std::string job_select =
+        "SELECT id, " + job_columns + ", custom_headers, proxy_sealed, helper_sealed FROM jobs ";
+    built.select_job = job_select + "WHERE id = ?";
+    built.select_job_files =
+        "SELECT job_id, idx, " + file_columns + " FROM files WHERE job_id = ? ORDER BY idx";
+    const std::string credential_select =
+        "SELECT job_id, target, scheme, implicit, sealed FROM credentials ";
+    built.select_credentials = credential_select + "ORDER BY job_id, target, scheme";
+    built.select_job_credentials = credential_select + "WHERE job_id = ? ORDER BY target, scheme";
     return built;
   }();
   return sql;

@@ -38,13 +38,17 @@ inline constexpr int kFileProgressColumnCount = 8;
 
 // The statements, built once from the lists above. Their addresses key the statement cache.
 struct JobSql {
-  std::string insert_job;       // id, kJobColumns, custom_headers, proxy_sealed, helper_sealed
-  std::string update_job;       // kJobColumns = ?, WHERE id = ?
-  std::string select_jobs;      // id, kJobColumns, custom_headers, proxy_sealed, helper_sealed
-  std::string insert_file;      // job_id, idx, identity, progress
-  std::string update_file;      // identity = ?, progress = ?, WHERE job_id = ? AND idx = ?
-  std::string update_progress;  // progress = ?, WHERE job_id = ? AND idx = ?
-  std::string select_files;     // job_id, idx, identity, progress; in job and index order
+  std::string insert_job;          // id, kJobColumns, custom_headers, proxy_sealed, helper_sealed
+  std::string update_job;          // kJobColumns = ?, WHERE id = ?
+  std::string select_jobs;         // id, kJobColumns, custom_headers, proxy_sealed, helper_sealed
+  std::string insert_file;         // job_id, idx, identity, progress
+  std::string update_file;         // identity = ?, progress = ?, WHERE job_id = ? AND idx = ?
+  std::string update_progress;     // progress = ?, WHERE job_id = ? AND idx = ?
+  std::string select_files;        // job_id, idx, identity, progress; in job and index order
+  std::string select_job;          // select_jobs of one job: WHERE id = ?
+  std::string select_job_files;    // select_files of one job: WHERE job_id = ?, in index order
+  std::string select_credentials;  // job_id, target, scheme, implicit, sealed
+  std::string select_job_credentials;  // the same of one job: WHERE job_id = ?
 };
 const JobSql& Sql();
 

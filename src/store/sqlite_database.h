@@ -28,10 +28,10 @@ struct CheckedDatabase {
 };
 
 // Opens (creating if needed) the database at `path` in WAL mode with synchronous=NORMAL (a
-// commit is in the page cache when it returns; SqliteJobStore syncs the log) and runs
-// its integrity check. A file that is no database or fails the check comes back closed, with
-// `corruption` saying why. An empty database (version 0) beside the held-jobs marker is
-// refused with BG_E_DATABASE_CORRUPT, before anything is written to it.
+// commit is in the page cache when it returns; SqliteJobStore syncs the log) and runs its
+// integrity check (PRAGMA quick_check). A file that is no database or fails the check comes
+// back closed, with `corruption` saying why. An empty database (version 0) beside the
+// held-jobs marker is refused with BG_E_DATABASE_CORRUPT, before anything is written to it.
 Result<CheckedDatabase> OpenAndCheck(const std::string& path);
 
 struct TableSalvage {

@@ -233,6 +233,74 @@ void SqliteJobStore::Checkpoint() {
   }
 }
 
+void SqliteJobStore::OpenSealedColumns(const CachedStatement& row, int first,
+                                       const std::string& id_text, core::Job& job) const {
+  if (!row.IsNull(first)) {
+    auto headers = secrets_->Open(row.Blob(first), id_text);
+    if (!headers) {
+      // The job stays usable; only its secret is lost, and the log says why.
+      Log()->error("Failed to decrypt the custom headers of job={}: {}", id_text,
+                   headers.error().ToString());
+    } else {
+      job.custom_headers = std::move(*headers);
+    }
+  }
+  if (!row.IsNull(first + 1)) {
+    auto proxy = OpenJobProxy(*secrets_, id_text, row.Blob(first + 1));
+    if (!proxy) {
+      // The job stays usable (direct, or its other proxy sources); the log says why.
+      Log()->error("Failed to decrypt the proxy settings of job={}", id_text);
+    } else {
+      job.proxy.list = std::move(proxy->list);
+      job.proxy_environment = std::move(proxy->environment);
+    }
+  }
+  if (!row.IsNull(first + 2)) {
+    auto helper = OpenHelperBinding(*secrets_, id_text, row.Blob(first + 2));
+    if (helper) job.helper = std::move(*helper);
+    if (!helper) Log()->error("Failed to decrypt the helper binding of job={}", id_text);
+  }
+}
+
+std::optional<core::Job> SqliteJobStore::ReadJobRow(const CachedStatement& row) const {
+  std::string id_text = row.Text(0);
+  auto id = Guid::Parse(id_text);
+  if (!id) {
+    Log()->error("Failed to load job: malformed id '{}'", id_text);
+    return std::nullopt;
+  }
+  core::Job job;
+  job.id = *id;
+  ReadJobColumns(row, 1, job);
+  OpenSealedColumns(row, 1 + kJobColumnCount, id_text, job);
+  return job;
+}
+
+void SqliteJobStore::ReadFileRow(const CachedStatement& row, core::Job& job) {
+  core::JobFile file;
+  ReadFileIdentity(row, 2, file);
+  ReadFileProgress(row, 2 + kFileIdentityColumnCount, file);
+  job.files.push_back(std::move(file));
+}
+
+void SqliteJobStore::ReadCredentialRow(const CachedStatement& row, core::Job& job) const {
+  const std::string id = row.Text(0);
+  const std::int64_t target = row.Int(1);
+  const std::int64_t scheme = row.Int(2);
+  auto opened = secrets_->Open(row.Blob(4), CredentialContext(id, target, scheme));
+  std::optional<core::Credential> credential;
+  if (opened) credential = UnpackCredential(*opened);
+  if (!credential) {
+    // The job stays usable without this slot; the log says why (never what).
+    Log()->error("Failed to decrypt credentials of job={} target={} scheme={}", id, target, scheme);
+    return;
+  }
+  credential->target = static_cast<AuthTarget>(target);
+  credential->scheme = static_cast<AuthScheme>(scheme);
+  credential->implicit = row.Int(3) != 0;
+  job.credentials.Set(std::move(*credential));
+}
+
 Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
   std::lock_guard lock(mutex_);
   // One pass per table, each in its primary key's order: no query per job.
@@ -251,43 +319,10 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
     if (!row.ok()) return SqliteError(db_, "read jobs");
     int rc;
     while ((rc = row.Step()) == SQLITE_ROW) {
-      std::string id_text = row.Text(0);
-      auto id = Guid::Parse(id_text);
-      if (!id) {
-        Log()->error("Failed to load job: malformed id '{}'", id_text);
-        continue;
-      }
-      core::Job job;
-      job.id = *id;
-      ReadJobColumns(row, 1, job);
-      const int sealed = 1 + kJobColumnCount;
-      if (!row.IsNull(sealed)) {
-        auto headers = secrets_->Open(row.Blob(sealed), id_text);
-        if (!headers) {
-          // The job stays usable; only its secret is lost, and the log says why.
-          Log()->error("Failed to decrypt the custom headers of job={}: {}", id_text,
-                       headers.error().ToString());
-        } else {
-          job.custom_headers = std::move(*headers);
-        }
-      }
-      if (!row.IsNull(sealed + 1)) {
-        auto proxy = OpenJobProxy(*secrets_, id_text, row.Blob(sealed + 1));
-        if (!proxy) {
-          // The job stays usable (direct, or its other proxy sources); the log says why.
-          Log()->error("Failed to decrypt the proxy settings of job={}", id_text);
-        } else {
-          job.proxy.list = std::move(proxy->list);
-          job.proxy_environment = std::move(proxy->environment);
-        }
-      }
-      if (!row.IsNull(sealed + 2)) {
-        auto helper = OpenHelperBinding(*secrets_, id_text, row.Blob(sealed + 2));
-        if (helper) job.helper = std::move(*helper);
-        if (!helper) Log()->error("Failed to decrypt the helper binding of job={}", id_text);
-      }
-      by_id.emplace(std::move(id_text), jobs.size());
-      jobs.push_back(std::move(job));
+      auto job = ReadJobRow(row);
+      if (!job) continue;
+      by_id.emplace(row.Text(0), jobs.size());
+      jobs.push_back(std::move(*job));
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
   }
@@ -303,43 +338,132 @@ Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
         auto it = by_id.find(job_id);
         job = it == by_id.end() ? nullptr : &jobs[it->second];
       }
-      if (job == nullptr) continue;
-      core::JobFile file;
-      ReadFileIdentity(row, 2, file);
-      ReadFileProgress(row, 2 + kFileIdentityColumnCount, file);
-      job->files.push_back(std::move(file));
+      if (job != nullptr) ReadFileRow(row, *job);
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
   }
   {
-    CachedStatement row = statements_.Get(
-        "SELECT job_id, target, scheme, implicit, sealed FROM credentials "
-        "ORDER BY job_id, target, scheme");
+    CachedStatement row = statements_.Get(Sql().select_credentials.c_str());
     if (!row.ok()) return SqliteError(db_, "read credentials");
     int rc;
     while ((rc = row.Step()) == SQLITE_ROW) {
-      const std::string id = row.Text(0);
-      auto it = by_id.find(id);
-      if (it == by_id.end()) continue;
-      const std::int64_t target = row.Int(1);
-      const std::int64_t scheme = row.Int(2);
-      auto opened = secrets_->Open(row.Blob(4), CredentialContext(id, target, scheme));
-      std::optional<core::Credential> credential;
-      if (opened) credential = UnpackCredential(*opened);
-      if (!credential) {
-        // The job stays usable without this slot; the log says why (never what).
-        Log()->error("Failed to decrypt credentials of job={} target={} scheme={}", id, target,
-                     scheme);
-        continue;
-      }
-      credential->target = static_cast<AuthTarget>(target);
-      credential->scheme = static_cast<AuthScheme>(scheme);
-      credential->implicit = row.Int(3) != 0;
-      jobs[it->second].credentials.Set(std::move(*credential));
+      auto it = by_id.find(row.Text(0));
+      if (it != by_id.end()) ReadCredentialRow(row, jobs[it->second]);
     }
     if (rc != SQLITE_DONE) return SqliteError(db_, "read credentials");
   }
   return jobs;
+}
+
+Result<std::vector<core::JobOutline>> SqliteJobStore::LoadOutlines() {
+  std::lock_guard lock(mutex_);
+  // Two passes in table order (no sort, no index walk), over the few columns an outline needs.
+  std::vector<core::JobOutline> outlines;
+  std::unordered_map<std::string, std::size_t> by_id;
+  {
+    CachedStatement count = statements_.Get("SELECT count(*) FROM jobs");
+    if (count.ok() && count.Step() == SQLITE_ROW) {
+      outlines.reserve(static_cast<std::size_t>(count.Int(0)));
+      by_id.reserve(static_cast<std::size_t>(count.Int(0)));
+    }
+  }
+  {
+    CachedStatement row = statements_.Get(
+        "SELECT id, owner_uid, display_name, type, state, priority, creation_us, "
+        "modification_us, last_progress_us, helper_sealed IS NOT NULL FROM jobs");
+    if (!row.ok()) return SqliteError(db_, "read jobs");
+    int rc;
+    while ((rc = row.Step()) == SQLITE_ROW) {
+      auto id = Guid::Parse(row.TextView(0));
+      if (!id) {
+        Log()->error("Failed to load job: malformed id '{}'", row.TextView(0));
+        continue;
+      }
+      core::JobOutline outline;
+      core::JobSummary& summary = outline.summary;
+      summary.id = *id;
+      summary.owner_uid = static_cast<std::uint32_t>(row.Int(1));
+      summary.display_name = row.Text(2);
+      summary.type = static_cast<JobType>(row.Int(3));
+      summary.state = static_cast<JobState>(row.Int(4));
+      summary.priority = static_cast<JobPriority>(row.Int(5));
+      summary.creation_us = row.Int(6);
+      outline.modification_us = row.Int(7);
+      outline.last_progress_us = row.Int(8);
+      outline.has_helper = row.Int(9) != 0;
+      by_id.emplace(row.Text(0), outlines.size());
+      outlines.push_back(std::move(outline));
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read jobs");
+  }
+  {
+    // Progress as Job::Progress counts it for a loaded job (transferred = committed).
+    CachedStatement row =
+        statements_.Get("SELECT job_id, bytes_total, bytes_committed, completed FROM files");
+    if (!row.ok()) return SqliteError(db_, "read files");
+    int rc;
+    core::JobOutline* outline = nullptr;
+    std::string job_id;
+    while ((rc = row.Step()) == SQLITE_ROW) {
+      if (row.TextView(0) != job_id) {
+        job_id = row.Text(0);
+        auto it = by_id.find(job_id);
+        outline = it == by_id.end() ? nullptr : &outlines[it->second];
+      }
+      if (outline == nullptr) continue;
+      JobProgress& progress = outline->summary.progress;
+      const auto bytes_total = static_cast<std::uint64_t>(row.Int(1));
+      ++progress.files_total;
+      if (row.Int(3) != 0) ++progress.files_transferred;
+      progress.bytes_transferred += static_cast<std::uint64_t>(row.Int(2));
+      if (bytes_total == kSizeUnknown || progress.bytes_total == kSizeUnknown) {
+        progress.bytes_total = kSizeUnknown;
+      } else {
+        progress.bytes_total += bytes_total;
+      }
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read files");
+  }
+  return outlines;
+}
+
+Result<core::Job> SqliteJobStore::Load(const Guid& id) {
+  std::lock_guard lock(mutex_);
+  const std::string id_text = id.ToString();
+  std::optional<core::Job> job;
+  {
+    CachedStatement row = statements_.Get(Sql().select_job.c_str());
+    if (!row.ok()) return SqliteError(db_, "read job " + id_text);
+    row.Bind(1, id_text);
+    const int rc = row.Step();
+    if (rc == SQLITE_DONE) {
+      return Error(hr::BG_E_NOT_FOUND, ErrorContext::kGeneralQueueManager,
+                   "job " + id_text + " is not in the job database " + path_);
+    }
+    if (rc != SQLITE_ROW) return SqliteError(db_, "read job " + id_text);
+    job = ReadJobRow(row);
+    if (!job) {
+      return Error(hr::BG_E_NOT_FOUND, ErrorContext::kGeneralQueueManager,
+                   "job " + id_text + " has a malformed id in the job database " + path_);
+    }
+  }
+  {
+    CachedStatement row = statements_.Get(Sql().select_job_files.c_str());
+    if (!row.ok()) return SqliteError(db_, "read the files of job " + id_text);
+    row.Bind(1, id_text);
+    int rc;
+    while ((rc = row.Step()) == SQLITE_ROW) ReadFileRow(row, *job);
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read the files of job " + id_text);
+  }
+  {
+    CachedStatement row = statements_.Get(Sql().select_job_credentials.c_str());
+    if (!row.ok()) return SqliteError(db_, "read the credentials of job " + id_text);
+    row.Bind(1, id_text);
+    int rc;
+    while ((rc = row.Step()) == SQLITE_ROW) ReadCredentialRow(row, *job);
+    if (rc != SQLITE_DONE) return SqliteError(db_, "read the credentials of job " + id_text);
+  }
+  return std::move(*job);
 }
 
 Status SqliteJobStore::Save(const core::Job& job) {

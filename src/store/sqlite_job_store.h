@@ -46,6 +46,9 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   ~SqliteJobStore() override;
 
   Result<std::vector<core::Job>> LoadAll() override;
+  // The outline columns of `jobs` and three of `files`, each table read in its own order.
+  Result<std::vector<core::JobOutline>> LoadOutlines() override;
+  Result<core::Job> Load(const Guid& id) override;
   // Writes what changed since this store last wrote the job: the job's row when a column
   // changed, a sealed column only when its secret changed, the rows of the files that changed,
   // the credential rows when a credential changed; nothing when nothing did. Several rows go in
@@ -91,6 +94,14 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   // the write failed; counts the write for the syncer.
   void NoteProgress(const Guid& job, const Status& saved,
                     const std::vector<std::pair<std::uint32_t, std::uint64_t>>& progress);
+  // The reading of LoadAll and Load: a row of select_jobs (nullopt: a malformed id, logged),
+  // its sealed columns from `first` on, a row of select_files, a credential row. A secret
+  // that cannot be opened is logged and left out: the job stays usable without it.
+  std::optional<core::Job> ReadJobRow(const CachedStatement& row) const;
+  void OpenSealedColumns(const CachedStatement& row, int first, const std::string& id_text,
+                         core::Job& job) const;
+  static void ReadFileRow(const CachedStatement& row, core::Job& job);
+  void ReadCredentialRow(const CachedStatement& row, core::Job& job) const;
   // fdatasync of the write-ahead log (WalSyncer's sync), without mutex_ held.
   Status SyncWal();
   // Opens the checkpointing connection and takes checkpoints away from the writers.

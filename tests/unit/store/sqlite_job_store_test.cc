@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -592,6 +593,119 @@ TEST_F(SqliteJobStoreTest, TheHelperBindingIsSealedAndRoundTrips) {
                                                        : none;
     EXPECT_EQ(job.helper, saved.helper) << job.id.ToString();
   }
+}
+
+}  // namespace
+}  // namespace openbits::store
+
+namespace openbits::store {
+namespace {
+
+// Every column group the store writes (job_rows.h): equal images, equal rows.
+void ExpectSameRows(const core::Job& a, const core::Job& b) {
+  const JobImage left = ImageOf(a);
+  const JobImage right = ImageOf(b);
+  EXPECT_EQ(left.columns, right.columns);
+  EXPECT_EQ(left.custom_headers, right.custom_headers);
+  EXPECT_EQ(left.proxy, right.proxy);
+  EXPECT_EQ(left.helper, right.helper);
+  EXPECT_EQ(left.credentials, right.credentials);
+  EXPECT_EQ(left.files, right.files);
+}
+
+// Load reads one job as LoadAll reads it: every column, its files in order, its secrets; an
+// unknown id is BG_E_NOT_FOUND.
+TEST_F(SqliteJobStoreTest, LoadReadsOneJobAsLoadAllDoes) {
+  core::Job job = SampleJob();
+  core::Credential credential;
+  credential.user = SecretString("alice");
+  credential.password = SecretString("pw");
+  job.credentials.Set(credential);
+  job.helper.identity = core::HelperIdentity{1001, 1001, false, ""};
+  job.helper.flags = core::kTokenNetwork;
+  job.proxy = {ProxyUsage::kOverride, "http://proxy:3128", "<local>"};
+  const core::Job other = SampleJob();
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    ASSERT_TRUE((*store)->Save(job));
+    ASSERT_TRUE((*store)->Save(other));
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto all = (*store)->LoadAll();
+  ASSERT_TRUE(all);
+  auto one = (*store)->Load(job.id);
+  ASSERT_TRUE(one) << one.error().ToString();
+  const core::Job& listed = (*all)[0].id == job.id ? (*all)[0] : (*all)[1];
+  ExpectSameRows(*one, listed);
+  ExpectSameRows(*one, job);
+  EXPECT_EQ(one->custom_headers.reveal(), job.custom_headers.reveal());
+  EXPECT_EQ(one->credentials.all().size(), 1u);
+  EXPECT_EQ(one->helper, job.helper);
+  ASSERT_EQ(one->files.size(), 2u);
+  EXPECT_EQ(one->files[1].remote_url, "http://h/f1");
+  EXPECT_EQ(one->files[0].bytes_transferred, 100u);  // as LoadAll: the committed bytes
+
+  auto missing = (*store)->Load(Guid::Generate());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), hr::BG_E_NOT_FOUND);
+}
+
+// LoadOutlines reads a few columns, but says of each job what its whole row says: summary,
+// progress over its files (an unknown size makes the total unknown), times, helper binding.
+TEST_F(SqliteJobStoreTest, OutlinesSayWhatTheWholeJobsSay) {
+  core::Job unknown_size = SampleJob();  // one file of unknown size
+  core::Job known = SampleJob();
+  known.files[1].bytes_total = 50;
+  known.files[1].bytes_committed = 20;
+  known.helper.flags = core::kTokenLocalFile;
+  core::Job no_files = SampleJob();
+  no_files.files.clear();
+  no_files.state = JobState::kSuspended;
+  no_files.error.reset();
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store) << store.error().ToString();
+    for (const core::Job* job : {&unknown_size, &known, &no_files}) {
+      ASSERT_TRUE((*store)->Save(*job));
+    }
+  }
+  auto store = OpenStore();
+  ASSERT_TRUE(store);
+  auto outlines = (*store)->LoadOutlines();
+  ASSERT_TRUE(outlines) << outlines.error().ToString();
+  auto all = (*store)->LoadAll();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(outlines->size(), 3u);
+  for (const core::JobOutline& outline : *outlines) {
+    auto whole = std::find_if(all->begin(), all->end(),
+                              [&](const core::Job& job) { return job.id == outline.summary.id; });
+    ASSERT_NE(whole, all->end());
+    const core::JobOutline expected = core::OutlineOf(*whole);
+    const core::JobSummary& got = outline.summary;
+    SCOPED_TRACE(got.id.ToString());
+    EXPECT_EQ(got.display_name, expected.summary.display_name);
+    EXPECT_EQ(got.type, expected.summary.type);
+    EXPECT_EQ(got.state, expected.summary.state);
+    EXPECT_EQ(got.priority, expected.summary.priority);
+    EXPECT_EQ(got.owner_uid, expected.summary.owner_uid);
+    EXPECT_EQ(got.creation_us, expected.summary.creation_us);
+    EXPECT_EQ(got.progress.bytes_total, expected.summary.progress.bytes_total);
+    EXPECT_EQ(got.progress.bytes_transferred, expected.summary.progress.bytes_transferred);
+    EXPECT_EQ(got.progress.files_total, expected.summary.progress.files_total);
+    EXPECT_EQ(got.progress.files_transferred, expected.summary.progress.files_transferred);
+    EXPECT_EQ(outline.modification_us, expected.modification_us);
+    EXPECT_EQ(outline.last_progress_us, expected.last_progress_us);
+    EXPECT_EQ(outline.has_helper, expected.has_helper);
+  }
+  const auto& known_outline =
+      *std::find_if(outlines->begin(), outlines->end(),
+                    [&](const core::JobOutline& o) { return o.summary.id == known.id; });
+  EXPECT_EQ(known_outline.summary.progress.bytes_total, 150u);
+  EXPECT_EQ(known_outline.summary.progress.bytes_transferred, 120u);
+  EXPECT_EQ(known_outline.summary.progress.files_transferred, 1u);
+  EXPECT_TRUE(known_outline.has_helper);
 }
 
 }  // namespace
