@@ -50,16 +50,20 @@ CallerRegistry::CallerRegistry(sdbus::IConnection& connection, std::string admin
 
 CallerRegistry::~CallerRegistry() = default;
 
-core::Caller CallerRegistry::Resolve(const sdbus::Message& message) {
+CallerRegistry::Connection& CallerRegistry::ConnectionOf(const sdbus::Message& message) {
   const std::string sender = message.getSender();
   if (auto it = callers_.find(sender); it != callers_.end()) return it->second;
   return Remember(sender, static_cast<std::uint32_t>(message.getCredsUid()));
 }
 
+core::Caller CallerRegistry::Resolve(const sdbus::Message& message) {
+  return ConnectionOf(message).caller;
+}
+
 std::optional<core::Caller> CallerRegistry::Resolve(sd_bus_message* message) {
   const char* sender = sd_bus_message_get_sender(message);
   if (!sender) return std::nullopt;
-  if (auto it = callers_.find(sender); it != callers_.end()) return it->second;
+  if (auto it = callers_.find(sender); it != callers_.end()) return it->second.caller;
   // As sdbus::Message::getCredsUid asks: the uid, from the bus when the message lacks it.
   sd_bus_creds* creds = nullptr;
   uid_t uid = 0;
@@ -68,37 +72,39 @@ std::optional<core::Caller> CallerRegistry::Resolve(sd_bus_message* message) {
       sd_bus_creds_get_uid(creds, &uid) >= 0;
   sd_bus_creds_unref(creds);
   if (!known) return std::nullopt;
-  return Remember(sender, static_cast<std::uint32_t>(uid));
+  return Remember(sender, static_cast<std::uint32_t>(uid)).caller;
 }
 
 bool CallerRegistry::IsAdmin(std::uint32_t uid) const {
   return identity::IsAdmin(uid, admin_group_);
 }
 
-core::Caller CallerRegistry::Remember(const std::string& sender, std::uint32_t uid) {
-  core::Caller caller;
-  caller.uid = uid;
-  caller.gid = identity::PrimaryGid(caller.uid);
-  caller.is_admin = identity::IsAdmin(caller.uid, admin_group_);
-  callers_.emplace(sender, caller);
-  return caller;
+CallerRegistry::Connection& CallerRegistry::Remember(const std::string& sender, std::uint32_t uid) {
+  Connection connection;
+  connection.caller.uid = uid;
+  connection.caller.gid = identity::PrimaryGid(uid);
+  connection.caller.is_admin = identity::IsAdmin(uid, admin_group_);
+  return callers_.insert_or_assign(sender, connection).first->second;
 }
 
 std::uint32_t CallerRegistry::FileCreationMode(const sdbus::Message& message) {
-  std::optional<std::uint32_t> umask;
-  try {
-    const pid_t pid = message.getCredsPid();
-    if (pid > 0) umask = UmaskOf(pid, Resolve(message).uid);
-  } catch (const sdbus::Error&) {
-    // No pid from the bus (e.g. a peer across a proxy): the default below.
+  Connection& connection = ConnectionOf(message);
+  if (!connection.pid) {
+    try {
+      connection.pid = message.getCredsPid();
+    } catch (const sdbus::Error&) {
+      connection.pid = 0;  // no pid from the bus (e.g. a peer across a proxy): the default
+    }
   }
+  std::optional<std::uint32_t> umask;
+  if (*connection.pid > 0) umask = UmaskOf(*connection.pid, connection.caller.uid);
   return umask ? (0666 & ~*umask) : core::kDefaultFileMode;
 }
 
 std::vector<std::string> CallerRegistry::ConnectionsOf(std::uint32_t uid) const {
   std::vector<std::string> names;
-  for (const auto& [name, caller] : callers_) {
-    if (caller.uid == uid) names.push_back(name);
+  for (const auto& [name, connection] : callers_) {
+    if (connection.caller.uid == uid) names.push_back(name);
   }
   return names;
 }
