@@ -1,6 +1,8 @@
 // How bitsd serves calls on the bus: calls that wait on disks (Complete, Cancel) leave the bus
 // thread free for the others, with the caller's identity and checks unchanged.
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
+#include <unistd.h>
 
 #include <deque>
 #include <string>
@@ -129,6 +131,93 @@ TEST_F(BusCallsTest, CompleteAndCancelKeepTheCallersIdentity) {
   ASSERT_TRUE(completed) << completed.error().ToString();
   EXPECT_EQ(*completed, hr::S_OK);
   EXPECT_EQ(harness::Sha256OfFile(out() + "/mine.bin"), harness::Sha256OfFile(www() + "/mine.bin"));
+}
+
+}  // namespace
+}  // namespace openbits::integration
+
+namespace openbits::integration {
+namespace {
+
+// SubmitJob: one call creates the job with its files and priority and resumes it; the job is
+// the caller's and runs as any other.
+TEST_F(BusCallsTest, SubmitJobCreatesFillsAndResumesAJobInOneCall) {
+  harness::WriteRandomFile(www() + "/a.bin", 64 * 1024, 21);
+  harness::WriteRandomFile(www() + "/b.bin", 3000, 22);
+  auto job = client_->SubmitJob(
+      "submitted",
+      {{server_->Url("/a.bin"), out() + "/a.bin"}, {server_->Url("/b.bin"), out() + "/b.bin"}},
+      JobPriority::kHigh);
+  ASSERT_TRUE(job) << job.error().ToString();
+  EXPECT_EQ(*job->GetDisplayName(), "submitted");
+  EXPECT_EQ(*job->GetPriority(), JobPriority::kHigh);
+  EXPECT_EQ(job->GetOwner()->uid, geteuid());
+  const auto files = job->EnumFiles();
+  ASSERT_TRUE(files);
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[1].local_name, out() + "/b.bin");
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
+  ASSERT_TRUE(job->Complete());
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/a.bin"), harness::Sha256OfFile(www() + "/a.bin"));
+  EXPECT_EQ(harness::Sha256OfFile(out() + "/b.bin"), harness::Sha256OfFile(www() + "/b.bin"));
+
+  // Without the RESUME flag the job waits, suspended, with its files.
+  auto waiting = client_->SubmitJob("waiting", {{server_->Url("/a.bin"), out() + "/a2.bin"}},
+                                    JobPriority::kLow, /*resume=*/false);
+  ASSERT_TRUE(waiting) << waiting.error().ToString();
+  EXPECT_EQ(*waiting->GetState(), JobState::kSuspended);
+  EXPECT_EQ(waiting->GetProgress()->files_total, 1u);
+  EXPECT_TRUE(waiting->Cancel());
+}
+
+// A step that fails fails the call with that step's error, and leaves no job behind.
+TEST_F(BusCallsTest, SubmitJobIsAllOrNothing) {
+  auto bad_file = client_->SubmitJob("bad-file", {{server_->Url("/x"), "relative/name"}});
+  ASSERT_FALSE(bad_file);
+  EXPECT_EQ(bad_file.error().code(), hr::E_INVALIDARG) << bad_file.error().ToString();
+  auto bad_priority = client_->SubmitJob("bad-priority", {{server_->Url("/x"), out() + "/x"}},
+                                         static_cast<JobPriority>(7));
+  ASSERT_FALSE(bad_priority);
+  EXPECT_EQ(bad_priority.error().code(), hr::E_INVALIDARG) << bad_priority.error().ToString();
+  auto nothing = client_->SubmitJob("nothing", {});
+  ASSERT_FALSE(nothing);  // Resume of a job without files
+  const auto listed = client_->ListJobs();
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->empty()) << listed->size() << " job(s) left, the first "
+                               << (listed->empty() ? "" : listed->front().display_name);
+}
+
+// SubmitJob checks as the caller: Bob cannot place a file where only Alice may write, and
+// what he submits is his.
+TEST_F(BusCallsTest, SubmitJobActsAsTheCaller) {
+  std::string why_not;
+  const auto users = harness::FindTestUsers(&why_not);
+  if (!users) GTEST_SKIP() << why_not;
+  const std::string alice_dir = out() + "/alice";
+  std::filesystem::create_directories(alice_dir);
+  ASSERT_EQ(chown(alice_dir.c_str(), users->alice.uid, users->alice.gid), 0);
+  ASSERT_EQ(chmod(alice_dir.c_str(), 0700), 0);
+  harness::WriteRandomFile(www() + "/small.bin", 2048, 23);
+
+  // bitsadmin /transfer submits its job in one call.
+  const auto denied = harness::Run(
+      Bitsadmin({"/transfer", "planted", server_->Url("/small.bin"), alice_dir + "/planted"}),
+      users->bob);
+  EXPECT_EQ(denied.exit_code, 1) << denied.out;
+  EXPECT_NE(denied.err.find("E_ACCESSDENIED"), std::string::npos) << denied.err;
+  EXPECT_FALSE(std::filesystem::exists(alice_dir + "/planted"));
+  EXPECT_NE(harness::Run(Bitsadmin({"/list", "/allusers"})).out.find("Listed 0 job(s)."),
+            std::string::npos);
+
+  const auto transferred = harness::Run(
+      Bitsadmin({"/transfer", "hers", server_->Url("/small.bin"), alice_dir + "/small.bin"}),
+      users->alice);
+  ASSERT_EQ(transferred.exit_code, 0) << transferred.out << transferred.err;
+  struct stat info {};
+  ASSERT_EQ(stat((alice_dir + "/small.bin").c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, users->alice.uid);
+  EXPECT_EQ(harness::Sha256OfFile(alice_dir + "/small.bin"),
+            harness::Sha256OfFile(www() + "/small.bin"));
 }
 
 }  // namespace
