@@ -76,7 +76,10 @@ std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::SubmitJob(
   }
   const Guid id = ValueOrThrow(
       manager_.CreateJob(caller, display_name, static_cast<JobType>(type), proxy_environment));
-  Status submitted = manager_.SetPriority(caller, id, priority);
+  // A new job is NORMAL: only another priority is a change to make (and store).
+  Status submitted = priority == static_cast<uint32_t>(JobPriority::kNormal)
+                         ? Ok()
+                         : manager_.SetPriority(caller, id, priority);
   if (submitted) submitted = manager_.AddFiles(caller, id, specs);
   if (submitted && (flags & kSubmitResume)) submitted = manager_.Resume(caller, id);
   if (!submitted) {
