@@ -362,6 +362,7 @@ b3() {
   local url="${base_url[http]}/small/" out="$shm/b3" tool case="${b3_jobs} one-file jobs"
   local sync_case="$case; $b3_threads threads, synchronous calls (client library)"
   local piped_case="$case; 1 connection, $b3_window calls in flight (sd-bus)"
+  local submit_case="$case; 1 connection, $b3_window calls in flight, SubmitJob (sd-bus)"
   for tool in $(rotated "${engine_names[@]}" aria2c); do
     case "$tool" in
       bitsd*)
@@ -374,6 +375,15 @@ b3() {
           "$bench_client" --bus="${bus_of[$tool]}" pipelined-jobs "$b3_jobs" 1 "$b3_window" \
           "$url" "$out" normal
         check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
+        # A base build without Manager.SubmitJob (BASE_BUILD) has no such row.
+        if "$bench_client" --bus="${bus_of[$tool]}" submitted-jobs 1 1 1 "$url" "$out" normal \
+          >/dev/null 2>&1; then
+          fresh_dir "$out"
+          bitsd_timed "$tool" B3 "$submit_case" rate jobs/s higher rate \
+            "$bench_client" --bus="${bus_of[$tool]}" submitted-jobs "$b3_jobs" 1 "$b3_window" \
+            "$url" "$out" normal
+          check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
+        fi
         ;;
       aria2c)
         fresh_dir "$out"
