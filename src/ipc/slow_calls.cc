@@ -1,5 +1,7 @@
 #include "ipc/slow_calls.h"
 
+#include <algorithm>
+
 namespace openbits::ipc {
 
 SlowCalls::SlowCalls(BusLoop& loop, std::size_t threads) : loop_(loop) {
