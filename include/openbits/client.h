@@ -237,7 +237,8 @@ class Client {
   Result<Job> CreateJob(const std::string& display_name, JobType type = JobType::kDownload);
   // A download job with `files` ((remote_url, local_name) pairs) and `priority`, resumed when
   // `resume`, in one call (bitsd's Manager.SubmitJob: CreateJob, SetPriority, AddFileSet and
-  // Resume with their checks; all or nothing: on a failure no job is left).
+  // Resume with their checks; all or nothing: on a failure no job is left). E_NOTIMPL from a
+  // bitsd that predates SubmitJob: take the steps one by one.
   Result<Job> SubmitJob(const std::string& display_name,
                         const std::vector<std::pair<std::string, std::string>>& files,
                         JobPriority priority = JobPriority::kNormal, bool resume = true);

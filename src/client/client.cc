@@ -171,13 +171,20 @@ Result<Job> Client::SubmitJob(const std::string& display_name,
   std::vector<sdbus::Struct<std::string, std::string>> set;
   set.reserve(files.size());
   for (const auto& [remote, local] : files) set.emplace_back(remote, local);
-  auto submitted = Call([&] {
-    return connection_->manager().SubmitJob(display_name, static_cast<uint32_t>(JobType::kDownload),
-                                            ProxyEnvironment(), set,
-                                            static_cast<uint32_t>(priority), resume ? 1u : 0u);
-  });
-  if (!submitted) return submitted.error();
-  auto id = Guid::Parse(std::get<0>(*submitted));
+  std::tuple<std::string, sdbus::ObjectPath> submitted;
+  try {
+    submitted = connection_->manager().SubmitJob(
+        display_name, static_cast<uint32_t>(JobType::kDownload), ProxyEnvironment(), set,
+        static_cast<uint32_t>(priority), resume ? 1u : 0u);
+  } catch (const sdbus::Error& error) {
+    // On the manager an unknown method is a bitsd older than SubmitJob, not a missing job.
+    if (error.getName() == "org.freedesktop.DBus.Error.UnknownMethod") {
+      return Error(hr::E_NOTIMPL, ErrorContext::kGeneralQueueManager,
+                   "this bitsd has no Manager.SubmitJob (it is older than this client)");
+    }
+    return FromDbusError(error);
+  }
+  auto id = Guid::Parse(std::get<0>(submitted));
   if (!id) return Error::Internal("bitsd returned a malformed job id");
   return Job(connection_, *id);
 }
