@@ -75,6 +75,7 @@ class CondVar {
     lock.release();
   }
   void NotifyAll() { cv_.notify_all(); }
+  void NotifyOne() { cv_.notify_one(); }
 
  private:
   std::condition_variable cv_;

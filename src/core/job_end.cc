@@ -52,21 +52,25 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
     while (first < pending.size()) {
       const std::size_t end = std::min(pending.size(), first + kCommitBatch);
       std::vector<LocalFileSystem::TempCommit> batch;
-      for (std::size_t i = first; i < end; ++i) {
-        const JobFile& file = job.files[pending[i]];
-        OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, pending[i], Delivery::kRenaming));
+      const std::vector<std::uint32_t> indices(pending.begin() + first, pending.begin() + end);
+      for (std::uint32_t index : indices) {
+        const JobFile& file = job.files[index];
         batch.push_back({file.temp_path, file.local_path, file.remote_mtime_us, file.mode});
       }
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, indices, Delivery::kRenaming));
       // A batch stops at its first failure: the files after it are not renamed.
       const std::vector<Status> renamed = files_.CommitTemps(owner, batch);
       std::size_t next = end;
+      std::vector<std::uint32_t> delivered;  // recorded together, before the loop leaves
       for (std::size_t i = first; i < end; ++i) {
         const std::uint32_t index = pending[i];
         const Status& result = renamed[i - first];
         if (result) {
-          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+          delivered.push_back(index);
           continue;
         }
+        OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, delivered, Delivery::kDone));
+        delivered.clear();
         const bool interrupted = job.files[index].delivery == Delivery::kRenaming;
         if (interrupted && (result.error().code() == hr::ERROR_PATH_NOT_FOUND ||
                             result.error().code() == hr::ERROR_FILE_NOT_FOUND)) {
@@ -74,15 +78,17 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
           // The files after it in the batch were not tried: the next batch starts with them.
           Log()->info("job={} file={} was renamed before the interruption", job.id.ToString(),
                       index);
-          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, index, Delivery::kDone));
+          OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, {index}, Delivery::kDone));
           next = i + 1;
           break;
         }
         // The temp files of this one and of those after it are still there.
-        for (std::size_t j = i; j < end; ++j)
-          (void)SetDelivery(job.id, pending[j], Delivery::kNone);
+        (void)SetDelivery(job.id,
+                          std::vector<std::uint32_t>(pending.begin() + i, pending.begin() + end),
+                          Delivery::kNone);
         return result.error();
       }
+      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, delivered, Delivery::kDone));
       first = next;
     }
     bool partial = false;
@@ -141,14 +147,21 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
   return settled;
 }
 
-Status JobManager::SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) {
+Status JobManager::SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices,
+                               Delivery delivery) {
+  if (indices.empty()) return Ok();
   MutexLock lock(mutex_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return JobNotFound(id);
-  JobFile& file = it->second.job.files.at(index);
-  // Set before it is stored: even if the store fails now, a retry in this process knows.
-  file.delivery = delivery;
-  return store_.SaveFileProgress(id, index, file);
+  std::vector<std::pair<std::uint32_t, JobFile>> files;
+  files.reserve(indices.size());
+  for (std::uint32_t index : indices) {
+    JobFile& file = it->second.job.files.at(index);
+    // Set before it is stored: even if the store fails now, a retry in this process knows.
+    file.delivery = delivery;
+    files.emplace_back(index, file);
+  }
+  return store_.SaveFilesProgress(id, files);
 }
 
 }  // namespace openbits::core

@@ -14,6 +14,7 @@ JobManager::JobManager(ManagerOptions options, JobStore& store, TransferEngine& 
     : options_(options),
       store_(store),
       engine_(engine),
+      completions_(options_.completion_threads),
       files_(files),
       events_(events),
       commands_(commands),
@@ -29,6 +30,7 @@ JobManager::JobManager(ManagerOptions options, JobStore& store, Transport& trans
       store_(store),
       owned_engine_(std::make_unique<ThreadPoolEngine>(transport, options.engine_threads)),
       engine_(*owned_engine_),
+      completions_(options_.completion_threads),
       files_(files),
       events_(events),
       commands_(commands),
@@ -140,13 +142,6 @@ void JobManager::SetNetworkConnected(bool connected) {
               connected ? "resume" : "wait");
   scheduler_wakeup_.NotifyAll();
   Dispatch(notifications);
-}
-
-std::vector<Guid> JobManager::AllJobIds() const {
-  MutexLock lock(mutex_);
-  std::vector<Guid> ids;
-  for (const auto& [id, entry] : jobs_) ids.push_back(id);
-  return ids;
 }
 
 Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
@@ -277,13 +272,6 @@ Status JobManager::ReadJob(const Caller& caller, const Guid& id,
   auto entry = FindFor(caller, id, JobAction::kView);
   if (!entry) return entry.error();
   read((*entry)->job);
-  return Ok();
-}
-
-Status JobManager::CheckVisible(const Caller& caller, const Guid& id) const {
-  MutexLock lock(mutex_);
-  auto entry = FindFor(caller, id, JobAction::kView);
-  if (!entry) return entry.error();
   return Ok();
 }
 

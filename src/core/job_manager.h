@@ -45,6 +45,7 @@
 #include "core/job_run.h"
 #include "core/ports.h"
 #include "core/scheduler.h"
+#include "core/task_pool.h"
 
 namespace openbits::core {
 
@@ -82,6 +83,10 @@ struct ManagerOptions {
   std::uint32_t parallel_files = 1;
   // Threads of the engine the convenience constructor builds over a Transport.
   std::uint32_t engine_threads = 16;
+  // Threads that handle the end of downloads ([engine] completion_threads): each syncs a
+  // finished temp file, records it and waits for the store's group commit, so as many files
+  // as there are threads finish at once (their syncs overlap).
+  std::uint32_t completion_threads = 8;
   // Who may do what beyond the fixed rules (core/access_policy.h).
   AccessRules access;
   // The uid bitsd runs as. A daemon that is not root can only write as itself, so it serves
@@ -151,8 +156,6 @@ class JobManager : private RunReports {
   // The clock jumped (the wall clock was set, or a test moved its clock): the scheduler looks
   // at its deadlines again instead of sleeping for a delay computed from the old time.
   void OnClockChanged();
-  // Every job in the queue, for the IPC layer to publish at start-up.
-  std::vector<Guid> AllJobIds() const;
 
   // proxy_environment: the creator's proxy variables (PRECONFIG), filtered.
   Result<Guid> CreateJob(const Caller& caller, const std::string& display_name, JobType type,
@@ -171,8 +174,6 @@ class JobManager : private RunReports {
   // reports through). `read` must be quick and must not call the manager.
   Status ReadJob(const Caller& caller, const Guid& id,
                  const std::function<void(const Job&)>& read) const;
-  // What GetJob would answer, without copying the job: the bus's gate on every job call.
-  Status CheckVisible(const Caller& caller, const Guid& id) const;
 
   // AddFile/AddFileSet/AddFileWithRanges: all files or none.
   Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);
@@ -312,8 +313,10 @@ class JobManager : private RunReports {
   // leaves the job (unheld) where it was, an active one queued again: the caller may retry.
   Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
                          const std::function<Result<HRESULT>(const Job&)>& settle) EXCLUDES(mutex_);
-  // Complete's progress on file `index`, recorded and stored before it goes on.
-  Status SetDelivery(const Guid& id, std::uint32_t index, Delivery delivery) EXCLUDES(mutex_);
+  // Complete's progress on the files `indices`, recorded (in one store write) before it
+  // goes on.
+  Status SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices, Delivery delivery)
+      EXCLUDES(mutex_);
   // Sets the run's stop flag and asks its downloads in flight to stop; OnRunFinished follows.
   void StopRun(Entry& entry) REQUIRES(mutex_);
   // Holds the job, asks its run to stop and waits (releasing mutex_ meanwhile) until the run
@@ -419,6 +422,8 @@ class JobManager : private RunReports {
   // Set by the Transport constructor only; declared before engine_, which may refer to it.
   std::unique_ptr<TransferEngine> owned_engine_;
   TransferEngine& engine_;
+  // The ends of the runs' downloads (RunOptions::completions).
+  TaskPool completions_;
   LocalFileSystem& files_;
   EventSink& events_;
   CommandRunner& commands_;

@@ -266,10 +266,16 @@ void JobRun::Launch(FileWork work) {
     in_flight_.emplace(key, std::move(slot));
   }
   Acquire();
-  // `done` keeps the run and the sink alive until it has returned.
+  // `done` keeps the run and the sink alive until the end was handled.
   const DownloadId download = engine_.Start(
-      std::move(request), *sink,
-      [self = shared_from_this(), key, sink](Status s) { self->OnDone(key, std::move(s)); });
+      std::move(request), *sink, [self = shared_from_this(), key, sink](Status s) mutable {
+        if (TaskPool* pool = self->options_.completions) {
+          pool->Post([self = std::move(self), key, sink = std::move(sink),
+                      s = std::move(s)]() mutable { self->OnDone(key, std::move(s)); });
+        } else {
+          self->OnDone(key, std::move(s));
+        }
+      });
   bool stop_now = false;
   {
     MutexLock lock(mutex_);

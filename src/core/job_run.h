@@ -4,6 +4,8 @@
 // engine and hears back through the sinks and `done` callbacks, on engine threads; it never
 // waits for the network and has no thread of its own.
 //
+// The end of a download is handled on RunOptions::completions, off the engine's threads.
+//
 // It reports to the manager through RunReports, each report tagged with the run id (a stale
 // run's reports are ignored there). Lock order: the manager may call Stop with its lock held
 // (manager -> run -> engine); the run makes no report while holding its own lock, so a report
@@ -22,6 +24,7 @@
 #include "base/mutex.h"
 #include "core/job.h"
 #include "core/ports.h"
+#include "core/task_pool.h"
 
 namespace openbits::core {
 
@@ -96,6 +99,10 @@ struct RunOptions {
   std::chrono::milliseconds checkpoint_interval{1000};
   // Whether a uid still names a user; empty: every uid does.
   std::function<bool(std::uint32_t)> user_exists;
+  // Where the end of each download is handled (the temp file's sync, the file's record, the
+  // next file's start): never on the engine's thread, which would stall every other
+  // transfer meanwhile. Null: on whichever thread the engine calls `done` (tests).
+  TaskPool* completions = nullptr;
 };
 
 class JobRun : public std::enable_shared_from_this<JobRun> {

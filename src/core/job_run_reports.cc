@@ -124,9 +124,14 @@ Status JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_
     // Not recorded: the run fails with the store's error (OnRunFailed).
     if (entry->job.state == JobState::kConnecting) {
       OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kConnected, notifications));
-    } else {
+    } else if (response.restart_from_zero) {
+      // The stored offset no longer matches the temp file: it goes before any new byte.
       OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, index, file));
     }
+    // Otherwise the size and validators are stored with the file's first checkpoint or its
+    // completion, whichever comes first: one write per small file instead of two. Until
+    // then the stored offset is the one this download resumed from, which a restart trusts
+    // only with the validators stored with it.
   }
   Dispatch(notifications);
   return Ok();

@@ -217,7 +217,7 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
   entry.control = std::make_shared<RunControl>();
   entry.run = std::make_shared<JobRun>(
       entry.job.id, entry.run_id, entry.control, static_cast<RunReports&>(*this), engine_, files_,
-      RunOptions{options_.checkpoint_interval, options_.user_exists});
+      RunOptions{options_.checkpoint_interval, options_.user_exists, &completions_});
   entry.worker_running = true;
   Reindex(entry);  // a slot taken, and MaxDownloadTime's deadline
   // The run asks the manager for its files: it starts once the caller released mutex_.

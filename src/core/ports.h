@@ -27,6 +27,15 @@ class JobStore {
   // per-file write, so a job of thousands of files costs no more per file than one of two.
   // REQUIRES: the temp file's bytes up to file.bytes_committed are already durable.
   virtual Status SaveFileProgress(const Guid& job, std::uint32_t index, const JobFile& file) = 0;
+  // Several files' rows, all or none (Complete records a batch of deliveries at once). This
+  // default writes them one by one; a store with transactions writes them in one.
+  virtual Status SaveFilesProgress(const Guid& job,
+                                   const std::vector<std::pair<std::uint32_t, JobFile>>& files) {
+    for (const auto& [index, file] : files) {
+      OPENBITS_RETURN_IF_ERROR(SaveFileProgress(job, index, file));
+    }
+    return Ok();
+  }
   virtual Status Remove(const Guid& job) = 0;
   // Every write that returned before this call survives a power loss once it returns. Writes
   // survive a crash of bitsd (kill -9) as soon as they return; a store may batch the syncs

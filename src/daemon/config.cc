@@ -32,6 +32,9 @@ bool ParseUnsigned(const std::string& text, T& out) {
   return true;
 }
 
+// More threads than that only wait on the same disk.
+constexpr std::uint32_t kMaxCompletionThreads = 64;
+
 using Setter = std::function<bool(Config&, const std::string&)>;
 
 template <typename T>
@@ -143,10 +146,13 @@ const std::map<std::string, Setter>& Keys() {
          return true;
        }},
       {"engine.threads", Number(&Config::engine_threads)},
-      {"engine.kind",
+      {"engine.completion_threads",
        [](Config& c, const std::string& v) {
-         if (v != "multi" && v != "threads") return false;
-         c.engine_multi = v == "multi";
+         std::uint32_t value = 0;
+         if (!ParseUnsigned(v, value) || value == 0 || value > kMaxCompletionThreads) {
+           return false;
+         }
+         c.manager.completion_threads = value;
          return true;
        }},
       {"auth.use_lm_compat", AuthLevel(&auth::AuthPolicy::use_lm_compat, 2)},

@@ -23,10 +23,6 @@ struct Config {
   // [engine] threads: downloads in flight at once on the engine (0: max(16,
   // max_background_jobs x parallel_files)).
   std::uint32_t engine_threads = 0;
-  // [engine] kind: "multi", the event-driven CurlMultiEngine (default), or "threads", the
-  // ThreadPoolEngine over the blocking transport (kept for comparison while the multi engine
-  // settles; it goes once the multi engine has run a release).
-  bool engine_multi = true;
   std::string log_level = "info";  // [log]
   // [logon] gating: a human uid's jobs run only while it is logged on (logind). Off by
   // itself when no logind answers on login1_bus ("system" or a D-Bus address, for tests).

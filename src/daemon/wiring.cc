@@ -12,7 +12,6 @@
 #include "base/log.h"
 #include "core/job_manager.h"
 #include "core/system_clock.h"
-#include "core/thread_pool_engine.h"
 #include "identity/posix_local_file_system.h"
 #include "identity/process_launcher.h"
 #include "identity/users.h"
@@ -26,7 +25,6 @@
 #include "store/sqlite_job_store.h"
 #include "transfer/certificate_store.h"
 #include "transfer/curl_multi_engine.h"
-#include "transfer/curl_transport.h"
 #include "transfer/network_monitor.h"
 
 namespace openbits::daemon {
@@ -85,7 +83,6 @@ Status RunDaemon(const DaemonOptions& options) {
   // fetcher, the side channel of authentication and the certificate stores.
   auto network_services = transfer::NetworkServices::Create(curl, &certificates, &account_proxies);
   if (!network_services) return network_services.error();
-  transfer::CurlTransport transport(**network_services);
   if (options.config.curl.auth.allow_basic_over_http) {
     logger->warn(
         "[auth] allow_basic_over_http is set: Basic passwords may cross the network "
@@ -108,15 +105,10 @@ Status RunDaemon(const DaemonOptions& options) {
     engine_threads = std::max<std::uint32_t>(
         16, manager_options.max_background_jobs * manager_options.parallel_files);
   }
-  std::unique_ptr<core::TransferEngine> engine;
-  if (options.config.engine_multi) {
-    transfer::CurlMultiEngineOptions engine_options;
-    engine_options.blocking_workers = engine_threads;
-    engine = std::make_unique<transfer::CurlMultiEngine>(**network_services, engine_options);
-  } else {
-    engine = std::make_unique<core::ThreadPoolEngine>(transport, engine_threads);
-  }
-  core::JobManager manager(manager_options, **store, *engine, files, events, commands, clock);
+  transfer::CurlMultiEngineOptions engine_options;
+  engine_options.blocking_workers = engine_threads;
+  transfer::CurlMultiEngine engine(**network_services, engine_options);
+  core::JobManager manager(manager_options, **store, engine, files, events, commands, clock);
 
   // The network: jobs wait in TRANSIENT_ERROR while it is gone.
   transfer::NetworkMonitor network;
@@ -164,7 +156,7 @@ Status RunDaemon(const DaemonOptions& options) {
   network.Stop();
   logons.Stop();
   manager.Stop();
-  engine->Shutdown();
+  engine.Shutdown();
   logger->info("bitsd stopped");
   return served;
 }

@@ -534,22 +534,51 @@ Status SqliteJobStore::SaveFileProgress(const Guid& job, std::uint32_t index,
                                         const core::JobFile& file) {
   const FileImage image = ImageOf(file);
   std::lock_guard lock(mutex_);
+  Status saved = UpdateProgress(job, index, file);
+  NoteProgress(job, saved, {{index, image.progress}});
+  return saved;
+}
+
+Status SqliteJobStore::SaveFilesProgress(
+    const Guid& job, const std::vector<std::pair<std::uint32_t, core::JobFile>>& files) {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> images;
+  images.reserve(files.size());
+  for (const auto& [index, file] : files) images.emplace_back(index, ImageOf(file).progress);
+  std::lock_guard lock(mutex_);
+  Status saved = InTransaction([&]() -> Status {
+    for (const auto& [index, file] : files) {
+      OPENBITS_RETURN_IF_ERROR(UpdateProgress(job, index, file));
+    }
+    return Ok();
+  });
+  NoteProgress(job, saved, images);
+  return saved;
+}
+
+Status SqliteJobStore::UpdateProgress(const Guid& job, std::uint32_t index,
+                                      const core::JobFile& file) {
   CachedStatement update = statements_.Get(Sql().update_progress.c_str());
   if (!update.ok()) return SqliteError(db_, "prepare progress save");
   const int next = BindFileProgress(update, 1, file);
   update.Bind(next, job.ToString());
   update.Bind(next + 1, std::int64_t{index});
-  auto written = written_.find(job);
-  Status saved = Run(std::move(update), "save progress");
-  if (written != written_.end()) {
+  return Run(std::move(update), "save progress");
+}
+
+void SqliteJobStore::NoteProgress(
+    const Guid& job, const Status& saved,
+    const std::vector<std::pair<std::uint32_t, std::uint64_t>>& progress) {
+  if (auto written = written_.find(job); written != written_.end()) {
     if (!saved) {
+      // Not known what the file holds now: the next Save writes the job whole.
       written_.erase(written);
-    } else if (index < written->second.files.size()) {
-      written->second.files[index].progress = image.progress;
+    } else {
+      for (const auto& [index, hash] : progress) {
+        if (index < written->second.files.size()) written->second.files[index].progress = hash;
+      }
     }
   }
   if (saved) syncer_->Wrote();
-  return saved;
 }
 
 Result<std::map<std::uint32_t, core::AccountProxy>> SqliteJobStore::LoadAccountProxies() {

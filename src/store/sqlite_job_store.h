@@ -53,6 +53,8 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   // no image, so that 100,000 idle jobs cost no memory here) is written whole.
   Status Save(const core::Job& job) override;
   Status SaveFileProgress(const Guid& job, std::uint32_t index, const core::JobFile& file) override;
+  Status SaveFilesProgress(
+      const Guid& job, const std::vector<std::pair<std::uint32_t, core::JobFile>>& files) override;
   Status Remove(const Guid& job) override;
   Status SyncDurable() override;
   Result<std::map<std::uint32_t, core::AccountProxy>> LoadAccountProxies() override;
@@ -83,6 +85,12 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
                            const Result<std::string>& sealed, bool empty);
   Status WriteCredentials(const core::Job& job, const std::string& id, bool clear_first);
   Status InsertFile(const std::string& id, std::uint32_t index, const core::JobFile& file);
+  // The UPDATE of one file's progress columns (SaveFileProgress, SaveFilesProgress).
+  Status UpdateProgress(const Guid& job, std::uint32_t index, const core::JobFile& file);
+  // Keeps written_ in step with a progress write: the new hashes, or forgets the job when
+  // the write failed; counts the write for the syncer.
+  void NoteProgress(const Guid& job, const Status& saved,
+                    const std::vector<std::pair<std::uint32_t, std::uint64_t>>& progress);
   // fdatasync of the write-ahead log (WalSyncer's sync), without mutex_ held.
   Status SyncWal();
   // Opens the checkpointing connection and takes checkpoints away from the writers.

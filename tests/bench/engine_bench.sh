@@ -7,6 +7,7 @@
 # Usage: tests/bench/engine_bench.sh         (COUNT=5000 PARALLEL=16 RUNS=3 SCHEME=http)
 #        SCHEME=https tests/bench/engine_bench.sh
 set -euo pipefail
+. "$(dirname "$0")/nginx.sh"
 cd "$(dirname "$0")/../.."
 count="${COUNT:-5000}" parallel="${PARALLEL:-16}" runs="${RUNS:-3}" scheme="${SCHEME:-http}"
 log() { echo "== $*" >&2; }
@@ -34,42 +35,8 @@ chmod -R a+rX "$work/www"
 sum_of() { (cd "$1" && for ((i = 0; i < count; i++)); do cat "f$i.bin"; done) | sha256sum | cut -d' ' -f1; }
 expected=$(sum_of "$work/www")
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ssl=""
-[[ "$scheme" == https ]] && ssl="ssl"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  default_type application/octet-stream;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port $ssl;
-    ssl_certificate $work/tls/cert.pem;
-    ssl_certificate_key $work/tls/key.pem;
-    ssl_protocols TLSv1.3;
-    root $work/www;
-  }
-}
-CONF
-/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
-nginx_pid=$!
+if [[ "$scheme" == https ]]; then start_nginx "$work" 0 "$port"; else start_nginx "$work" "$port" 0; fi
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 base="$scheme://127.0.0.1:$port"
 

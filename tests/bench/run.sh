@@ -20,11 +20,13 @@
 # B4_WINDOW (64: calls in flight of the pipelined clients); PARALLEL (connections of the
 # peers, bitsd's max_background_jobs in B3; default 16); PARALLEL_FILES (bitsd's [engine]
 # parallel_files: files of one job at once; unset: bitsd's default, and a BASE_BUILD without
-# the key still starts); KEEP=1 keeps the work directory.
+# the key still starts); B2_FS ("tmpfs ext4": B2's file systems); KEEP=1 keeps the work
+# directory.
 #
 # A benchmark, not a test: it checks that every tool fetched the right bytes and prints the
 # table of medians (tests/bench/report.py) on stdout; progress goes to stderr.
 set -euo pipefail
+. "$(dirname "$0")/nginx.sh"
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
@@ -152,42 +154,10 @@ b2_sum=$(sum_of_small "$work/www/small" "$b2_files")
 b3_sum=$(sum_of_small "$work/www/small" "$b3_jobs")
 
 # --- nginx on loopback: sendfile, keep-alive, TLS (HTTP/1.1 for every tool) ----------------
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-  -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
 http_port=$(free_port)
 https_port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  default_type application/octet-stream;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$http_port;
-    listen 127.0.0.1:$https_port ssl;
-    ssl_certificate $work/tls/cert.pem;
-    ssl_certificate_key $work/tls/key.pem;
-    ssl_protocols TLSv1.3;
-    root $work/www;
-  }
-}
-CONF
-/usr/sbin/nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
-pids+=($!)
+start_nginx "$work" "$http_port" "$https_port"
+pids+=("$nginx_pid")
 wait_port "$http_port"
 wait_port "$https_port"
 declare -A base_url=([http]="http://127.0.0.1:$http_port" [https]="https://127.0.0.1:$https_port")
@@ -330,7 +300,7 @@ b2() {
     done
   done
   for ((i = 0; i < b2_files; i++)); do echo "$url/f$i.bin" >>"$work/b2.urls"; done
-  for fs in tmpfs ext4; do
+  for fs in ${B2_FS:-tmpfs ext4}; do
     [[ $fs == tmpfs ]] && out="$shm/b2" || out="$work/b2"
     local case="${b2_files} x ${b2_kib} KiB, $fs"
     for tool in $(rotated "${engine_names[@]}" curl wget2 aria2c); do

@@ -11,6 +11,7 @@
 #include "core/job_manager.h"
 #include "core/system_clock.h"
 #include "fakes/fake_ports.h"
+#include "fakes/wait.h"
 #include "store/secret_box.h"
 
 namespace openbits::core {
@@ -18,14 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return condition();
-}
+using fakes::WaitUntil;
 
 class JobHelperTokenTest : public ::testing::Test {
  protected:

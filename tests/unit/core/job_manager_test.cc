@@ -13,20 +13,14 @@
 
 #include "core/system_clock.h"
 #include "fakes/fake_ports.h"
+#include "fakes/wait.h"
 
 namespace openbits::core {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using fakes::WaitUntil;
 
 // Turns a hang into a failure: aborts the test program with `what` when Kick is not called
 // for `limit` (a deadlocked call never returns, so no assertion after it could fail).

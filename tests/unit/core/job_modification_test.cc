@@ -16,20 +16,14 @@
 #include "core/job_manager.h"
 #include "core/system_clock.h"
 #include "fakes/fake_ports.h"
+#include "fakes/wait.h"
 
 namespace openbits::core {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using fakes::WaitUntil;
 
 // Answers, then sends the first half of the body when the test opens the gate, then stalls
 // until the run is asked to stop.

@@ -14,20 +14,14 @@
 #include "core/system_clock.h"
 #include "core/thread_pool_engine.h"
 #include "fakes/fake_ports.h"
+#include "fakes/wait.h"
 
 namespace openbits::core {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using fakes::WaitUntil;
 
 std::string Url(int i) { return "http://h/f" + std::to_string(i); }
 std::string Path(int i) { return "/d/f" + std::to_string(i); }
@@ -454,6 +448,7 @@ class ScriptedReports : public RunReports {
                  "the helper identity (uid 4242) no longer exists");
   }
   Status OnFileCompleted(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+    if (before_completion) before_completion();
     std::lock_guard lock(mutex_);
     ++completed_;
     return Ok();
@@ -469,6 +464,8 @@ class ScriptedReports : public RunReports {
   void OnRunFinished(const Guid&, std::uint64_t) override { finished_.set_value(); }
 
   std::atomic<bool> helper_gone{false};
+  // Runs at the start of OnFileCompleted (a slow sync or group commit).
+  std::function<void()> before_completion;
   std::future<void> Finished() { return finished_.get_future(); }
   int completed() {
     std::lock_guard lock(mutex_);
@@ -546,6 +543,62 @@ TEST(JobRunHelperTest, AHelperDeletedMidFileFailsTheRun) {
 
 TEST(JobRunHelperTest, AHelperDeletedMidFileFailsAHighPerformanceRunToo) {
   CheckHelperDeletedMidFileFailsTheRun(true);
+}
+
+// An engine whose one download is a short file, answered on the engine's own thread; it
+// notes when `done` has returned, i.e. when its thread could move other transfers again.
+class OneFileEngine : public TransferEngine {
+ public:
+  ~OneFileEngine() override { Shutdown(); }
+  DownloadId Start(DownloadRequest, DownloadSink& sink, DoneCallback done) override {
+    thread_ = std::thread([this, &sink, done = std::move(done)] {
+      DownloadResponse response;
+      response.bytes_total = 3;
+      Status status = sink.OnResponse(response);
+      if (status) status = sink.OnData("abc", 3);
+      done(std::move(status));
+      done_returned.set_value();
+    });
+    return 1;
+  }
+  void Stop(DownloadId) override {}
+  void SetRateLimit(DownloadId, std::uint64_t) override {}
+  void Shutdown() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::promise<void> done_returned;
+
+ private:
+  std::thread thread_;
+};
+
+// The end of a file (its sync, its record, the wait for the store's group commit) does not
+// hold the engine's thread: with the engine's thread held, every other transfer would stall
+// for as long as one file's completion takes.
+TEST(JobRunCompletionTest, TheEnginesThreadIsFreeWhileAFileCompletionWaits) {
+  ScriptedReports reports(false);
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  reports.before_completion = [released] { released.wait(); };
+  OneFileEngine engine;
+  fakes::InMemoryFileSystem files;
+  TaskPool completions(1);
+  RunOptions options;
+  options.completions = &completions;
+  auto control = std::make_shared<RunControl>();
+  auto run =
+      std::make_shared<JobRun>(Guid::Generate(), 1, control, reports, engine, files, options);
+  auto finished = reports.Finished();
+  auto done_returned = engine.done_returned.get_future();
+  run->Start();
+  const bool engine_free = done_returned.wait_for(10s) == std::future_status::ready;
+  EXPECT_TRUE(engine_free) << "the engine's thread waited for the file's completion";
+  EXPECT_EQ(reports.completed(), 0);
+  release.set_value();
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(reports.completed(), 1);
+  EXPECT_TRUE(reports.failures().empty());
+  engine.Shutdown();
 }
 
 }  // namespace
