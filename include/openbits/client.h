@@ -235,6 +235,13 @@ class Client {
   static Result<std::unique_ptr<Client>> Connect(const BusChoice& bus);
 
   Result<Job> CreateJob(const std::string& display_name, JobType type = JobType::kDownload);
+  // A download job with `files` ((remote_url, local_name) pairs) and `priority`, resumed when
+  // `resume`, in one call (bitsd's Manager.SubmitJob: CreateJob, SetPriority, AddFileSet and
+  // Resume with their checks; all or nothing: on a failure no job is left). E_NOTIMPL from a
+  // bitsd that predates SubmitJob: take the steps one by one.
+  Result<Job> SubmitJob(const std::string& display_name,
+                        const std::vector<std::pair<std::string, std::string>>& files,
+                        JobPriority priority = JobPriority::kNormal, bool resume = true);
   Result<Job> GetJob(const Guid& id);
   // A handle on the job `id` without asking bitsd; its calls fail with BG_E_NOT_FOUND if
   // there is no such job the caller may see.

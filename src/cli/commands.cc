@@ -564,24 +564,32 @@ int Transfer(Context& ctx, const Args& args) {
     files.emplace_back(positional[i], AbsolutePath(positional[i + 1]));
   }
 
-  auto job = ctx.client.CreateJob(name, JobType::kDownload);
-  if (!job) return Fail("create job", job.error());
+  // One call (Manager.SubmitJob) creates, fills and resumes the job, all or nothing. A
+  // dynamic-content job needs its property set before Resume, and an older bitsd has no
+  // SubmitJob: those take the steps one by one.
+  Result<Job> job = Error(hr::E_NOTIMPL, ErrorContext::kNone, "dynamic content");
+  if (!dynamic) job = ctx.client.SubmitJob(name, files, priority.value_or(JobPriority::kNormal));
+  const bool stepwise = !job && job.error().code() == hr::E_NOTIMPL;
+  if (stepwise) job = ctx.client.CreateJob(name, JobType::kDownload);
+  if (!job) return Fail(stepwise ? "create job" : "submit job", job.error());
   if (!ctx.raw)
     std::cout << "DISPLAY: '" << text::Printable(name)
               << "' TYPE: DOWNLOAD GUID: " << job->id().ToString() << "\n";
-  auto abandon = [&](const std::string& what, const Error& error) {
-    (void)job->Cancel();
-    return Fail(what, error);
-  };
-  if (priority) {
-    if (auto set = job->SetPriority(*priority); !set) return abandon("set priority", set.error());
+  if (stepwise) {
+    auto abandon = [&](const std::string& what, const Error& error) {
+      (void)job->Cancel();
+      return Fail(what, error);
+    };
+    if (priority) {
+      if (auto set = job->SetPriority(*priority); !set) return abandon("set priority", set.error());
+    }
+    if (dynamic) {
+      if (auto set = job->SetDynamicContent(true); !set)
+        return abandon("set dynamic content", set.error());
+    }
+    if (auto added = job->AddFileSet(files); !added) return abandon("add files", added.error());
+    if (auto resumed = job->Resume(); !resumed) return abandon("resume job", resumed.error());
   }
-  if (dynamic) {
-    if (auto set = job->SetDynamicContent(true); !set)
-      return abandon("set dynamic content", set.error());
-  }
-  if (auto added = job->AddFileSet(files); !added) return abandon("add files", added.error());
-  if (auto resumed = job->Resume(); !resumed) return abandon("resume job", resumed.error());
 
   auto state = WaitForJob(*job, !ctx.raw);
   if (!state) return Fail("watch job", state.error());

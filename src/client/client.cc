@@ -151,13 +151,46 @@ Result<std::unique_ptr<Client>> Client::Connect(const BusChoice& bus) {
   }
 }
 
-Result<Job> Client::CreateJob(const std::string& display_name, JobType type) {
-  // PRECONFIG jobs use the caller's proxy environment (DESIGN.md 3); bitsd keeps only these.
+namespace {
+
+// PRECONFIG jobs use the caller's proxy environment (DESIGN.md 3); bitsd keeps only these.
+std::map<std::string, std::string> ProxyEnvironment() {
   std::map<std::string, std::string> proxy_environment;
   for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
                            "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}) {
     if (const char* value = std::getenv(name)) proxy_environment[name] = value;
   }
+  return proxy_environment;
+}
+
+}  // namespace
+
+Result<Job> Client::SubmitJob(const std::string& display_name,
+                              const std::vector<std::pair<std::string, std::string>>& files,
+                              JobPriority priority, bool resume) {
+  std::vector<sdbus::Struct<std::string, std::string>> set;
+  set.reserve(files.size());
+  for (const auto& [remote, local] : files) set.emplace_back(remote, local);
+  std::tuple<std::string, sdbus::ObjectPath> submitted;
+  try {
+    submitted = connection_->manager().SubmitJob(
+        display_name, static_cast<uint32_t>(JobType::kDownload), ProxyEnvironment(), set,
+        static_cast<uint32_t>(priority), resume ? 1u : 0u);
+  } catch (const sdbus::Error& error) {
+    // On the manager an unknown method is a bitsd older than SubmitJob, not a missing job.
+    if (error.getName() == "org.freedesktop.DBus.Error.UnknownMethod") {
+      return Error(hr::E_NOTIMPL, ErrorContext::kGeneralQueueManager,
+                   "this bitsd has no Manager.SubmitJob (it is older than this client)");
+    }
+    return FromDbusError(error);
+  }
+  auto id = Guid::Parse(std::get<0>(submitted));
+  if (!id) return Error::Internal("bitsd returned a malformed job id");
+  return Job(connection_, *id);
+}
+
+Result<Job> Client::CreateJob(const std::string& display_name, JobType type) {
+  const std::map<std::string, std::string> proxy_environment = ProxyEnvironment();
   auto created = Call([&] {
     return connection_->manager().CreateJob(display_name, static_cast<uint32_t>(type),
                                             proxy_environment);

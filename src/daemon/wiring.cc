@@ -139,7 +139,7 @@ Status RunDaemon(const DaemonOptions& options) {
 
   // 4. Recover the queue and serve it: one handler for every job path, nothing per job.
   OPENBITS_RETURN_IF_ERROR(manager.Start());
-  ipc::JobObjects objects(**connection, manager, callers);
+  ipc::JobObjects objects(**connection, manager, callers, loop);
   events.Serve(objects);
   ipc::ManagerAdaptor manager_object(**connection, manager, callers, certificates, account_proxies);
 

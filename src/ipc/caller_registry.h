@@ -3,6 +3,7 @@
 // signals go unicast to the job owner and nobody else.
 #pragma once
 
+#include <sys/types.h>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,9 +33,11 @@ class CallerRegistry {
   std::optional<core::Caller> Resolve(sd_bus_message* message);
   // The mode a file created now by the caller's process would get without a default ACL:
   // 0666 & ~umask, with the umask read from /proc/<pid>/status of the sender's process (its
-  // pid from the bus). kDefaultFileMode (umask 022) when the pid or umask cannot be read or
-  // the process is no longer the caller's uid (a pid reused since it connected). Read at
-  // every call, not cached: a process may change its umask. Bus thread only.
+  // pid from the bus, asked once per connection: it is the pid dbus-daemon recorded when the
+  // connection was made, so it cannot change). kDefaultFileMode (umask 022) when the pid or
+  // umask cannot be read or the process is no longer the caller's uid (a pid reused since it
+  // connected). The umask is read at every call, not cached: a process may change it. Bus
+  // thread only.
   std::uint32_t FileCreationMode(const sdbus::Message& message);
   // Whether `uid` is an administrator (root or a member of the admin group).
   bool IsAdmin(std::uint32_t uid) const;
@@ -42,11 +45,18 @@ class CallerRegistry {
   std::vector<std::string> ConnectionsOf(std::uint32_t uid) const;
 
  private:
-  core::Caller Remember(const std::string& sender, std::uint32_t uid);
+  struct Connection {
+    core::Caller caller;
+    // The sender's pid: asking the bus for it is a round trip to dbus-daemon
+    // (GetConnectionUnixProcessID) that would stall the bus thread at every AddFile.
+    std::optional<pid_t> pid;  // nullopt: not asked yet
+  };
+  Connection& Remember(const std::string& sender, std::uint32_t uid);
+  Connection& ConnectionOf(const sdbus::Message& message);
 
   std::string admin_group_;
   std::unique_ptr<sdbus::IProxy> bus_driver_;
-  std::map<std::string, core::Caller> callers_;  // by unique name
+  std::map<std::string, Connection> callers_;  // by unique name
 };
 
 }  // namespace openbits::ipc

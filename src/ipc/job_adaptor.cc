@@ -7,12 +7,14 @@
 
 namespace openbits::ipc {
 
-JobAdaptor::JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers)
+JobAdaptor::JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers,
+                       SlowCalls& slow_calls)
     : Job_adaptor(object),
       TokenOptions_adaptor(object),
       object_(object),
       manager_(manager),
-      callers_(callers) {}
+      callers_(callers),
+      slow_calls_(slow_calls) {}
 
 Guid JobAdaptor::CurrentJob() const {
   const std::string path = object_.getCurrentlyProcessedMessage()->getPath();
@@ -112,11 +114,20 @@ JobAdaptor::EnumFiles() {
 
 void JobAdaptor::Resume() { ThrowIfError(manager_.Resume(CurrentCaller(), CurrentJob())); }
 void JobAdaptor::Suspend() { ThrowIfError(manager_.Suspend(CurrentCaller(), CurrentJob())); }
-uint32_t JobAdaptor::Cancel() {
-  return ValueOrThrow(manager_.Cancel(CurrentCaller(), CurrentJob()));
+// Who calls on which job is read from the message here, on the bus thread; the work runs on
+// SlowCalls with exactly those. It holds the manager, not this adaptor: the workers finish
+// after the adaptor is gone.
+void JobAdaptor::Cancel(sdbus::Result<uint32_t>&& reply) {
+  slow_calls_.Run<uint32_t>(std::move(reply),
+                            [&manager = manager_, caller = CurrentCaller(), job = CurrentJob()]() {
+                              return manager.Cancel(caller, job);
+                            });
 }
-uint32_t JobAdaptor::Complete() {
-  return ValueOrThrow(manager_.Complete(CurrentCaller(), CurrentJob()));
+void JobAdaptor::Complete(sdbus::Result<uint32_t>&& reply) {
+  slow_calls_.Run<uint32_t>(std::move(reply),
+                            [&manager = manager_, caller = CurrentCaller(), job = CurrentJob()]() {
+                              return manager.Complete(caller, job);
+                            });
 }
 
 sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> JobAdaptor::GetProgress() {

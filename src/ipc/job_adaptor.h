@@ -13,6 +13,7 @@
 #include "ipc/error_names.h"
 #include "ipc/fallback_object.h"
 #include "ipc/job_paths.h"
+#include "ipc/slow_calls.h"
 #include "openbits_dbus/job_adaptor.h"
 
 namespace openbits::ipc {
@@ -21,7 +22,9 @@ class JobAdaptor final : public org::openbits::bits1::Job_adaptor,
                          public org::openbits::bits1::TokenOptions_adaptor {
  public:
   // Registers the interfaces on `object`; the caller then calls object.finishRegistration().
-  JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers);
+  // Complete and Cancel run on `slow_calls`.
+  JobAdaptor(FallbackObject& object, core::JobManager& manager, CallerRegistry& callers,
+             SlowCalls& slow_calls);
 
   // Signals of `job`, unicast to each of `destinations` (the owner's connections).
   void SendJobTransferred(const Guid& job, const std::vector<std::string>& destinations);
@@ -63,8 +66,8 @@ class JobAdaptor final : public org::openbits::bits1::Job_adaptor,
       override;
   void Resume() override;
   void Suspend() override;
-  uint32_t Cancel() override;
-  uint32_t Complete() override;
+  void Cancel(sdbus::Result<uint32_t>&& reply) override;
+  void Complete(sdbus::Result<uint32_t>&& reply) override;
   sdbus::Struct<uint64_t, uint64_t, uint32_t, uint32_t> GetProgress() override;
   uint32_t GetState() override;
   sdbus::Struct<uint32_t, uint32_t, int32_t, std::string, std::string> GetError() override;
@@ -130,6 +133,7 @@ class JobAdaptor final : public org::openbits::bits1::Job_adaptor,
   FallbackObject& object_;
   core::JobManager& manager_;
   CallerRegistry& callers_;
+  SlowCalls& slow_calls_;
 };
 
 }  // namespace openbits::ipc

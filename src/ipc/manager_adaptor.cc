@@ -11,6 +11,7 @@ namespace openbits::ipc {
 namespace {
 
 constexpr uint32_t kEnumAllUsers = 0x1;  // BG_JOB_ENUM_ALL_USERS
+constexpr uint32_t kSubmitResume = 0x1;  // SubmitJob: resume the job
 
 Status CheckEnumFlags(uint32_t flags) {
   if (flags & ~kEnumAllUsers) {
@@ -52,6 +53,40 @@ std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::CreateJob(
     const std::map<std::string, std::string>& proxy_environment) {
   const Guid id = ValueOrThrow(manager_.CreateJob(CurrentCaller(), display_name,
                                                   static_cast<JobType>(type), proxy_environment));
+  return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
+}
+
+std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::SubmitJob(
+    const std::string& display_name, const uint32_t& type,
+    const std::map<std::string, std::string>& proxy_environment,
+    const std::vector<sdbus::Struct<std::string, std::string>>& files, const uint32_t& priority,
+    const uint32_t& flags) {
+  if (flags & ~kSubmitResume) {
+    throw ToDbusError(Error::InvalidArg("unknown SubmitJob flags " + FormatHresult(flags)));
+  }
+  // Each step as its own method would do it, for the same caller (and the same file mode as
+  // AddFileSet: the caller's umask now).
+  const core::Caller caller = CurrentCaller();
+  std::vector<core::FileSpec> specs;
+  specs.reserve(files.size());
+  const std::uint32_t mode = callers_.FileCreationMode(*getObject().getCurrentlyProcessedMessage());
+  for (const auto& file : files) {
+    specs.push_back({std::get<0>(file), std::get<1>(file), {}});
+    specs.back().mode = mode;
+  }
+  const Guid id = ValueOrThrow(
+      manager_.CreateJob(caller, display_name, static_cast<JobType>(type), proxy_environment));
+  // A new job is NORMAL: only another priority is a change to make (and store).
+  Status submitted = priority == static_cast<uint32_t>(JobPriority::kNormal)
+                         ? Ok()
+                         : manager_.SetPriority(caller, id, priority);
+  if (submitted) submitted = manager_.AddFiles(caller, id, specs);
+  if (submitted && (flags & kSubmitResume)) submitted = manager_.Resume(caller, id);
+  if (!submitted) {
+    // All or nothing: the job the caller never learnt of goes.
+    (void)manager_.Cancel(caller, id);
+    throw ToDbusError(submitted.error());
+  }
   return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
 }
 

@@ -23,6 +23,11 @@ class ManagerAdaptor final
   std::tuple<std::string, sdbus::ObjectPath> CreateJob(
       const std::string& display_name, const uint32_t& type,
       const std::map<std::string, std::string>& proxy_environment) override;
+  std::tuple<std::string, sdbus::ObjectPath> SubmitJob(
+      const std::string& display_name, const uint32_t& type,
+      const std::map<std::string, std::string>& proxy_environment,
+      const std::vector<sdbus::Struct<std::string, std::string>>& files, const uint32_t& priority,
+      const uint32_t& flags) override;
   void SetAccountProxy(const uint32_t& uid, const uint32_t& mode, const std::string& list,
                        const std::string& bypass, const std::string& autoscript_url) override;
   void ResetAccountProxy(const uint32_t& uid) override;

@@ -7,8 +7,16 @@
 //   bench_client --bus=ADDR jobs COUNT THREADS URL_PREFIX DIR [PRIORITY]
 //       COUNT one-file jobs (URL_PREFIX + "f<i>.bin" -> DIR/f<i>.bin), created, resumed,
 //       awaited and completed by THREADS threads
-//   bench_client --bus=ADDR roundtrips THREADS SECONDS
-//       alternating GetState/GetProgress calls on one suspended job per thread
+//   bench_client --bus=ADDR roundtrips THREADS SECONDS [WINDOW]
+//       alternating GetState/GetProgress calls on one suspended job per thread; with WINDOW,
+//       each thread keeps WINDOW calls in flight on its connection (raw sd-bus, pipelined)
+//       instead of waiting for each answer (the client library, synchronous)
+//   bench_client --bus=ADDR pipelined-jobs COUNT THREADS WINDOW URL_PREFIX DIR [PRIORITY]
+//       the jobs of `jobs`, each thread on one connection with up to WINDOW calls in flight
+//       (raw sd-bus): CreateJob, SetPriority, AddFile, Resume; Complete when the job's
+//       JobTransferred signal arrives (no polling)
+//   bench_client --bus=ADDR submitted-jobs COUNT THREADS WINDOW URL_PREFIX DIR [PRIORITY]
+//       the same with one Manager.SubmitJob call per job (create, priority, file, resume)
 //   bench_client --bus=ADDR ready TIMEOUT_SECONDS
 //       waits until bitsd answers a call (GetErrorDescription) and prints the wall-clock time
 //       of that answer (ready_at, seconds since the epoch), so that the caller can time a
@@ -25,10 +33,13 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "openbits/client.h"
+#include "openbits/dbus_names.h"
+#include "pipeline.h"
 
 namespace {
 
@@ -43,15 +54,8 @@ using Clock = std::chrono::steady_clock;
 // a short interval keeps the measured time within a few milliseconds of the real end.
 constexpr auto kPollInterval = std::chrono::milliseconds(2);
 
-std::mutex g_output_mutex;
-
-[[noreturn]] void Die(const std::string& what) {
-  {
-    std::lock_guard lock(g_output_mutex);
-    std::cerr << "bench_client: " << what << "\n";
-  }
-  std::exit(1);
-}
+using bench::Die;
+using bench::Pipeline;
 
 template <typename T>
 T Must(openbits::Result<T> result, const std::string& what) {
@@ -118,17 +122,14 @@ int Transfer(const BusChoice& bus, const std::string& list_path, JobPriority pri
 // One thread's share of the jobs benchmark: jobs [first, first + count).
 void RunJobs(const BusChoice& bus, std::size_t first, std::size_t count,
              const std::string& url_prefix, const std::string& dir, JobPriority priority) {
-  // The client library keeps a proxy per job that subscribes to the job's 4 signals, and
-  // dbus-daemon allows 512 match rules per connection by default (the system bus too): one
-  // connection can hold 128 jobs at most. So a new connection every kJobsPerConnection jobs.
-  constexpr std::size_t kJobsPerConnection = 100;
-  std::vector<std::unique_ptr<Client>> clients;
+  // One connection per thread. (Each connection of the owner gets every job's signals, so
+  // more connections would cost bitsd and dbus-daemon more messages per job.)
+  auto client = Connect(bus);
   std::vector<Job> pending;
   pending.reserve(count);
   for (std::size_t i = first; i < first + count; ++i) {
-    if ((i - first) % kJobsPerConnection == 0) clients.push_back(Connect(bus));
     const std::string name = "f" + std::to_string(i) + ".bin";
-    Job job = Must(clients.back()->CreateJob("bench-" + std::to_string(i)), "create job");
+    Job job = Must(client->CreateJob("bench-" + std::to_string(i)), "create job");
     Must(job.SetPriority(priority), "set priority");
     Must(job.AddFile(url_prefix + name, dir + "/" + name), "add file");
     Must(job.Resume(), "resume");
@@ -207,6 +208,176 @@ int RoundTrips(const BusChoice& bus, std::size_t threads, double seconds) {
   return 0;
 }
 
+// The bus address of `bus` for the raw sd-bus modes.
+std::string AddressOf(const BusChoice& bus) {
+  if (bus.kind != BusChoice::Kind::kAddress) Die("the pipelined modes need --bus=ADDRESS");
+  return bus.address;
+}
+
+// A new job of this connection, created synchronously (set-up, not measured).
+std::string CreateJobOn(Pipeline& pipeline, const std::string& name) {
+  std::string path;
+  pipeline.Call(
+      openbits::dbus::kManagerPath, openbits::dbus::kManagerInterface, "CreateJob",
+      [&](sd_bus_message* call) {
+        return sd_bus_message_append(call, "sua{ss}", name.c_str(), 0u, 0);
+      },
+      [&](sd_bus_message* reply) {
+        const char* id = nullptr;
+        const char* object = nullptr;
+        if (sd_bus_message_read(reply, "so", &id, &object) < 0) Die("malformed CreateJob reply");
+        path = object;
+      });
+  while (path.empty()) pipeline.Step();
+  return path;
+}
+
+int PipelinedRoundTrips(const BusChoice& bus, std::size_t threads, double seconds,
+                        std::size_t window) {
+  if (threads == 0 || seconds <= 0) Die("roundtrips: THREADS and SECONDS must be positive");
+  const std::string address = AddressOf(bus);
+  std::atomic<std::uint64_t> total{0};
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      Pipeline pipeline(address, window);
+      const std::string path = CreateJobOn(pipeline, "bench-roundtrips");
+      ++ready;
+      while (!go.load()) std::this_thread::sleep_for(std::chrono::microseconds(100));
+      std::uint64_t calls = 0;
+      bool state = true;
+      while (!stop.load(std::memory_order_relaxed)) {
+        while (pipeline.pending() < pipeline.window()) {
+          pipeline.Call(path, openbits::dbus::kJobInterface, state ? "GetState" : "GetProgress",
+                        nullptr, [&](sd_bus_message*) { ++calls; });
+          state = !state;
+        }
+        pipeline.Step();
+      }
+      while (pipeline.pending() > 0) pipeline.Step();
+      pipeline.Call(path, openbits::dbus::kJobInterface, "Cancel", nullptr, nullptr);
+      while (pipeline.pending() > 0) pipeline.Step();
+      total += calls;
+    });
+  }
+  while (ready.load() < threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const auto start = Clock::now();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  const double elapsed = SecondsSince(start);
+  for (auto& worker : workers) worker.join();
+  // The calls answered after `stop` (at most WINDOW per thread) are counted too: a slight
+  // overcount of threads * WINDOW calls, negligible against seconds of calls.
+  const std::uint64_t calls = total.load();
+  std::printf("calls=%llu seconds=%.4f rate=%.1f window=%zu\n",
+              static_cast<unsigned long long>(calls), elapsed, static_cast<double>(calls) / elapsed,
+              window);
+  return 0;
+}
+
+// One thread's share of pipelined-jobs: jobs [first, first + count) on one connection.
+void RunPipelinedJobs(const std::string& address, std::size_t window, bool submit,
+                      std::size_t first, std::size_t count, const std::string& url_prefix,
+                      const std::string& dir, JobPriority priority) {
+  Pipeline pipeline(address, window);
+  // This connection's jobs that were resumed and are not completed yet. bitsd sends a job's
+  // signals to each of its owner's connections, so others' jobs are ignored here.
+  std::unordered_set<std::string> mine;
+  std::size_t completed = 0;
+  auto on_signal = [&](sd_bus_message* signal, bool transferred) {
+    const std::string path = sd_bus_message_get_path(signal);
+    if (!mine.erase(path)) return;
+    if (!transferred) Die("job " + path + " failed");
+    pipeline.Call(path, openbits::dbus::kJobInterface, "Complete", nullptr,
+                  [&](sd_bus_message* reply) {
+                    if (bench::ReadReply<std::uint32_t>(reply, 'u') != openbits::hr::S_OK) {
+                      Die("complete: partial");
+                    }
+                    ++completed;
+                  });
+  };
+  pipeline.OnSignal(openbits::dbus::kJobInterface, "JobTransferred",
+                    [&](sd_bus_message* signal) { on_signal(signal, true); });
+  pipeline.OnSignal(openbits::dbus::kJobInterface, "JobError",
+                    [&](sd_bus_message* signal) { on_signal(signal, false); });
+  const std::uint32_t priority_value = static_cast<std::uint32_t>(priority);
+  std::size_t created = 0;
+  while (completed < count) {
+    // New jobs only while the window has room, so that completions are never starved.
+    while (created < count && pipeline.pending() < pipeline.window()) {
+      const std::size_t i = first + created++;
+      const std::string job_name = "bench-" + std::to_string(i);
+      const std::string name = "f" + std::to_string(i) + ".bin";
+      const std::string url = url_prefix + name, local = dir + "/" + name;
+      auto read_path = [](sd_bus_message* reply) {
+        const char* id = nullptr;
+        const char* object = nullptr;
+        if (sd_bus_message_read(reply, "so", &id, &object) < 0) Die("malformed reply");
+        return std::string(object);
+      };
+      if (submit) {
+        pipeline.Call(
+            openbits::dbus::kManagerPath, openbits::dbus::kManagerInterface, "SubmitJob",
+            [=](sd_bus_message* call) {
+              return sd_bus_message_append(call, "sua{ss}a(ss)uu", job_name.c_str(), 0u, 0, 1,
+                                           url.c_str(), local.c_str(), priority_value, 1u);
+            },
+            [&, read_path](sd_bus_message* reply) { mine.insert(read_path(reply)); });
+        continue;
+      }
+      pipeline.Call(
+          openbits::dbus::kManagerPath, openbits::dbus::kManagerInterface, "CreateJob",
+          [job_name](sd_bus_message* call) {
+            return sd_bus_message_append(call, "sua{ss}", job_name.c_str(), 0u, 0);
+          },
+          [&, read_path, url, local](sd_bus_message* reply) {
+            const std::string path = read_path(reply);
+            const char* job = openbits::dbus::kJobInterface;
+            pipeline.Call(
+                path, job, "SetPriority",
+                [=](sd_bus_message* call) {
+                  return sd_bus_message_append(call, "u", priority_value);
+                },
+                nullptr);
+            pipeline.Call(
+                path, job, "AddFile",
+                [=](sd_bus_message* call) {
+                  return sd_bus_message_append(call, "ss", url.c_str(), local.c_str());
+                },
+                nullptr);
+            mine.insert(path);
+            pipeline.Call(path, job, "Resume", nullptr, nullptr);
+          });
+    }
+    pipeline.Step();
+  }
+}
+
+int PipelinedJobs(const BusChoice& bus, bool submit, std::size_t count, std::size_t threads,
+                  std::size_t window, const std::string& url_prefix, const std::string& dir,
+                  JobPriority priority) {
+  if (threads == 0 || count == 0) Die("jobs: COUNT and THREADS must be positive");
+  const std::string address = AddressOf(bus);
+  const auto start = Clock::now();
+  std::vector<std::thread> workers;
+  std::size_t first = 0;
+  for (std::size_t t = 0; t < threads; ++t) {
+    const std::size_t share = count / threads + (t < count % threads ? 1 : 0);
+    workers.emplace_back(RunPipelinedJobs, address, window, submit, first, share, url_prefix, dir,
+                         priority);
+    first += share;
+  }
+  for (auto& worker : workers) worker.join();
+  const double seconds = SecondsSince(start);
+  std::printf("jobs=%zu seconds=%.4f rate=%.1f window=%zu\n", count, seconds,
+              static_cast<double>(count) / seconds, window);
+  return 0;
+}
+
 int Ready(const BusChoice& bus, double timeout_seconds) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
   std::string last_error = "no attempt";
@@ -239,10 +410,31 @@ std::size_t Number(const std::string& text) {
   return static_cast<std::size_t>(value);
 }
 
+}  // namespace
+
+namespace bench {
+
+void Die(const std::string& what) {
+  static std::mutex output_mutex;
+  {
+    std::lock_guard lock(output_mutex);
+    std::cerr << "bench_client: " << what << "\n";
+  }
+  std::exit(1);
+}
+
+}  // namespace bench
+
+namespace {
+
 int Usage() {
   std::cerr << "usage: bench_client --bus=ADDR transfer LIST_FILE [PRIORITY]\n"
                "       bench_client --bus=ADDR jobs COUNT THREADS URL_PREFIX DIR [PRIORITY]\n"
-               "       bench_client --bus=ADDR roundtrips THREADS SECONDS\n"
+               "       bench_client --bus=ADDR pipelined-jobs COUNT THREADS WINDOW URL_PREFIX DIR "
+               "[PRIORITY]\n"
+               "       bench_client --bus=ADDR submitted-jobs COUNT THREADS WINDOW URL_PREFIX DIR "
+               "[PRIORITY]\n"
+               "       bench_client --bus=ADDR roundtrips THREADS SECONDS [WINDOW]\n"
                "       bench_client --bus=ADDR ready TIMEOUT_SECONDS\n";
   return 2;
 }
@@ -270,9 +462,16 @@ int main(int argc, char** argv) {
   if (mode == "jobs" && (args.size() == 5 || args.size() == 6)) {
     return Jobs(bus, Number(args[1]), Number(args[2]), args[3], args[4], priority_at(5));
   }
-  if (mode == "roundtrips" && args.size() == 3) {
+  if ((mode == "pipelined-jobs" || mode == "submitted-jobs") &&
+      (args.size() == 6 || args.size() == 7)) {
+    return PipelinedJobs(bus, mode == "submitted-jobs", Number(args[1]), Number(args[2]),
+                         Number(args[3]), args[4], args[5], priority_at(6));
+  }
+  if (mode == "roundtrips" && (args.size() == 3 || args.size() == 4)) {
     double seconds = 0;
     std::istringstream(args[2]) >> seconds;
+    if (args.size() == 4)
+      return PipelinedRoundTrips(bus, Number(args[1]), seconds, Number(args[3]));
     return RoundTrips(bus, Number(args[1]), seconds);
   }
   if (mode == "ready" && args.size() == 2) {

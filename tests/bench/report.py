@@ -7,7 +7,9 @@ Each line of RESULTS_TSV is one measurement (the warm-up run is not written ther
 bench, case, tool, run, metric, unit, better ("lower" or "higher"), value, cpu_s, rss_kib
 (cpu_s: bitsd + client, or the peer's; rss_kib: the engine's peak RSS; "-" when not measured).
 Per (bench, case, metric, tool) it prints the median, min-max, the ratio of the median to the
-best peer's (curl, wget2, aria2c: every tool whose name does not start with "bitsd"), the
+best peer's (curl, wget2, aria2c: every tool whose name does not start with "bitsd", in the
+cases of that bench whose text before ";" is the same: "2000 one-file jobs; 8 threads" is
+compared with aria2c's "2000 one-file jobs"), the
 median CPU seconds and peak RSS, and for bitsd the redesign's target.
 """
 import collections
@@ -60,9 +62,17 @@ def main():
     print("| bench | case | tool | median | min-max | unit | vs best peer | CPU s | peak RSS MiB "
           "| runs | target |")
     print("|---|---|---|---:|---:|---|---:|---:|---:|---:|---|")
+    def scope(case):
+        return case.split(";")[0]
+
+    peer_medians = collections.defaultdict(list)  # (bench, scope, metric) -> the peers' medians
+    for (bench, case, metric, _unit, _better), tools in groups.items():
+        for tool, rows in tools.items():
+            if not tool.startswith("bitsd"):
+                peer_medians[(bench, scope(case), metric)].append(median([v for v, _, _ in rows]))
     for (bench, case, metric, unit, better), tools in groups.items():
         medians = {tool: median([v for v, _, _ in rows]) for tool, rows in tools.items()}
-        peers = [m for tool, m in medians.items() if not tool.startswith("bitsd")]
+        peers = peer_medians[(bench, scope(case), metric)]
         best = (min(peers) if better == "lower" else max(peers)) if peers else None
         # bitsd first, then the other engines (BASE_BUILD), then the peers.
         order = sorted(tools, key=lambda t: (t != "bitsd", not t.startswith("bitsd"), t))
@@ -72,7 +82,7 @@ def main():
             ratio = f"{medians[tool] / best:.2f}x" if best else "-"
             rss = median([r for _, _, r in rows])
             target = TARGETS.get((bench, unit), "") if tool == "bitsd" else ""
-            if bench == "B4" and not case.endswith(" 1 client(s)"):
+            if bench == "B4" and "; 1 client," not in case:
                 target = ""
             print(f"| {bench} | {case} | {tool} | {fmt(medians[tool])} | "
                   f"{fmt(min(values))}-{fmt(max(values))} | {unit} "

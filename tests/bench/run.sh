@@ -16,7 +16,8 @@
 #        BASE_BUILD=/other/build/release tests/bench/run.sh
 #            also measures the bitsd and bitsadmin of another build tree ("bitsd-base"),
 #            interleaved with this one: the A/B of an engine change
-# Sizes: B1_MIB B2_FILES B3_JOBS B4_SECONDS B5_JOBS B6_SECONDS; PARALLEL (connections of the
+# Sizes: B1_MIB B2_FILES B3_JOBS B4_SECONDS B5_JOBS B6_SECONDS; B3_THREADS (8), B3_WINDOW and
+# B4_WINDOW (64: calls in flight of the pipelined clients); PARALLEL (connections of the
 # peers, bitsd's max_background_jobs in B3; default 16); PARALLEL_FILES (bitsd's [engine]
 # parallel_files: files of one job at once; unset: bitsd's default, and a BASE_BUILD without
 # the key still starts); B2_FS ("tmpfs ext4": B2's file systems); KEEP=1 keeps the work
@@ -41,6 +42,8 @@ benches=" ${BENCHES:-B1 B2 B3 B4 B5 B6} "
 parallel="${PARALLEL:-16}"
 b2_kib=16
 b3_threads="${B3_THREADS:-8}"  # bench_client threads creating and awaiting B3's jobs
+b3_window="${B3_WINDOW:-64}"   # B3's pipelined client: calls in flight on its connection
+b4_window="${B4_WINDOW:-64}"   # B4's pipelined client: calls in flight on its connection
 aria2_batch=100   # addUri calls per system.multicall
 log() { echo "== $*" >&2; }
 want() { [[ "$benches" == *" $1 "* ]]; }
@@ -324,36 +327,65 @@ b2() {
 }
 
 # --- B3: many one-file jobs through the job API ---------------------------------------------
+# A case is "what is measured; what the client does": report.py compares the rows of one
+# bench whose cases share the part before ";" with the peers'.
 b3() {
   local url="${base_url[http]}/small/" out="$shm/b3" tool case="${b3_jobs} one-file jobs"
+  local sync_case="$case; $b3_threads threads, synchronous calls (client library)"
+  local piped_case="$case; 1 connection, $b3_window calls in flight (sd-bus)"
+  local submit_case="$case; 1 connection, $b3_window calls in flight, SubmitJob (sd-bus)"
   for tool in $(rotated "${engine_names[@]}" aria2c); do
-    fresh_dir "$out"
     case "$tool" in
       bitsd*)
-        bitsd_timed "$tool" B3 "$case" rate jobs/s higher rate \
+        fresh_dir "$out"
+        bitsd_timed "$tool" B3 "$sync_case" rate jobs/s higher rate \
           "$bench_client" --bus="${bus_of[$tool]}" jobs "$b3_jobs" "$b3_threads" "$url" "$out" normal
+        check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
+        fresh_dir "$out"
+        bitsd_timed "$tool" B3 "$piped_case" rate jobs/s higher rate \
+          "$bench_client" --bus="${bus_of[$tool]}" pipelined-jobs "$b3_jobs" 1 "$b3_window" \
+          "$url" "$out" normal
+        check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
+        # A base build without Manager.SubmitJob (BASE_BUILD) has no such row.
+        if "$bench_client" --bus="${bus_of[$tool]}" submitted-jobs 1 1 1 "$url" "$out" normal \
+          >/dev/null 2>&1; then
+          fresh_dir "$out"
+          bitsd_timed "$tool" B3 "$submit_case" rate jobs/s higher rate \
+            "$bench_client" --bus="${bus_of[$tool]}" submitted-jobs "$b3_jobs" 1 "$b3_window" \
+            "$url" "$out" normal
+          check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
+        fi
         ;;
       aria2c)
+        fresh_dir "$out"
         reset_hwm "$aria2_pid"
         local before
         before=$(cpu_ticks "$aria2_pid")
         timed python3 tests/bench/aria2_rpc.py jobs "$aria2_port" "$b3_jobs" "$url" "$out" "$aria2_batch"
         record B3 "$case" aria2c rate jobs/s higher "$(field rate)" \
           "$(calc "$t_cpu + ($(cpu_ticks "$aria2_pid") - $before) / $hz")" "$(hwm_kib "$aria2_pid")"
+        check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
         ;;
     esac
-    check_small "$out" "$b3_jobs" "$b3_sum" "$tool"
   done
   rm -rf "$out"
 }
 
 # --- B4: round trips ------------------------------------------------------------------------
+# Synchronous clients (one call, then wait for its answer) measure the round trip through
+# dbus-daemon; a pipelined one (b4_window calls in flight on its connection) bitsd's rate.
 b4() {
   local clients tool
-  for clients in 1 8; do
+  for tool in $(rotated "${engine_names[@]}"); do
+    bitsd_timed "$tool" B4 "GetState+GetProgress; 1 client, $b4_window calls in flight (sd-bus)" \
+      rate calls/s higher rate \
+      "$bench_client" --bus="${bus_of[$tool]}" roundtrips 1 "$b4_seconds" "$b4_window"
+  done
+  for clients in "1 client" "8 clients"; do
     for tool in $(rotated "${engine_names[@]}"); do
-      bitsd_timed "$tool" B4 "GetState+GetProgress, $clients client(s)" rate calls/s higher rate \
-        "$bench_client" --bus="${bus_of[$tool]}" roundtrips "$clients" "$b4_seconds"
+      bitsd_timed "$tool" B4 "GetState+GetProgress; $clients, synchronous (client library)" \
+        rate calls/s higher rate \
+        "$bench_client" --bus="${bus_of[$tool]}" roundtrips "${clients%% *}" "$b4_seconds"
     done
   done
 }
