@@ -10,13 +10,10 @@
 
 #include <sdbus-c++/MethodResult.h>
 
-#include <deque>
 #include <functional>
 #include <memory>
-#include <thread>
-#include <vector>
 
-#include "base/mutex.h"
+#include "core/task_pool.h"
 #include "ipc/bus_loop.h"
 #include "ipc/error_names.h"
 #include "openbits/result.h"
@@ -25,11 +22,10 @@ namespace openbits::ipc {
 
 class SlowCalls {
  public:
-  // `threads` workers (at least 1); replies are posted to `loop`.
-  SlowCalls(BusLoop& loop, std::size_t threads);
-  // Finishes the work already handed over, then joins the workers. Answers that reach the
-  // loop after it stopped are dropped with it (the caller sees the connection close).
-  ~SlowCalls();
+  // `threads` workers (at least 1); replies are posted to `loop`. The destructor finishes
+  // the work already handed over, then joins the workers. Answers that reach the loop after
+  // it stopped are dropped with it (the caller sees the connection close).
+  SlowCalls(BusLoop& loop, std::uint32_t threads) : loop_(loop), workers_(threads) {}
   SlowCalls(const SlowCalls&) = delete;
   SlowCalls& operator=(const SlowCalls&) = delete;
 
@@ -38,7 +34,7 @@ class SlowCalls {
   template <typename T>
   void Run(sdbus::Result<T>&& reply, std::function<Result<T>()> work) {
     auto answer = std::make_shared<sdbus::Result<T>>(std::move(reply));
-    Submit([this, answer, work = std::move(work)] {
+    workers_.Post([this, answer, work = std::move(work)] {
       auto outcome = std::make_shared<Result<T>>(Error::Internal("the call did not finish"));
       try {
         *outcome = work();
@@ -56,15 +52,8 @@ class SlowCalls {
   }
 
  private:
-  void Submit(std::function<void()> task);
-  void Work();
-
   BusLoop& loop_;
-  Mutex mutex_;
-  CondVar changed_;
-  std::deque<std::function<void()>> tasks_ GUARDED_BY(mutex_);
-  bool stopping_ GUARDED_BY(mutex_) = false;
-  std::vector<std::thread> workers_;
+  core::TaskPool workers_;  // last: drained and joined first
 };
 
 }  // namespace openbits::ipc
