@@ -301,19 +301,21 @@ void SqliteJobStore::ReadCredentialRow(const CachedStatement& row, core::Job& jo
   job.credentials.Set(std::move(*credential));
 }
 
+std::size_t SqliteJobStore::CountJobs() {
+  CachedStatement count = statements_.Get("SELECT count(*) FROM jobs");
+  if (!count.ok() || count.Step() != SQLITE_ROW) return 0;  // only a size hint
+  return static_cast<std::size_t>(count.Int(0));
+}
+
 Result<std::vector<core::Job>> SqliteJobStore::LoadAll() {
   std::lock_guard lock(mutex_);
   // One pass per table, each in its primary key's order: no query per job.
   std::vector<core::Job> jobs;
   std::unordered_map<std::string, std::size_t> by_id;
-  {
-    // Sized once: a growing vector of jobs would copy them (Job's move may throw).
-    CachedStatement count = statements_.Get("SELECT count(*) FROM jobs");
-    if (count.ok() && count.Step() == SQLITE_ROW) {
-      jobs.reserve(static_cast<std::size_t>(count.Int(0)));
-      by_id.reserve(static_cast<std::size_t>(count.Int(0)));
-    }
-  }
+  // Sized once: a growing vector of jobs would copy them (Job's move may throw).
+  const std::size_t count = CountJobs();
+  jobs.reserve(count);
+  by_id.reserve(count);
   {
     CachedStatement row = statements_.Get(Sql().select_jobs.c_str());
     if (!row.ok()) return SqliteError(db_, "read jobs");
@@ -360,13 +362,9 @@ Result<std::vector<core::JobOutline>> SqliteJobStore::LoadOutlines() {
   // Two passes in table order (no sort, no index walk), over the few columns an outline needs.
   std::vector<core::JobOutline> outlines;
   std::unordered_map<std::string, std::size_t> by_id;
-  {
-    CachedStatement count = statements_.Get("SELECT count(*) FROM jobs");
-    if (count.ok() && count.Step() == SQLITE_ROW) {
-      outlines.reserve(static_cast<std::size_t>(count.Int(0)));
-      by_id.reserve(static_cast<std::size_t>(count.Int(0)));
-    }
-  }
+  const std::size_t count = CountJobs();
+  outlines.reserve(count);
+  by_id.reserve(count);
   {
     CachedStatement row = statements_.Get(
         "SELECT id, owner_uid, display_name, type, state, priority, creation_us, "

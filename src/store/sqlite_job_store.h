@@ -88,6 +88,9 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
                            const Result<std::string>& sealed, bool empty);
   Status WriteCredentials(const core::Job& job, const std::string& id, bool clear_first);
   Status InsertFile(const std::string& id, std::uint32_t index, const core::JobFile& file);
+  // How many jobs the store holds, to size what a load fills (0 when it cannot tell).
+  // Called with mutex_ held.
+  std::size_t CountJobs();
   // The UPDATE of one file's progress columns (SaveFileProgress, SaveFilesProgress).
   Status UpdateProgress(const Guid& job, std::uint32_t index, const core::JobFile& file);
   // Keeps written_ in step with a progress write: the new hashes, or forgets the job when

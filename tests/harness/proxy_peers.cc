@@ -1,6 +1,8 @@
 #include "harness/proxy_peers.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 
@@ -91,9 +93,15 @@ std::vector<std::string> Squid::AccessLog() const {
   return lines;
 }
 
-std::string Squid::UserOf(const std::string& needle) const {
-  for (const std::string& line : AccessLog()) {
-    if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos) {
+namespace {
+
+// The user field of the first line of `log` that holds `needle` and none of `skipped`.
+std::string UserOfFirst(const std::vector<std::string>& log, const std::string& needle,
+                        std::initializer_list<const char*> skipped) {
+  for (const std::string& line : log) {
+    if (line.find(needle) == std::string::npos ||
+        std::any_of(skipped.begin(), skipped.end(),
+                    [&](const char* s) { return line.find(s) != std::string::npos; })) {
       continue;
     }
     std::istringstream fields(line);
@@ -102,6 +110,16 @@ std::string Squid::UserOf(const std::string& needle) const {
     if (words.size() > 7) return words[7];
   }
   return "";
+}
+
+}  // namespace
+
+std::string Squid::UserOf(const std::string& needle) const {
+  return UserOfFirst(AccessLog(), needle, {"/407 "});
+}
+
+std::string Squid::UserOfAnswered(const std::string& needle) const {
+  return UserOfFirst(AccessLog(), needle, {"/407 ", "/000 "});
 }
 
 }  // namespace openbits::harness

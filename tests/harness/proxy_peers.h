@@ -28,6 +28,9 @@ class Squid {
   // The user squid logged for an admitted (not 407) request whose line contains `needle`:
   // "" when none got through.
   std::string UserOf(const std::string& needle) const;
+  // The same among the requests squid answered: a line with status 000 (the client went
+  // away before an answer, as a closed CONNECT tunnel may be logged) is passed over.
+  std::string UserOfAnswered(const std::string& needle) const;
 
  private:
   std::string home_;

@@ -6,8 +6,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include "harness/auth_peers.h"
 #include "harness/proxy_peers.h"
 #include "integration/daemon_fixture.h"
@@ -263,20 +261,6 @@ class ProxyAuthTest : public ProxyTest {
                                 SecretString(password));
     };
   }
-  // The user squid logged for a request whose URL contains `needle` ("-" when none).
-  static std::string UserOf(const harness::Squid& squid, const std::string& needle) {
-    for (const std::string& line : squid.AccessLog()) {
-      if (line.find(needle) == std::string::npos || line.find("/407 ") != std::string::npos ||
-          line.find("/000 ") != std::string::npos) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::vector<std::string> words;
-      for (std::string word; fields >> word;) words.push_back(word);
-      if (words.size() > 7) return words[7];
-    }
-    return "";
-  }
 
   std::unique_ptr<harness::Kdc> kdc_;
   std::unique_ptr<harness::RangeServer> https_;
@@ -291,8 +275,8 @@ TEST_F(ProxyAuthTest, BasicProxyAuthenticationForHttpAndThroughConnect) {
     ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
     EXPECT_EQ(outcome.sha256, Expected());
   }
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?basic-http") == "alice"; }));
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "alice"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid.UserOfAnswered("?basic-http") == "alice"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid.UserOfAnswered("CONNECT") == "alice"; }));
 }
 
 TEST_F(ProxyAuthTest, DigestProxyAuthenticationForHttpAndThroughConnect) {
@@ -303,8 +287,8 @@ TEST_F(ProxyAuthTest, DigestProxyAuthenticationForHttpAndThroughConnect) {
         Fetch("digest", url, Through(squid, AuthScheme::kDigest, "bob", "bobpw"));
     ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
   }
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?digest-http") == "bob"; }));
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "bob"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid.UserOfAnswered("?digest-http") == "bob"; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid.UserOfAnswered("CONNECT") == "bob"; }));
 }
 
 TEST_F(ProxyAuthTest, AWrongProxyPasswordEndsIn407WithTheTransportContext) {
@@ -326,8 +310,10 @@ TEST_F(ProxyAuthTest, NegotiateProxyAuthenticationWithTheCallersTicket) {
     const Outcome outcome = Fetch("krb", url, Through(squid, AuthScheme::kNegotiate, "", ""));
     ASSERT_EQ(outcome.state, JobState::kTransferred) << url << ": " << outcome.description;
   }
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "?krb-http") == "bob@TEST.LOCAL"; }));
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "bob@TEST.LOCAL"; }));
+  EXPECT_TRUE(
+      harness::WaitUntil([&] { return squid.UserOfAnswered("?krb-http") == "bob@TEST.LOCAL"; }));
+  EXPECT_TRUE(
+      harness::WaitUntil([&] { return squid.UserOfAnswered("CONNECT") == "bob@TEST.LOCAL"; }));
 }
 
 TEST_F(ProxyAuthTest, NtlmProxyAuthenticationForHttpAndThroughConnect) {
@@ -340,8 +326,9 @@ TEST_F(ProxyAuthTest, NtlmProxyAuthenticationForHttpAndThroughConnect) {
   }
   // squid's log escapes the backslash of DOMAIN\user.
   EXPECT_TRUE(
-      harness::WaitUntil([&] { return UserOf(squid, "?ntlm-http") == "TESTDOM\\\\alice"; }));
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "CONNECT") == "TESTDOM\\\\alice"; }));
+      harness::WaitUntil([&] { return squid.UserOfAnswered("?ntlm-http") == "TESTDOM\\\\alice"; }));
+  EXPECT_TRUE(
+      harness::WaitUntil([&] { return squid.UserOfAnswered("CONNECT") == "TESTDOM\\\\alice"; }));
 }
 
 TEST_F(ProxyAuthTest, BasicAndNegotiateProxyAuthenticationWithPreconfig) {
@@ -371,7 +358,8 @@ TEST_F(ProxyAuthTest, BasicAndNegotiateProxyAuthenticationWithPreconfig) {
     const std::string tag = "?preconfig-" + c.user;
     const Outcome outcome = Fetch("preconfig", server_->Url("/file.bin" + tag), c.credentials);
     ASSERT_EQ(outcome.state, JobState::kTransferred) << c.user << ": " << outcome.description;
-    EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(c.squid, tag) == c.user; })) << c.user;
+    EXPECT_TRUE(harness::WaitUntil([&] { return c.squid.UserOfAnswered(tag) == c.user; }))
+        << c.user;
   }
 }
 
@@ -385,7 +373,7 @@ TEST_F(ProxyAuthTest, ProxyAndServerAuthenticationInOneJob) {
   });
   ASSERT_EQ(outcome.state, JobState::kTransferred) << outcome.description;
   EXPECT_EQ(outcome.sha256, Expected());
-  EXPECT_TRUE(harness::WaitUntil([&] { return UserOf(squid, "/digest/file.bin") != ""; }));
+  EXPECT_TRUE(harness::WaitUntil([&] { return squid.UserOfAnswered("/digest/file.bin") != ""; }));
   bool digest_alice = false;
   for (const std::string& line : apache.AccessLog()) {
     if (line.starts_with("206 alice Digest ") && line.ends_with(" /digest/file.bin")) {
