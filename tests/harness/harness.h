@@ -39,7 +39,9 @@ inline constexpr int kTimeScale = 1;
 // not with what is live. Bounds on the daemon's memory growth add it.
 inline constexpr long kSanitizerSlackKib = kTimeScale > 1 ? 256L * 1024 : 0;
 
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s);
+// Polls `condition` every `poll` until it holds (true) or `timeout` passed (false).
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 20s,
+               std::chrono::milliseconds poll = 20ms);
 
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);

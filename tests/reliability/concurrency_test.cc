@@ -53,7 +53,8 @@ class ConcurrencyTest : public DaemonTest {
  protected:
   std::string Config() override {
     return "[transfer]\ncheckpoint_interval_ms = 100\nmax_background_jobs = 8\n"
-           "[limits]\nmax_jobs_per_user = 2000\nmax_jobs_per_machine = 2000\n";
+           "[limits]\nmax_jobs_per_user = 2000\nmax_jobs_per_machine = 2000\n"
+           "max_files_per_job = 1000\n";
   }
 };
 
@@ -206,12 +207,14 @@ TEST_F(ConcurrencyTest, ClientsRacingEveryJobMethodOverAThousandJobs) {
   EXPECT_GE(listed->size(), static_cast<std::size_t>(kJobs) - kClients);
 }
 
-// Complete racing a crash: bitsd is killed (SIGKILL) while Complete renames 200 files. After
+// Complete racing a crash: bitsd is killed (SIGKILL) while Complete renames 1,000 files. After
 // the restart the job is still TRANSFERRED, and Complete delivers the rest: every file once,
 // with its content, no temp file left. (Before, the files already renamed made every later
 // Complete fail, and Cancel was the only way out.)
 TEST_F(ConcurrencyTest, CompleteInterruptedBySigkillFinishesAfterTheRestart) {
-  constexpr int kFiles = 200;
+  // Complete renames in batches of 32 (one sync each): enough batches that the kill, sent as
+  // soon as the first file is in place, comes while most are still to go.
+  constexpr int kFiles = 1000;
   std::vector<std::pair<std::string, std::string>> files;
   for (int i = 0; i < kFiles; ++i) {
     const std::string name = "c" + std::to_string(i);
@@ -221,8 +224,10 @@ TEST_F(ConcurrencyTest, CompleteInterruptedBySigkillFinishesAfterTheRestart) {
   auto job = client_->CreateJob("complete vs kill");
   ASSERT_TRUE(job);
   ASSERT_TRUE(job->AddFileSet(files));
+  ASSERT_TRUE(job->SetParallelFiles(16));  // the transfer is not what this test is about
   ASSERT_TRUE(job->Resume());
-  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}), JobState::kTransferred);
+  ASSERT_EQ(WaitForState(*job, {JobState::kTransferred, JobState::kError}, 120s),
+            JobState::kTransferred);
 
   auto delivered = [&] {
     int count = 0;
@@ -232,7 +237,7 @@ TEST_F(ConcurrencyTest, CompleteInterruptedBySigkillFinishesAfterTheRestart) {
     return count;
   };
   std::thread completing([&] { (void)job->Complete(); });  // its answer dies with bitsd
-  ASSERT_TRUE(harness::WaitUntil([&] { return delivered() > 0; }, 20s));
+  ASSERT_TRUE(harness::WaitUntil([&] { return delivered() > 0; }, 20s, 1ms));
   bitsd_->Kill();
   completing.join();
   const int before_restart = delivered();
