@@ -21,7 +21,8 @@
 # peers, bitsd's max_background_jobs in B3; default 16); PARALLEL_FILES (bitsd's [engine]
 # parallel_files: files of one job at once; unset: bitsd's default, and a BASE_BUILD without
 # the key still starts); B2_FS ("tmpfs ext4": B2's file systems); KEEP=1 keeps the work
-# directory.
+# directory; BITSD_CONF_EXTRA: lines appended to bitsd.conf (e.g. "[engine]
+# completion_threads = 16").
 #
 # A benchmark, not a test: it checks that every tool fetched the right bytes and prints the
 # table of medians (tests/bench/report.py) on stdout; progress goes to stderr.
@@ -177,6 +178,7 @@ parallel_files = $PARALLEL_FILES}
 extra_ca_file = $ca
 [log]
 level = warn
+${BITSD_CONF_EXTRA:-}
 CONF
 declare -A bitsd_pid bus_of build_of
 # start_bitsd ENGINE STATE_DIR: starts that engine's bitsd on its bus; sets started_pid.
