@@ -134,6 +134,13 @@ bool JobManager::Idle(const Entry& entry) const {
       entry.waiting_for_store || !entry.unsignalled.empty()) {
     return false;
   }
+  // The throttle of JobModification (MINIMUM_NOTIFICATION_INTERVAL_MS) lives in memory: a job
+  // woken again must not signal sooner than the interval after its last signal.
+  const std::int64_t interval_us = std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
+  if (entry.last_modification_sent_us != 0 &&
+      clock_.NowUs() - entry.last_modification_sent_us < interval_us) {
+    return false;
+  }
   // An outline counts the committed bytes, as a restart does; a job whose last run left more
   // in memory answers with those until it is resumed.
   return std::all_of(entry.job.files.begin(), entry.job.files.end(), [](const JobFile& file) {

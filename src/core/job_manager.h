@@ -134,7 +134,8 @@ struct ManagerOptions {
 struct JobsInMemory {
   std::size_t whole = 0;    // read whole
   std::size_t dormant = 0;  // outlines only
-  std::size_t woken = 0;    // whole jobs woken from dormancy that may go back to outlines
+  // Woken jobs that may go back to outlines (may count a few removed since).
+  std::size_t woken = 0;
 };
 
 class JobManager : private RunReports {
@@ -182,7 +183,7 @@ class JobManager : private RunReports {
                                std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
-  // What the queue holds whole and as outlines (tests, the start's log line).
+  // What the queue holds whole and as outlines (tests and diagnostics).
   JobsInMemory CountJobsInMemory() const;
   // Calls `read` with the job under the manager's lock instead of copying it: a poll of one
   // job's state must not copy its thousands of files (each copy held the lock the transfer
