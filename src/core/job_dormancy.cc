@@ -1,8 +1,11 @@
 // Dormant jobs: a job that waits for nothing (SUSPENDED, with no helper token) is kept in memory
 // as its outline (ports.h) from the start of bitsd until something needs it whole: a call on
-// it, or its inactivity timeout. Then it is read from the store (Wake) and stays in memory like
-// any other job. A queue of 100,000 suspended jobs costs a hundred bytes each instead of the
-// whole job with its files, and a start reads a few columns instead of every row.
+// it, or its inactivity timeout. Then it is read from the store (Wake) and kept whole while
+// calls use it; once more than ManagerOptions::max_woken_jobs woken jobs are whole, the least
+// recently used that wait for nothing again go back to outlines (SleepLeastRecentlyUsed), so a
+// client that touches every job does not bring the whole queue back into memory. A queue of
+// 100,000 suspended jobs costs a hundred bytes each instead of the whole job with its files,
+// and a start reads a few columns instead of every row.
 #include <algorithm>
 
 #include "core/core_log.h"
@@ -42,10 +45,22 @@ Result<Job> JobStore::Load(const Guid& id) {
   return JobNotFound(id);
 }
 
+namespace {
+
+// A suspended job starts no run and runs no notification command; a helper token may have to
+// be taken away when its owner logs off (job_logon.cc), which looks at whole jobs.
+bool WaitsForNothing(JobState state, bool has_helper) {
+  return state == JobState::kSuspended && !has_helper;
+}
+
+bool WaitsForNothing(const Job& job) {
+  return WaitsForNothing(job.state, !(job.helper == HelperBinding{}));
+}
+
+}  // namespace
+
 bool JobManager::MayStayDormant(const JobOutline& outline) {
-  // A suspended job starts no run and runs no notification command; a helper token may have
-  // to be taken away when its owner logs off (job_logon.cc), which looks at whole jobs.
-  return outline.summary.state == JobState::kSuspended && !outline.has_helper;
+  return WaitsForNothing(outline.summary.state, outline.has_helper);
 }
 
 void JobManager::AddDormant(JobOutline outline) {
@@ -92,7 +107,11 @@ Result<JobManager::Entry*> JobManager::Wake(const Guid& id) {
     return loaded.error();
   }
   dormant_.erase(it);
-  return &Adopt(std::move(*loaded), clock_.NowUs());
+  Entry& entry = Adopt(std::move(*loaded), clock_.NowUs());
+  entry.woken = true;
+  entry.woken_at = woken_.insert(woken_.end(), id);
+  SleepLeastRecentlyUsed(id);
+  return &entry;
 }
 
 JobManager::Entry* JobManager::Live(const Guid& id) {
@@ -101,11 +120,66 @@ JobManager::Entry* JobManager::Live(const Guid& id) {
   return woken ? *woken : nullptr;
 }
 
+void JobManager::NoteUse(Entry& entry) {
+  if (entry.woken_at) {
+    woken_.splice(woken_.end(), woken_, *entry.woken_at);  // the iterator stays valid
+  } else if (entry.woken && WaitsForNothing(entry.job)) {
+    entry.woken_at = woken_.insert(woken_.end(), entry.job.id);  // suspended again
+  }
+}
+
+bool JobManager::Idle(const Entry& entry) const {
+  if (entry.worker_running || entry.run || entry.control || entry.holds > 0 || entry.ending ||
+      entry.notify_running || entry.notify_due_us != 0 || entry.modification_pending ||
+      entry.waiting_for_store || !entry.unsignalled.empty()) {
+    return false;
+  }
+  // The throttle of JobModification (MINIMUM_NOTIFICATION_INTERVAL_MS) lives in memory: a job
+  // woken again must not signal sooner than the interval after its last signal.
+  const std::int64_t interval_us = std::int64_t{entry.job.minimum_notification_interval_ms} * 1000;
+  if (entry.last_modification_sent_us != 0 &&
+      clock_.NowUs() - entry.last_modification_sent_us < interval_us) {
+    return false;
+  }
+  // An outline counts the committed bytes, as a restart does; a job whose last run left more
+  // in memory answers with those until it is resumed.
+  return std::all_of(entry.job.files.begin(), entry.job.files.end(), [](const JobFile& file) {
+    return file.bytes_transferred == file.bytes_committed;
+  });
+}
+
+void JobManager::SleepLeastRecentlyUsed(const Guid& keep) {
+  const std::size_t bound = std::max<std::uint32_t>(options_.max_woken_jobs, 1);
+  // At most one lap: jobs busy now go to the back and wait for a later wake.
+  for (std::size_t looked = woken_.size(); woken_.size() > bound && looked > 0; --looked) {
+    auto it = jobs_.find(woken_.front());
+    if (it == jobs_.end() || it->second.woken_at != woken_.begin()) {
+      woken_.pop_front();  // removed since
+      continue;
+    }
+    Entry& entry = it->second;
+    const bool waits_for_nothing = WaitsForNothing(entry.job);
+    if (waits_for_nothing && (it->first == keep || !Idle(entry))) {
+      woken_.splice(woken_.end(), woken_, woken_.begin());
+      continue;
+    }
+    woken_.pop_front();
+    entry.woken_at.reset();
+    if (!waits_for_nothing) continue;  // resumed: whole like any job until used suspended
+    // What the store holds of the job is all there is of it (every change is saved before
+    // it is made in memory): the next call reads it again, as after a restart.
+    JobOutline outline = OutlineOf(entry.job);
+    jobs_.erase(it);
+    AddDormant(std::move(outline));
+  }
+}
+
 Result<JobManager::Entry*> JobManager::FindFor(const Caller& caller, const Guid& id,
                                                JobAction action) {
   Entry* entry = nullptr;
   if (auto it = jobs_.find(id); it != jobs_.end()) {
     entry = &it->second;
+    NoteUse(*entry);
   } else if (auto dormant = dormant_.find(id); dormant != dormant_.end()) {
     // Only a caller who may see the job wakes it (visibility depends on the owner alone).
     Job seen;
@@ -190,6 +264,11 @@ Result<JobListPage> JobManager::ListJobs(const Caller& caller, const std::option
     }
   }
   return page;
+}
+
+JobsInMemory JobManager::CountJobsInMemory() const {
+  MutexLock lock(mutex_);
+  return {jobs_.size(), dormant_.size(), woken_.size()};
 }
 
 }  // namespace openbits::core

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -122,6 +123,19 @@ struct ManagerOptions {
   }
   // A notification command still running after this is killed (and retried later).
   std::chrono::milliseconds notify_command_timeout{300'000};
+  // Jobs woken from dormancy (job_dormancy.cc) that stay whole while they could be outlines
+  // again (SUSPENDED, no helper token, nothing under way): past this many, the least recently
+  // used go back to outlines, so a client that touches every job of a large queue does not
+  // bring the whole queue back into memory. At least 1.
+  std::uint32_t max_woken_jobs = 1000;
+};
+
+// How the queue's jobs are held in memory (JobManager::CountJobsInMemory).
+struct JobsInMemory {
+  std::size_t whole = 0;    // read whole
+  std::size_t dormant = 0;  // outlines only
+  // Woken jobs that may go back to outlines (may count a few removed since).
+  std::size_t woken = 0;
 };
 
 class JobManager : private RunReports {
@@ -169,6 +183,8 @@ class JobManager : private RunReports {
                                std::size_t max_count, bool all_users) const;
   // A snapshot of a job the caller may see; BG_E_NOT_FOUND otherwise.
   Result<Job> GetJob(const Caller& caller, const Guid& id) const;
+  // What the queue holds whole and as outlines (tests and diagnostics).
+  JobsInMemory CountJobsInMemory() const;
   // Calls `read` with the job under the manager's lock instead of copying it: a poll of one
   // job's state must not copy its thousands of files (each copy held the lock the transfer
   // reports through). `read` must be quick and must not call the manager.
@@ -286,6 +302,10 @@ class JobManager : private RunReports {
     // The store could not record the job's last state change: it waits in TRANSIENT_ERROR
     // until retry_at_us (WaitForStore), whatever else is due.
     bool waiting_for_store = false;
+    // Woken from dormancy (job_dormancy.cc): it goes back to an outline when it waits for
+    // nothing again and others were used since. woken_at: its place in woken_, if there.
+    bool woken = false;
+    std::optional<std::list<Guid>::iterator> woken_at;
   };
   using Notifications = std::vector<std::function<void()>>;
 
@@ -301,6 +321,18 @@ class JobManager : private RunReports {
   Result<Entry*> Wake(const Guid& id) REQUIRES(mutex_);
   // The live entry of `id`, woken when dormant; nullptr when there is none (or it cannot be read).
   Entry* Live(const Guid& id) REQUIRES(mutex_);
+  // A call uses the whole job `entry`: a woken job that waits for nothing becomes the most
+  // recently used of woken_.
+  void NoteUse(Entry& entry) REQUIRES(mutex_);
+  // Whether `entry`, which waits for nothing, is idle too: no run, no call working on it, no
+  // notification or store write pending, nothing in memory that its outline and the store
+  // do not hold. Only then may it be an outline again.
+  bool Idle(const Entry& entry) const REQUIRES(mutex_);
+  // While more than options_.max_woken_jobs woken jobs are whole, the least recently used
+  // that are idle go back to outlines (never `keep`, the job a call is about to use). A
+  // woken job that no longer waits for nothing (resumed) leaves woken_ and stays whole, like
+  // any job, until a call uses it suspended again.
+  void SleepLeastRecentlyUsed(const Guid& keep) REQUIRES(mutex_);
   // Calls visit(id, job, outline) for every job not in a final state after `after`, in GUID
   // order: live jobs with `job`, dormant ones with `outline`. Stops when visit returns false.
   template <typename Visit>
@@ -453,6 +485,9 @@ class JobManager : private RunReports {
   std::map<Guid, Entry> jobs_ GUARDED_BY(mutex_);
   // The dormant jobs, none of them in jobs_ (job_dormancy.cc). The index knows them too.
   std::map<Guid, JobOutline> dormant_ GUARDED_BY(mutex_);
+  // The woken jobs that may go back to outlines, least recently used first (job_dormancy.cc).
+  // May still name jobs removed since: they are dropped when they come first.
+  std::list<Guid> woken_ GUARDED_BY(mutex_);
   JobIndex index_ GUARDED_BY(mutex_);
   std::uint64_t next_run_id_ GUARDED_BY(mutex_) = 1;
   // FileTransferred signals leave in the order their completions were recorded, although

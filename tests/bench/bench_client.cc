@@ -17,6 +17,9 @@
 //       JobTransferred signal arrives (no polling)
 //   bench_client --bus=ADDR submitted-jobs COUNT THREADS WINDOW URL_PREFIX DIR [PRIORITY]
 //       the same with one Manager.SubmitJob call per job (create, priority, file, resume)
+//   bench_client --bus=ADDR touch WINDOW
+//       GetState on every job of every user (EnumJobs), WINDOW calls in flight on one
+//       connection (raw sd-bus): a client that touches each job of a large queue once
 //   bench_client --bus=ADDR ready TIMEOUT_SECONDS
 //       waits until bitsd answers a call (GetErrorDescription) and prints the wall-clock time
 //       of that answer (ready_at, seconds since the epoch), so that the caller can time a
@@ -378,6 +381,34 @@ int PipelinedJobs(const BusChoice& bus, bool submit, std::size_t count, std::siz
   return 0;
 }
 
+int TouchAll(const BusChoice& bus, std::size_t window) {
+  Pipeline pipeline(AddressOf(bus), window);
+  std::vector<std::string> paths;
+  bool listed = false;
+  pipeline.Call(
+      openbits::dbus::kManagerPath, openbits::dbus::kManagerInterface, "EnumJobs",
+      [](sd_bus_message* call) { return sd_bus_message_append(call, "u", 1u); },
+      [&](sd_bus_message* reply) {
+        if (sd_bus_message_enter_container(reply, 'a', "o") < 0) Die("malformed EnumJobs reply");
+        const char* path = nullptr;
+        while (sd_bus_message_read(reply, "o", &path) > 0) paths.emplace_back(path);
+        listed = true;
+      });
+  while (!listed) pipeline.Step();
+  const auto start = Clock::now();
+  std::size_t answered = 0;
+  for (const std::string& path : paths) {
+    pipeline.Call(path, openbits::dbus::kJobInterface, "GetState", nullptr,
+                  [&](sd_bus_message*) { ++answered; });
+    while (pipeline.pending() >= pipeline.window()) pipeline.Step();
+  }
+  while (pipeline.pending() > 0) pipeline.Step();
+  const double seconds = SecondsSince(start);
+  std::printf("jobs=%zu seconds=%.4f rate=%.1f\n", answered, seconds,
+              static_cast<double>(answered) / seconds);
+  return 0;
+}
+
 int Ready(const BusChoice& bus, double timeout_seconds) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_seconds);
   std::string last_error = "no attempt";
@@ -435,6 +466,7 @@ int Usage() {
                "       bench_client --bus=ADDR submitted-jobs COUNT THREADS WINDOW URL_PREFIX DIR "
                "[PRIORITY]\n"
                "       bench_client --bus=ADDR roundtrips THREADS SECONDS [WINDOW]\n"
+               "       bench_client --bus=ADDR touch WINDOW\n"
                "       bench_client --bus=ADDR ready TIMEOUT_SECONDS\n";
   return 2;
 }
@@ -474,6 +506,7 @@ int main(int argc, char** argv) {
       return PipelinedRoundTrips(bus, Number(args[1]), seconds, Number(args[3]));
     return RoundTrips(bus, Number(args[1]), seconds);
   }
+  if (mode == "touch" && args.size() == 2) return TouchAll(bus, Number(args[1]));
   if (mode == "ready" && args.size() == 2) {
     double timeout = 0;
     std::istringstream(args[1]) >> timeout;

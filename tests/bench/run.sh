@@ -6,7 +6,8 @@
 #   B2  one job of 5,000 x 16 KiB files, to tmpfs and to ext4: files/s
 #   B3  2,000 one-file jobs through D-Bus (aria2: JSON-RPC system.multicall): jobs/s
 #   B4  GetState/GetProgress round trips from 1 and 8 clients: calls/s
-#   B5  100,000 suspended jobs in the store: start-to-ready, peak RSS, bitsadmin /list time
+#   B5  100,000 suspended jobs in the store: start-to-ready, peak RSS, bitsadmin /list time,
+#       then GetState on every job (bench_client touch) and the peak RSS after it
 #   B6  idle CPU seconds per minute, with an empty queue and with B5's jobs
 #
 # Usage: tests/bench/run.sh                 7 runs after a warm-up (takes a while)
@@ -447,6 +448,14 @@ b5() {
           "$(calc "$t_cpu + ($(cpu_ticks "$pid") - $before) / $hz")" "$(hwm_kib "$pid")"
         echo "   B5 $tool: bitsadmin /list /allusers listed $(wc -l <"$work/tool.out") of $b5_jobs jobs" >&2
         (( run == 0 )) || echo "$tool $(wc -l <"$work/tool.out")" >>"$work/b5-listed.txt"
+        # A client that touches every job (GetState on each): woken jobs must not stay whole.
+        before=$(cpu_ticks "$pid")
+        timed "$bench_client" --bus="${b5_bus[$tool]}" touch 64
+        record B5 "$case; GetState on each" "$tool" touch touch_s lower "$(field seconds)" \
+          "$(calc "$t_cpu + ($(cpu_ticks "$pid") - $before) / $hz")" "$(hwm_kib "$pid")"
+        record B5 "$case; peak after GetState on each" "$tool" rss_touched rss_mib lower \
+          "$(calc "$(hwm_kib "$pid") / 1024")" - "$(hwm_kib "$pid")"
+        echo "   B5 $tool: GetState on $(field jobs) of $b5_jobs jobs" >&2
         ;;
       aria2c)
         local port

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
+#include <vector>
 
 #include "core/job_manager.h"
 #include "core/system_clock.h"
@@ -54,6 +56,16 @@ class JobDormancyTest : public ::testing::Test {
     stored.files[1].bytes_committed = 3;
     EXPECT_TRUE(store_.Save(stored));
     return *id;
+  }
+  // The summary of `id` in a listing of every job (read from outlines and whole jobs alike).
+  JobSummary Listed(const Guid& id) {
+    auto page = manager_->ListJobs(root_, std::nullopt, kMaxJobListPage, /*all_users=*/true);
+    EXPECT_TRUE(page);
+    for (const JobSummary& job : page->jobs) {
+      if (job.id == id) return job;
+    }
+    ADD_FAILURE() << "job " << id.ToString() << " is not listed";
+    return {};
   }
   static void ExpectSameSummary(const JobSummary& a, const JobSummary& b) {
     EXPECT_EQ(a.id, b.id);
@@ -191,6 +203,120 @@ TEST_F(JobDormancyTest, AnInactiveDormantJobIsScavenged) {
   Restart();
   ASSERT_TRUE(WaitUntil([&] { return store_.size() == 0; }));
   EXPECT_EQ(manager_->GetJob(alice_, id).error().code(), hr::BG_E_NOT_FOUND);
+}
+
+// A client that touches every job of a large queue (GetState on each, a verbose listing) must
+// not bring the whole queue back into memory until the next restart: woken jobs that could be
+// outlines again go back to outlines past options.max_woken_jobs, the least recently used
+// first, and answer as before when woken again.
+TEST_F(JobDormancyTest, WokenJobsBeyondTheBoundGoBackToOutlinesAndAnswerTheSame) {
+  options_.max_woken_jobs = 5;
+  Restart();
+  std::vector<Guid> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(SuspendedJob("job" + std::to_string(i)));
+  Restart();
+  EXPECT_EQ(manager_->CountJobsInMemory().dormant, 20u);
+  EXPECT_EQ(manager_->CountJobsInMemory().whole, 0u);
+  auto listed_before = manager_->ListJobs(root_, std::nullopt, 100, /*all_users=*/true);
+  ASSERT_TRUE(listed_before);
+
+  std::vector<Job> first_answers;
+  for (const Guid& id : ids) {
+    auto job = manager_->GetJob(alice_, id);
+    ASSERT_TRUE(job) << job.error().ToString();
+    first_answers.push_back(*job);
+    const JobsInMemory counts = manager_->CountJobsInMemory();
+    EXPECT_LE(counts.whole, 5u);
+    EXPECT_EQ(counts.whole + counts.dormant, 20u);
+  }
+  EXPECT_EQ(store_.loads, 20);
+  // The most recently used stayed whole: calls on them read nothing.
+  ASSERT_TRUE(manager_->GetJob(alice_, ids.back()));
+  EXPECT_EQ(store_.loads, 20);
+
+  // The others were outlines again: a call reads them again, and every answer is the same.
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto again = manager_->GetJob(alice_, ids[i]);
+    ASSERT_TRUE(again);
+    const Job& first = first_answers[i];
+    ExpectSameSummary(SummaryOf(*again), SummaryOf(first));
+    EXPECT_EQ(again->description, first.description);
+    EXPECT_EQ(again->times.modification_us, first.times.modification_us);
+    ASSERT_EQ(again->files.size(), first.files.size());
+    for (std::size_t f = 0; f < first.files.size(); ++f) {
+      EXPECT_EQ(again->files[f].remote_url, first.files[f].remote_url);
+      EXPECT_EQ(again->files[f].bytes_transferred, first.files[f].bytes_transferred);
+      EXPECT_EQ(again->files[f].completed, first.files[f].completed);
+    }
+    EXPECT_LE(manager_->CountJobsInMemory().whole, 5u);
+  }
+  EXPECT_EQ(store_.loads, 40);
+  auto listed_after = manager_->ListJobs(root_, std::nullopt, 100, /*all_users=*/true);
+  ASSERT_TRUE(listed_after);
+  ASSERT_EQ(listed_after->jobs.size(), listed_before->jobs.size());
+  for (std::size_t i = 0; i < listed_after->jobs.size(); ++i) {
+    ExpectSameSummary(listed_after->jobs[i], listed_before->jobs[i]);
+  }
+}
+
+// Only a job that waits for nothing goes back: one that was woken and resumed transfers
+// whole however many others are woken meanwhile; once suspended again (its run over), it
+// may go back, with the progress its run committed.
+TEST_F(JobDormancyTest, AWokenJobGoesBackOnlyWhenItWaitsForNothingAgain) {
+  options_.max_woken_jobs = 2;
+  Restart();
+  transport_.Serve("http://h/held", "0123456789");
+  transport_.Hold("http://h/held");  // five bytes, then nothing until the run stops
+  auto held = manager_->CreateJob(alice_, "held", JobType::kDownload);
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(manager_->AddFiles(alice_, *held, {{"http://h/held", "/d/held"}}));
+  std::vector<Guid> others;
+  for (int i = 0; i < 6; ++i) others.push_back(SuspendedJob("other" + std::to_string(i)));
+  Restart();
+
+  ASSERT_TRUE(manager_->Resume(alice_, *held));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto job = manager_->GetJob(alice_, *held);
+    return job && job->state == JobState::kTransferring;
+  }));
+  for (const Guid& id : others) ASSERT_TRUE(manager_->GetJob(alice_, id));
+  EXPECT_EQ(manager_->CountJobsInMemory().whole, 3u) << "the transferring job and two others";
+  const int loads = store_.loads;
+  auto transferring = manager_->GetJob(alice_, *held);
+  ASSERT_TRUE(transferring);
+  EXPECT_EQ(transferring->state, JobState::kTransferring);
+  EXPECT_EQ(store_.loads, loads) << "the transferring job was read again";
+
+  ASSERT_TRUE(manager_->Suspend(alice_, *held));
+  ASSERT_TRUE(manager_->GetJob(alice_, *held));  // used again while suspended
+  // Each call on another job wakes it; the suspended job goes back once its run is over: a
+  // call on it reads it again, and answers as its outline did.
+  std::size_t next = 0;
+  JobSummary outline;
+  std::optional<Job> woken;
+  ASSERT_TRUE(WaitUntil([&] {
+    for (int i = 0; i < 2; ++i) (void)manager_->GetJob(alice_, others[next++ % others.size()]);
+    EXPECT_LE(manager_->CountJobsInMemory().whole, 2u);
+    outline = Listed(*held);
+    const int reads = store_.loads;
+    auto job = manager_->GetJob(alice_, *held);
+    if (!job || store_.loads == reads) return false;  // still whole: its run is winding down
+    woken = *job;
+    return true;
+  }));
+  EXPECT_EQ(outline.state, JobState::kSuspended);
+  ExpectSameSummary(SummaryOf(*woken), outline);
+  EXPECT_EQ(woken->files[0].bytes_transferred, woken->files[0].bytes_committed);
+
+  // It transfers the rest when resumed.
+  transport_.Release("http://h/held");
+  ASSERT_TRUE(manager_->Resume(alice_, *held));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto job = manager_->GetJob(alice_, *held);
+    return job && job->state == JobState::kTransferred;
+  }));
+  EXPECT_EQ(*manager_->Complete(alice_, *held), hr::S_OK);
+  EXPECT_EQ(files_.Files().at("/d/held"), "0123456789");
 }
 
 }  // namespace
