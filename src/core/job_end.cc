@@ -88,7 +88,13 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
                           Delivery::kNone);
         return result.error();
       }
-      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, delivered, Delivery::kDone));
+      // The last batch's deliveries are not recorded on their own when every file of it is in
+      // place: the job's removal follows (EndJob) and records them. Should the daemon die
+      // before it, each of these files is stored as being renamed with its temp file gone,
+      // which Complete called again takes as delivered (above). One write fewer per job.
+      const bool removal_follows = next == end && end == pending.size();
+      OPENBITS_RETURN_IF_ERROR(
+          SetDelivery(job.id, delivered, Delivery::kDone, /*record=*/!removal_follows));
       first = next;
     }
     bool partial = false;
@@ -132,9 +138,17 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
   Status ended = settled ? held.job.Apply(event, clock_.NowUs()) : Status(settled.error());
   if (ended) {
     RemoveJob(id, notifications);
-  } else if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
-    // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
-    (void)Transition(held, JobEvent::kYield, notifications);
+  } else {
+    // The job stays: what Complete delivered without recording it (SetDelivery) is recorded
+    // now (the store writes what differs from what it holds).
+    if (auto saved = store_.Save(held.job); !saved) {
+      Log()->warn("Failed to record the deliveries of job={}: {}", id.ToString(),
+                  saved.error().ToString());
+    }
+    if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
+      // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
+      (void)Transition(held, JobEvent::kYield, notifications);
+    }
   }
   lock.Unlock();
   Dispatch(notifications);
@@ -148,7 +162,7 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
 }
 
 Status JobManager::SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices,
-                               Delivery delivery) {
+                               Delivery delivery, bool record) {
   if (indices.empty()) return Ok();
   MutexLock lock(mutex_);
   auto it = jobs_.find(id);
@@ -161,6 +175,7 @@ Status JobManager::SetDelivery(const Guid& id, const std::vector<std::uint32_t>&
     file.delivery = delivery;
     files.emplace_back(index, file);
   }
+  if (!record) return Ok();
   return store_.SaveFilesProgress(id, files);
 }
 
