@@ -38,8 +38,9 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
     const FileOwner owner = FilesOwnerOf(job);
     // What the store holds of the files (completed, offsets) must survive a power loss before
-    // a file moves into place: one group-committed sync, shared with other callers.
-    OPENBITS_RETURN_IF_ERROR(store_.SyncDurable());
+    // a file moves into place: one group-committed sync, shared with other callers, and none
+    // when a sync already covered this job's writes.
+    OPENBITS_RETURN_IF_ERROR(store_.SyncJobDurable(job.id));
     // Renames first, each stored before and after. A Complete interrupted here (a rename
     // failed, the daemon died) has deleted nothing, and when called again renames only the
     // files not delivered yet. The files go in batches that share their syncs (CommitTemps).

@@ -194,6 +194,19 @@ Status SqliteJobStore::SyncWal() {
 
 Status SqliteJobStore::SyncDurable() { return syncer_->SyncDurable(); }
 
+Status SqliteJobStore::SyncJobDurable(const Guid& job) {
+  std::uint64_t through = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = last_write_.find(job);
+    if (it == last_write_.end()) return Ok();  // nothing written since Open synced
+    through = it->second;
+  }
+  return syncer_->SyncDurable(through);
+}
+
+void SqliteJobStore::Wrote(const Guid& job) { last_write_[job] = syncer_->Wrote(); }
+
 void SqliteJobStore::StartCheckpointer() {
   // A connection knows the file is in WAL mode (and opens the log) only once it read it.
   if (sqlite3_open_v2(path_.c_str(), &checkpointer_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -478,7 +491,7 @@ Status SqliteJobStore::Save(const core::Job& job) {
     return saved;
   }
   written_.insert_or_assign(job.id, std::move(now));
-  syncer_->Wrote();
+  Wrote(job.id);
   return Ok();
 }
 
@@ -700,7 +713,7 @@ void SqliteJobStore::NoteProgress(
       }
     }
   }
-  if (saved) syncer_->Wrote();
+  if (saved) Wrote(job);
 }
 
 Result<std::map<std::uint32_t, core::AccountProxy>> SqliteJobStore::LoadAccountProxies() {
@@ -759,7 +772,10 @@ Status SqliteJobStore::Remove(const Guid& job) {
   // Its files and credentials go with it (ON DELETE CASCADE).
   Status removed = Run(std::move(remove), "remove job");
   written_.erase(job);
-  if (removed) syncer_->Wrote();
+  if (removed) {
+    syncer_->Wrote();
+    last_write_.erase(job);  // a removed job has nothing left to make durable
+  }
   return removed;
 }
 

@@ -60,6 +60,7 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
       const Guid& job, const std::vector<std::pair<std::uint32_t, core::JobFile>>& files) override;
   Status Remove(const Guid& job) override;
   Status SyncDurable() override;
+  Status SyncJobDurable(const Guid& job) override;
   Result<std::map<std::uint32_t, core::AccountProxy>> LoadAccountProxies() override;
   Status SaveAccountProxy(std::uint32_t uid,
                           const std::optional<core::AccountProxy>& proxy) override;
@@ -120,6 +121,11 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   std::shared_ptr<const SecretBox> secrets_;
   // What this store last wrote of each job it wrote. Guarded by mutex_.
   std::map<Guid, JobImage> written_;
+  // The syncer's number of the last write of each job written since Open (Open syncs what
+  // was there): what SyncJobDurable waits for. Guarded by mutex_.
+  std::map<Guid, std::uint64_t> last_write_;
+  // Counts a write of `job` for the syncer. Called with mutex_ held.
+  void Wrote(const Guid& job);
   // The syncer thread's own connection, for checkpoints (null: writers checkpoint, as SQLite
   // does by default).
   sqlite3* checkpointer_ = nullptr;
