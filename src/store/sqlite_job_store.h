@@ -32,8 +32,12 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   // loss can take from a store that was not asked.
   static constexpr std::chrono::milliseconds kMaxSyncLag{10};
   // WAL frames after which the syncer's thread checkpoints the log into the database (on a
-  // connection of its own, PASSIVE: writers go on meanwhile). Writers never checkpoint.
-  static constexpr int kCheckpointFrames = 1000;
+  // connection of its own, PASSIVE: writers go on meanwhile). Writers never checkpoint. Each
+  // checkpoint costs two syncs (the log, then the database) and copies each page once however
+  // often it changed: 4,000 frames (a log of up to 16 MiB) instead of SQLite's 1,000 made a
+  // busy queue's checkpoints a quarter as many (B3: 1,200 instead of 2,200 syncs per 3,000
+  // jobs, about 12% of bitsd's CPU per job).
+  static constexpr int kCheckpointFrames = 4000;
 
   // Opens (creating if needed) the database, checks its integrity and migrates it to the
   // current schema. A file that fails the check is moved aside to "<path>.corrupt-<time>"
