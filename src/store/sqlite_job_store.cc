@@ -238,8 +238,18 @@ void SqliteJobStore::Checkpoint() {
   if (checkpointer_ == nullptr) return;
   int frames = 0;
   int done = 0;
-  const int rc =
+  int rc =
       sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, &done);
+  if (rc == SQLITE_OK && done < frames) {
+    // Writers appended while it copied. The log starts again from its beginning only after a
+    // checkpoint that copied every frame: under a steady stream of writes none ever did, the
+    // log grew without bound (170 MiB for 3,000 jobs) and the checkpoints ran back to back,
+    // each with its two syncs. The few frames appended meanwhile are copied with the writers
+    // held off (they wait that long once per kCheckpointFrames frames, never for the bulk).
+    std::lock_guard lock(mutex_);
+    rc = sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames,
+                                   &done);
+  }
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
     Log()->warn("Failed to checkpoint the job database {}: {}", path_,
                 sqlite3_errmsg(checkpointer_));
