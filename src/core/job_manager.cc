@@ -237,7 +237,9 @@ Result<Guid> JobManager::SubmitJob(const Caller& caller, const std::string& disp
                                    JobType type, const ProxyEnvironment& proxy_environment,
                                    const std::vector<FileSpec>& specs, std::uint32_t priority,
                                    bool resume) {
-  // The checks in the order of the calls it stands for: CreateJob, SetPriority, AddFiles.
+  // The checks of the calls it stands for, in their order (CreateJob, SetPriority, AddFiles),
+  // then under the lock the queue's limits, which CreateJob checks first: an over-limit call
+  // with a bad argument fails with the argument's error here.
   auto created = NewJob(caller, display_name, type, proxy_environment);
   if (!created) return created.error();
   Job& job = *created;
