@@ -38,8 +38,9 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
   return EndJob(caller, id, JobEvent::kComplete, [&](const Job& job) -> Result<HRESULT> {
     const FileOwner owner = FilesOwnerOf(job);
     // What the store holds of the files (completed, offsets) must survive a power loss before
-    // a file moves into place: one group-committed sync, shared with other callers.
-    OPENBITS_RETURN_IF_ERROR(store_.SyncDurable());
+    // a file moves into place: one group-committed sync, shared with other callers, and none
+    // when a sync already covered this job's writes.
+    OPENBITS_RETURN_IF_ERROR(store_.SyncJobDurable(job.id));
     // Renames first, each stored before and after. A Complete interrupted here (a rename
     // failed, the daemon died) has deleted nothing, and when called again renames only the
     // files not delivered yet. The files go in batches that share their syncs (CommitTemps).
@@ -88,7 +89,13 @@ Result<HRESULT> JobManager::Complete(const Caller& caller, const Guid& id) {
                           Delivery::kNone);
         return result.error();
       }
-      OPENBITS_RETURN_IF_ERROR(SetDelivery(job.id, delivered, Delivery::kDone));
+      // The last batch's deliveries are not recorded on their own when every file of it is in
+      // place: the job's removal follows (EndJob) and records them. Should the daemon die
+      // before it, each of these files is stored as being renamed with its temp file gone,
+      // which Complete called again takes as delivered (above). One write fewer per job.
+      const bool removal_follows = next == end && end == pending.size();
+      OPENBITS_RETURN_IF_ERROR(
+          SetDelivery(job.id, delivered, Delivery::kDone, /*record=*/!removal_follows));
       first = next;
     }
     bool partial = false;
@@ -132,9 +139,17 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
   Status ended = settled ? held.job.Apply(event, clock_.NowUs()) : Status(settled.error());
   if (ended) {
     RemoveJob(id, notifications);
-  } else if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
-    // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
-    (void)Transition(held, JobEvent::kYield, notifications);
+  } else {
+    // The job stays: what Complete delivered without recording it (SetDelivery) is recorded
+    // now (the store writes what differs from what it holds).
+    if (auto saved = store_.Save(held.job); !saved) {
+      Log()->warn("Failed to record the deliveries of job={}: {}", id.ToString(),
+                  saved.error().ToString());
+    }
+    if (held.job.state == JobState::kConnecting || held.job.state == JobState::kTransferring) {
+      // Its run was stopped for nothing: queue it again, with what Complete delivered kept.
+      (void)Transition(held, JobEvent::kYield, notifications);
+    }
   }
   lock.Unlock();
   Dispatch(notifications);
@@ -148,7 +163,7 @@ Result<HRESULT> JobManager::EndJob(const Caller& caller, const Guid& id, JobEven
 }
 
 Status JobManager::SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices,
-                               Delivery delivery) {
+                               Delivery delivery, bool record) {
   if (indices.empty()) return Ok();
   MutexLock lock(mutex_);
   auto it = jobs_.find(id);
@@ -161,6 +176,7 @@ Status JobManager::SetDelivery(const Guid& id, const std::vector<std::uint32_t>&
     file.delivery = delivery;
     files.emplace_back(index, file);
   }
+  if (!record) return Ok();
   return store_.SaveFilesProgress(id, files);
 }
 

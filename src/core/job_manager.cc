@@ -172,8 +172,8 @@ JobManager::Entry* JobManager::FindAccessible(const Caller& caller, const Guid& 
   return found ? *found : nullptr;
 }
 
-Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
-                                   JobType type, const ProxyEnvironment& proxy_environment) {
+Result<Job> JobManager::NewJob(const Caller& caller, const std::string& display_name, JobType type,
+                               const ProxyEnvironment& proxy_environment) const {
   OPENBITS_RETURN_IF_ERROR(ValidateDisplayName(display_name));
   if (static_cast<std::uint32_t>(type) > static_cast<std::uint32_t>(JobType::kUploadReply)) {
     return Error::InvalidArg("unknown job type " + std::to_string(static_cast<int>(type)));
@@ -196,8 +196,10 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   const std::int64_t now = clock_.NowUs();
   job.times.creation_us = job.times.modification_us = now;
   job.last_progress_us = now;
+  return job;
+}
 
-  MutexLock lock(mutex_);
+Status JobManager::CheckMayCreateJob(const Caller& caller) const {
   OPENBITS_RETURN_IF_ERROR(CheckCallerMayLogOn(caller));  // logon gating (job_logon.cc)
   const std::size_t active = index_.active_jobs();
   const std::size_t owned = index_.ActiveJobsOf(caller.uid).size();
@@ -210,6 +212,16 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
         hr::BG_E_TOO_MANY_JOBS_PER_USER, ErrorContext::kNone,
         "uid " + std::to_string(caller.uid) + " already has " + std::to_string(owned) + " jobs");
   }
+  return Ok();
+}
+
+Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& display_name,
+                                   JobType type, const ProxyEnvironment& proxy_environment) {
+  auto created = NewJob(caller, display_name, type, proxy_environment);
+  if (!created) return created.error();
+  Job& job = *created;
+  MutexLock lock(mutex_);
+  OPENBITS_RETURN_IF_ERROR(CheckMayCreateJob(caller));
   OPENBITS_RETURN_IF_ERROR(store_.Save(job));
   Log()->info("Created job={} owner={} name='{}'", job.id.ToString(), caller.uid, display_name);
   const Guid id = job.id;
@@ -218,6 +230,54 @@ Result<Guid> JobManager::CreateJob(const Caller& caller, const std::string& disp
   Reindex(entry);
   // The scheduler may be asleep with no deadline: the new job's inactivity timeout is one.
   scheduler_wakeup_.NotifyAll();
+  return id;
+}
+
+Result<Guid> JobManager::SubmitJob(const Caller& caller, const std::string& display_name,
+                                   JobType type, const ProxyEnvironment& proxy_environment,
+                                   const std::vector<FileSpec>& specs, std::uint32_t priority,
+                                   bool resume) {
+  // The checks of the calls it stands for, in their order (CreateJob, SetPriority, AddFiles),
+  // then under the lock the queue's limits, which CreateJob checks first: an over-limit call
+  // with a bad argument fails with the argument's error here.
+  auto created = NewJob(caller, display_name, type, proxy_environment);
+  if (!created) return created.error();
+  Job& job = *created;
+  if (priority > static_cast<std::uint32_t>(JobPriority::kLow)) {
+    return Error::InvalidArg("priority must be 0 (FOREGROUND) to 3 (LOW)");
+  }
+  job.priority = static_cast<JobPriority>(priority);
+  auto checked = CheckFileSpecs(specs);
+  if (!checked) return checked.error();
+  // File-system checks without the lock, as AddFiles makes them. A new job lends nobody's
+  // identity: its files are its owner's.
+  const FileOwner owner = FilesOwnerOf(job);
+  for (const FileSpec& spec : checked->specs) {
+    OPENBITS_RETURN_IF_ERROR(files_.CheckDestination(owner, spec.local_path));
+  }
+  OPENBITS_RETURN_IF_ERROR(AppendFiles(job, *checked));
+  if (resume) {
+    job.resumed_once = true;
+    OPENBITS_RETURN_IF_ERROR(job.Apply(JobEvent::kResume, clock_.NowUs()));
+  }
+  Notifications notifications;
+  const Guid id = job.id;
+  {
+    MutexLock lock(mutex_);
+    OPENBITS_RETURN_IF_ERROR(CheckMayCreateJob(caller));
+    OPENBITS_RETURN_IF_ERROR(store_.Save(job));  // one transaction: the job and its files
+    Log()->info("Created job={} owner={} name='{}' with {} file(s){}", id.ToString(), caller.uid,
+                display_name, job.files.size(), resume ? ", resumed" : "");
+    Entry& entry = jobs_[id];
+    entry.job = std::move(job);
+    if (entry.job.state == JobState::kQueued) {
+      entry.queued_since_us = entry.job.times.modification_us;
+    }
+    NoteModification(entry, /*immediately=*/resume, notifications);
+    Reindex(entry);
+  }
+  scheduler_wakeup_.NotifyAll();
+  Dispatch(notifications);
   return id;
 }
 
@@ -237,23 +297,18 @@ Status JobManager::ReadJob(const Caller& caller, const Guid& id,
   return Ok();
 }
 
-Status JobManager::AddFiles(const Caller& caller, const Guid& id,
-                            const std::vector<FileSpec>& specs) {
+Result<JobManager::CheckedFiles> JobManager::CheckFileSpecs(
+    const std::vector<FileSpec>& specs) const {
   // Arguments first, as BITS checks them: URLs, absolute paths, no duplicates, ranges.
   if (specs.empty()) return Error::InvalidArg("no files given");
   // The count before anything else: a bus message may carry any number of files, and each
-  // costs a file-system check below (100,000 of them held the bus for seconds).
-  auto too_many = [&](std::size_t total) {
-    return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
-                 "a job may hold at most " + std::to_string(options_.max_files_per_job) +
-                     " files; this would make it " + std::to_string(total));
-  };
-  if (specs.size() > options_.max_files_per_job) return too_many(specs.size());
-  std::vector<FileSpec> checked = specs;
+  // costs a file-system check (100,000 of them held the bus for seconds).
+  if (specs.size() > options_.max_files_per_job) return TooManyFiles(specs.size());
+  CheckedFiles checked;
+  checked.specs = specs;
   // Credentials in URLs (RFC 3986 3.2.1): taken out before anything looks at or logs the URL.
-  std::optional<Credential> url_credential;
   if (options_.allow_url_credentials) {
-    for (FileSpec& spec : checked) {
+    for (FileSpec& spec : checked.specs) {
       if (auto split = SplitUrlCredentials(spec.remote_url)) {
         spec.remote_url = std::move(split->url);
         Credential credential;
@@ -262,17 +317,16 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
         credential.user = std::move(split->user);
         credential.password = std::move(split->password);
         OPENBITS_RETURN_IF_ERROR(ValidateCredential(credential));
-        url_credential = std::move(credential);
+        checked.url_credential = std::move(credential);
       }
     }
   }
-  for (FileSpec& spec : checked) {
+  for (FileSpec& spec : checked.specs) {
     if (!spec.ranges.empty()) {
       OPENBITS_RETURN_IF_ERROR(ValidateFileRanges(spec.ranges, options_.max_ranges_per_file));
     }
   }
-  std::set<std::string> new_paths;
-  for (const FileSpec& spec : checked) {
+  for (const FileSpec& spec : checked.specs) {
     OPENBITS_RETURN_IF_ERROR(ValidateRemoteUrl(spec.remote_url));
     if (spec.local_path.size() > kMaxLocalPathLength) {
       return Error::InvalidArg("a local name has " + std::to_string(spec.local_path.size()) +
@@ -285,10 +339,55 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
     if (spec.local_path.back() == '/') {
       return Error::InvalidArg("the local name '" + spec.local_path + "' names a directory");
     }
-    if (!new_paths.insert(spec.local_path).second) {
+    if (!checked.local_paths.insert(spec.local_path).second) {
       return Error::InvalidArg("the local name '" + spec.local_path + "' is given twice");
     }
   }
+  return checked;
+}
+
+Error JobManager::TooManyFiles(std::size_t total) const {
+  return Error(hr::BG_E_TOO_MANY_FILES_IN_JOB, ErrorContext::kNone,
+               "a job may hold at most " + std::to_string(options_.max_files_per_job) +
+                   " files; this would make it " + std::to_string(total));
+}
+
+Status JobManager::AppendFiles(Job& job, const CheckedFiles& files) const {
+  if (job.files.size() + files.specs.size() > options_.max_files_per_job) {
+    return TooManyFiles(job.files.size() + files.specs.size());
+  }
+  for (const JobFile& file : job.files) {
+    if (files.local_paths.contains(file.local_path)) {
+      return Error::InvalidArg("the job already has a file with local name '" + file.local_path +
+                               "'");
+    }
+  }
+  for (const FileSpec& spec : files.specs) {
+    if (!spec.ranges.empty() && job.WholeBodies()) {
+      return Error::InvalidArg(
+          "byte ranges need range requests: not with dynamic content or a custom HTTP method");
+    }
+    JobFile file;
+    file.remote_url = spec.remote_url;
+    file.local_path = spec.local_path;
+    file.ranges = spec.ranges;
+    file.mode = spec.mode & 0777;
+    // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
+    file.temp_path =
+        job.high_performance
+            ? spec.local_path
+            : TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
+    job.files.push_back(std::move(file));
+  }
+  // The URL's credentials serve this job only, as its Basic server credentials.
+  if (files.url_credential) job.credentials.Set(*files.url_credential);
+  return Ok();
+}
+
+Status JobManager::AddFiles(const Caller& caller, const Guid& id,
+                            const std::vector<FileSpec>& specs) {
+  auto checked = CheckFileSpecs(specs);
+  if (!checked) return checked.error();
   FileOwner owner;
   {
     MutexLock lock(mutex_);
@@ -296,7 +395,7 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
     if (!entry) return entry.error();
     const Job& job = (*entry)->job;
     if (job.files.size() + specs.size() > options_.max_files_per_job) {
-      return too_many(job.files.size() + specs.size());
+      return TooManyFiles(job.files.size() + specs.size());
     }
     owner = FilesOwnerOf(job);
   }
@@ -304,38 +403,9 @@ Status JobManager::AddFiles(const Caller& caller, const Guid& id,
   for (const FileSpec& spec : specs) {
     OPENBITS_RETURN_IF_ERROR(files_.CheckDestination(owner, spec.local_path));
   }
-  return Mutate(caller, id, JobAction::kChangeDestination, [&](Job& job) -> Status {
-    // Again: files may have been added while the lock was released.
-    if (job.files.size() + specs.size() > options_.max_files_per_job) {
-      return too_many(job.files.size() + specs.size());
-    }
-    for (const JobFile& file : job.files) {
-      if (new_paths.contains(file.local_path)) {
-        return Error::InvalidArg("the job already has a file with local name '" + file.local_path +
-                                 "'");
-      }
-    }
-    for (const FileSpec& spec : checked) {
-      if (!spec.ranges.empty() && job.WholeBodies()) {
-        return Error::InvalidArg(
-            "byte ranges need range requests: not with dynamic content or a custom HTTP method");
-      }
-      JobFile file;
-      file.remote_url = spec.remote_url;
-      file.local_path = spec.local_path;
-      file.ranges = spec.ranges;
-      file.mode = spec.mode & 0777;
-      // HIGH_PERFORMANCE writes straight into the destination (as BITS does).
-      file.temp_path =
-          job.high_performance
-              ? spec.local_path
-              : TempPathFor(spec.local_path, job.id, static_cast<std::uint32_t>(job.files.size()));
-      job.files.push_back(std::move(file));
-    }
-    // The URL's credentials serve this job only, as its Basic server credentials.
-    if (url_credential) job.credentials.Set(*url_credential);
-    return Ok();
-  });
+  // Again under the lock: files may have been added while it was released.
+  return Mutate(caller, id, JobAction::kChangeDestination,
+                [&](Job& job) { return AppendFiles(job, *checked); });
 }
 
 Status JobManager::Resume(const Caller& caller, const Guid& id) {
@@ -450,10 +520,35 @@ Status JobManager::Mutate(const Caller& caller, const Guid& id, JobAction action
   return Ok();
 }
 
+// A run's own steps: QUEUED -> CONNECTING -> TRANSFERRING (and CONNECTING again, as a run
+// moves from file to file). They are not recorded. A restart queues a job the store holds in
+// any of these three states again, each file from its recorded offset, so recording them
+// would change nothing a restart does; what else they change (the modification time) goes to
+// the store with the job's next recorded change (the store writes what differs from what it
+// wrote last). Two writes fewer per run, and a state that is never waited for.
+bool JobManager::IsRunStep(JobState from, JobState to) {
+  return (from == JobState::kQueued || IsActiveState(from)) && IsActiveState(to);
+}
+
+bool JobManager::IsActiveState(JobState state) {
+  return state == JobState::kConnecting || state == JobState::kTransferring;
+}
+
 Status JobManager::Transition(Entry& entry, JobEvent event, Notifications& out) {
   Job changed = entry.job;
   OPENBITS_RETURN_IF_ERROR(changed.Apply(event, clock_.NowUs()));
-  OPENBITS_RETURN_IF_ERROR(store_.Save(changed));
+  // A run's transfer ends here (TRANSFERRED, an error, a suspend ...): its time goes with this
+  // record, not in a write of its own when the run finishes.
+  const bool transfer_ends =
+      entry.worker_running && IsActiveState(entry.job.state) && !IsActiveState(changed.state);
+  const std::int64_t counted_until = entry.run_counted_until_us;
+  if (transfer_ends) CountRunTime(entry, changed);
+  if (!IsRunStep(entry.job.state, changed.state)) {
+    if (auto saved = store_.Save(changed); !saved) {
+      entry.run_counted_until_us = counted_until;  // not counted after all
+      return saved;
+    }
+  }
   entry.job = std::move(changed);
   entry.waiting_for_store = false;
   const Job& job = entry.job;

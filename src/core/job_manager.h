@@ -32,6 +32,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -193,6 +194,12 @@ class JobManager : private RunReports {
 
   // AddFile/AddFileSet/AddFileWithRanges: all files or none.
   Status AddFiles(const Caller& caller, const Guid& id, const std::vector<FileSpec>& specs);
+  // Manager.SubmitJob: CreateJob, SetPriority (when not NORMAL), AddFiles and, with `resume`,
+  // Resume, with the checks and errors of each, all or nothing. The job is stored once, whole
+  // (one transaction instead of one per step), and exists for nobody until then.
+  Result<Guid> SubmitJob(const Caller& caller, const std::string& display_name, JobType type,
+                         const ProxyEnvironment& proxy_environment,
+                         const std::vector<FileSpec>& specs, std::uint32_t priority, bool resume);
   Status Resume(const Caller& caller, const Guid& id);
   Status Suspend(const Caller& caller, const Guid& id);
   // S_OK or BG_S_UNABLE_TO_DELETE_FILES.
@@ -293,6 +300,9 @@ class JobManager : private RunReports {
     bool ending = false;
     std::int64_t queued_since_us = 0;  // when the job last entered QUEUED
     std::int64_t run_started_us = 0;   // when the current run started
+    // The current run's time up to here is in job.transfer_time_us (MaxDownloadTime): counted
+    // with the state change that ends the run's transfer, or when the run finishes.
+    std::int64_t run_counted_until_us = 0;
     // Notification command line: when to run it next (0: not due), and whether it runs.
     std::int64_t notify_due_us = 0;
     bool notify_running = false;
@@ -308,6 +318,23 @@ class JobManager : private RunReports {
     std::optional<std::list<Guid>::iterator> woken_at;
   };
   using Notifications = std::vector<std::function<void()>>;
+
+  // What AddFiles and SubmitJob check of their files before they look at the job.
+  struct CheckedFiles {
+    std::vector<FileSpec> specs;  // with URL credentials taken out
+    std::set<std::string> local_paths;
+    std::optional<Credential> url_credential;  // [auth] allow_url_credentials
+  };
+  Result<CheckedFiles> CheckFileSpecs(const std::vector<FileSpec>& specs) const;
+  Error TooManyFiles(std::size_t total) const;  // BG_E_TOO_MANY_FILES_IN_JOB
+  // The job a CreateJob call makes (not stored, not in the queue yet).
+  Result<Job> NewJob(const Caller& caller, const std::string& display_name, JobType type,
+                     const ProxyEnvironment& proxy_environment) const;
+  // CreateJob's limits (machine, user) and logon check. REQUIRES: the caller creates a job.
+  Status CheckMayCreateJob(const Caller& caller) const REQUIRES(mutex_);
+  // Adds checked files to `job` (AddFiles' change, applied again under the lock: files may
+  // have been added meanwhile).
+  Status AppendFiles(Job& job, const CheckedFiles& files) const;
 
   // Dormant jobs (job_dormancy.cc): kept as outlines until something needs them whole.
   // Whether a job may stay an outline after the start: it waits for nothing but a call.
@@ -348,7 +375,10 @@ class JobManager : private RunReports {
   // Looks up the job for `action`, applies `change`, persists it and reports the modification.
   Status Mutate(const Caller& caller, const Guid& id, JobAction action,
                 const std::function<Status(Job&)>& change) EXCLUDES(mutex_);
+  // Applies `event` and records the new state (a run's own steps excepted: IsRunStep).
   Status Transition(Entry& entry, JobEvent event, Notifications& out) REQUIRES(mutex_);
+  static bool IsRunStep(JobState from, JobState to);
+  static bool IsActiveState(JobState state);  // CONNECTING or TRANSFERRING
   // The job's lowest incomplete file (files.size() when all are complete), advancing
   // entry.complete_below: amortised O(1) per file over a run.
   std::uint32_t FirstIncompleteFile(Entry& entry) REQUIRES(mutex_);
@@ -363,9 +393,10 @@ class JobManager : private RunReports {
   Result<HRESULT> EndJob(const Caller& caller, const Guid& id, JobEvent event,
                          const std::function<Result<HRESULT>(const Job&)>& settle) EXCLUDES(mutex_);
   // Complete's progress on the files `indices`, recorded (in one store write) before it
-  // goes on.
-  Status SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices, Delivery delivery)
-      EXCLUDES(mutex_);
+  // goes on; with `record` false only noted, for the job's removal to record (or EndJob when
+  // the job stays).
+  Status SetDelivery(const Guid& id, const std::vector<std::uint32_t>& indices, Delivery delivery,
+                     bool record = true) EXCLUDES(mutex_);
   // Sets the run's stop flag and asks its downloads in flight to stop; OnRunFinished follows.
   void StopRun(Entry& entry) REQUIRES(mutex_);
   // Holds the job, asks its run to stop and waits (releasing mutex_ meanwhile) until the run
@@ -466,6 +497,13 @@ class JobManager : private RunReports {
   std::int64_t InactivityTimeoutUs() const;
   std::int64_t DownloadTimeDeadlineUs(const Entry& entry) const;
   void OnRunFinished(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
+  // The run's time not counted yet, added to job.transfer_time_us (`job`: the entry's job or
+  // its next version).
+  void CountRunTime(Entry& entry, Job& job) REQUIRES(mutex_);
+  // At the run's end: its time not counted yet, recorded when the job is still CONNECTING or
+  // TRANSFERRING (a run stopped with no state change, e.g. at shutdown); otherwise the state
+  // change that ended its transfer recorded the time, and the little since goes in memory.
+  void CountFinishedRunTime(Entry& entry) REQUIRES(mutex_);
 
   const ManagerOptions options_;
   JobStore& store_;

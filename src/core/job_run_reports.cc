@@ -329,11 +329,7 @@ void JobManager::OnRunFinished(const Guid& id, std::uint64_t run_id) {
       entry.run.reset();
       Reindex(entry);  // no run any more: the job may be queued and started again
       // MaxDownloadTime counts only the time spent transferring.
-      entry.job.transfer_time_us += clock_.NowUs() - entry.run_started_us;
-      if (auto saved = store_.Save(entry.job); !saved) {
-        Log()->error("Failed to record the transfer time of job={}: {}", id.ToString(),
-                     saved.error().ToString());
-      }
+      CountFinishedRunTime(entry);
     }
   }
   job_released_.NotifyAll();

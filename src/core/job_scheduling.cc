@@ -23,8 +23,26 @@ std::int64_t JobManager::DownloadTimeDeadlineUs(const Entry& entry) const {
       entry.job.maximum_download_time_s == 0) {
     return 0;
   }
-  return entry.run_started_us + std::int64_t{entry.job.maximum_download_time_s} * 1'000'000 -
+  // transfer_time_us holds the run's time up to run_counted_until_us.
+  return entry.run_counted_until_us + std::int64_t{entry.job.maximum_download_time_s} * 1'000'000 -
          entry.job.transfer_time_us;
+}
+
+void JobManager::CountRunTime(Entry& entry, Job& job) {
+  const std::int64_t now = clock_.NowUs();
+  job.transfer_time_us += std::max<std::int64_t>(0, now - entry.run_counted_until_us);
+  entry.run_counted_until_us = now;
+}
+
+void JobManager::CountFinishedRunTime(Entry& entry) {
+  CountRunTime(entry, entry.job);
+  if (entry.job.state != JobState::kConnecting && entry.job.state != JobState::kTransferring) {
+    return;  // written with the job's next change
+  }
+  if (auto saved = store_.Save(entry.job); !saved) {
+    Log()->error("Failed to record the transfer time of job={}: {}", entry.job.id.ToString(),
+                 saved.error().ToString());
+  }
 }
 
 void JobManager::EnforceMaximumDownloadTime(Entry& entry, std::int64_t now_us, Notifications& out) {
@@ -214,7 +232,7 @@ void JobManager::StartRun(Entry& entry, std::int64_t now_us, Notifications& out)
     return;
   }
   entry.run_id = next_run_id_++;
-  entry.run_started_us = now_us;
+  entry.run_started_us = entry.run_counted_until_us = now_us;
   entry.complete_below = 0;
   entry.control = std::make_shared<RunControl>();
   entry.run = std::make_shared<JobRun>(

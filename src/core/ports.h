@@ -63,6 +63,12 @@ class JobStore {
   // of many writes into one (group commit), so callers ask for this only where a promise
   // depends on it: before FileTransferred is signalled and before Complete moves files.
   virtual Status SyncDurable() { return Ok(); }
+  // The same for the writes of one job only (Complete, before it moves the job's files): at
+  // once when a sync already covered them, whatever other jobs wrote since.
+  virtual Status SyncJobDurable(const Guid& job) {
+    (void)job;
+    return SyncDurable();
+  }
 };
 
 // Who a job's local files belong to; file operations run with this identity.

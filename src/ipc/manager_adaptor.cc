@@ -64,8 +64,8 @@ std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::SubmitJob(
   if (flags & ~kSubmitResume) {
     throw ToDbusError(Error::InvalidArg("unknown SubmitJob flags " + FormatHresult(flags)));
   }
-  // Each step as its own method would do it, for the same caller (and the same file mode as
-  // AddFileSet: the caller's umask now).
+  // Each step as its own method would check it, for the same caller (and the same file mode
+  // as AddFileSet: the caller's umask now).
   const core::Caller caller = CurrentCaller();
   std::vector<core::FileSpec> specs;
   specs.reserve(files.size());
@@ -74,19 +74,10 @@ std::tuple<std::string, sdbus::ObjectPath> ManagerAdaptor::SubmitJob(
     specs.push_back({std::get<0>(file), std::get<1>(file), {}});
     specs.back().mode = mode;
   }
-  const Guid id = ValueOrThrow(
-      manager_.CreateJob(caller, display_name, static_cast<JobType>(type), proxy_environment));
-  // A new job is NORMAL: only another priority is a change to make (and store).
-  Status submitted = priority == static_cast<uint32_t>(JobPriority::kNormal)
-                         ? Ok()
-                         : manager_.SetPriority(caller, id, priority);
-  if (submitted) submitted = manager_.AddFiles(caller, id, specs);
-  if (submitted && (flags & kSubmitResume)) submitted = manager_.Resume(caller, id);
-  if (!submitted) {
-    // All or nothing: the job the caller never learnt of goes.
-    (void)manager_.Cancel(caller, id);
-    throw ToDbusError(submitted.error());
-  }
+  // All or nothing: the job is stored once it has everything, or not at all.
+  const Guid id = ValueOrThrow(manager_.SubmitJob(caller, display_name, static_cast<JobType>(type),
+                                                  proxy_environment, specs, priority,
+                                                  (flags & kSubmitResume) != 0));
   return {id.ToString(), sdbus::ObjectPath(dbus::JobPath(id))};
 }
 

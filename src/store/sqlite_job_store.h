@@ -32,8 +32,12 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   // loss can take from a store that was not asked.
   static constexpr std::chrono::milliseconds kMaxSyncLag{10};
   // WAL frames after which the syncer's thread checkpoints the log into the database (on a
-  // connection of its own, PASSIVE: writers go on meanwhile). Writers never checkpoint.
-  static constexpr int kCheckpointFrames = 1000;
+  // connection of its own, PASSIVE: writers go on meanwhile). Writers never checkpoint. Each
+  // checkpoint costs two syncs (the log, then the database) and copies each page once however
+  // often it changed: 4,000 frames (a log of up to 16 MiB) instead of SQLite's 1,000 made a
+  // busy queue's checkpoints a quarter as many (B3: 1,200 instead of 2,200 syncs per 3,000
+  // jobs, about 12% of bitsd's CPU per job).
+  static constexpr int kCheckpointFrames = 4000;
 
   // Opens (creating if needed) the database, checks its integrity and migrates it to the
   // current schema. A file that fails the check is moved aside to "<path>.corrupt-<time>"
@@ -60,6 +64,7 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
       const Guid& job, const std::vector<std::pair<std::uint32_t, core::JobFile>>& files) override;
   Status Remove(const Guid& job) override;
   Status SyncDurable() override;
+  Status SyncJobDurable(const Guid& job) override;
   Result<std::map<std::uint32_t, core::AccountProxy>> LoadAccountProxies() override;
   Status SaveAccountProxy(std::uint32_t uid,
                           const std::optional<core::AccountProxy>& proxy) override;
@@ -120,6 +125,11 @@ class SqliteJobStore : public core::JobStore, public core::AccountProxyStore {
   std::shared_ptr<const SecretBox> secrets_;
   // What this store last wrote of each job it wrote. Guarded by mutex_.
   std::map<Guid, JobImage> written_;
+  // The syncer's number of the last write of each job written since Open (Open syncs what
+  // was there): what SyncJobDurable waits for. Guarded by mutex_.
+  std::map<Guid, std::uint64_t> last_write_;
+  // Counts a write of `job` for the syncer. Called with mutex_ held.
+  void Wrote(const Guid& job);
   // The syncer thread's own connection, for checkpoints (null: writers checkpoint, as SQLite
   // does by default).
   sqlite3* checkpointer_ = nullptr;

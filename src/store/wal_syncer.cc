@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+
 #include "base/log.h"
 
 namespace openbits::store {
@@ -34,11 +36,12 @@ WalSyncer::~WalSyncer() {
   }
 }
 
-void WalSyncer::Wrote() {
+std::uint64_t WalSyncer::Wrote() {
   bool wake = false;
+  std::uint64_t number = 0;
   {
     std::lock_guard lock(mutex_);
-    ++written_;
+    number = ++written_;
     if (!dirty_) {
       dirty_ = true;
       dirty_since_ = Clock::now();
@@ -46,6 +49,7 @@ void WalSyncer::Wrote() {
     }
   }
   if (wake) changed_.notify_all();
+  return number;
 }
 
 void WalSyncer::CheckpointWanted() {
@@ -59,8 +63,17 @@ void WalSyncer::CheckpointWanted() {
 }
 
 Status WalSyncer::SyncDurable() {
+  std::uint64_t target = 0;
+  {
+    std::lock_guard lock(mutex_);
+    target = written_;
+  }
+  return SyncDurable(target);
+}
+
+Status WalSyncer::SyncDurable(std::uint64_t through) {
   std::unique_lock lock(mutex_);
-  const std::uint64_t target = written_;
+  const std::uint64_t target = std::min(through, written_);
   // A sync that is running may have begun before the last of our writes: wait for it, then
   // the next one (ours, or one that another caller started meanwhile) covers them.
   for (;;) {

@@ -31,9 +31,12 @@ class WalSyncer {
   WalSyncer& operator=(const WalSyncer&) = delete;
 
   // A commit returned: it becomes durable within max_lag (plus a sync that is running).
-  void Wrote();
+  // Returns its number (1, 2, ...), for SyncDurable(through).
+  std::uint64_t Wrote();
   // Every commit counted by Wrote() before this call is durable when it returns Ok.
   Status SyncDurable();
+  // Commits 1 to `through` are durable when it returns Ok: at once when a sync covered them.
+  Status SyncDurable(std::uint64_t through);
   // The log has grown: run `checkpoint` soon, on the syncer's thread (off the writers' path).
   void CheckpointWanted();
   std::uint64_t syncs() const;

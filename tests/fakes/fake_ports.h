@@ -26,12 +26,14 @@ class InMemoryJobStore : public core::JobStore {
     std::lock_guard lock(mutex_);
     if (writes_fail_) return DiskFull();
     jobs_[job.id] = job;
+    ++writes_;
     return Ok();
   }
   Status SaveFileProgress(const Guid& id, std::uint32_t index, const core::JobFile& file) override {
     std::lock_guard lock(mutex_);
     if (writes_fail_) return DiskFull();
     jobs_[id].files.at(index) = file;
+    ++writes_;
     return Ok();
   }
   Status SyncDurable() override {
@@ -51,7 +53,14 @@ class InMemoryJobStore : public core::JobStore {
   Status Remove(const Guid& id) override {
     std::lock_guard lock(mutex_);
     jobs_.erase(id);
+    ++writes_;
     return Ok();
+  }
+  // Save, SaveFileProgress and Remove calls that succeeded (SaveFilesProgress counts a call
+  // per file): what a job costs the store.
+  int Writes() {
+    std::lock_guard lock(mutex_);
+    return writes_;
   }
   std::size_t size() {
     std::lock_guard lock(mutex_);
@@ -72,6 +81,7 @@ class InMemoryJobStore : public core::JobStore {
   std::map<Guid, core::Job> jobs_;
   bool writes_fail_ = false;
   int durable_syncs_ = 0;
+  int writes_ = 0;
 };
 
 // Files as strings keyed by path; destinations "exist" when they were committed.
