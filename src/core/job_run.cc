@@ -300,7 +300,8 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   const bool file_done =
       downloaded && !stopped && (!ranged || sink.written() == sink.output_total());
   // Whatever arrived is kept, even when the download failed or was stopped. A finished file
-  // is recorded once, complete, by OnFileCompleted: one write and one fdatasync per file.
+  // is recorded once, complete (Complete): one fdatasync per file, one store write per batch
+  // of files that end together.
   const Status checkpointed = file_done ? sink.Sync() : sink.Checkpoint();
   if (stopped) {
     // Stopped (by the manager, or by another file's failure): nothing to report but the bytes.
@@ -323,8 +324,8 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
                  "the server sent none of the requested byte ranges"),
            index);
     }
-  } else if (auto done = reports_.OnFileCompleted(id_, run_id_, index, sink.written()); !done) {
-    Fail(done.error(), index);
+  } else {
+    return Complete(key, index, sink.written());  // frees the slot once recorded
   }
   {
     MutexLock lock(mutex_);
@@ -332,6 +333,61 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   }
   Fill();
   Release();
+}
+
+void JobRun::Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes) {
+  {
+    MutexLock lock(mutex_);
+    to_record_.emplace_back(key, CompletedFile{index, bytes});
+    // The thread recording now takes this file with its next batch: when files end faster
+    // than one store transaction, each transaction records several of them.
+    if (recording_) return;
+    recording_ = true;
+  }
+  RecordWaiting();
+}
+
+void JobRun::RecordWaiting() {
+  for (;;) {
+    std::vector<std::pair<std::uint64_t, CompletedFile>> batch;
+    {
+      MutexLock lock(mutex_);
+      batch.swap(to_record_);
+      if (batch.empty()) {
+        recording_ = false;
+        return;
+      }
+    }
+    std::vector<CompletedFile> files;
+    files.reserve(batch.size());
+    for (const auto& [key, file] : batch) files.push_back(file);
+    CompletionPromise promise;
+    Status done = reports_.RecordFilesCompleted(id_, run_id_, files, promise);
+    bool more = false;
+    {
+      MutexLock lock(mutex_);
+      more = !to_record_.empty();
+      recording_ = more;  // handed on with the files that came meanwhile
+    }
+    if (more && options_.completions) {
+      // Another thread records them while this one waits for its batch's durable sync.
+      Acquire();
+      options_.completions->Post([self = shared_from_this()] {
+        self->RecordWaiting();
+        self->Release();
+      });
+      more = false;
+    }
+    if (done) done = reports_.PromiseFiles(id_, promise);
+    if (!done) Fail(done.error(), files.front().index);
+    {
+      MutexLock lock(mutex_);
+      for (const auto& [key, file] : batch) in_flight_.erase(key);  // closes the temp files
+    }
+    Fill();
+    for (std::size_t i = 0; i < batch.size(); ++i) Release();
+    if (!more) return;
+  }
 }
 
 void JobRun::Relaunch(std::uint64_t key, std::uint32_t index) {

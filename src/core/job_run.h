@@ -52,6 +52,20 @@ enum class NextFileAnswer {
           // the run is stale, or the manager recorded a failure
 };
 
+// A file whose bytes are all durable in its temp file.
+struct CompletedFile {
+  std::uint32_t index = 0;
+  std::uint64_t bytes = 0;
+};
+
+// What the manager owes a batch of recorded completions (RunReports::PromiseFiles): the
+// FileTransferred signals that may go once the records are durable, in the turn of `ticket`.
+struct CompletionPromise {
+  std::vector<std::uint32_t> signals;
+  std::uint32_t owner = 0;
+  std::uint64_t ticket = 0;
+};
+
 // The manager's side of a run. Every call is made without any lock of the run's.
 class RunReports {
  public:
@@ -73,10 +87,23 @@ class RunReports {
   // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists;
   // asked at every checkpoint (a helper deleted mid-file).
   virtual Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) = 0;
-  // REQUIRES: the temp file is durable and complete. An error when the store could not record
-  // it (the file is then not complete).
-  virtual Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                                 std::uint64_t bytes) = 0;
+  // The end of files, in two steps so that the completions of files ending together share
+  // one store transaction while their durable syncs still overlap those of other batches.
+  // RecordFilesCompleted: REQUIRES each temp file durable and complete; records them all or
+  // none (an error: none is complete) and fills `promise` with what PromiseFiles keeps.
+  // PromiseFiles: makes the records durable when a FileTransferred depends on it, then
+  // signals it (in file order over every batch); an error when the durable sync failed.
+  virtual Status RecordFilesCompleted(const Guid& id, std::uint64_t run_id,
+                                      const std::vector<CompletedFile>& files,
+                                      CompletionPromise& promise) = 0;
+  virtual Status PromiseFiles(const Guid& id, const CompletionPromise& promise) = 0;
+  // One file: both steps.
+  Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                         std::uint64_t bytes) {
+    CompletionPromise promise;
+    OPENBITS_RETURN_IF_ERROR(RecordFilesCompleted(id, run_id, {{index, bytes}}, promise));
+    return PromiseFiles(id, promise);
+  }
   virtual void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                            std::optional<std::uint32_t> file_index,
                            std::chrono::seconds retry_after) = 0;
@@ -142,6 +169,11 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   // bytes are already durable).
   void Launch(FileWork work) EXCLUDES(mutex_);
   void OnDone(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // A file whose temp file is durable and complete: recorded with the others that end while
+  // a record is under way (one store transaction for them all), then its slot is freed.
+  void Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes) EXCLUDES(mutex_);
+  // REQUIRES: this thread set recording_. Records what waits in to_record_, then promises it.
+  void RecordWaiting() EXCLUDES(mutex_);
   // The file `index` again, in a new slot, while its old slot `key` still marks it busy.
   void Relaunch(std::uint64_t key, std::uint32_t index) EXCLUDES(mutex_);
   // The run fails: reports it (first failure only) and stops the other downloads, which keep
@@ -172,6 +204,9 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   std::uint32_t parallel_files_ GUARDED_BY(mutex_) = 1;
   bool filling_ GUARDED_BY(mutex_) = false;
   bool fill_again_ GUARDED_BY(mutex_) = false;
+  // Completed files waiting for the record under way, by their slots' keys.
+  std::vector<std::pair<std::uint64_t, CompletedFile>> to_record_ GUARDED_BY(mutex_);
+  bool recording_ GUARDED_BY(mutex_) = false;  // a thread is writing a batch of records
 };
 
 }  // namespace openbits::core

@@ -1,0 +1,162 @@
+// JobRun's records of completed files: the files that end while a record is being written go
+// into the store together, in one write, instead of one transaction each.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "core/job_run.h"
+#include "fakes/fake_ports.h"
+
+namespace openbits::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The manager's side: hands out `count` files and notes the size of every record; the first
+// record waits until the test lets it go (a slow store write).
+class BatchReports : public RunReports {
+ public:
+  explicit BatchReports(std::uint32_t count) : count_(count) {}
+  NextFileAnswer NextFile(const Guid&, std::uint64_t, const std::vector<std::uint32_t>& busy,
+                          std::optional<std::uint32_t>, FileWork& work) override {
+    std::lock_guard lock(mutex_);
+    if (next_ == count_) return busy.empty() ? NextFileAnswer::kEnd : NextFileAnswer::kWait;
+    work.index = next_++;
+    work.file.remote_url = "http://h/f" + std::to_string(work.index);
+    work.file.temp_path = "/d/.f" + std::to_string(work.index) + ".tmp";
+    work.parallel_files = count_;
+    return NextFileAnswer::kFile;
+  }
+  Status OnResponse(const Guid&, std::uint64_t, std::uint32_t, const DownloadResponse&,
+                    std::uint64_t) override {
+    return Ok();
+  }
+  void OnProgress(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {}
+  Status OnCheckpoint(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+    return Ok();
+  }
+  Status CheckHelperIdentity(const Guid&, std::uint64_t) override { return Ok(); }
+  Status RecordFilesCompleted(const Guid&, std::uint64_t, const std::vector<CompletedFile>& files,
+                              CompletionPromise&) override {
+    bool first = false;
+    {
+      std::lock_guard lock(mutex_);
+      first = records_.empty();
+      records_.push_back(files);
+    }
+    if (first) {
+      first_record_started.set_value();
+      first_record_may_end.wait();
+    }
+    return Ok();
+  }
+  Status PromiseFiles(const Guid&, const CompletionPromise&) override { return Ok(); }
+  void OnRunFailed(const Guid&, std::uint64_t, const Error& error, std::optional<std::uint32_t>,
+                   std::chrono::seconds) override {
+    ADD_FAILURE() << error.ToString();
+  }
+  void OnRemoteNameChanged(const Guid&, std::uint64_t, std::uint32_t, const std::string&) override {
+  }
+  void OnFileRestart(const Guid&, std::uint64_t, std::uint32_t) override {}
+  void OnRunFinished(const Guid&, std::uint64_t) override { finished_.set_value(); }
+
+  std::promise<void> first_record_started;
+  std::shared_future<void> first_record_may_end;
+  std::future<void> Finished() { return finished_.get_future(); }
+  std::vector<std::vector<CompletedFile>> records() {
+    std::lock_guard lock(mutex_);
+    return records_;
+  }
+
+ private:
+  const std::uint32_t count_;
+  std::mutex mutex_;
+  std::uint32_t next_ = 0;
+  std::vector<std::vector<CompletedFile>> records_;
+  std::promise<void> finished_;
+};
+
+// Downloads that end when the test says so, each with its index as its one byte of body.
+class ManualEngine : public TransferEngine {
+ public:
+  DownloadId Start(DownloadRequest, DownloadSink& sink, DoneCallback done) override {
+    std::lock_guard lock(mutex_);
+    downloads_.push_back({&sink, std::move(done)});
+    return downloads_.size();
+  }
+  void Stop(DownloadId) override {}
+  void SetRateLimit(DownloadId, std::uint64_t) override {}
+  void Shutdown() override {}
+  // Sends download i's body and ends it, on the calling thread.
+  void End(std::size_t i) {
+    Download download;
+    {
+      std::lock_guard lock(mutex_);
+      download = downloads_.at(i);
+    }
+    DownloadResponse response;
+    response.bytes_total = 1;
+    Status status = download.sink->OnResponse(response);
+    const char byte = static_cast<char>('0' + i);
+    if (status) status = download.sink->OnData(&byte, 1);
+    download.done(std::move(status));
+  }
+  std::size_t started() {
+    std::lock_guard lock(mutex_);
+    return downloads_.size();
+  }
+
+ private:
+  struct Download {
+    DownloadSink* sink = nullptr;
+    DoneCallback done;
+  };
+  std::mutex mutex_;
+  std::vector<Download> downloads_;
+};
+
+TEST(JobRunBatchTest, FilesEndingWhileARecordIsWrittenAreRecordedTogetherInOneWrite) {
+  constexpr std::uint32_t kFiles = 8;
+  BatchReports reports(kFiles);
+  std::promise<void> let_go;
+  reports.first_record_may_end = let_go.get_future().share();
+  auto first_started = reports.first_record_started.get_future();
+  ManualEngine engine;
+  fakes::InMemoryFileSystem files;
+  auto run = std::make_shared<JobRun>(Guid::Generate(), 1, std::make_shared<RunControl>(), reports,
+                                      engine, files, RunOptions{});
+  auto finished = reports.Finished();
+  run->Start();
+  ASSERT_EQ(engine.started(), kFiles);
+  // File 0 ends first; its record is slow.
+  std::thread first([&] { engine.End(0); });
+  ASSERT_EQ(first_started.wait_for(10s), std::future_status::ready);
+  // The others end meanwhile: each is left to the record under way, so their ends return
+  // at once instead of waiting for the store.
+  auto others = std::async(std::launch::async, [&] {
+    for (std::uint32_t i = 1; i < kFiles; ++i) engine.End(i);
+  });
+  EXPECT_EQ(others.wait_for(10s), std::future_status::ready)
+      << "an ending file waited for another file's record";
+  let_go.set_value();
+  first.join();
+  others.get();
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  // Two writes: file 0's, then the seven that ended during it, all in one.
+  const auto records = reports.records();
+  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records[0].size(), 1u);
+  EXPECT_EQ(records[0][0].index, 0u);
+  ASSERT_EQ(records[1].size(), kFiles - 1);
+  for (std::uint32_t i = 1; i < kFiles; ++i) {
+    EXPECT_EQ(records[1][i - 1].index, i);
+    EXPECT_EQ(records[1][i - 1].bytes, 1u);
+    EXPECT_EQ(files.Files()["/d/.f" + std::to_string(i) + ".tmp"], std::string(1, '0' + i));
+  }
+}
+
+}  // namespace
+}  // namespace openbits::core
