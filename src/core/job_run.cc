@@ -18,7 +18,7 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 
 }  // namespace
 
-class JobRun::FileSink : public DownloadSink {
+class JobRun::FileSink : public DownloadSink, public std::enable_shared_from_this<FileSink> {
  public:
   // budget: bytes this file may still take under MAX_DOWNLOAD_SIZE; periodic_checkpoints:
   // false for HIGH_PERFORMANCE jobs, which only record a file once it is complete.
@@ -48,6 +48,7 @@ class JobRun::FileSink : public DownloadSink {
       return OverBudget();
     }
     if (response.restart_from_zero) {
+      WaitForCheckpoint();  // none may record an offset of the bytes cut off here
       OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
       written_ = committed_ = 0;
     }
@@ -56,6 +57,7 @@ class JobRun::FileSink : public DownloadSink {
 
   Status OnData(const char* data, std::size_t length) override {
     if (written_ + length > budget_) return OverBudget();
+    if (checkpoint_failed_.load(std::memory_order_acquire)) return CheckpointFailure();
     OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
     written_ += length;
     const auto now = SteadyClock::now();
@@ -64,7 +66,10 @@ class JobRun::FileSink : public DownloadSink {
       run_.reports_.OnProgress(run_.id_, run_.run_id_, index_, written_);
     }
     if (now - last_checkpoint_ >= run_.options_.checkpoint_interval) {
-      if (periodic_checkpoints_) {
+      if (periodic_checkpoints_ && run_.options_.completions) {
+        last_checkpoint_ = now;
+        CheckpointInBackground();
+      } else if (periodic_checkpoints_) {
         OPENBITS_RETURN_IF_ERROR(Checkpoint());
       } else {
         // HIGH_PERFORMANCE records the file only once complete, but a helper user deleted
@@ -107,7 +112,71 @@ class JobRun::FileSink : public DownloadSink {
   std::uint64_t written() const { return written_; }
   std::uint64_t output_total() const { return output_total_; }
 
+  // The download's end, run now or, with a checkpoint in flight, once that one is done (so
+  // that the end's own sync and record come after it, never before).
+  void AfterCheckpoint(std::function<void()> end) EXCLUDES(checkpoint_mutex_) {
+    {
+      MutexLock lock(checkpoint_mutex_);
+      if (checkpointing_) {
+        after_checkpoint_ = std::move(end);
+        return;
+      }
+    }
+    end();
+  }
+  // Why a checkpoint made in the background failed (the download ends with it), if one did.
+  std::optional<Error> checkpoint_failure() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    return checkpoint_failure_;
+  }
+
  private:
+  // A periodic checkpoint of a long file on the completion pool: its fdatasync (as long as
+  // the disk takes to write a second's bytes) and its store write would otherwise hold the
+  // engine's thread, and every other transfer with it. The offset recorded is what was
+  // written when it was asked for, made durable by the sync that follows; one at a time.
+  void CheckpointInBackground() EXCLUDES(checkpoint_mutex_) {
+    {
+      MutexLock lock(checkpoint_mutex_);
+      if (checkpointing_) return;  // the one in flight is still syncing: the next time
+      checkpointing_ = true;
+    }
+    run_.options_.completions->Post([self = shared_from_this(), run = run_.shared_from_this(),
+                                     target = written_] { self->RunCheckpoint(target); });
+  }
+
+  void RunCheckpoint(std::uint64_t target) EXCLUDES(checkpoint_mutex_) {
+    Status status = run_.reports_.CheckHelperIdentity(run_.id_, run_.run_id_);
+    // committed_ is the background's until checkpointing_ is cleared below.
+    if (status && target > committed_) {
+      status = temp_.Sync();
+      if (status) status = run_.reports_.OnCheckpoint(run_.id_, run_.run_id_, index_, target);
+      if (status) committed_ = target;
+    }
+    std::function<void()> end;
+    {
+      MutexLock lock(checkpoint_mutex_);
+      checkpointing_ = false;
+      if (!status) {
+        checkpoint_failure_ = status.error();
+        checkpoint_failed_.store(true, std::memory_order_release);
+      }
+      end.swap(after_checkpoint_);
+    }
+    checkpoint_done_.NotifyAll();
+    if (end) end();
+  }
+
+  void WaitForCheckpoint() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    while (checkpointing_) checkpoint_done_.Wait(checkpoint_mutex_);
+  }
+
+  Error CheckpointFailure() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    return *checkpoint_failure_;
+  }
+
   static Error OverBudget() {
     return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED, ErrorContext::kRemoteFile,
                  "the download would exceed the job's MAX_DOWNLOAD_SIZE");
@@ -126,6 +195,13 @@ class JobRun::FileSink : public DownloadSink {
   SteadyClock::time_point last_progress_ = SteadyClock::now();
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
   std::chrono::seconds retry_after_{0};
+  // A checkpoint in the background (CheckpointInBackground): at most one in flight.
+  Mutex checkpoint_mutex_;
+  CondVar checkpoint_done_;
+  bool checkpointing_ GUARDED_BY(checkpoint_mutex_) = false;
+  std::optional<Error> checkpoint_failure_ GUARDED_BY(checkpoint_mutex_);
+  std::atomic<bool> checkpoint_failed_{false};  // checkpoint_failure_ is set
+  std::function<void()> after_checkpoint_ GUARDED_BY(checkpoint_mutex_);
 };
 
 JobRun::JobRun(Guid id, std::uint64_t run_id, std::shared_ptr<const RunControl> control,
@@ -269,12 +345,16 @@ void JobRun::Launch(FileWork work) {
   // `done` keeps the run and the sink alive until the end was handled.
   const DownloadId download = engine_.Start(
       std::move(request), *sink, [self = shared_from_this(), key, sink](Status s) mutable {
-        if (TaskPool* pool = self->options_.completions) {
-          pool->Post([self = std::move(self), key, sink = std::move(sink),
-                      s = std::move(s)]() mutable { self->OnDone(key, std::move(s)); });
-        } else {
-          self->OnDone(key, std::move(s));
-        }
+        FileSink& ended = *sink;
+        ended.AfterCheckpoint(
+            [self = std::move(self), key, sink = std::move(sink), s = std::move(s)]() mutable {
+              if (TaskPool* pool = self->options_.completions) {
+                pool->Post([self = std::move(self), key, sink = std::move(sink),
+                            s = std::move(s)]() mutable { self->OnDone(key, std::move(s)); });
+              } else {
+                self->OnDone(key, std::move(s));
+              }
+            });
       });
   bool stop_now = false;
   {
@@ -295,6 +375,9 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   }
   FileSink& sink = *slot->sink;
   const std::uint32_t index = slot->index;
+  // A checkpoint that failed in the background ends the download with its error, also when
+  // the download ended before it could return it.
+  if (auto failure = sink.checkpoint_failure(); failure && downloaded) downloaded = *failure;
   const bool ranged = slot->ranged;
   const bool stopped = stopping();
   const bool file_done =

@@ -1,5 +1,6 @@
-// JobRun's records of completed files: the files that end while a record is being written go
-// into the store together, in one write, instead of one transaction each.
+// JobRun's work off the engine's thread: the records of completed files (the files that end
+// while a record is being written go into the store together, in one write) and the
+// periodic checkpoints of a long file (made on the completion pool).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,7 +36,10 @@ class BatchReports : public RunReports {
     return Ok();
   }
   void OnProgress(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {}
-  Status OnCheckpoint(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+  Status OnCheckpoint(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t bytes) override {
+    if (on_checkpoint) on_checkpoint();
+    std::lock_guard lock(mutex_);
+    checkpoints_.push_back(bytes);
     return Ok();
   }
   Status CheckHelperIdentity(const Guid&, std::uint64_t) override { return Ok(); }
@@ -47,7 +51,7 @@ class BatchReports : public RunReports {
       first = records_.empty();
       records_.push_back(files);
     }
-    if (first) {
+    if (first && first_record_may_end.valid()) {
       first_record_started.set_value();
       first_record_may_end.wait();
     }
@@ -63,6 +67,11 @@ class BatchReports : public RunReports {
   void OnFileRestart(const Guid&, std::uint64_t, std::uint32_t) override {}
   void OnRunFinished(const Guid&, std::uint64_t) override { finished_.set_value(); }
 
+  std::function<void()> on_checkpoint;  // at the start of each OnCheckpoint
+  std::vector<std::uint64_t> checkpoints() {
+    std::lock_guard lock(mutex_);
+    return checkpoints_;
+  }
   std::promise<void> first_record_started;
   std::shared_future<void> first_record_may_end;
   std::future<void> Finished() { return finished_.get_future(); }
@@ -76,6 +85,7 @@ class BatchReports : public RunReports {
   std::mutex mutex_;
   std::uint32_t next_ = 0;
   std::vector<std::vector<CompletedFile>> records_;
+  std::vector<std::uint64_t> checkpoints_;
   std::promise<void> finished_;
 };
 
@@ -156,6 +166,79 @@ TEST(JobRunBatchTest, FilesEndingWhileARecordIsWrittenAreRecordedTogetherInOneWr
     EXPECT_EQ(records[1][i - 1].bytes, 1u);
     EXPECT_EQ(files.Files()["/d/.f" + std::to_string(i) + ".tmp"], std::string(1, '0' + i));
   }
+}
+
+// One long file of ten chunks, sent on the engine's own thread; notes when `done` returned.
+class StreamEngine : public TransferEngine {
+ public:
+  ~StreamEngine() override { Shutdown(); }
+  DownloadId Start(DownloadRequest, DownloadSink& sink, DoneCallback done) override {
+    thread_ = std::thread([this, &sink, done = std::move(done)] {
+      DownloadResponse response;
+      response.bytes_total = 10 * 1000;
+      Status status = sink.OnResponse(response);
+      const std::string chunk(1000, 'x');
+      for (int i = 0; status && i < 10; ++i) {
+        status = sink.OnData(chunk.data(), chunk.size());
+        chunks_sent = i + 1;
+      }
+      done(std::move(status));
+      done_returned.set_value();
+    });
+    return 1;
+  }
+  void Stop(DownloadId) override {}
+  void SetRateLimit(DownloadId, std::uint64_t) override {}
+  void Shutdown() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::atomic<int> chunks_sent{0};
+  std::promise<void> done_returned;
+
+ private:
+  std::thread thread_;
+};
+
+// A checkpoint's sync and record (a slow disk, a busy store) do not hold the engine's thread:
+// the file's bytes keep coming meanwhile, and the file's end waits for the checkpoint.
+TEST(JobRunCheckpointTest, APeriodicCheckpointRunsOffTheEnginesThread) {
+  BatchReports reports(1);
+  std::promise<void> let_go;
+  std::shared_future<void> may_end = let_go.get_future().share();
+  std::promise<void> checkpoint_started;
+  std::once_flag once;
+  reports.on_checkpoint = [&] {
+    std::call_once(once, [&] { checkpoint_started.set_value(); });
+    may_end.wait();
+  };
+  StreamEngine engine;
+  fakes::InMemoryFileSystem files;
+  TaskPool completions(2);
+  RunOptions options;
+  options.checkpoint_interval = 0ms;  // every chunk is a checkpoint's moment
+  options.completions = &completions;
+  auto run = std::make_shared<JobRun>(Guid::Generate(), 1, std::make_shared<RunControl>(), reports,
+                                      engine, files, options);
+  auto finished = reports.Finished();
+  auto done_returned = engine.done_returned.get_future();
+  run->Start();
+  ASSERT_EQ(checkpoint_started.get_future().wait_for(10s), std::future_status::ready);
+  const bool engine_free = done_returned.wait_for(10s) == std::future_status::ready;
+  EXPECT_TRUE(engine_free) << "the engine's thread waited for a checkpoint ("
+                           << engine.chunks_sent.load() << " of 10 chunks sent)";
+  EXPECT_TRUE(reports.records().empty()) << "the file completed before its checkpoint ended";
+  let_go.set_value();
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  engine.Shutdown();
+  // The file, complete, after every checkpoint; none claimed more than was written.
+  const auto records = reports.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0][0].bytes, 10'000u);
+  for (std::uint64_t offset : reports.checkpoints()) {
+    EXPECT_GE(offset, 1000u);
+    EXPECT_LE(offset, 10'000u);
+  }
+  EXPECT_EQ(files.Files()["/d/.f0.tmp"], std::string(10'000, 'x'));
 }
 
 }  // namespace
