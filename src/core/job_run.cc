@@ -15,6 +15,11 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 // Live progress (not durable) is published at most this often per file.
 constexpr auto kProgressInterval = std::chrono::milliseconds(100);
+// Ends of downloads that take longer than this each (the temp file's fdatasync on a disk, a
+// durable sync of the store) are handled one per completion thread, so that they overlap;
+// quicker ones (tmpfs, no FileTransferred) by one drainer, in batches, waking no thread per
+// file.
+constexpr auto kSlowEnd = std::chrono::microseconds(300);
 
 }  // namespace
 
@@ -346,15 +351,8 @@ void JobRun::Launch(FileWork work) {
   const DownloadId download = engine_.Start(
       std::move(request), *sink, [self = shared_from_this(), key, sink](Status s) mutable {
         FileSink& ended = *sink;
-        ended.AfterCheckpoint(
-            [self = std::move(self), key, sink = std::move(sink), s = std::move(s)]() mutable {
-              if (TaskPool* pool = self->options_.completions) {
-                pool->Post([self = std::move(self), key, sink = std::move(sink),
-                            s = std::move(s)]() mutable { self->OnDone(key, std::move(s)); });
-              } else {
-                self->OnDone(key, std::move(s));
-              }
-            });
+        ended.AfterCheckpoint([self = std::move(self), key, sink = std::move(sink),
+                               s = std::move(s)]() mutable { self->Ended(key, std::move(s)); });
       });
   bool stop_now = false;
   {
@@ -367,7 +365,73 @@ void JobRun::Launch(FileWork work) {
   if (stop_now) engine_.Stop(download);
 }
 
-void JobRun::OnDone(std::uint64_t key, Status downloaded) {
+void JobRun::Ended(std::uint64_t key, Status downloaded) {
+  TaskPool* pool = options_.completions;
+  if (!pool) return OnDone(key, std::move(downloaded), /*record_now=*/true);
+  bool post = false;
+  {
+    MutexLock lock(mutex_);
+    ends_.emplace_back(key, std::move(downloaded));
+    // Quick ends: the drainer at work takes this one too (no thread woken per file). Slow
+    // ends (a disk's fdatasync): a drainer each, so that their syncs overlap.
+    post = drainers_ == 0 || (slow_ends_ && drainers_ < kMaxDrainers);
+    if (post) ++drainers_;
+  }
+  if (post) {
+    Acquire();
+    pool->Post([self = shared_from_this()] {
+      self->Drain();
+      self->Release();
+    });
+  }
+}
+
+void JobRun::Drain() {
+  for (;;) {
+    std::vector<std::pair<std::uint64_t, Status>> taken;
+    bool slow = false;
+    bool post = false;
+    {
+      MutexLock lock(mutex_);
+      if (ends_.empty()) {
+        --drainers_;
+        return;
+      }
+      slow = slow_ends_;
+      if (slow) {
+        taken.push_back(std::move(ends_.front()));
+        ends_.pop_front();
+        post = !ends_.empty() && drainers_ < kMaxDrainers;
+        if (post) ++drainers_;
+      } else {
+        taken.assign(std::make_move_iterator(ends_.begin()), std::make_move_iterator(ends_.end()));
+        ends_.clear();
+      }
+    }
+    if (post) {
+      Acquire();
+      options_.completions->Post([self = shared_from_this()] {
+        self->Drain();
+        self->Release();
+      });
+    }
+    const auto began = SteadyClock::now();
+    // Quick ends: the files this pass completes are recorded together, once, at its end.
+    for (auto& [key, downloaded] : taken) OnDone(key, std::move(downloaded), slow);
+    bool record = false;
+    {
+      MutexLock lock(mutex_);
+      slow_ends_ = (SteadyClock::now() - began) / taken.size() > kSlowEnd;
+      if (!slow) {
+        record = !recording_ && !to_record_.empty();  // else the record under way takes them
+        if (record) recording_ = true;
+      }
+    }
+    if (record) return RecordWaiting(/*as_drainer=*/true);
+  }
+}
+
+void JobRun::OnDone(std::uint64_t key, Status downloaded, bool record_now) {
   Slot* slot = nullptr;
   {
     MutexLock lock(mutex_);
@@ -408,7 +472,7 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
            index);
     }
   } else {
-    return Complete(key, index, sink.written());  // frees the slot once recorded
+    return Complete(key, index, sink.written(), record_now);  // frees the slot once recorded
   }
   {
     MutexLock lock(mutex_);
@@ -418,19 +482,21 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   Release();
 }
 
-void JobRun::Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes) {
+void JobRun::Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes,
+                      bool record_now) {
   {
     MutexLock lock(mutex_);
     to_record_.emplace_back(key, CompletedFile{index, bytes});
+    if (!record_now) return;  // the caller records it with others (Drain)
     // The thread recording now takes this file with its next batch: when files end faster
     // than one store transaction, each transaction records several of them.
     if (recording_) return;
     recording_ = true;
   }
-  RecordWaiting();
+  RecordWaiting(false);
 }
 
-void JobRun::RecordWaiting() {
+void JobRun::RecordWaiting(bool as_drainer) {
   for (;;) {
     std::vector<std::pair<std::uint64_t, CompletedFile>> batch;
     {
@@ -456,10 +522,28 @@ void JobRun::RecordWaiting() {
       // Another thread records them while this one waits for its batch's durable sync.
       Acquire();
       options_.completions->Post([self = shared_from_this()] {
-        self->RecordWaiting();
+        self->RecordWaiting(false);
         self->Release();
       });
       more = false;
+    }
+    if (as_drainer) {
+      // The durable sync may wait: the ends that come meanwhile get a drainer of their own.
+      as_drainer = false;
+      bool post = false;
+      {
+        MutexLock lock(mutex_);
+        --drainers_;
+        post = !ends_.empty();
+        if (post) ++drainers_;
+      }
+      if (post) {
+        Acquire();
+        options_.completions->Post([self = shared_from_this()] {
+          self->Drain();
+          self->Release();
+        });
+      }
     }
     if (done) done = reports_.PromiseFiles(id_, promise);
     if (!done) Fail(done.error(), files.front().index);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -168,12 +169,20 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   // Opens the file's temp file and starts its download (or records it complete when all its
   // bytes are already durable).
   void Launch(FileWork work) EXCLUDES(mutex_);
-  void OnDone(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // A download ended (from the engine's thread): its end is queued for a drainer on the
+  // completion pool, or handled at once without one.
+  void Ended(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // On the completion pool: handles the queued ends (Drain's comment in job_run.cc).
+  void Drain() EXCLUDES(mutex_);
+  // record_now: false when the caller records the completed file itself, with others.
+  void OnDone(std::uint64_t key, Status downloaded, bool record_now) EXCLUDES(mutex_);
   // A file whose temp file is durable and complete: recorded with the others that end while
   // a record is under way (one store transaction for them all), then its slot is freed.
-  void Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes) EXCLUDES(mutex_);
+  void Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes, bool record_now)
+      EXCLUDES(mutex_);
   // REQUIRES: this thread set recording_. Records what waits in to_record_, then promises it.
-  void RecordWaiting() EXCLUDES(mutex_);
+  // as_drainer: called by a drainer, which stops being one once its batch is recorded.
+  void RecordWaiting(bool as_drainer) EXCLUDES(mutex_);
   // The file `index` again, in a new slot, while its old slot `key` still marks it busy.
   void Relaunch(std::uint64_t key, std::uint32_t index) EXCLUDES(mutex_);
   // The run fails: reports it (first failure only) and stops the other downloads, which keep
@@ -207,6 +216,12 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   // Completed files waiting for the record under way, by their slots' keys.
   std::vector<std::pair<std::uint64_t, CompletedFile>> to_record_ GUARDED_BY(mutex_);
   bool recording_ GUARDED_BY(mutex_) = false;  // a thread is writing a batch of records
+  // Ended downloads waiting for a drainer, the drainers at work, and whether the last ends
+  // were slow (each drainer then takes one end; otherwise one takes them all).
+  static constexpr std::uint32_t kMaxDrainers = 64;
+  std::deque<std::pair<std::uint64_t, Status>> ends_ GUARDED_BY(mutex_);
+  std::uint32_t drainers_ GUARDED_BY(mutex_) = 0;
+  bool slow_ends_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace openbits::core
