@@ -168,6 +168,37 @@ TEST(JobRunBatchTest, FilesEndingWhileARecordIsWrittenAreRecordedTogetherInOneWr
   }
 }
 
+// With a completion pool, the ends of quick downloads wait for the one drainer at work
+// instead of a task each: the seven files that end while the first one is recorded are taken
+// together by one drainer and recorded in one write (with a task each, the one pool thread
+// would record them one by one).
+TEST(JobRunBatchTest, QuickEndsAreDrainedTogetherOnTheCompletionPool) {
+  constexpr std::uint32_t kFiles = 8;
+  BatchReports reports(kFiles);
+  std::promise<void> let_go;
+  reports.first_record_may_end = let_go.get_future().share();
+  auto first_started = reports.first_record_started.get_future();
+  ManualEngine engine;
+  fakes::InMemoryFileSystem files;
+  TaskPool completions(1);
+  RunOptions options;
+  options.completions = &completions;
+  auto run = std::make_shared<JobRun>(Guid::Generate(), 1, std::make_shared<RunControl>(), reports,
+                                      engine, files, options);
+  auto finished = reports.Finished();
+  run->Start();
+  ASSERT_EQ(engine.started(), kFiles);
+  engine.End(0);  // handled on the pool: its record waits
+  ASSERT_EQ(first_started.wait_for(10s), std::future_status::ready);
+  for (std::uint32_t i = 1; i < kFiles; ++i) engine.End(i);
+  let_go.set_value();
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  const auto records = reports.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].size(), 1u);
+  EXPECT_EQ(records[1].size(), kFiles - 1);
+}
+
 // One long file of ten chunks, sent on the engine's own thread; notes when `done` returned.
 class StreamEngine : public TransferEngine {
  public:
