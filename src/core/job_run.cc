@@ -20,6 +20,8 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 // quicker ones (tmpfs, no FileTransferred) by one drainer, in batches, waking no thread per
 // file.
 constexpr auto kSlowEnd = std::chrono::microseconds(300);
+// A response of at most this many bytes is told to the manager with the file's end.
+constexpr std::uint64_t kSmallFile = 256 * 1024;
 
 }  // namespace
 
@@ -57,7 +59,27 @@ class JobRun::FileSink : public DownloadSink, public std::enable_shared_from_thi
       OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
       written_ = committed_ = 0;
     }
-    return run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, written_);
+    // A small file's response is told to the manager with its end, on the completion pool,
+    // not here on the engine's thread (which would take the manager's lock once more per
+    // file). The run's first response goes at once: it moves the job to TRANSFERRING.
+    if (ranges_.empty() && !response.restart_from_zero && response.bytes_total <= kSmallFile &&
+        run_.responded_.load(std::memory_order_acquire)) {
+      deferred_response_.emplace(std::move(response), written_);
+      return Ok();
+    }
+    OPENBITS_RETURN_IF_ERROR(
+        run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, written_));
+    run_.responded_.store(true, std::memory_order_release);
+    return Ok();
+  }
+
+  // Tells the manager the response held back by OnResponse, if any: before anything that
+  // reads the file's record there (progress, a checkpoint, the file's end).
+  Status ReportResponse() {
+    if (!deferred_response_) return Ok();
+    auto [response, bytes_in_temp] = std::move(*deferred_response_);
+    deferred_response_.reset();
+    return run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, bytes_in_temp);
   }
 
   Status OnData(const char* data, std::size_t length) override {
@@ -66,6 +88,10 @@ class JobRun::FileSink : public DownloadSink, public std::enable_shared_from_thi
     OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
     written_ += length;
     const auto now = SteadyClock::now();
+    if (deferred_response_ && (now - last_progress_ >= kProgressInterval ||
+                               now - last_checkpoint_ >= run_.options_.checkpoint_interval)) {
+      OPENBITS_RETURN_IF_ERROR(ReportResponse());
+    }
     if (now - last_progress_ >= kProgressInterval) {
       last_progress_ = now;
       run_.reports_.OnProgress(run_.id_, run_.run_id_, index_, written_);
@@ -200,6 +226,8 @@ class JobRun::FileSink : public DownloadSink, public std::enable_shared_from_thi
   SteadyClock::time_point last_progress_ = SteadyClock::now();
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
   std::chrono::seconds retry_after_{0};
+  // OnResponse's response and the temp file's size then, until ReportResponse.
+  std::optional<std::pair<DownloadResponse, std::uint64_t>> deferred_response_;
   // A checkpoint in the background (CheckpointInBackground): at most one in flight.
   Mutex checkpoint_mutex_;
   CondVar checkpoint_done_;
@@ -442,6 +470,7 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded, bool record_now) {
   // A checkpoint that failed in the background ends the download with its error, also when
   // the download ended before it could return it.
   if (auto failure = sink.checkpoint_failure(); failure && downloaded) downloaded = *failure;
+  if (auto reported = sink.ReportResponse(); !reported && downloaded) downloaded = reported;
   const bool ranged = slot->ranged;
   const bool stopped = stopping();
   const bool file_done =

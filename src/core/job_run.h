@@ -206,6 +206,8 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   std::atomic<std::uint32_t> pending_{0};
   // At most one restart of a changed ranged file per run.
   std::atomic<bool> restarted_changed_file_{false};
+  // A response of this run reached the manager (the job is TRANSFERRING).
+  std::atomic<bool> responded_{false};
 
   Mutex mutex_;
   std::map<std::uint64_t, Slot> in_flight_ GUARDED_BY(mutex_);

@@ -31,9 +31,19 @@ class BatchReports : public RunReports {
     work.parallel_files = count_;
     return NextFileAnswer::kFile;
   }
-  Status OnResponse(const Guid&, std::uint64_t, std::uint32_t, const DownloadResponse&,
+  Status OnResponse(const Guid&, std::uint64_t, std::uint32_t index, const DownloadResponse&,
                     std::uint64_t) override {
+    std::lock_guard lock(mutex_);
+    // Told before the file's record, always.
+    for (const auto& record : records_) {
+      for (const CompletedFile& file : record) EXPECT_NE(file.index, index);
+    }
+    responses_.emplace_back(index, std::this_thread::get_id());
     return Ok();
+  }
+  std::vector<std::pair<std::uint32_t, std::thread::id>> responses() {
+    std::lock_guard lock(mutex_);
+    return responses_;
   }
   void OnProgress(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {}
   Status OnCheckpoint(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t bytes) override {
@@ -86,6 +96,7 @@ class BatchReports : public RunReports {
   std::uint32_t next_ = 0;
   std::vector<std::vector<CompletedFile>> records_;
   std::vector<std::uint64_t> checkpoints_;
+  std::vector<std::pair<std::uint32_t, std::thread::id>> responses_;
   std::promise<void> finished_;
 };
 
@@ -197,6 +208,35 @@ TEST(JobRunBatchTest, QuickEndsAreDrainedTogetherOnTheCompletionPool) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0].size(), 1u);
   EXPECT_EQ(records[1].size(), kFiles - 1);
+}
+
+// The engine's thread tells the manager only the run's first response (the job becomes
+// TRANSFERRING); a small file's response goes with its end, on the completion pool.
+TEST(JobRunBatchTest, SmallFilesResponsesAreToldOnTheCompletionPool) {
+  constexpr std::uint32_t kFiles = 4;
+  BatchReports reports(kFiles);
+  ManualEngine engine;
+  fakes::InMemoryFileSystem files;
+  TaskPool completions(2);
+  RunOptions options;
+  options.completions = &completions;
+  auto run = std::make_shared<JobRun>(Guid::Generate(), 1, std::make_shared<RunControl>(), reports,
+                                      engine, files, options);
+  auto finished = reports.Finished();
+  run->Start();
+  ASSERT_EQ(engine.started(), kFiles);
+  for (std::uint32_t i = 0; i < kFiles; ++i) engine.End(i);  // the test's thread is the engine's
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  const auto responses = reports.responses();
+  ASSERT_EQ(responses.size(), kFiles);
+  EXPECT_EQ(responses[0], std::pair(0u, std::this_thread::get_id()));
+  for (std::uint32_t i = 1; i < kFiles; ++i) {
+    EXPECT_NE(responses[i].second, std::this_thread::get_id())
+        << "file " << responses[i].first << "'s response was told on the engine's thread";
+  }
+  std::uint32_t recorded = 0;
+  for (const auto& record : reports.records()) recorded += record.size();
+  EXPECT_EQ(recorded, kFiles);
 }
 
 // One long file of ten chunks, sent on the engine's own thread; notes when `done` returned.
