@@ -20,6 +20,7 @@ constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 // quicker ones (tmpfs, no FileTransferred) by one drainer, in batches, waking no thread per
 // file.
 constexpr auto kSlowEnd = std::chrono::microseconds(300);
+constexpr std::uint32_t kQuickEndsToBatch = 64;
 // A response of at most this many bytes is told to the manager with the file's end.
 constexpr std::uint64_t kSmallFile = 256 * 1024;
 
@@ -443,13 +444,26 @@ void JobRun::Drain() {
         self->Release();
       });
     }
-    const auto began = SteadyClock::now();
     // Quick ends: the files this pass completes are recorded together, once, at its end.
-    for (auto& [key, downloaded] : taken) OnDone(key, std::move(downloaded), slow);
+    auto longest = SteadyClock::duration::zero();
+    for (auto& [key, downloaded] : taken) {
+      const auto began = SteadyClock::now();
+      OnDone(key, std::move(downloaded), slow);
+      longest = std::max(longest, SteadyClock::now() - began);
+    }
     bool record = false;
     {
       MutexLock lock(mutex_);
-      slow_ends_ = (SteadyClock::now() - began) / taken.size() > kSlowEnd;
+      // One slow end makes them all slow until kQuickEndsToBatch quick ones in a row: a disk
+      // whose syncs are sometimes quick keeps them overlapping.
+      if (longest > kSlowEnd) {
+        slow_ends_ = true;
+        quick_streak_ = 0;
+      } else {
+        quick_streak_ = static_cast<std::uint32_t>(
+            std::min<std::size_t>(quick_streak_ + taken.size(), kQuickEndsToBatch));
+        if (quick_streak_ == kQuickEndsToBatch) slow_ends_ = false;
+      }
       if (!slow) {
         record = !recording_ && !to_record_.empty();  // else the record under way takes them
         if (record) recording_ = true;

@@ -4,7 +4,11 @@
 // engine and hears back through the sinks and `done` callbacks, on engine threads; it never
 // waits for the network and has no thread of its own.
 //
-// The end of a download is handled on RunOptions::completions, off the engine's threads.
+// The end of a download is handled on RunOptions::completions, off the engine's threads: the
+// ends queue for a drainer there (one takes quick ends in batches, waking no thread per file;
+// slow ones, a disk's fdatasync, get one each), and the completed files of a batch are
+// recorded in one store write. A long file's periodic checkpoint runs there too, and a small
+// file's response reaches the manager from there, with its end.
 //
 // It reports to the manager through RunReports, each report tagged with the run id (a stale
 // run's reports are ignored there). Lock order: the manager may call Stop with its lock held
@@ -224,6 +228,7 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   std::deque<std::pair<std::uint64_t, Status>> ends_ GUARDED_BY(mutex_);
   std::uint32_t drainers_ GUARDED_BY(mutex_) = 0;
   bool slow_ends_ GUARDED_BY(mutex_) = false;
+  std::uint32_t quick_streak_ GUARDED_BY(mutex_) = 0;  // quick ends since the last slow one
 };
 
 }  // namespace openbits::core
