@@ -468,11 +468,14 @@ class JobManager : private RunReports {
   // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists
   // (job_helper_token.cc); checked when a file starts and at every checkpoint.
   Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) override EXCLUDES(mutex_);
-  // Records the file as complete, makes the store durable (SyncDurable, without mutex_) and
-  // then signals FileTransferred; an error when the store could not record it (the file is
-  // then not complete).
-  Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                         std::uint64_t bytes) override EXCLUDES(mutex_);
+  // Records the files as complete in one store write (an error: none is complete); then
+  // PromiseFiles makes the store durable (SyncDurable, without mutex_) and signals
+  // FileTransferred in ticket order.
+  Status RecordFilesCompleted(const Guid& id, std::uint64_t run_id,
+                              const std::vector<CompletedFile>& files,
+                              CompletionPromise& promise) override EXCLUDES(mutex_);
+  Status PromiseFiles(const Guid& id, const CompletionPromise& promise) override
+      EXCLUDES(mutex_);
   void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                    std::optional<std::uint32_t> file_index,
                    std::chrono::seconds retry_after) override EXCLUDES(mutex_);

@@ -15,10 +15,18 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 // Live progress (not durable) is published at most this often per file.
 constexpr auto kProgressInterval = std::chrono::milliseconds(100);
+// Ends of downloads that take longer than this each (the temp file's fdatasync on a disk, a
+// durable sync of the store) are handled one per completion thread, so that they overlap;
+// quicker ones (tmpfs, no FileTransferred) by one drainer, in batches, waking no thread per
+// file.
+constexpr auto kSlowEnd = std::chrono::microseconds(300);
+constexpr std::uint32_t kQuickEndsToBatch = 64;
+// A response of at most this many bytes is told to the manager with the file's end.
+constexpr std::uint64_t kSmallFile = 256 * 1024;
 
 }  // namespace
 
-class JobRun::FileSink : public DownloadSink {
+class JobRun::FileSink : public DownloadSink, public std::enable_shared_from_this<FileSink> {
  public:
   // budget: bytes this file may still take under MAX_DOWNLOAD_SIZE; periodic_checkpoints:
   // false for HIGH_PERFORMANCE jobs, which only record a file once it is complete.
@@ -48,23 +56,52 @@ class JobRun::FileSink : public DownloadSink {
       return OverBudget();
     }
     if (response.restart_from_zero) {
+      WaitForCheckpoint();  // none may record an offset of the bytes cut off here
       OPENBITS_RETURN_IF_ERROR(temp_.Truncate(0));
       written_ = committed_ = 0;
     }
-    return run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, written_);
+    // A small file's response is told to the manager with its end, on the completion pool,
+    // not here on the engine's thread (which would take the manager's lock once more per
+    // file). The run's first response goes at once: it moves the job to TRANSFERRING.
+    if (ranges_.empty() && !response.restart_from_zero && response.bytes_total <= kSmallFile &&
+        run_.responded_.load(std::memory_order_acquire)) {
+      deferred_response_.emplace(std::move(response), written_);
+      return Ok();
+    }
+    OPENBITS_RETURN_IF_ERROR(
+        run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, written_));
+    run_.responded_.store(true, std::memory_order_release);
+    return Ok();
+  }
+
+  // Tells the manager the response held back by OnResponse, if any: before anything that
+  // reads the file's record there (progress, a checkpoint, the file's end).
+  Status ReportResponse() {
+    if (!deferred_response_) return Ok();
+    auto [response, bytes_in_temp] = std::move(*deferred_response_);
+    deferred_response_.reset();
+    return run_.reports_.OnResponse(run_.id_, run_.run_id_, index_, response, bytes_in_temp);
   }
 
   Status OnData(const char* data, std::size_t length) override {
     if (written_ + length > budget_) return OverBudget();
+    if (checkpoint_failed_.load(std::memory_order_acquire)) return CheckpointFailure();
     OPENBITS_RETURN_IF_ERROR(temp_.Append(data, length));
     written_ += length;
     const auto now = SteadyClock::now();
+    if (deferred_response_ && (now - last_progress_ >= kProgressInterval ||
+                               now - last_checkpoint_ >= run_.options_.checkpoint_interval)) {
+      OPENBITS_RETURN_IF_ERROR(ReportResponse());
+    }
     if (now - last_progress_ >= kProgressInterval) {
       last_progress_ = now;
       run_.reports_.OnProgress(run_.id_, run_.run_id_, index_, written_);
     }
     if (now - last_checkpoint_ >= run_.options_.checkpoint_interval) {
-      if (periodic_checkpoints_) {
+      if (periodic_checkpoints_ && run_.options_.completions) {
+        last_checkpoint_ = now;
+        CheckpointInBackground();
+      } else if (periodic_checkpoints_) {
         OPENBITS_RETURN_IF_ERROR(Checkpoint());
       } else {
         // HIGH_PERFORMANCE records the file only once complete, but a helper user deleted
@@ -107,7 +144,71 @@ class JobRun::FileSink : public DownloadSink {
   std::uint64_t written() const { return written_; }
   std::uint64_t output_total() const { return output_total_; }
 
+  // The download's end, run now or, with a checkpoint in flight, once that one is done (so
+  // that the end's own sync and record come after it, never before).
+  void AfterCheckpoint(std::function<void()> end) EXCLUDES(checkpoint_mutex_) {
+    {
+      MutexLock lock(checkpoint_mutex_);
+      if (checkpointing_) {
+        after_checkpoint_ = std::move(end);
+        return;
+      }
+    }
+    end();
+  }
+  // Why a checkpoint made in the background failed (the download ends with it), if one did.
+  std::optional<Error> checkpoint_failure() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    return checkpoint_failure_;
+  }
+
  private:
+  // A periodic checkpoint of a long file on the completion pool: its fdatasync (as long as
+  // the disk takes to write a second's bytes) and its store write would otherwise hold the
+  // engine's thread, and every other transfer with it. The offset recorded is what was
+  // written when it was asked for, made durable by the sync that follows; one at a time.
+  void CheckpointInBackground() EXCLUDES(checkpoint_mutex_) {
+    {
+      MutexLock lock(checkpoint_mutex_);
+      if (checkpointing_) return;  // the one in flight is still syncing: the next time
+      checkpointing_ = true;
+    }
+    run_.options_.completions->Post([self = shared_from_this(), run = run_.shared_from_this(),
+                                     target = written_] { self->RunCheckpoint(target); });
+  }
+
+  void RunCheckpoint(std::uint64_t target) EXCLUDES(checkpoint_mutex_) {
+    Status status = run_.reports_.CheckHelperIdentity(run_.id_, run_.run_id_);
+    // committed_ is the background's until checkpointing_ is cleared below.
+    if (status && target > committed_) {
+      status = temp_.Sync();
+      if (status) status = run_.reports_.OnCheckpoint(run_.id_, run_.run_id_, index_, target);
+      if (status) committed_ = target;
+    }
+    std::function<void()> end;
+    {
+      MutexLock lock(checkpoint_mutex_);
+      checkpointing_ = false;
+      if (!status) {
+        checkpoint_failure_ = status.error();
+        checkpoint_failed_.store(true, std::memory_order_release);
+      }
+      end.swap(after_checkpoint_);
+    }
+    checkpoint_done_.NotifyAll();
+    if (end) end();
+  }
+
+  void WaitForCheckpoint() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    while (checkpointing_) checkpoint_done_.Wait(checkpoint_mutex_);
+  }
+
+  Error CheckpointFailure() EXCLUDES(checkpoint_mutex_) {
+    MutexLock lock(checkpoint_mutex_);
+    return *checkpoint_failure_;
+  }
+
   static Error OverBudget() {
     return Error(hr::BG_E_MAX_DOWNLOAD_SIZE_LIMIT_REACHED, ErrorContext::kRemoteFile,
                  "the download would exceed the job's MAX_DOWNLOAD_SIZE");
@@ -126,6 +227,15 @@ class JobRun::FileSink : public DownloadSink {
   SteadyClock::time_point last_progress_ = SteadyClock::now();
   SteadyClock::time_point last_checkpoint_ = SteadyClock::now();
   std::chrono::seconds retry_after_{0};
+  // OnResponse's response and the temp file's size then, until ReportResponse.
+  std::optional<std::pair<DownloadResponse, std::uint64_t>> deferred_response_;
+  // A checkpoint in the background (CheckpointInBackground): at most one in flight.
+  Mutex checkpoint_mutex_;
+  CondVar checkpoint_done_;
+  bool checkpointing_ GUARDED_BY(checkpoint_mutex_) = false;
+  std::optional<Error> checkpoint_failure_ GUARDED_BY(checkpoint_mutex_);
+  std::atomic<bool> checkpoint_failed_{false};  // checkpoint_failure_ is set
+  std::function<void()> after_checkpoint_ GUARDED_BY(checkpoint_mutex_);
 };
 
 JobRun::JobRun(Guid id, std::uint64_t run_id, std::shared_ptr<const RunControl> control,
@@ -269,12 +379,9 @@ void JobRun::Launch(FileWork work) {
   // `done` keeps the run and the sink alive until the end was handled.
   const DownloadId download = engine_.Start(
       std::move(request), *sink, [self = shared_from_this(), key, sink](Status s) mutable {
-        if (TaskPool* pool = self->options_.completions) {
-          pool->Post([self = std::move(self), key, sink = std::move(sink),
-                      s = std::move(s)]() mutable { self->OnDone(key, std::move(s)); });
-        } else {
-          self->OnDone(key, std::move(s));
-        }
+        FileSink& ended = *sink;
+        ended.AfterCheckpoint([self = std::move(self), key, sink = std::move(sink),
+                               s = std::move(s)]() mutable { self->Ended(key, std::move(s)); });
       });
   bool stop_now = false;
   {
@@ -287,7 +394,86 @@ void JobRun::Launch(FileWork work) {
   if (stop_now) engine_.Stop(download);
 }
 
-void JobRun::OnDone(std::uint64_t key, Status downloaded) {
+void JobRun::Ended(std::uint64_t key, Status downloaded) {
+  TaskPool* pool = options_.completions;
+  if (!pool) return OnDone(key, std::move(downloaded), /*record_now=*/true);
+  bool post = false;
+  {
+    MutexLock lock(mutex_);
+    ends_.emplace_back(key, std::move(downloaded));
+    // Quick ends: the drainer at work takes this one too (no thread woken per file). Slow
+    // ends (a disk's fdatasync): a drainer each, so that their syncs overlap.
+    post = drainers_ == 0 || (slow_ends_ && drainers_ < kMaxDrainers);
+    if (post) ++drainers_;
+  }
+  if (post) {
+    Acquire();
+    pool->Post([self = shared_from_this()] {
+      self->Drain();
+      self->Release();
+    });
+  }
+}
+
+void JobRun::Drain() {
+  for (;;) {
+    std::vector<std::pair<std::uint64_t, Status>> taken;
+    bool slow = false;
+    bool post = false;
+    {
+      MutexLock lock(mutex_);
+      if (ends_.empty()) {
+        --drainers_;
+        return;
+      }
+      slow = slow_ends_;
+      if (slow) {
+        taken.push_back(std::move(ends_.front()));
+        ends_.pop_front();
+        post = !ends_.empty() && drainers_ < kMaxDrainers;
+        if (post) ++drainers_;
+      } else {
+        taken.assign(std::make_move_iterator(ends_.begin()), std::make_move_iterator(ends_.end()));
+        ends_.clear();
+      }
+    }
+    if (post) {
+      Acquire();
+      options_.completions->Post([self = shared_from_this()] {
+        self->Drain();
+        self->Release();
+      });
+    }
+    // Quick ends: the files this pass completes are recorded together, once, at its end.
+    auto longest = SteadyClock::duration::zero();
+    for (auto& [key, downloaded] : taken) {
+      const auto began = SteadyClock::now();
+      OnDone(key, std::move(downloaded), slow);
+      longest = std::max(longest, SteadyClock::now() - began);
+    }
+    bool record = false;
+    {
+      MutexLock lock(mutex_);
+      // One slow end makes them all slow until kQuickEndsToBatch quick ones in a row: a disk
+      // whose syncs are sometimes quick keeps them overlapping.
+      if (longest > kSlowEnd) {
+        slow_ends_ = true;
+        quick_streak_ = 0;
+      } else {
+        quick_streak_ = static_cast<std::uint32_t>(
+            std::min<std::size_t>(quick_streak_ + taken.size(), kQuickEndsToBatch));
+        if (quick_streak_ == kQuickEndsToBatch) slow_ends_ = false;
+      }
+      if (!slow) {
+        record = !recording_ && !to_record_.empty();  // else the record under way takes them
+        if (record) recording_ = true;
+      }
+    }
+    if (record) return RecordWaiting(/*as_drainer=*/true);
+  }
+}
+
+void JobRun::OnDone(std::uint64_t key, Status downloaded, bool record_now) {
   Slot* slot = nullptr;
   {
     MutexLock lock(mutex_);
@@ -295,12 +481,17 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   }
   FileSink& sink = *slot->sink;
   const std::uint32_t index = slot->index;
+  // A checkpoint that failed in the background ends the download with its error, also when
+  // the download ended before it could return it.
+  if (auto failure = sink.checkpoint_failure(); failure && downloaded) downloaded = *failure;
+  if (auto reported = sink.ReportResponse(); !reported && downloaded) downloaded = reported;
   const bool ranged = slot->ranged;
   const bool stopped = stopping();
   const bool file_done =
       downloaded && !stopped && (!ranged || sink.written() == sink.output_total());
   // Whatever arrived is kept, even when the download failed or was stopped. A finished file
-  // is recorded once, complete, by OnFileCompleted: one write and one fdatasync per file.
+  // is recorded once, complete (Complete): one fdatasync per file, one store write per batch
+  // of files that end together.
   const Status checkpointed = file_done ? sink.Sync() : sink.Checkpoint();
   if (stopped) {
     // Stopped (by the manager, or by another file's failure): nothing to report but the bytes.
@@ -323,8 +514,8 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
                  "the server sent none of the requested byte ranges"),
            index);
     }
-  } else if (auto done = reports_.OnFileCompleted(id_, run_id_, index, sink.written()); !done) {
-    Fail(done.error(), index);
+  } else {
+    return Complete(key, index, sink.written(), record_now);  // frees the slot once recorded
   }
   {
     MutexLock lock(mutex_);
@@ -332,6 +523,81 @@ void JobRun::OnDone(std::uint64_t key, Status downloaded) {
   }
   Fill();
   Release();
+}
+
+void JobRun::Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes,
+                      bool record_now) {
+  {
+    MutexLock lock(mutex_);
+    to_record_.emplace_back(key, CompletedFile{index, bytes});
+    if (!record_now) return;  // the caller records it with others (Drain)
+    // The thread recording now takes this file with its next batch: when files end faster
+    // than one store transaction, each transaction records several of them.
+    if (recording_) return;
+    recording_ = true;
+  }
+  RecordWaiting(false);
+}
+
+void JobRun::RecordWaiting(bool as_drainer) {
+  for (;;) {
+    std::vector<std::pair<std::uint64_t, CompletedFile>> batch;
+    {
+      MutexLock lock(mutex_);
+      batch.swap(to_record_);
+      if (batch.empty()) {
+        recording_ = false;
+        return;
+      }
+    }
+    std::vector<CompletedFile> files;
+    files.reserve(batch.size());
+    for (const auto& [key, file] : batch) files.push_back(file);
+    CompletionPromise promise;
+    Status done = reports_.RecordFilesCompleted(id_, run_id_, files, promise);
+    bool more = false;
+    {
+      MutexLock lock(mutex_);
+      more = !to_record_.empty();
+      recording_ = more;  // handed on with the files that came meanwhile
+    }
+    if (more && options_.completions) {
+      // Another thread records them while this one waits for its batch's durable sync.
+      Acquire();
+      options_.completions->Post([self = shared_from_this()] {
+        self->RecordWaiting(false);
+        self->Release();
+      });
+      more = false;
+    }
+    if (as_drainer) {
+      // The durable sync may wait: the ends that come meanwhile get a drainer of their own.
+      as_drainer = false;
+      bool post = false;
+      {
+        MutexLock lock(mutex_);
+        --drainers_;
+        post = !ends_.empty();
+        if (post) ++drainers_;
+      }
+      if (post) {
+        Acquire();
+        options_.completions->Post([self = shared_from_this()] {
+          self->Drain();
+          self->Release();
+        });
+      }
+    }
+    if (done) done = reports_.PromiseFiles(id_, promise);
+    if (!done) Fail(done.error(), files.front().index);
+    {
+      MutexLock lock(mutex_);
+      for (const auto& [key, file] : batch) in_flight_.erase(key);  // closes the temp files
+    }
+    Fill();
+    for (std::size_t i = 0; i < batch.size(); ++i) Release();
+    if (!more) return;
+  }
 }
 
 void JobRun::Relaunch(std::uint64_t key, std::uint32_t index) {

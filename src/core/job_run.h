@@ -4,7 +4,11 @@
 // engine and hears back through the sinks and `done` callbacks, on engine threads; it never
 // waits for the network and has no thread of its own.
 //
-// The end of a download is handled on RunOptions::completions, off the engine's threads.
+// The end of a download is handled on RunOptions::completions, off the engine's threads: the
+// ends queue for a drainer there (one takes quick ends in batches, waking no thread per file;
+// slow ones, a disk's fdatasync, get one each), and the completed files of a batch are
+// recorded in one store write. A long file's periodic checkpoint runs there too, and a small
+// file's response reaches the manager from there, with its end.
 //
 // It reports to the manager through RunReports, each report tagged with the run id (a stale
 // run's reports are ignored there). Lock order: the manager may call Stop with its lock held
@@ -15,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +57,20 @@ enum class NextFileAnswer {
           // the run is stale, or the manager recorded a failure
 };
 
+// A file whose bytes are all durable in its temp file.
+struct CompletedFile {
+  std::uint32_t index = 0;
+  std::uint64_t bytes = 0;
+};
+
+// What the manager owes a batch of recorded completions (RunReports::PromiseFiles): the
+// FileTransferred signals that may go once the records are durable, in the turn of `ticket`.
+struct CompletionPromise {
+  std::vector<std::uint32_t> signals;
+  std::uint32_t owner = 0;
+  std::uint64_t ticket = 0;
+};
+
 // The manager's side of a run. Every call is made without any lock of the run's.
 class RunReports {
  public:
@@ -73,10 +92,23 @@ class RunReports {
   // BG_E_TOKEN_REQUIRED when the run acts as a helper identity whose user no longer exists;
   // asked at every checkpoint (a helper deleted mid-file).
   virtual Status CheckHelperIdentity(const Guid& id, std::uint64_t run_id) = 0;
-  // REQUIRES: the temp file is durable and complete. An error when the store could not record
-  // it (the file is then not complete).
-  virtual Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                                 std::uint64_t bytes) = 0;
+  // The end of files, in two steps so that the completions of files ending together share
+  // one store transaction while their durable syncs still overlap those of other batches.
+  // RecordFilesCompleted: REQUIRES each temp file durable and complete; records them all or
+  // none (an error: none is complete) and fills `promise` with what PromiseFiles keeps.
+  // PromiseFiles: makes the records durable when a FileTransferred depends on it, then
+  // signals it (in file order over every batch); an error when the durable sync failed.
+  virtual Status RecordFilesCompleted(const Guid& id, std::uint64_t run_id,
+                                      const std::vector<CompletedFile>& files,
+                                      CompletionPromise& promise) = 0;
+  virtual Status PromiseFiles(const Guid& id, const CompletionPromise& promise) = 0;
+  // One file: both steps.
+  Status OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
+                         std::uint64_t bytes) {
+    CompletionPromise promise;
+    OPENBITS_RETURN_IF_ERROR(RecordFilesCompleted(id, run_id, {{index, bytes}}, promise));
+    return PromiseFiles(id, promise);
+  }
   virtual void OnRunFailed(const Guid& id, std::uint64_t run_id, const Error& error,
                            std::optional<std::uint32_t> file_index,
                            std::chrono::seconds retry_after) = 0;
@@ -141,7 +173,20 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   // Opens the file's temp file and starts its download (or records it complete when all its
   // bytes are already durable).
   void Launch(FileWork work) EXCLUDES(mutex_);
-  void OnDone(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // A download ended (from the engine's thread): its end is queued for a drainer on the
+  // completion pool, or handled at once without one.
+  void Ended(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
+  // On the completion pool: handles the queued ends (Drain's comment in job_run.cc).
+  void Drain() EXCLUDES(mutex_);
+  // record_now: false when the caller records the completed file itself, with others.
+  void OnDone(std::uint64_t key, Status downloaded, bool record_now) EXCLUDES(mutex_);
+  // A file whose temp file is durable and complete: recorded with the others that end while
+  // a record is under way (one store transaction for them all), then its slot is freed.
+  void Complete(std::uint64_t key, std::uint32_t index, std::uint64_t bytes, bool record_now)
+      EXCLUDES(mutex_);
+  // REQUIRES: this thread set recording_. Records what waits in to_record_, then promises it.
+  // as_drainer: called by a drainer, which stops being one once its batch is recorded.
+  void RecordWaiting(bool as_drainer) EXCLUDES(mutex_);
   // The file `index` again, in a new slot, while its old slot `key` still marks it busy.
   void Relaunch(std::uint64_t key, std::uint32_t index) EXCLUDES(mutex_);
   // The run fails: reports it (first failure only) and stops the other downloads, which keep
@@ -165,6 +210,8 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   std::atomic<std::uint32_t> pending_{0};
   // At most one restart of a changed ranged file per run.
   std::atomic<bool> restarted_changed_file_{false};
+  // A response of this run reached the manager (the job is TRANSFERRING).
+  std::atomic<bool> responded_{false};
 
   Mutex mutex_;
   std::map<std::uint64_t, Slot> in_flight_ GUARDED_BY(mutex_);
@@ -172,6 +219,16 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   std::uint32_t parallel_files_ GUARDED_BY(mutex_) = 1;
   bool filling_ GUARDED_BY(mutex_) = false;
   bool fill_again_ GUARDED_BY(mutex_) = false;
+  // Completed files waiting for the record under way, by their slots' keys.
+  std::vector<std::pair<std::uint64_t, CompletedFile>> to_record_ GUARDED_BY(mutex_);
+  bool recording_ GUARDED_BY(mutex_) = false;  // a thread is writing a batch of records
+  // Ended downloads waiting for a drainer, the drainers at work, and whether the last ends
+  // were slow (each drainer then takes one end; otherwise one takes them all).
+  static constexpr std::uint32_t kMaxDrainers = 64;
+  std::deque<std::pair<std::uint64_t, Status>> ends_ GUARDED_BY(mutex_);
+  std::uint32_t drainers_ GUARDED_BY(mutex_) = 0;
+  bool slow_ends_ GUARDED_BY(mutex_) = false;
+  std::uint32_t quick_streak_ GUARDED_BY(mutex_) = 0;  // quick ends since the last slow one
 };
 
 }  // namespace openbits::core

@@ -168,43 +168,58 @@ Status JobManager::OnCheckpoint(const Guid& id, std::uint64_t run_id, std::uint3
   return Ok();
 }
 
-Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::uint32_t index,
-                                   std::uint64_t bytes) {
+Status JobManager::RecordFilesCompleted(const Guid& id, std::uint64_t run_id,
+                                        const std::vector<CompletedFile>& completed,
+                                        CompletionPromise& promise) {
   Notifications notifications;
-  std::vector<std::uint32_t> signals;
-  std::uint32_t owner = 0;
-  std::uint64_t ticket = 0;
   {
     MutexLock lock(mutex_);
     Entry* entry = FindRun(id, run_id);
     if (!entry) return Ok();
     Job& job = entry->job;
     // Complete only once the store holds it: a job never reaches TRANSFERRED on a file whose
-    // completion was not recorded.
-    JobFile file = job.files[index];
-    file.completed = true;
-    file.bytes_committed = file.bytes_transferred = bytes;
-    if (file.bytes_total == kSizeUnknown) file.bytes_total = bytes;
-    OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, index, file));
-    job.files[index] = std::move(file);
+    // completion was not recorded. The files of a batch go in one transaction, all or none.
+    std::vector<std::pair<std::uint32_t, JobFile>> files;
+    files.reserve(completed.size());
+    for (const CompletedFile& done : completed) {
+      JobFile file = job.files[done.index];
+      file.completed = true;
+      file.bytes_committed = file.bytes_transferred = done.bytes;
+      if (file.bytes_total == kSizeUnknown) file.bytes_total = done.bytes;
+      files.emplace_back(done.index, std::move(file));
+    }
+    if (files.size() == 1) {
+      OPENBITS_RETURN_IF_ERROR(store_.SaveFileProgress(id, files[0].first, files[0].second));
+    } else {
+      OPENBITS_RETURN_IF_ERROR(store_.SaveFilesProgress(id, files));
+    }
+    for (auto& [index, file] : files) {
+      job.files[index] = std::move(file);
+      Log()->debug("Transferred job={} file={} bytes={}", id.ToString(), index,
+                   job.files[index].bytes_transferred);
+      if (job.Notifies(kNotifyFileTransferred)) entry->unsignalled.insert(index);
+    }
     job.last_progress_us = clock_.NowUs();
-    Log()->debug("Transferred job={} file={} bytes={}", id.ToString(), index, bytes);
     if (job.Notifies(kNotifyFileTransferred)) {
-      entry->unsignalled.insert(index);
-      signals = TakeSignallableFiles(*entry);
-      owner = job.owner_uid;
+      promise.signals = TakeSignallableFiles(*entry);
+      promise.owner = job.owner_uid;
     }
     NoteModification(*entry, /*immediately=*/false, notifications);
-    if (!signals.empty()) ticket = next_signal_ticket_++;
+    if (!promise.signals.empty()) promise.ticket = next_signal_ticket_++;
   }
   Dispatch(notifications);
-  if (signals.empty()) return Ok();
+  return Ok();
+}
+
+Status JobManager::PromiseFiles(const Guid& id, const CompletionPromise& promise) {
+  if (promise.signals.empty()) return Ok();
+  std::vector<std::uint32_t> signals = promise.signals;
   // FileTransferred promises the file: its completion must survive a power loss first. The
   // store may make one sync of the completions of many files (group commit), so the syncs of
   // several runs' threads overlap; the signals then go out in the order of their tickets.
   Status durable = store_.SyncDurable();
   MutexLock lock(mutex_);
-  while (signal_turn_ != ticket) signal_turn_changed_.Wait(mutex_);
+  while (signal_turn_ != promise.ticket) signal_turn_changed_.Wait(mutex_);
   if (durable) {
     // An earlier ticket whose sync failed put its files back (below ours: they were complete
     // when we took ours). Their records came before this sync, so it made them durable too:
@@ -217,11 +232,11 @@ Status JobManager::OnFileCompleted(const Guid& id, std::uint64_t run_id, std::ui
       std::sort(signals.begin(), signals.end());
     }
     lock.Unlock();
-    for (std::uint32_t file : signals) events_.FileTransferred(id, owner, file);
+    for (std::uint32_t file : signals) events_.FileTransferred(id, promise.owner, file);
     lock.Lock();
   } else {
-    Log()->error("Failed to make the completion of job={} file={} durable: {}", id.ToString(),
-                 index, durable.error().ToString());
+    Log()->error("Failed to make the completion of job={} files {}-{} durable: {}", id.ToString(),
+                 signals.front(), signals.back(), durable.error().ToString());
     // Not promised yet: signalled after a later completion of the job makes it durable.
     if (auto it = jobs_.find(id); it != jobs_.end()) {
       it->second.unsignalled.insert(signals.begin(), signals.end());

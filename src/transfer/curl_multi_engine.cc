@@ -168,11 +168,15 @@ class CurlMultiEngine::Loop {
 
   enum class Command { kStart, kStop, kRate };
   void Post(Command command, std::shared_ptr<Download> download) {
+    bool first = false;
     {
       std::lock_guard lock(mutex_);
+      first = commands_.empty();
       commands_.emplace_back(command, std::move(download));
     }
-    Wake();
+    // Commands already waiting have woken the engine thread, which takes them all at once
+    // (it reads the eventfd before it takes the queue): one write per batch, not per file.
+    if (first) Wake();
   }
   // Aborts what runs in multi and ends the thread.
   void StopAndJoin() {
@@ -344,6 +348,7 @@ class CurlMultiEngine::Loop {
     if (!spare_.empty()) {
       easy = spare_.back();
       spare_.pop_back();
+      engine_.spare_.store(spare_.size(), std::memory_order_relaxed);
     } else {
       easy = curl_easy_init();
       ConfigureEasyDefaults(easy, engine_.services_.options());
@@ -423,7 +428,12 @@ class CurlMultiEngine::Loop {
         needs_blocking_step && !exchange.reported() && !download->stop.load();
     download->exchange.reset();
     download->easy = nullptr;
-    spare_.push_back(easy);
+    if (spare_.size() < engine_.options_.max_spare_handles) {
+      spare_.push_back(easy);
+      engine_.spare_.store(spare_.size(), std::memory_order_relaxed);
+    } else {
+      curl_easy_cleanup(easy);  // a burst is over: its connections stay in multi's cache
+    }
     if (retry_elsewhere) {
       // A challenge to answer (or a file that changed under a resume): the sink has heard
       // nothing yet, so the whole request starts again on the blocking path.
@@ -535,7 +545,7 @@ void CurlMultiEngine::Shutdown() {
 }
 
 CurlMultiEngineStats CurlMultiEngine::stats() const {
-  return {connections_.load(), in_multi_.load(), on_workers_.load()};
+  return {connections_.load(), in_multi_.load(), on_workers_.load(), spare_.load()};
 }
 
 void CurlMultiEngine::Finish(const std::shared_ptr<Download>& download, Status status) {

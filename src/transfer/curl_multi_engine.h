@@ -33,6 +33,9 @@ struct CurlMultiEngineOptions {
   std::size_t blocking_workers = 4;
   // Idle connections the multi handle keeps for reuse.
   long max_cached_connections = 64;
+  // Idle easy handles kept for the next downloads (each holds its receive buffer and
+  // options); a burst of downloads beyond this frees its extra handles as they finish.
+  std::size_t max_spare_handles = 64;
 };
 
 // What the engine did so far (for tests and the benchmark).
@@ -40,6 +43,7 @@ struct CurlMultiEngineStats {
   std::uint64_t connections_opened = 0;    // new TCP connections of downloads run in multi
   std::uint64_t downloads_in_multi = 0;    // finished in curl multi
   std::uint64_t downloads_on_workers = 0;  // finished on the blocking workers
+  std::uint64_t spare_handles = 0;         // idle easy handles kept for reuse now
 };
 
 class CurlMultiEngine : public core::TransferEngine {
@@ -81,6 +85,7 @@ class CurlMultiEngine : public core::TransferEngine {
   std::atomic<std::uint64_t> in_multi_{0};
   std::atomic<std::uint64_t> on_workers_{0};
   std::atomic<std::uint64_t> connections_{0};
+  std::atomic<std::uint64_t> spare_{0};
   std::unique_ptr<Workers> workers_;
   std::unique_ptr<Loop> loop_;
 };

@@ -41,7 +41,7 @@ HttpExchange::~HttpExchange() {
 size_t HttpExchange::OnHeader(char* data, size_t size, size_t count, void* self_ptr) {
   auto* self = static_cast<HttpExchange*>(self_ptr);
   const std::string_view line(data, size * count);
-  if (auto added = self->headers_.AddLine(line, log::RedactUrl(self->request_.url)); !added) {
+  if (auto added = self->headers_.AddLine(line, self->request_.url); !added) {
     self->failure_ = added.error();
     return 0;  // stops the transfer
   }

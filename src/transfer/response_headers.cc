@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "base/log.h"
 #include "base/text.h"
 #include "transfer/response_limits.h"
 
@@ -17,7 +18,7 @@ std::optional<std::uint64_t> ParseDecimal(std::string_view text) {
   return value;
 }
 
-Status ResponseHeaders::AddLine(std::string_view line, const std::string& where) {
+Status ResponseHeaders::AddLine(std::string_view line, std::string_view url) {
   if (line.starts_with("HTTP/")) {
     Reset();
     const auto space = line.find(' ');
@@ -29,7 +30,7 @@ Status ResponseHeaders::AddLine(std::string_view line, const std::string& where)
     return Error(hr::BG_E_INVALID_SERVER_RESPONSE, ErrorContext::kRemoteFile,
                  "the response headers are larger than " +
                      std::to_string(kMaxResponseHeaderBytes / 1024) +
-                     " KiB (the cap on a header block) for " + where);
+                     " KiB (the cap on a header block) for " + log::RedactUrl(url));
   }
   raw.append(line);
   if (line.starts_with("HTTP/")) return Ok();

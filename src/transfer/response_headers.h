@@ -28,8 +28,9 @@ struct ResponseHeaders {
   void Reset() { *this = ResponseHeaders{}; }
   // One line, CRLF included. A status line ("HTTP/...") starts a new response (a redirect
   // or a 1xx before the final one). BG_E_INVALID_SERVER_RESPONSE (context REMOTE_FILE) when
-  // the block grows past kMaxResponseHeaderBytes; `where` names the URL in that message.
-  Status AddLine(std::string_view line, const std::string& where);
+  // the block grows past kMaxResponseHeaderBytes; that message names `url` (redacted: the
+  // redaction is only paid for when the message is made).
+  Status AddLine(std::string_view line, std::string_view url);
 };
 
 // A decimal number with nothing around it, or nullopt.

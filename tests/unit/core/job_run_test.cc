@@ -447,12 +447,14 @@ class ScriptedReports : public RunReports {
     return Error(hr::BG_E_TOKEN_REQUIRED, ErrorContext::kGeneralQueueManager,
                  "the helper identity (uid 4242) no longer exists");
   }
-  Status OnFileCompleted(const Guid&, std::uint64_t, std::uint32_t, std::uint64_t) override {
+  Status RecordFilesCompleted(const Guid&, std::uint64_t, const std::vector<CompletedFile>& files,
+                              CompletionPromise&) override {
     if (before_completion) before_completion();
     std::lock_guard lock(mutex_);
-    ++completed_;
+    completed_ += static_cast<int>(files.size());
     return Ok();
   }
+  Status PromiseFiles(const Guid&, const CompletionPromise&) override { return Ok(); }
   void OnRunFailed(const Guid&, std::uint64_t, const Error& error, std::optional<std::uint32_t>,
                    std::chrono::seconds) override {
     std::lock_guard lock(mutex_);
@@ -464,7 +466,7 @@ class ScriptedReports : public RunReports {
   void OnRunFinished(const Guid&, std::uint64_t) override { finished_.set_value(); }
 
   std::atomic<bool> helper_gone{false};
-  // Runs at the start of OnFileCompleted (a slow sync or group commit).
+  // Runs at the start of RecordFilesCompleted (a slow store write).
   std::function<void()> before_completion;
   std::future<void> Finished() { return finished_.get_future(); }
   int completed() {

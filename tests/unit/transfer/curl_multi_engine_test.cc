@@ -164,6 +164,34 @@ TEST_F(CurlMultiEngineTest, ManySmallFilesSixteenInFlightAreByteExactOverReusedC
   EXPECT_LE(stats.connections_opened, 3u * kInFlight) << "connections were not reused";
 }
 
+TEST_F(CurlMultiEngineTest, ABurstOfDownloadsKeepsAtMostMaxSpareHandlesOnceItEnds) {
+  constexpr int kFiles = 40;
+  for (int i = 0; i < kFiles; ++i) {
+    harness::WriteRandomFile(www() + "/f" + std::to_string(i), 4 * 1024, i + 1);
+  }
+  harness::RangeServer server(dir_, www());
+  CurlMultiEngineOptions options;
+  options.max_spare_handles = 8;
+  engine_ = std::make_unique<CurlMultiEngine>(*services_, options);
+  // All at once: the engine needs 40 easy handles while they run.
+  std::vector<RecordingSink> sinks(kFiles);
+  std::vector<Outcome> outcomes(kFiles);
+  for (int i = 0; i < kFiles; ++i) {
+    engine_->Start(Get(server.Url("/f" + std::to_string(i))), sinks[i], outcomes[i].Callback());
+  }
+  for (int i = 0; i < kFiles; ++i) {
+    auto status = outcomes[i].Wait();
+    ASSERT_TRUE(status && *status) << i;
+    EXPECT_EQ(sinks[i].body(), harness::ReadFile(www() + "/f" + std::to_string(i))) << i;
+  }
+  EXPECT_EQ(engine_->stats().downloads_in_multi, static_cast<std::uint64_t>(kFiles));
+  EXPECT_EQ(engine_->stats().spare_handles, 8u) << "the burst's extra handles were kept";
+  // The spares are used again: another file takes one and gives it back.
+  RecordingSink again;
+  ASSERT_TRUE(Fetch(Get(server.Url("/f0")), again));
+  EXPECT_EQ(engine_->stats().spare_handles, 8u);
+}
+
 TEST_F(CurlMultiEngineTest, ResumeSendsIfRangeAndAppendsTheRestOfTheSameVersion) {
   harness::WriteRandomFile(www() + "/r.bin", 100'000, 7);
   harness::RangeServer server(dir_, www());
