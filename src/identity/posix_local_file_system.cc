@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "identity/fs_identity.h"
@@ -270,11 +271,42 @@ Result<std::unique_ptr<core::TempFile>> PosixLocalFileSystem::OpenTemp(const cor
 
 namespace {
 
-// A temp file checked and given its final attributes, ready to be renamed into place.
+// The directories of one batch of commits, each opened and its default ACL read once: the
+// files of a job mostly share one directory, and Complete's cost per file is its syscalls.
+// Lives while the batch's files are prepared and renamed, with the owner's identity.
+class CommitDirectories {
+ public:
+  // The directory's descriptor, owned by this cache.
+  Result<int> Open(const std::string& path) {
+    auto it = dirs_.find(path);
+    if (it == dirs_.end()) {
+      auto fd = OpenDirectory(path);
+      if (!fd) return fd.error();
+      it = dirs_.emplace(path, Directory{std::move(*fd), std::nullopt}).first;
+    }
+    return it->second.fd.get();
+  }
+  // DefaultAclMode of a directory that Open returned.
+  std::optional<std::uint32_t> DefaultAclModeOf(const std::string& path) {
+    Directory& dir = dirs_.at(path);
+    if (!dir.acl_mode) dir.acl_mode = DefaultAclMode(dir.fd.get());
+    return *dir.acl_mode;
+  }
+
+ private:
+  struct Directory {
+    Fd fd;
+    std::optional<std::optional<std::uint32_t>> acl_mode;  // unset until read
+  };
+  std::map<std::string, Directory> dirs_;
+};
+
+// A temp file checked and given its final attributes, ready to be renamed into place. The
+// directories are CommitDirectories' descriptors.
 struct PreparedCommit {
-  Fd dir;
+  int dir = -1;
   Fd file;
-  Fd to_dir;
+  int to_dir = -1;
   std::string from_name;
   std::string to_name;
 };
@@ -283,16 +315,16 @@ struct PreparedCommit {
 // before the sync). Ok with nothing prepared when an interrupted Complete delivered it already.
 // Called with the owner's file-system identity.
 Result<std::optional<PreparedCommit>> PrepareCommit(const core::FileOwner& owner,
-                                                    const core::LocalFileSystem::TempCommit& c) {
+                                                    const core::LocalFileSystem::TempCommit& c,
+                                                    CommitDirectories& dirs) {
   const SplitPath from = Split(c.temp_path);
   const SplitPath to = Split(c.final_path);
-  auto dir = OpenDirectory(from.dir);
+  auto dir = dirs.Open(from.dir);
   if (!dir) return dir.error();
   // Complete runs this on the bus thread, and the directory is the owner's: the temp file may
   // have been replaced by a FIFO since the transfer. O_NONBLOCK keeps that open from waiting
   // for a writer; what is renamed must be the owner's regular file.
-  Fd fd(openat(dir->get(), from.name.c_str(),
-               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  Fd fd(openat(*dir, from.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) {
     const int error_number = errno;
     if (error_number == ENOENT && AlreadyDelivered(owner, c.final_path, c.mtime_us)) {
@@ -307,15 +339,14 @@ Result<std::optional<PreparedCommit>> PrepareCommit(const core::FileOwner& owner
                  "the temp file " + c.temp_path + " is not a regular file of uid " +
                      std::to_string(owner.uid));
   }
-  Fd to_dir(from.dir == to.dir ? dup(dir->get())
-                               : open(to.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!to_dir.valid()) return ErrnoError(errno, "open directory " + to.dir);
+  auto to_dir = dirs.Open(to.dir);
+  if (!to_dir) return to_dir.error();
   // The temp file was private (0600) while incomplete: a partial download is nobody else's
   // business. The result gets the mode the owner's own process would have given it: the
   // caller's 0666 & ~umask, or where the directory has a default ACL, that ACL's. The named
   // entries of the ACL were inherited when the temp file was created; chmod sets the owner,
   // mask and other entries, so the file ends with the ACL open(2) would have given it.
-  const std::uint32_t final_mode = DefaultAclMode(to_dir.get()).value_or(c.mode & 0666);
+  const std::uint32_t final_mode = dirs.DefaultAclModeOf(to.dir).value_or(c.mode & 0666);
   if (fchmod(fd.get(), static_cast<mode_t>(final_mode)) != 0) {
     return ErrnoError(errno, "chmod " + c.temp_path);
   }
@@ -326,11 +357,11 @@ Result<std::optional<PreparedCommit>> PrepareCommit(const core::FileOwner& owner
     if (futimens(fd.get(), times) != 0) return ErrnoError(errno, "set mtime of " + c.temp_path);
   }
   return std::optional<PreparedCommit>(
-      PreparedCommit{std::move(*dir), std::move(fd), std::move(to_dir), from.name, to.name});
+      PreparedCommit{*dir, std::move(fd), *to_dir, from.name, to.name});
 }
 
 Status RenamePrepared(const PreparedCommit& prepared, const core::LocalFileSystem::TempCommit& c) {
-  if (renameat(prepared.dir.get(), prepared.from_name.c_str(), prepared.to_dir.get(),
+  if (renameat(prepared.dir, prepared.from_name.c_str(), prepared.to_dir,
                prepared.to_name.c_str()) != 0) {
     return ErrnoError(errno, "rename " + c.temp_path + " to " + c.final_path);
   }
@@ -345,12 +376,13 @@ Status PosixLocalFileSystem::CommitTemp(const core::FileOwner& owner, const std:
   ScopedFsIdentity as_owner(owner.uid, owner.gid);
   OPENBITS_RETURN_IF_ERROR(as_owner.status());
   const TempCommit commit{temp_path, final_path, mtime_us, mode};
-  auto prepared = PrepareCommit(owner, commit);
+  CommitDirectories dirs;
+  auto prepared = PrepareCommit(owner, commit, dirs);
   if (!prepared) return prepared.error();
   if (!*prepared) return Ok();
   if (fsync((*prepared)->file.get()) != 0) return ErrnoError(errno, "sync " + temp_path);
   OPENBITS_RETURN_IF_ERROR(RenamePrepared(**prepared, commit));
-  fsync((*prepared)->to_dir.get());  // make the rename itself durable; best effort
+  fsync((*prepared)->to_dir);  // make the rename itself durable; best effort
   return Ok();
 }
 
@@ -372,9 +404,10 @@ std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& own
     }
     stop = failed + 1;
   };
+  CommitDirectories dirs;
   std::vector<std::optional<PreparedCommit>> prepared(batch.size());
   for (std::size_t i = 0; i < stop; ++i) {
-    auto one = PrepareCommit(owner, batch[i]);
+    auto one = PrepareCommit(owner, batch[i], dirs);
     if (one) {
       prepared[i] = std::move(*one);
     } else {
@@ -408,7 +441,7 @@ std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& own
     }
   }
   // The renames, then each destination directory once: the renames are durable on return.
-  std::map<std::pair<dev_t, ino_t>, int> dirs;
+  std::set<int> renamed_into;
   for (std::size_t i = 0; i < stop; ++i) {
     if (!prepared[i]) continue;
     results[i] = RenamePrepared(*prepared[i], batch[i]);
@@ -416,12 +449,9 @@ std::vector<Status> PosixLocalFileSystem::CommitTemps(const core::FileOwner& own
       skip_rest(i);
       break;
     }
-    struct stat st {};
-    if (fstat(prepared[i]->to_dir.get(), &st) == 0) {
-      dirs.emplace(std::make_pair(st.st_dev, st.st_ino), static_cast<int>(i));
-    }
+    renamed_into.insert(prepared[i]->to_dir);
   }
-  for (const auto& [key, i] : dirs) fsync(prepared[i]->to_dir.get());  // best effort
+  for (int dir : renamed_into) fsync(dir);  // best effort
   return results;
 }
 
