@@ -109,8 +109,15 @@ Status JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_
   Notifications notifications;
   {
     MutexLock lock(mutex_);
-    Entry* entry = FindRun(id, run_id);
-    if (!entry) return Ok();
+    // A stopped run's response is still taken in: the run may go on to record the bytes it
+    // wrote (OnCheckpoint takes a stopped run's offset), and an offset is worth nothing
+    // without the size and validators of the file it belongs to. A small file's response
+    // reaches here only with the file's end (job_run.cc), often after a stop. A replaced
+    // run's is not.
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.run_id != run_id) return Ok();
+    Entry* entry = &it->second;
+    const bool live = entry->control && !entry->control->stop;
     JobFile& file = entry->job.files[index];
     if (response.restart_from_zero) {
       Log()->info("Remote file changed, restarting job={} file={} from zero", id.ToString(), index);
@@ -122,7 +129,7 @@ Status JobManager::OnResponse(const Guid& id, std::uint64_t run_id, std::uint32_
     file.response_headers = response.raw_headers;
     file.bytes_transferred = bytes_in_temp;
     // Not recorded: the run fails with the store's error (OnRunFailed).
-    if (entry->job.state == JobState::kConnecting) {
+    if (live && entry->job.state == JobState::kConnecting) {
       OPENBITS_RETURN_IF_ERROR(Transition(*entry, JobEvent::kConnected, notifications));
     } else if (response.restart_from_zero) {
       // The stored offset no longer matches the temp file: it goes before any new byte.

@@ -247,6 +247,32 @@ TEST_F(JobManagerTest, HighPriorityJobPreemptsARunningLowJobWhichThenResumes) {
   EXPECT_EQ(StateOf(alice_, *low), JobState::kTransferring);
 }
 
+// A small file's response is held back to reach the manager with the file's end (job_run.cc).
+// When the run is stopped first, the stopped run's checkpoint still records the file's size
+// and validators with its offset: without them the next run would resume with no If-Range
+// (and splice two versions of a changed file), or ask for a range past a complete file.
+TEST_F(JobManagerTest, AStoppedRunRecordsTheValidatorsOfAResponseHeldBackForTheFilesEnd) {
+  transport_.Serve("http://h/a", "alpha");  // the run's first response goes at once
+  transport_.Hold("http://h/slow");
+  transport_.Serve("http://h/slow", std::string(1000, 's'));
+  auto id = manager_->CreateJob(alice_, "two", JobType::kDownload);
+  ASSERT_TRUE(
+      manager_->AddFiles(alice_, *id, {{"http://h/a", "/d/a"}, {"http://h/slow", "/d/slow"}}));
+  ASSERT_TRUE(manager_->Resume(alice_, *id));
+  // The second file's first half is in its temp file, and its download waits for the rest.
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& [path, content] : files_.Files()) {
+      if (content == std::string(500, 's')) return true;
+    }
+    return false;
+  }));
+  ASSERT_TRUE(manager_->Suspend(alice_, *id));
+  ASSERT_TRUE(WaitUntil([&] { return store_.Get(*id).files[1].bytes_committed == 500; }));
+  const JobFile stored = store_.Get(*id).files[1];
+  EXPECT_EQ(stored.validators.etag, "\"v1\"");
+  EXPECT_EQ(stored.bytes_total, 1000u);
+}
+
 // A Suspend that cannot be recorded (the state directory is full) changes nothing: the
 // transfer goes on, and Suspend succeeds once the store takes writes again. (Stopping the run
 // first left a job TRANSFERRING with no transfer running.)
