@@ -406,13 +406,26 @@ void JobRun::Ended(std::uint64_t key, Status downloaded) {
     post = drainers_ == 0 || (slow_ends_ && drainers_ < kMaxDrainers);
     if (post) ++drainers_;
   }
-  if (post) {
-    Acquire();
-    pool->Post([self = shared_from_this()] {
-      self->Drain();
-      self->Release();
-    });
+  if (post) PostDrainer();
+}
+
+void JobRun::PostDrainer() {
+  Acquire();
+  options_.completions->Post([self = shared_from_this()] {
+    self->Drain();
+    self->Release();
+  });
+}
+
+void JobRun::HandDrainingOn() {
+  bool post = false;
+  {
+    MutexLock lock(mutex_);
+    --drainers_;
+    post = !ends_.empty();
+    if (post) ++drainers_;
   }
+  if (post) PostDrainer();
 }
 
 void JobRun::Drain() {
@@ -437,13 +450,7 @@ void JobRun::Drain() {
         ends_.clear();
       }
     }
-    if (post) {
-      Acquire();
-      options_.completions->Post([self = shared_from_this()] {
-        self->Drain();
-        self->Release();
-      });
-    }
+    if (post) PostDrainer();
     // Quick ends: the files this pass completes are recorded together, once, at its end.
     auto longest = SteadyClock::duration::zero();
     for (auto& [key, downloaded] : taken) {
@@ -545,10 +552,11 @@ void JobRun::RecordWaiting(bool as_drainer) {
     {
       MutexLock lock(mutex_);
       batch.swap(to_record_);
-      if (batch.empty()) {
-        recording_ = false;
-        return;
-      }
+      if (batch.empty()) recording_ = false;
+    }
+    if (batch.empty()) {
+      if (as_drainer) HandDrainingOn();  // (Drain hands over a batch, but never leak a drainer)
+      return;
     }
     std::vector<CompletedFile> files;
     files.reserve(batch.size());
@@ -573,20 +581,7 @@ void JobRun::RecordWaiting(bool as_drainer) {
     if (as_drainer) {
       // The durable sync may wait: the ends that come meanwhile get a drainer of their own.
       as_drainer = false;
-      bool post = false;
-      {
-        MutexLock lock(mutex_);
-        --drainers_;
-        post = !ends_.empty();
-        if (post) ++drainers_;
-      }
-      if (post) {
-        Acquire();
-        options_.completions->Post([self = shared_from_this()] {
-          self->Drain();
-          self->Release();
-        });
-      }
+      HandDrainingOn();
     }
     if (done) done = reports_.PromiseFiles(id_, promise);
     if (!done) Fail(done.error(), files.front().index);

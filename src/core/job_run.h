@@ -178,6 +178,10 @@ class JobRun : public std::enable_shared_from_this<JobRun> {
   void Ended(std::uint64_t key, Status downloaded) EXCLUDES(mutex_);
   // On the completion pool: handles the queued ends (Drain's comment in job_run.cc).
   void Drain() EXCLUDES(mutex_);
+  // Posts a drainer that the caller counted in drainers_ (the run stays alive until it ends).
+  void PostDrainer() EXCLUDES(mutex_);
+  // This thread stops being a drainer; ends queued meanwhile get a drainer of their own.
+  void HandDrainingOn() EXCLUDES(mutex_);
   // record_now: false when the caller records the completed file itself, with others.
   void OnDone(std::uint64_t key, Status downloaded, bool record_now) EXCLUDES(mutex_);
   // A file whose temp file is durable and complete: recorded with the others that end while
